@@ -1,0 +1,245 @@
+// Package cache keeps informer caches of DeploymentTargets and of which
+// deployments reference them, and confirms with the API server wherever a
+// stale cache would make the webhook admit or deny wrongly.
+package cache
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/metadata/metadatainformer"
+	toolscache "k8s.io/client-go/tools/cache"
+
+	"flinkgate.io/flinkgate/webhook"
+)
+
+const byTargetIndex = "byTarget"
+
+var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// Cache answers the webhook's look-ups for the namespaces it serves.
+type Cache struct {
+	client kubernetes.Interface
+	meta   metadata.Interface
+
+	targets     map[string]toolscache.SharedIndexInformer // by namespace
+	deployments map[string]toolscache.SharedIndexInformer // by namespace, metadata only
+
+	mu     sync.Mutex
+	parsed map[types.UID]parsedTarget // by UID, checked against resourceVersion
+}
+
+type parsedTarget struct {
+	resourceVersion string
+	target          *webhook.Target
+	err             error
+}
+
+// New builds informers for each namespace; Start runs them.
+func New(client kubernetes.Interface, meta metadata.Interface, namespaces []string) (*Cache, error) {
+	c := &Cache{
+		client:      client,
+		meta:        meta,
+		targets:     map[string]toolscache.SharedIndexInformer{},
+		deployments: map[string]toolscache.SharedIndexInformer{},
+		parsed:      map[types.UID]parsedTarget{},
+	}
+	for _, ns := range namespaces {
+		tf := informers.NewSharedInformerFactoryWithOptions(client, 0,
+			informers.WithNamespace(ns),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindTarget }),
+			informers.WithTransform(dropManagedFields))
+		c.targets[ns] = tf.Core().V1().ConfigMaps().Informer()
+
+		// Deployments are many and large; the delete check needs only their
+		// names and labels, so they are cached as metadata.
+		df := metadatainformer.NewFilteredSharedInformerFactory(meta, 0, ns,
+			func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindDeployment })
+		inf := df.ForResource(configMaps).Informer()
+		if err := inf.SetTransform(dropManagedFields); err != nil {
+			return nil, fmt.Errorf("set deployment cache transform: %w", err)
+		}
+		if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
+			return nil, fmt.Errorf("add deployment index: %w", err)
+		}
+		c.deployments[ns] = inf
+	}
+	return c, nil
+}
+
+// dropManagedFields keeps the caches small: server-side apply bookkeeping
+// is never read.
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+func indexByTarget(obj any) ([]string, error) {
+	m, ok := obj.(metav1.Object)
+	if !ok {
+		return nil, nil
+	}
+	t := m.GetLabels()[webhook.LabelDeploymentTarget]
+	if t == "" {
+		return nil, nil
+	}
+	return []string{m.GetNamespace() + "/" + t}, nil
+}
+
+// Start runs the informers until ctx ends.
+func (c *Cache) Start(ctx context.Context) {
+	for _, inf := range c.all() {
+		go inf.RunWithContext(ctx)
+	}
+}
+
+// Synced reports whether every informer has listed once.
+func (c *Cache) Synced() bool {
+	for _, inf := range c.all() {
+		if !inf.HasSynced() {
+			return false
+		}
+	}
+	return true
+}
+
+// WaitForSync blocks until the caches have synced or ctx ends.
+func (c *Cache) WaitForSync(ctx context.Context) bool {
+	var synced []toolscache.InformerSynced
+	for _, inf := range c.all() {
+		synced = append(synced, inf.HasSynced)
+	}
+	return toolscache.WaitForCacheSync(ctx.Done(), synced...)
+}
+
+func (c *Cache) all() []toolscache.SharedIndexInformer {
+	var out []toolscache.SharedIndexInformer
+	for _, inf := range c.targets {
+		out = append(out, inf)
+	}
+	for _, inf := range c.deployments {
+		out = append(out, inf)
+	}
+	return out
+}
+
+// Target finds a target in the cache; a target the cache lacks (just created,
+// or a namespace not served) is confirmed with a live GET before a
+// deployment is denied for it.
+func (c *Cache) Target(ctx context.Context, namespace, name string) webhook.TargetLookup {
+	if inf, ok := c.targets[namespace]; ok {
+		obj, exists, err := inf.GetIndexer().GetByKey(namespace + "/" + name)
+		if err == nil && exists {
+			if cm, ok := obj.(*corev1.ConfigMap); ok {
+				return c.parse(cm)
+			}
+		}
+	}
+	cm, err := c.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		return webhook.TargetLookup{}
+	case err != nil:
+		return webhook.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
+	case cm.Labels[webhook.LabelKind] != webhook.KindTarget:
+		return webhook.TargetLookup{}
+	}
+	return c.parse(cm)
+}
+
+// parse memoizes ParseTarget per object version: targets are immutable, so
+// every deployment admission would otherwise re-parse the same document.
+func (c *Cache) parse(cm *corev1.ConfigMap) webhook.TargetLookup {
+	c.mu.Lock()
+	p, ok := c.parsed[cm.UID]
+	c.mu.Unlock()
+	if !ok || p.resourceVersion != cm.ResourceVersion || cm.UID == "" {
+		t, err := webhook.ParseTarget(cm)
+		p = parsedTarget{resourceVersion: cm.ResourceVersion, target: t, err: err}
+		if cm.UID != "" {
+			c.mu.Lock()
+			if len(c.parsed) > 10000 {
+				// Targets are few; a map this large means churn, so start over.
+				c.parsed = map[types.UID]parsedTarget{}
+			}
+			c.parsed[cm.UID] = p
+			c.mu.Unlock()
+		}
+	}
+	return webhook.TargetLookup{Target: p.target, Err: p.err}
+}
+
+// Referrers lists the deployments that reference a target. A cache that
+// says "none" is confirmed with a live List, since allowing a delete wrongly
+// cannot be undone.
+func (c *Cache) Referrers(ctx context.Context, namespace, target string) ([]string, error) {
+	if inf, ok := c.deployments[namespace]; ok {
+		objs, err := inf.GetIndexer().ByIndex(byTargetIndex, namespace+"/"+target)
+		if err == nil && len(objs) > 0 {
+			names := make([]string, 0, len(objs))
+			for _, o := range objs {
+				if m, ok := o.(metav1.Object); ok {
+					names = append(names, m.GetName())
+				}
+			}
+			sort.Strings(names)
+			return names, nil
+		}
+	}
+	sel := labels.Set{webhook.LabelKind: webhook.KindDeployment, webhook.LabelDeploymentTarget: target}.AsSelector().String()
+	list, err := c.meta.Resource(configMaps).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of target %s/%s: %w", namespace, target, err)
+	}
+	names := make([]string, 0, len(list.Items))
+	for _, item := range list.Items {
+		names = append(names, item.Name)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+var (
+	targetsDesc     = prometheus.NewDesc("flinkgate_deployment_targets", "DeploymentTargets in the served namespaces.", nil, nil)
+	deploymentsDesc = prometheus.NewDesc("flinkgate_deployments", "Deployments per target, by namespace and target.", []string{"namespace", "target"}, nil)
+)
+
+// Describe implements prometheus.Collector.
+func (c *Cache) Describe(ch chan<- *prometheus.Desc) {
+	ch <- targetsDesc
+	ch <- deploymentsDesc
+}
+
+// Collect implements prometheus.Collector, counting from the caches at
+// scrape time so there is no second copy of the state to keep right.
+func (c *Cache) Collect(ch chan<- prometheus.Metric) {
+	total := 0
+	for _, inf := range c.targets {
+		total += len(inf.GetIndexer().ListKeys())
+	}
+	ch <- prometheus.MustNewConstMetric(targetsDesc, prometheus.GaugeValue, float64(total))
+	for ns, inf := range c.deployments {
+		for _, key := range inf.GetIndexer().ListIndexFuncValues(byTargetIndex) {
+			objs, err := inf.GetIndexer().ByIndex(byTargetIndex, key)
+			if err != nil || len(objs) == 0 {
+				continue
+			}
+			target := key[len(ns)+1:]
+			ch <- prometheus.MustNewConstMetric(deploymentsDesc, prometheus.GaugeValue, float64(len(objs)), ns, target)
+		}
+	}
+}

@@ -1,0 +1,184 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"flinkgate.io/flinkgate/cache"
+	"flinkgate.io/flinkgate/certs"
+	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/webhook"
+)
+
+type serveConfig struct {
+	certFile, keyFile string
+	webhookAddr       string
+	metricsAddr       string
+	kubeconfig        string
+	platformNamespace string
+	namespaces        []string
+	logLevel          zapcore.Level
+	preflight         rbac.Mode
+}
+
+func parseServeFlags(args []string) (*serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel}
+	defaultNS := os.Getenv("POD_NAMESPACE")
+	if defaultNS == "" {
+		defaultNS = "default"
+	}
+	fs.StringVar(&c.certFile, "tls-cert-file", "", "serving certificate (PEM); reloaded when it changes (required)")
+	fs.StringVar(&c.keyFile, "tls-private-key-file", "", "serving private key (PEM); reloaded when it changes (required)")
+	fs.StringVar(&c.webhookAddr, "webhook-addr", ":8443", "TLS listener for POST /mutate and POST /validate")
+	fs.StringVar(&c.metricsAddr, "metrics-addr", ":8080", "plain HTTP listener for /metrics, /healthz and /readyz")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file; empty means in-cluster")
+	fs.StringVar(&c.platformNamespace, "platform-namespace", defaultNS, "the platform namespace (default $POD_NAMESPACE, else default)")
+	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
+	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
+	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	if c.certFile == "" || c.keyFile == "" {
+		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
+	}
+	c.namespaces = splitList(*namespaces)
+	if len(c.namespaces) == 0 {
+		c.namespaces = []string{c.platformNamespace}
+	}
+	for _, ns := range append([]string{c.platformNamespace}, c.namespaces...) {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("namespace %q is not valid: %v", ns, errs)
+		}
+	}
+	return c, nil
+}
+
+func serve(ctx context.Context, c *serveConfig) error {
+	zcfg := zap.NewProductionConfig()
+	zcfg.Level = zap.NewAtomicLevelAt(c.logLevel)
+	zcfg.Sampling = nil // every decision is logged, as SPEC section 4 asks
+	log, err := zcfg.Build()
+	if err != nil {
+		return fmt.Errorf("build logger: %w", err)
+	}
+	defer func() { _ = log.Sync() }()
+
+	restCfg, err := restConfig(c.kubeconfig)
+	if err != nil {
+		return err
+	}
+	restCfg.UserAgent = "flinkgate"
+	client, err := kubernetes.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("build kubernetes client: %w", err)
+	}
+	meta, err := metadata.NewForConfig(restCfg)
+	if err != nil {
+		return fmt.Errorf("build metadata client: %w", err)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reloader, err := certs.NewReloader(c.certFile, c.keyFile, log, reg)
+	if err != nil {
+		return err
+	}
+	caches, err := cache.New(client, meta, c.namespaces)
+	if err != nil {
+		return err
+	}
+	reg.MustRegister(caches)
+	var preflight webhook.Preflight
+	if c.preflight != rbac.ModeOff {
+		checker, err := rbac.NewChecker(client, rbac.Options{Registerer: reg})
+		if err != nil {
+			return err
+		}
+		preflight = checker
+	}
+	srv, err := webhook.NewServer(webhook.Config{
+		Logger: log, Lookup: caches, Preflight: preflight, PreflightMode: c.preflight,
+		PlatformNamespace: c.platformNamespace, Registerer: reg,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	caches.Start(ctx)
+	go reloader.Run(ctx, 2*time.Second)
+
+	ops := http.NewServeMux()
+	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	ops.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	ops.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !caches.Synced() {
+			http.Error(w, "caches have not synced yet", http.StatusServiceUnavailable)
+			return
+		}
+		if err := reloader.Ready(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	servers := []*http.Server{
+		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log)},
+		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
+	}
+	errc := make(chan error, len(servers))
+	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
+	go func() { errc <- servers[1].ListenAndServe() }()
+	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
+		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)))
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return fmt.Errorf("listener stopped: %w", err)
+	}
+	log.Info("shutting down")
+	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	defer done()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdownCtx)
+	}
+	return nil
+}
+
+func restConfig(kubeconfig string) (*rest.Config, error) {
+	if kubeconfig == "" {
+		cfg, err := rest.InClusterConfig()
+		if err != nil {
+			return nil, fmt.Errorf("in-cluster config (pass --kubeconfig outside a cluster): %w", err)
+		}
+		return cfg, nil
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	return cfg, nil
+}

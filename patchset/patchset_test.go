@@ -1,0 +1,216 @@
+package patchset
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+)
+
+func decode(t testing.TB, s string) any {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(s))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		t.Fatalf("decode %s: %v", s, err)
+	}
+	return v
+}
+
+func mustParse(t testing.TB, patch string) []Operation {
+	t.Helper()
+	ops, err := Parse(decode(t, patch))
+	if err != nil {
+		t.Fatalf("parse %s: %v", patch, err)
+	}
+	return ops
+}
+
+func canonical(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestApply(t *testing.T) {
+	cases := []struct {
+		name, doc, patch, want string
+	}{
+		{"add creates missing parent objects, as the seed's example needs", `{"spec":{"template":{"spec":{}}}}`,
+			`[{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.checkpoints.dir","value":"s3://b/c"}]`,
+			`{"spec":{"template":{"spec":{"flinkConfiguration":{"state.checkpoints.dir":"s3://b/c"}}}}}`},
+		{"add replaces an existing member", `{"a":{"b":1}}`, `[{"op":"add","path":"/a/b","value":2}]`, `{"a":{"b":2}}`},
+		{"add inserts into an array at an index", `{"a":[1,3]}`, `[{"op":"add","path":"/a/1","value":2}]`, `{"a":[1,2,3]}`},
+		{"add with - appends to an array", `{"a":[1]}`, `[{"op":"add","path":"/a/-","value":2}]`, `{"a":[1,2]}`},
+		{"add at the array's length appends", `{"a":[1]}`, `[{"op":"add","path":"/a/1","value":2}]`, `{"a":[1,2]}`},
+		{"add into a missing parent under a hostile index makes an object key, not a padded array", `{}`,
+			`[{"op":"add","path":"/a/2000000000","value":1}]`, `{"a":{"2000000000":1}}`},
+		{"escaped keys work in intermediate and final tokens", `{}`,
+			`[{"op":"add","path":"/a~1b/c~0d/e~1f","value":1}]`, `{"a/b":{"c~d":{"e/f":1}}}`},
+		{"~01 unescapes to ~1, not to /", `{}`, `[{"op":"add","path":"/~01","value":1}]`, `{"~1":1}`},
+		{"remove deletes a member", `{"a":1,"b":2}`, `[{"op":"remove","path":"/a"}]`, `{"b":2}`},
+		{"remove deletes an array element", `{"a":[1,2,3]}`, `[{"op":"remove","path":"/a/1"}]`, `{"a":[1,3]}`},
+		{"replace changes an existing value", `{"a":1}`, `[{"op":"replace","path":"/a","value":"x"}]`, `{"a":"x"}`},
+		{"move relocates a value", `{"a":{"b":1}}`, `[{"op":"move","from":"/a/b","path":"/c"}]`, `{"a":{},"c":1}`},
+		{"move onto itself changes nothing", `{"a":1}`, `[{"op":"move","from":"/a","path":"/a"}]`, `{"a":1}`},
+		{"copy duplicates a value independently", `{"a":{"b":1}}`,
+			`[{"op":"copy","from":"/a","path":"/c"},{"op":"add","path":"/c/b","value":2}]`, `{"a":{"b":1},"c":{"b":2}}`},
+		{"test passes when numbers are equal in value", `{"a":1}`, `[{"op":"test","path":"/a","value":1.0}]`, `{"a":1}`},
+		{"operations apply in order, each seeing the previous", `{}`,
+			`[{"op":"add","path":"/a","value":[]},{"op":"add","path":"/a/-","value":1},{"op":"replace","path":"/a/0","value":2}]`, `{"a":[2]}`},
+		{"add at the root replaces the whole document", `{"a":1}`, `[{"op":"add","path":"","value":{"b":2}}]`, `{"b":2}`},
+		{"large integers keep every digit", `{"a":12345678901234567890}`, `[{"op":"add","path":"/b","value":1}]`, `{"a":12345678901234567890,"b":1}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if g, w := canonical(t, got), canonical(t, decode(t, tc.want)); g != w {
+				t.Errorf("got %s, want %s", g, w)
+			}
+		})
+	}
+}
+
+func TestApplyFails(t *testing.T) {
+	cases := []struct {
+		name, doc, patch string
+		index            int
+		reason           string
+	}{
+		{"add does not pad an array", `{"a":[]}`, `[{"op":"add","path":"/a/3","value":1}]`, 0, "out of range for an array of 0"},
+		{"a hostile index into an array is refused at once", `{"a":[]}`, `[{"op":"add","path":"/a/2000000000","value":1}]`, 0, "out of range"},
+		{"negative indices are refused", `{"a":[1]}`, `[{"op":"remove","path":"/a/-1"}]`, 0, "not an array index"},
+		{"indices with leading zeros are refused", `{"a":[1,2]}`, `[{"op":"remove","path":"/a/01"}]`, 0, "not an array index"},
+		{"add does not create a parent inside an array", `{"a":[]}`, `[{"op":"add","path":"/a/0/b","value":1}]`, 0, "out of range"},
+		{"add cannot go through a string", `{"a":"s"}`, `[{"op":"add","path":"/a/b","value":1}]`, 0, "/a is a string"},
+		{"remove of a missing member fails", `{}`, `[{"op":"remove","path":"/a"}]`, 0, "/a does not exist"},
+		{"replace of a missing member fails", `{}`, `[{"op":"replace","path":"/a","value":1}]`, 0, "/a does not exist"},
+		{"move from a missing member fails", `{}`, `[{"op":"move","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
+		{"copy from a missing member fails", `{}`, `[{"op":"copy","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
+		{"a failing test fails the set", `{"a":1}`, `[{"op":"test","path":"/a","value":2}]`, 0, "not the expected one"},
+		{"the failing operation's index is reported", `{}`, `[{"op":"add","path":"/a","value":1},{"op":"remove","path":"/b"}]`, 1, "/b does not exist"},
+		{"- names no element to remove", `{"a":[1]}`, `[{"op":"remove","path":"/a/-"}]`, 0, "names no element"},
+		{"the document root cannot be removed", `{}`, `[{"op":"remove","path":""}]`, 0, "whole document"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			perr, ok := err.(*Error)
+			if !ok {
+				t.Fatalf("got error %v, want a *Error", err)
+			}
+			if perr.Index != tc.index || !strings.Contains(perr.Reason, tc.reason) {
+				t.Errorf("got %q at index %d, want %q at index %d", perr.Reason, perr.Index, tc.reason, tc.index)
+			}
+		})
+	}
+}
+
+func TestParseRejects(t *testing.T) {
+	cases := []struct{ name, patch, want string }{
+		{"a patch set that is not a list", `{"op":"add"}`, "must be a list"},
+		{"an operation that is not a mapping", `["add"]`, "[0]: an operation must be a mapping"},
+		{"an unknown op", `[{"op":"merge","path":"/a"}]`, `op is "merge"`},
+		{"a missing op", `[{"path":"/a"}]`, "op is missing"},
+		{"a path that is not a pointer", `[{"op":"remove","path":"a"}]`, "must be empty or start with /"},
+		{"a path with a bad escape", `[{"op":"remove","path":"/a~2"}]`, "~ not followed by 0 or 1"},
+		{"an add without a value", `[{"op":"add","path":"/a"}]`, "add needs a value"},
+		{"a remove with a value", `[{"op":"remove","path":"/a","value":1}]`, "remove takes no value"},
+		{"a move without from", `[{"op":"move","path":"/a"}]`, "move needs from"},
+		{"an add with from", `[{"op":"add","path":"/a","value":1,"from":"/b"}]`, "add takes no from"},
+		{"a move into its own child", `[{"op":"move","from":"/a","path":"/a/b"}]`, "into its own child"},
+		{"an unknown field in an operation", `[{"op":"add","path":"/a","value":1,"vaule":2}]`, `unknown field "vaule"`},
+		{"the failing operation's index is named", `[{"op":"add","path":"/a","value":1},{"op":"bogus","path":"/a"}]`, "[1]:"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Parse(decode(t, tc.patch))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestAgreesWithJSONPatchLibrary checks plain RFC 6902 patches (no parent
+// creation) against github.com/evanphx/json-patch/v5 with RFC options.
+func TestAgreesWithJSONPatchLibrary(t *testing.T) {
+	cases := []struct{ name, doc, patch string }{
+		{"a mix of every op on objects and arrays agrees", `{"a":{"b":[1,2,3]},"c":"x"}`,
+			`[{"op":"add","path":"/a/b/1","value":9},{"op":"remove","path":"/a/b/0"},{"op":"replace","path":"/c","value":{"d":1}},{"op":"move","from":"/c/d","path":"/e"},{"op":"copy","from":"/a","path":"/f"},{"op":"test","path":"/e","value":1}]`},
+		{"escaped keys agree", `{"a/b":{"c~d":1}}`, `[{"op":"move","from":"/a~1b/c~0d","path":"/x~1y"}]`},
+		{"appending agrees", `{"a":[]}`, `[{"op":"add","path":"/a/-","value":1},{"op":"add","path":"/a/-","value":2}]`},
+	}
+	opts := jsonpatch.NewApplyOptions()
+	opts.SupportNegativeIndices = false
+	opts.EnsurePathExistsOnAdd = false
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			lib, err := jsonpatch.DecodePatch([]byte(tc.patch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := lib.ApplyWithOptions([]byte(tc.doc), opts)
+			if err != nil {
+				t.Fatalf("library: %v", err)
+			}
+			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			if g, w := canonical(t, got), canonical(t, decode(t, string(want))); g != w {
+				t.Errorf("got %s, library gives %s", g, w)
+			}
+		})
+	}
+}
+
+func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
+	ops := mustParse(t, `[{"op":"add","path":"/a","value":{"b":1}},{"op":"add","path":"/a/c","value":2}]`)
+	if _, err := Apply(decode(t, `{}`), ops); err != nil {
+		t.Fatal(err)
+	}
+	if got := canonical(t, ops[0].Value); got != `{"b":1}` {
+		t.Errorf("the operation's value was changed to %s by a later operation", got)
+	}
+}
+
+func BenchmarkApplyHostileIndex(b *testing.B) {
+	ops := mustParse(b, `[{"op":"add","path":"/a/2000000000","value":1}]`)
+	for b.Loop() {
+		if _, err := Apply(map[string]any{"a": []any{}}, ops); err == nil {
+			b.Fatal("hostile index applied")
+		}
+	}
+}
+
+func BenchmarkApplyLargeDocument(b *testing.B) {
+	var buf bytes.Buffer
+	buf.WriteString(`{"items":[`)
+	for i := range 10000 {
+		if i > 0 {
+			buf.WriteByte(',')
+		}
+		buf.WriteString(`{"k":"v"}`)
+	}
+	buf.WriteString(`]}`)
+	ops := mustParse(b, `[{"op":"add","path":"/items/0","value":1},{"op":"remove","path":"/items/0"},{"op":"add","path":"/x/y/z","value":1}]`)
+	raw := buf.String()
+	for b.Loop() {
+		b.StopTimer()
+		doc := decode(b, raw)
+		b.StartTimer()
+		if _, err := Apply(doc, ops); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,215 @@
+package webhook
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"flinkgate.io/flinkgate/patchset"
+)
+
+// The ConfigMap contract of SPEC section 1.
+const (
+	// LabelKind marks a ConfigMap as a flinkgate object; its value is the kind.
+	LabelKind = "flinkgate.io/kind"
+	// KindTarget and KindDeployment are the two values LabelKind may take.
+	KindTarget     = "DeploymentTarget"
+	KindDeployment = "Deployment"
+	// DataKey holds the resource document.
+	DataKey = "resource.yaml"
+	// AnnotationNamespace records a target's resolved Kubernetes namespace.
+	AnnotationNamespace = "flinkgate.io/namespace"
+	// LabelDeploymentTarget records which target a deployment references; the
+	// deployment cache is indexed by it, so the delete check is a lookup.
+	LabelDeploymentTarget = "flinkgate.io/deployment-target"
+	// AnnotationTargetNamespace records where a deployment's Flink cluster runs.
+	AnnotationTargetNamespace = "flinkgate.io/target-namespace"
+)
+
+// Format is how a resource document is written; a patched document keeps it.
+type Format int
+
+const (
+	FormatYAML Format = iota
+	FormatJSON
+)
+
+// Document is a decoded resource document.
+type Document struct {
+	Format Format
+	Raw    string
+	// Tree is the document as JSON values; numbers are json.Number so that
+	// they survive a round trip unchanged.
+	Tree map[string]any
+	// Indented records whether a JSON document spans several lines, so a
+	// rewrite keeps its look.
+	Indented bool
+}
+
+// InvalidError is a problem with what the user wrote. Its message says what is
+// wrong and where; the policies add what to do.
+type InvalidError struct{ msg string }
+
+func (e *InvalidError) Error() string { return e.msg }
+
+func invalidf(format string, args ...any) error {
+	return &InvalidError{msg: fmt.Sprintf(format, args...)}
+}
+
+// decodeDocument checks the ConfigMap's data layout and decodes its document,
+// checking the fields every kind shares.
+func decodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
+	if len(cm.BinaryData) > 0 {
+		return nil, invalidf("binaryData is not allowed (found keys %s); keep the resource in data[%q] only", keyList(cm.BinaryData), DataKey)
+	}
+	var extra []string
+	for k := range cm.Data {
+		if k != DataKey {
+			extra = append(extra, k)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, invalidf("data keys %s are not allowed; a %s keeps its document in data[%q] only", quoteAll(extra), kind, DataKey)
+	}
+	raw, ok := cm.Data[DataKey]
+	if !ok || strings.TrimSpace(raw) == "" {
+		return nil, invalidf("data[%q] is missing or empty; it must hold the %s document (kind: %s, spec: ...)", DataKey, kind, kind)
+	}
+	doc := &Document{Raw: raw}
+	trimmed := strings.TrimSpace(raw)
+	var jsonBytes []byte
+	if strings.HasPrefix(trimmed, "{") && json.Valid([]byte(trimmed)) {
+		doc.Format = FormatJSON
+		doc.Indented = strings.Contains(trimmed, "\n")
+		jsonBytes = []byte(trimmed)
+	} else {
+		// sigs.k8s.io/yaml refuses documents with excessive aliasing (a
+		// "billion laughs" bomb) before expanding them.
+		j, err := yaml.YAMLToJSON([]byte(raw))
+		if err != nil {
+			return nil, invalidf("data[%q] is not valid YAML or JSON: %v", DataKey, err)
+		}
+		jsonBytes = j
+	}
+	tree, err := decodeJSONObject(jsonBytes)
+	if err != nil {
+		return nil, invalidf("data[%q] must be a mapping with kind and spec: %v", DataKey, err)
+	}
+	doc.Tree = tree
+	if err := checkEnvelope(tree, cm.Name, kind); err != nil {
+		return nil, err
+	}
+	return doc, nil
+}
+
+// decodeJSONObject decodes one JSON object, keeping numbers exact.
+func decodeJSONObject(b []byte) (map[string]any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decode json: %w", err)
+	}
+	if d.More() {
+		return nil, errors.New("unexpected data after the document")
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("the document is %s, not a mapping", patchset.KindOf(v))
+	}
+	return m, nil
+}
+
+func checkEnvelope(tree map[string]any, name, kind string) error {
+	k, ok := tree["kind"]
+	if !ok {
+		return invalidf("kind is missing from data[%q]; add kind: %s", DataKey, kind)
+	}
+	if k != kind {
+		return invalidf("kind is %s but the ConfigMap's %s label is %s; they must match", describe(k), LabelKind, kind)
+	}
+	if v, ok := tree["apiVersion"]; ok {
+		if _, isString := v.(string); !isString {
+			return invalidf("apiVersion must be a string, got %s", patchset.KindOf(v))
+		}
+	}
+	if v, ok := tree["metadata"]; ok {
+		md, isMap := v.(map[string]any)
+		if !isMap {
+			return invalidf("metadata must be a mapping, got %s", patchset.KindOf(v))
+		}
+		if n, ok := md["name"]; ok && n != name {
+			return invalidf("metadata.name is %s but the ConfigMap is named %q; they must match (or leave metadata.name out)", describe(n), name)
+		}
+	}
+	spec, ok := tree["spec"]
+	if !ok {
+		return invalidf("spec is missing from data[%q]; a %s needs a spec mapping", DataKey, kind)
+	}
+	if _, isMap := spec.(map[string]any); !isMap {
+		return invalidf("spec must be a mapping, got %s", patchset.KindOf(spec))
+	}
+	return nil
+}
+
+// encode writes tree in the document's own format.
+func (d *Document) encode(tree any) (string, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	// Flink configuration values hold URLs; escaping & and < would garble them.
+	enc.SetEscapeHTML(false)
+	if d.Format == FormatJSON && d.Indented {
+		enc.SetIndent("", "  ")
+	}
+	if err := enc.Encode(tree); err != nil {
+		return "", fmt.Errorf("encode document: %w", err)
+	}
+	if d.Format == FormatJSON {
+		out := buf.String()
+		if !strings.HasSuffix(d.Raw, "\n") {
+			out = strings.TrimSuffix(out, "\n")
+		}
+		return out, nil
+	}
+	y, err := yaml.JSONToYAML(buf.Bytes())
+	if err != nil {
+		return "", fmt.Errorf("encode document as yaml: %w", err)
+	}
+	return string(y), nil
+}
+
+// describe renders a value for a message: strings quoted, others by type.
+func describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", x)
+	case json.Number:
+		return x.String()
+	default:
+		return patchset.KindOf(v)
+	}
+}
+
+func keyList[V any](m map[string]V) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return quoteAll(keys)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,202 @@
+package webhook
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"flinkgate.io/flinkgate/patchset"
+)
+
+// Target is a parsed DeploymentTarget.
+type Target struct {
+	Name string
+	// Namespace is spec.kubernetes.namespace, empty when not set.
+	Namespace string
+	PatchSet  []patchset.Operation
+	// Spec is the spec as decoded, for comparing updates as data.
+	Spec any
+}
+
+// ResolvedNamespace is where the target's Flink clusters run: its own
+// namespace, or the platform namespace when none is set.
+func (t *Target) ResolvedNamespace(platform string) string {
+	if t.Namespace != "" {
+		return t.Namespace
+	}
+	return platform
+}
+
+// The fields a target document may have; anything else is a typo to report.
+var (
+	targetTopFields      = []string{"apiVersion", "kind", "metadata", "spec"}
+	targetMetadataFields = []string{"annotations", "labels", "name"}
+	targetSpecFields     = []string{"deploymentPatchSet", "kubernetes"}
+	targetK8sFields      = []string{"namespace"}
+)
+
+// ParseTarget decodes and validates a DeploymentTarget ConfigMap.
+func ParseTarget(cm *corev1.ConfigMap) (*Target, error) {
+	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
+		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
+	}
+	doc, err := decodeDocument(cm, KindTarget)
+	if err != nil {
+		return nil, err
+	}
+	if err := onlyFields(doc.Tree, "", targetTopFields); err != nil {
+		return nil, err
+	}
+	if md, ok := doc.Tree["metadata"].(map[string]any); ok {
+		if err := onlyFields(md, "metadata.", targetMetadataFields); err != nil {
+			return nil, err
+		}
+	}
+	spec := doc.Tree["spec"].(map[string]any) // checkEnvelope made sure
+	if err := onlyFields(spec, "spec.", targetSpecFields); err != nil {
+		return nil, err
+	}
+	t := &Target{Name: cm.Name, Spec: spec}
+	k8s, ok := spec["kubernetes"]
+	if !ok {
+		return nil, invalidf("spec.kubernetes is missing; write kubernetes: {namespace: <namespace>} (or kubernetes: {} for the platform namespace)")
+	}
+	k8sMap, ok := k8s.(map[string]any)
+	if !ok {
+		return nil, invalidf("spec.kubernetes must be a mapping, got %s", patchset.KindOf(k8s))
+	}
+	if err := onlyFields(k8sMap, "spec.kubernetes.", targetK8sFields); err != nil {
+		return nil, err
+	}
+	if ns, ok := k8sMap["namespace"]; ok {
+		s, isString := ns.(string)
+		if !isString {
+			return nil, invalidf("spec.kubernetes.namespace must be a string, got %s", patchset.KindOf(ns))
+		}
+		if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+			return nil, invalidf("spec.kubernetes.namespace %q is not a valid namespace name (%s)", s, strings.Join(errs, "; "))
+		}
+		t.Namespace = s
+	}
+	if ps, ok := spec["deploymentPatchSet"]; ok {
+		ops, err := patchset.Parse(ps)
+		if err != nil {
+			return nil, invalidf("spec.deploymentPatchSet%s", err)
+		}
+		for i := range ops {
+			if p := guardedPointer(&ops[i]); p != "" {
+				return nil, invalidf("spec.deploymentPatchSet[%d] (%s %s) would change %s; a patch set may not change a deployment's kind or target", i, ops[i].Op, ops[i].Path, p)
+			}
+		}
+		t.PatchSet = ops
+	}
+	return t, nil
+}
+
+// guardedPointer returns the protected pointer an operation writes exactly,
+// if any. A write to an ancestor such as /spec is caught when applied.
+func guardedPointer(op *patchset.Operation) string {
+	if op.Op == "test" {
+		return ""
+	}
+	for _, p := range []string{"", "/kind", "/spec/deploymentTargetName"} {
+		if op.Path == p || (op.Op == "move" && op.From == p) {
+			if p == "" {
+				return "the whole document"
+			}
+			return p
+		}
+	}
+	return ""
+}
+
+// onlyFields reports the first unknown field, with a hint when it differs
+// from a known one only by case (deploymentPatchset for deploymentPatchSet).
+func onlyFields(m map[string]any, prefix string, known []string) error {
+	var unknown []string
+	for k := range m {
+		if !contains(known, k) {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	f := unknown[0]
+	for _, k := range known {
+		if strings.EqualFold(k, f) {
+			return invalidf("unknown field %s%s; did you mean %s%s?", prefix, f, prefix, k)
+		}
+	}
+	return invalidf("unknown field %s%s; the allowed fields there are %s", prefix, f, strings.Join(known, ", "))
+}
+
+func contains(ss []string, s string) bool {
+	for _, x := range ss {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Deployment is a parsed Deployment.
+type Deployment struct {
+	Doc        *Document
+	TargetName string
+}
+
+// ParseDeployment decodes a Deployment ConfigMap; only the envelope and
+// spec.deploymentTargetName are checked, the rest is free-form.
+func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
+	doc, err := decodeDocument(cm, KindDeployment)
+	if err != nil {
+		return nil, err
+	}
+	spec := doc.Tree["spec"].(map[string]any) // checkEnvelope made sure
+	v, ok := spec["deploymentTargetName"]
+	if !ok {
+		return nil, invalidf("spec.deploymentTargetName is missing; name the DeploymentTarget (in namespace %s) this deployment runs on", cm.Namespace)
+	}
+	name, ok := v.(string)
+	if !ok || name == "" {
+		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", describe(v))
+	}
+	return &Deployment{Doc: doc, TargetName: name}, nil
+}
+
+// patched applies the target's patch set to the deployment document and
+// returns the new data["resource.yaml"] and whether it changed.
+func (d *Deployment) patched(t *Target) (string, bool, error) {
+	if len(t.PatchSet) == 0 {
+		return d.Doc.Raw, false, nil
+	}
+	before := patchset.DeepCopy(d.Doc.Tree)
+	after, err := patchset.Apply(d.Doc.Tree, t.PatchSet)
+	if err != nil {
+		return "", false, err
+	}
+	m, ok := after.(map[string]any)
+	if !ok {
+		return "", false, fmt.Errorf("the patch set turned the document into %s", patchset.KindOf(after))
+	}
+	if !patchset.Equal(m["kind"], KindDeployment) {
+		return "", false, fmt.Errorf("the patch set changed kind to %s; it may not", describe(m["kind"]))
+	}
+	spec, _ := m["spec"].(map[string]any)
+	if spec == nil || spec["deploymentTargetName"] != d.TargetName {
+		return "", false, fmt.Errorf("the patch set changed spec.deploymentTargetName; it may not")
+	}
+	if patchset.Equal(before, m) {
+		return d.Doc.Raw, false, nil
+	}
+	out, err := d.Doc.encode(m)
+	if err != nil {
+		return "", false, err
+	}
+	return out, true, nil
+}

@@ -1,0 +1,331 @@
+// Package webhook answers Kubernetes admission reviews for DeploymentTargets
+// and Deployments stored as ConfigMaps: HTTP handling once, policies as plain
+// functions.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"flinkgate.io/flinkgate/rbac"
+)
+
+// DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
+// and new ConfigMap, each up to 1 MiB, and JSON escaping can double them.
+const DefaultMaxBodyBytes = 6 << 20
+
+// Lookup is what the policies need to know beyond the request, answered from
+// the caches and confirmed against the API server where a stale answer
+// would be wrong.
+type Lookup interface {
+	// Target finds a DeploymentTarget by name.
+	Target(ctx context.Context, namespace, name string) TargetLookup
+	// Referrers lists the deployments that reference a target, sorted.
+	Referrers(ctx context.Context, namespace, target string) ([]string, error)
+}
+
+// Preflight checks the platform's access to a target namespace.
+type Preflight interface {
+	Check(ctx context.Context, namespace string) rbac.Result
+}
+
+// Config configures a Server.
+type Config struct {
+	Logger            *zap.Logger
+	Lookup            Lookup
+	Preflight         Preflight // nil: no preflight
+	PreflightMode     rbac.Mode
+	PlatformNamespace string
+	Registerer        prometheus.Registerer
+	MaxBodyBytes      int64 // 0: DefaultMaxBodyBytes
+}
+
+// Server is the admission webhook.
+type Server struct {
+	cfg     Config
+	metrics *metrics
+}
+
+// NewServer builds a Server and registers its metrics.
+func NewServer(cfg Config) (*Server, error) {
+	if cfg.MaxBodyBytes == 0 {
+		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Registerer == nil {
+		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.PreflightMode == rbac.ModeOff {
+		cfg.Preflight = nil
+	}
+	m, err := newMetrics(cfg.Registerer)
+	if err != nil {
+		return nil, fmt.Errorf("register admission metrics: %w", err)
+	}
+	return &Server{cfg: cfg, metrics: m}, nil
+}
+
+// Handler serves POST /mutate and POST /validate.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/mutate", s.handle(StageMutate))
+	mux.Handle("/validate", s.handle(StageValidate))
+	return mux
+}
+
+// httpError is a request that is not a readable AdmissionReview.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+func (s *Server) handle(stage Stage) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		review, err := decodeReview(w, r, s.cfg.MaxBodyBytes)
+		if err != nil {
+			var he *httpError
+			if !errors.As(err, &he) {
+				he = &httpError{status: http.StatusBadRequest, msg: err.Error()}
+			}
+			s.cfg.Logger.Warn("unreadable admission review", zap.String("webhook", string(stage)), zap.Int("status", he.status), zap.String("error", he.msg))
+			http.Error(w, he.msg, he.status)
+			return
+		}
+		req := review.Request
+		d, kind := s.decideSafely(r.Context(), stage, req)
+		resp := s.response(req, d)
+		took := time.Since(start)
+		s.metrics.observe(string(stage), kind, req.Operation, d, took)
+		s.log(stage, req, kind, d, took)
+		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
+		if err != nil {
+			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(out)
+	}
+}
+
+func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissionv1.AdmissionReview, error) {
+	if r.Method != http.MethodPost {
+		return nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
+	}
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", r.Header.Get("Content-Type"))}
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit)}
+		}
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
+	}
+	return DecodeReview(body)
+}
+
+// DecodeReview parses an AdmissionReview v1 request body.
+func DecodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, &httpError{http.StatusBadRequest, "the request body is empty; expected an AdmissionReview"}
+	}
+	var review admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &review); err != nil {
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("the request body is not an AdmissionReview: %v", err)}
+	}
+	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
+		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("expected apiVersion admission.k8s.io/v1, kind AdmissionReview, got %q, %q", review.APIVersion, review.Kind)}
+	}
+	if review.Request == nil || review.Request.UID == "" {
+		return nil, &httpError{http.StatusBadRequest, "the AdmissionReview has no request or no request uid"}
+	}
+	return &review, nil
+}
+
+// decideSafely runs the policies; a panic becomes an error answer for this
+// request only.
+func (s *Server) decideSafely(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (d Decision, kind string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.cfg.Logger.Error("panic while deciding", zap.String("uid", string(req.UID)), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
+			d = denied(ReasonInternal, "flinkgate failed internally while deciding this request; try again, and report it if it persists")
+		}
+	}()
+	return s.decide(ctx, stage, req)
+}
+
+func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (Decision, string) {
+	if req.Resource.Group != "" || req.Resource.Resource != "configmaps" {
+		// Only a misconfigured webhook sends anything else; do not block it.
+		return allowed(), ""
+	}
+	old, err := decodeConfigMap(req.OldObject)
+	if err != nil {
+		return denied(ReasonInvalid, "the old object is not a ConfigMap: %v", err), ""
+	}
+	cm, err := decodeConfigMap(req.Object)
+	if err != nil {
+		return denied(ReasonInvalid, "the object is not a ConfigMap: %v", err), ""
+	}
+	platform := s.cfg.PlatformNamespace
+	switch req.Operation {
+	case admissionv1.Delete:
+		if old == nil || old.Labels[LabelKind] != KindTarget {
+			return allowed(), kindOf(old)
+		}
+		if stage == StageMutate {
+			// The validating webhook checks references once, on the final request.
+			return withTarget(allowed(), old.Name), KindTarget
+		}
+		refs, err := s.cfg.Lookup.Referrers(ctx, req.Namespace, old.Name)
+		if err != nil {
+			return withTarget(denied(ReasonUnavailable, "could not check which deployments reference target %q: %v; try again", old.Name, err), old.Name), KindTarget
+		}
+		return TargetDelete(old.Name, refs), KindTarget
+	case admissionv1.Create, admissionv1.Update:
+		if cm == nil {
+			return denied(ReasonInvalid, "the request carries no object"), ""
+		}
+	default:
+		return allowed(), kindOf(cm)
+	}
+	kind := cm.Labels[LabelKind]
+	if req.Operation == admissionv1.Update && old != nil {
+		oldKind := old.Labels[LabelKind]
+		if oldKind == KindTarget {
+			return TargetUpdate(stage, old, cm, platform), KindTarget
+		}
+		if oldKind == KindDeployment && kind != KindDeployment {
+			return denied(ReasonImmutable, "the %s label of deployment %q cannot change; delete it and create the object anew", LabelKind, cm.Name), KindDeployment
+		}
+	}
+	switch kind {
+	case KindTarget:
+		var pre *rbac.Result
+		if stage == StageValidate && s.cfg.Preflight != nil {
+			if t, err := ParseTarget(cm); err == nil {
+				r := s.cfg.Preflight.Check(ctx, t.ResolvedNamespace(platform))
+				pre = &r
+			}
+		}
+		return TargetCreate(stage, cm, platform, pre, s.cfg.PreflightMode), kind
+	case KindDeployment:
+		dep, err := ParseDeployment(cm)
+		if err != nil {
+			return denied(ReasonInvalid, "invalid Deployment %q: %v", cm.Name, err), kind
+		}
+		found := s.cfg.Lookup.Target(ctx, cm.Namespace, dep.TargetName)
+		return DeploymentWrite(stage, cm, dep, found, platform), kind
+	default:
+		return denied(ReasonInvalid, "label %s=%q is not a flinkgate kind; it must be %s or %s (remove the label from ConfigMaps flinkgate should ignore)", LabelKind, kind, KindTarget, KindDeployment), kind
+	}
+}
+
+func kindOf(cm *corev1.ConfigMap) string {
+	if cm == nil {
+		return ""
+	}
+	return cm.Labels[LabelKind]
+}
+
+func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
+	if len(raw.Raw) == 0 {
+		return nil, nil
+	}
+	var cm corev1.ConfigMap
+	if err := json.Unmarshal(raw.Raw, &cm); err != nil {
+		return nil, fmt.Errorf("decode configmap: %w", err)
+	}
+	if cm.Kind != "" && cm.Kind != "ConfigMap" {
+		return nil, fmt.Errorf("got kind %q", cm.Kind)
+	}
+	return &cm, nil
+}
+
+func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) *admissionv1.AdmissionResponse {
+	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
+	audit := map[string]string{"decision": "allowed"}
+	if d.Target != "" {
+		audit["target"] = d.Target
+	}
+	if !d.Allowed {
+		audit["decision"] = "denied"
+		audit["reason"] = string(d.Reason)
+		code := int32(http.StatusForbidden)
+		reason := metav1.StatusReasonForbidden
+		switch d.Reason {
+		case ReasonInternal:
+			code, reason = http.StatusInternalServerError, metav1.StatusReasonInternalError
+		case ReasonUnavailable:
+			code, reason = http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable
+		}
+		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
+	}
+	if d.Allowed && d.Object != nil {
+		before, err := decodeConfigMap(req.Object)
+		if err == nil {
+			var patch []byte
+			patch, err = createPatch(before, d.Object)
+			if len(patch) > 0 {
+				pt := admissionv1.PatchTypeJSONPatch
+				resp.Patch, resp.PatchType = patch, &pt
+				audit["patched"] = "true"
+			}
+		}
+		if err != nil {
+			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
+			resp.Allowed = false
+			resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError, Message: "flinkgate could not compute the patch for this object; try again"}
+		}
+	}
+	resp.AuditAnnotations = audit
+	return resp
+}
+
+func (s *Server) log(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision, took time.Duration) {
+	fields := []zap.Field{
+		zap.String("webhook", string(stage)),
+		zap.String("uid", string(req.UID)),
+		zap.String("user", req.UserInfo.Username),
+		zap.String("operation", string(req.Operation)),
+		zap.String("namespace", req.Namespace),
+		zap.String("name", req.Name),
+		zap.String("kind", kind),
+		zap.Bool("allowed", d.Allowed),
+		zap.String("reason", string(d.Reason)),
+		zap.Bool("dry_run", req.DryRun != nil && *req.DryRun),
+		zap.Duration("duration", took),
+	}
+	if d.Target != "" {
+		fields = append(fields, zap.String("target", d.Target))
+	}
+	if !d.Allowed {
+		fields = append(fields, zap.String("message", d.Message))
+	}
+	if len(d.Warnings) > 0 {
+		fields = append(fields, zap.Strings("warnings", d.Warnings))
+	}
+	s.cfg.Logger.Info("admission decision", fields...)
+}

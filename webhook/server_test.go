@@ -1,0 +1,522 @@
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+
+	"flinkgate.io/flinkgate/rbac"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const platformNS = "flink-platform"
+
+// fakeLookup answers from fixed data: the unit under test is the policy.
+type fakeLookup struct {
+	targets   map[string]*corev1.ConfigMap
+	referrers map[string][]string
+	err       error
+	panics    bool
+}
+
+func (f *fakeLookup) Target(_ context.Context, _, name string) TargetLookup {
+	if f.panics {
+		panic("lookup exploded")
+	}
+	if f.err != nil {
+		return TargetLookup{Err: f.err}
+	}
+	cm, ok := f.targets[name]
+	if !ok {
+		return TargetLookup{}
+	}
+	t, err := ParseTarget(cm)
+	return TargetLookup{Target: t, Err: err}
+}
+
+func (f *fakeLookup) Referrers(_ context.Context, _, target string) ([]string, error) {
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.referrers[target], nil
+}
+
+type fakePreflight struct{ result rbac.Result }
+
+func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
+	r := f.result
+	r.Namespace = ns
+	return r
+}
+
+const seedTarget = `kind: DeploymentTarget
+spec:
+  kubernetes:
+    namespace: staging
+  deploymentPatchSet:
+  - op: add
+    path: /spec/template/spec/flinkConfiguration/state.checkpoints.dir
+    value: s3://my-bucket/checkpoints
+  - op: add
+    path: /spec/template/spec/flinkConfiguration/state.savepoints.dir
+    value: s3://my-bucket/savepoints
+`
+
+const yamlDeployment = `kind: Deployment
+spec:
+  deploymentTargetName: staging
+  template:
+    spec:
+      parallelism: 2
+`
+
+const jsonDeployment = `{"kind": "Deployment", "spec": {"deploymentTargetName": "staging", "template": {"spec": {"flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"}}}}}`
+
+func configMap(name, kind, doc string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: platformNS, Labels: map[string]string{LabelKind: kind}},
+		Data:       map[string]string{DataKey: doc},
+	}
+	if kind == "" {
+		cm.Labels = nil
+	}
+	return cm
+}
+
+// stored is a target as the API server keeps it after admission.
+func stored(cm *corev1.ConfigMap, ns string) *corev1.ConfigMap {
+	out := cm.DeepCopy()
+	immutable := true
+	out.Immutable = &immutable
+	out.Annotations = map[string]string{AnnotationNamespace: ns}
+	return out
+}
+
+func with(cm *corev1.ConfigMap, f func(*corev1.ConfigMap)) *corev1.ConfigMap {
+	out := cm.DeepCopy()
+	f(out)
+	return out
+}
+
+func admittedDeployment(doc string) *corev1.ConfigMap {
+	return with(configMap("top-speed-windowing", KindDeployment, doc), func(c *corev1.ConfigMap) {
+		c.Labels[LabelDeploymentTarget] = "staging"
+		c.Annotations = map[string]string{AnnotationTargetNamespace: "staging"}
+	})
+}
+
+func review(op admissionv1.Operation, old, obj *corev1.ConfigMap) []byte {
+	req := &admissionv1.AdmissionRequest{
+		UID:       types.UID("0b5f1d5e-1111-4222-8333-444455556666"),
+		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+		Namespace: platformNS,
+		Operation: op,
+	}
+	for _, o := range []struct {
+		cm  *corev1.ConfigMap
+		raw *runtime.RawExtension
+	}{{old, &req.OldObject}, {obj, &req.Object}} {
+		if o.cm != nil {
+			b, _ := json.Marshal(o.cm)
+			o.raw.Raw = b
+			req.Name = o.cm.Name
+		}
+	}
+	b, _ := json.Marshal(&admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request:  req,
+	})
+	return b
+}
+
+// golden is an AdmissionResponse with its patch decoded, so a golden file
+// shows the operations rather than base64.
+type golden struct {
+	Allowed          bool              `json:"allowed"`
+	Code             int32             `json:"code,omitempty"`
+	Message          string            `json:"message,omitempty"`
+	Warnings         []string          `json:"warnings,omitempty"`
+	Patch            json.RawMessage   `json:"patch,omitempty"`
+	AuditAnnotations map[string]string `json:"auditAnnotations,omitempty"`
+}
+
+func newTestServer(t testing.TB, lookup Lookup, pre Preflight, mode rbac.Mode) (*Server, *prometheus.Registry) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	s, err := NewServer(Config{Lookup: lookup, Preflight: pre, PreflightMode: mode, PlatformNamespace: platformNS, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, reg
+}
+
+func post(t testing.TB, h http.Handler, path string, body []byte) *admissionv1.AdmissionResponse {
+	t.Helper()
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusOK {
+		t.Fatalf("status %d: %s", rec.Code, rec.Body.String())
+	}
+	var out admissionv1.AdmissionReview
+	if err := json.Unmarshal(rec.Body.Bytes(), &out); err != nil {
+		t.Fatalf("decode response: %v", err)
+	}
+	if out.Response == nil || out.Response.UID != "0b5f1d5e-1111-4222-8333-444455556666" {
+		t.Fatalf("response does not answer the request: %s", rec.Body.String())
+	}
+	return out.Response
+}
+
+func TestAdmission(t *testing.T) {
+	target := configMap("staging", KindTarget, seedTarget)
+	lookup := &fakeLookup{
+		targets: map[string]*corev1.ConfigMap{
+			"staging":    stored(target, "staging"),
+			"appender":   stored(configMap("appender", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/args/-, value: --verbose}\n"), "staging"),
+			"kind-thief": stored(configMap("kind-thief", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
+			"remover":    stored(configMap("remover", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
+		},
+		referrers: map[string][]string{
+			"staging": {"top-speed-windowing"},
+			"busy":    {"d00", "d01", "d02", "d03", "d04", "d05", "d06", "d07", "d08", "d09", "d10", "d11"},
+		},
+	}
+	deployment := configMap("top-speed-windowing", KindDeployment, yamlDeployment)
+	cases := []struct {
+		name     string
+		golden   string
+		path     string
+		body     []byte
+		lookup   Lookup
+		pre      Preflight
+		mode     rbac.Mode
+		allowed  bool
+		contains string
+	}{
+		// DeploymentTarget CREATE
+		{name: "the seed's target is made immutable and annotated with its namespace", golden: "target-create-mutate", path: "/mutate",
+			body: review(admissionv1.Create, nil, target), allowed: true},
+		{name: "a stored target passes validation", golden: "target-create-validate", path: "/validate",
+			body: review(admissionv1.Create, nil, stored(target, "staging")), allowed: true},
+		{name: "a target without a namespace is warned that the platform namespace is used", golden: "target-create-no-namespace", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("local", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n")), allowed: true, contains: ""},
+		{name: "a target in the platform namespace is warned", golden: "target-create-platform-namespace", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("local", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")), allowed: true},
+		{name: "a target whose patch appends to an array is warned", golden: "target-create-append", path: "/mutate",
+			body: review(admissionv1.Create, nil, lookup.targets["appender"]), allowed: true},
+		{name: "a target that was not made immutable is denied by validation", golden: "target-create-not-immutable", path: "/validate",
+			body: review(admissionv1.Create, nil, target), contains: "immutable: true"},
+		{name: "a target with a misspelled field is denied, naming the field", golden: "target-unknown-field", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchset: []\n")), contains: "did you mean spec.deploymentPatchSet"},
+		{name: "a target whose document names another kind is denied", golden: "target-wrong-kind", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, yamlDeployment)), contains: `kind is "Deployment"`},
+		{name: "a target with an invalid namespace name is denied", golden: "target-bad-namespace", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: Not_Valid}\n")), contains: "not a valid namespace name"},
+		{name: "a target with an unknown patch op is denied, naming its index", golden: "target-bad-op", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: upsert, path: /a, value: 1}\n")), contains: "deploymentPatchSet[0]"},
+		{name: "a target with a patch path that is not a JSON pointer is denied", golden: "target-bad-path", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: spec/a, value: 1}\n")), contains: "start with /"},
+		{name: "a target whose patch writes the deployment's target name is denied", golden: "target-guarded-path", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec/deploymentTargetName, value: x}\n")), contains: "may not change a deployment's kind or target"},
+		{name: "a target whose document does not parse is denied", golden: "target-unparsable", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
+		{name: "a YAML alias bomb is refused without being expanded", golden: "target-alias-bomb", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, aliasBomb())), contains: "not valid YAML"},
+		{name: "a target with an extra data key is denied", golden: "target-extra-key", path: "/mutate",
+			body: review(admissionv1.Create, nil, with(target, func(c *corev1.ConfigMap) { c.Data["notes"] = "x" })), contains: `data keys "notes"`},
+		{name: "a target whose name is not a DNS-1123 label is denied", golden: "target-bad-name", path: "/mutate",
+			body: review(admissionv1.Create, nil, with(target, func(c *corev1.ConfigMap) { c.Name = "Staging.1" })), contains: "DNS-1123 label"},
+		{name: "an unknown kind label value is denied", golden: "bad-kind-label", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("x", "Job", yamlDeployment)), contains: "not a flinkgate kind"},
+		// preflight
+		{name: "a target the platform cannot serve is denied under enforce, with the remedy", golden: "target-preflight-enforce", path: "/validate",
+			body: review(admissionv1.Create, nil, stored(target, "staging")),
+			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeEnforce,
+			contains: "appmanager.rbac.additionalNamespaces"},
+		{name: "a target the platform cannot serve is admitted with a warning under warn", golden: "target-preflight-warn", path: "/validate",
+			body: review(admissionv1.Create, nil, stored(target, "staging")),
+			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeWarn,
+			allowed: true},
+		// DeploymentTarget UPDATE
+		{name: "a change to a target's spec is denied as immutable", golden: "target-update-spec", path: "/mutate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) {
+				c.Data[DataKey] = strings.Replace(seedTarget, "namespace: staging", "namespace: production", 1)
+			})), contains: "targets are immutable"},
+		{name: "a metadata-only change to a target is allowed", golden: "target-update-metadata", path: "/validate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Labels["team"] = "data" })), allowed: true},
+		{name: "a reformatted but equal spec is allowed and the stored bytes are kept", golden: "target-update-reformatted", path: "/mutate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) {
+				c.Data[DataKey] = `{"kind":"DeploymentTarget","spec":{"kubernetes":{"namespace":"staging"},"deploymentPatchSet":[{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.checkpoints.dir","value":"s3://my-bucket/checkpoints"},{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.savepoints.dir","value":"s3://my-bucket/savepoints"}]}}`
+			})), allowed: true},
+		{name: "removing a target's kind label is denied", golden: "target-update-label", path: "/validate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { delete(c.Labels, LabelKind) })), contains: "cannot be removed or changed"},
+		{name: "adding a data key to a target is denied", golden: "target-update-data-key", path: "/validate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Data["extra"] = "1" })), contains: `data key "extra" cannot be added`},
+		// DeploymentTarget DELETE
+		{name: "deleting a referenced target is denied, naming the deployment", golden: "target-delete-referenced", path: "/validate",
+			body: review(admissionv1.Delete, stored(target, "staging"), nil), contains: "top-speed-windowing"},
+		{name: "deleting a target referenced by many deployments names ten and counts the rest", golden: "target-delete-many", path: "/validate",
+			body: review(admissionv1.Delete, with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Name = "busy" }), nil), contains: "and 2 more"},
+		{name: "deleting an unreferenced target is allowed", golden: "target-delete-free", path: "/validate",
+			body: review(admissionv1.Delete, with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Name = "free" }), nil), allowed: true},
+		{name: "a target delete is denied when references cannot be checked", golden: "target-delete-unavailable", path: "/validate",
+			body:   review(admissionv1.Delete, stored(target, "staging"), nil),
+			lookup: &fakeLookup{err: fmt.Errorf("connection refused")}, contains: "try again"},
+		// Deployment CREATE / UPDATE / DELETE
+		{name: "a YAML deployment gets the patch set, the target label and the namespace annotation", golden: "deployment-create-yaml", path: "/mutate",
+			body: review(admissionv1.Create, nil, deployment), allowed: true},
+		{name: "a JSON deployment stays JSON when patched", golden: "deployment-create-json", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, jsonDeployment)), allowed: true},
+		{name: "an update of a deployment is patched again", golden: "deployment-update", path: "/mutate",
+			body: review(admissionv1.Update, admittedDeployment(yamlDeployment), deployment), allowed: true},
+		{name: "an admitted deployment passes validation", golden: "deployment-validate", path: "/validate",
+			body: review(admissionv1.Create, nil, admittedDeployment(yamlDeployment)), allowed: true},
+		{name: "a deployment without the target label fails validation", golden: "deployment-validate-no-label", path: "/validate",
+			body: review(admissionv1.Create, nil, deployment), contains: "leave the label to flinkgate"},
+		{name: "a deployment of a missing target is denied", golden: "deployment-target-missing", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "nowhere", 1))), contains: `"nowhere", which does not exist`},
+		{name: "a deployment whose patch fails is denied, naming index, op and path", golden: "deployment-patch-fails", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "remover", 1))), contains: "deploymentPatchSet[1] (op remove, path /spec/template/spec/missing)"},
+		{name: "a patch set that changes the target name is denied", golden: "deployment-patch-changes-target", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "kind-thief", 1))), contains: "changed spec.deploymentTargetName"},
+		{name: "a deployment without a target name is denied", golden: "deployment-no-target", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, "kind: Deployment\nspec: {}\n")), contains: "spec.deploymentTargetName is missing"},
+		{name: "deleting a deployment is allowed", golden: "deployment-delete", path: "/validate",
+			body: review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},
+		{name: "a lookup that panics is answered with an internal error", golden: "panic", path: "/mutate",
+			body: review(admissionv1.Create, nil, deployment), lookup: &fakeLookup{panics: true}, contains: "failed internally"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := tc.lookup
+			if l == nil {
+				l = lookup
+			}
+			mode := tc.mode
+			if mode == "" {
+				mode = rbac.ModeOff
+			}
+			s, _ := newTestServer(t, l, tc.pre, mode)
+			resp := post(t, s.Handler(), tc.path, tc.body)
+			if resp.Allowed != tc.allowed {
+				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
+			}
+			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
+				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
+			}
+			compareGolden(t, tc.golden, resp)
+		})
+	}
+}
+
+func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionResponse) {
+	t.Helper()
+	g := golden{Allowed: resp.Allowed, Warnings: resp.Warnings, Patch: resp.Patch, AuditAnnotations: resp.AuditAnnotations}
+	if resp.Result != nil {
+		g.Code, g.Message = resp.Result.Code, resp.Result.Message
+	}
+	got, err := json.MarshalIndent(g, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, '\n')
+	path := filepath.Join("testdata", "responses", name+".json")
+	if *update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (run go test ./webhook -update): %v", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("response differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}
+
+func aliasBomb() string {
+	var b strings.Builder
+	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		fmt.Fprintf(&b, "%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
+		prev = n
+	}
+	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
+	return b.String()
+}
+
+func TestUnreadableRequests(t *testing.T) {
+	valid := review(admissionv1.Create, nil, configMap("staging", KindTarget, seedTarget))
+	cases := []struct {
+		name        string
+		method      string
+		contentType string
+		body        []byte
+		status      int
+		contains    string
+	}{
+		{"a body that is not JSON gets 400", http.MethodPost, "application/json", []byte("not json"), http.StatusBadRequest, "not an AdmissionReview"},
+		{"an empty body gets 400", http.MethodPost, "application/json", nil, http.StatusBadRequest, "empty"},
+		{"a wrong content type gets 415", http.MethodPost, "text/plain", valid, http.StatusUnsupportedMediaType, "application/json"},
+		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), DefaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
+		{"a GET gets 405", http.MethodGet, "application/json", nil, http.StatusMethodNotAllowed, "POST"},
+		{"a review without a request gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
+		{"a v1beta1 review gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`), http.StatusBadRequest, "admission.k8s.io/v1"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, &fakeLookup{}, nil, rbac.ModeOff)
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(tc.method, "/validate", bytes.NewReader(tc.body))
+			req.Header.Set("Content-Type", tc.contentType)
+			s.Handler().ServeHTTP(rec, req)
+			if rec.Code != tc.status || !strings.Contains(rec.Body.String(), tc.contains) {
+				t.Errorf("got %d %q, want %d containing %q", rec.Code, rec.Body.String(), tc.status, tc.contains)
+			}
+		})
+	}
+}
+
+func TestMalformedObjectsAreDeniedNotCrashed(t *testing.T) {
+	cases := []struct{ name, object string }{
+		{"an object that is not a ConfigMap is denied", `{"kind":"Secret","apiVersion":"v1"}`},
+		{"an object whose data is not a map is denied", `{"kind":"ConfigMap","apiVersion":"v1","data":[1]}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := fmt.Sprintf(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"0b5f1d5e-1111-4222-8333-444455556666","operation":"CREATE","resource":{"version":"v1","resource":"configmaps"},"object":%s}}`, tc.object)
+			s, _ := newTestServer(t, &fakeLookup{}, nil, rbac.ModeOff)
+			resp := post(t, s.Handler(), "/mutate", []byte(body))
+			if resp.Allowed || resp.Result == nil || !strings.Contains(resp.Result.Message, "not a ConfigMap") {
+				t.Errorf("got %+v, want a denial saying the object is not a ConfigMap", resp)
+			}
+		})
+	}
+}
+
+func TestMetricsAndLogsPerDecision(t *testing.T) {
+	core, logs := observer.New(zap.InfoLevel)
+	reg := prometheus.NewRegistry()
+	s, err := NewServer(Config{Logger: zap.New(core), Lookup: &fakeLookup{}, PlatformNamespace: platformNS, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("d", KindDeployment, yamlDeployment)))
+	if got := testutil.ToFloat64(s.metrics.denials.WithLabelValues(KindDeployment, "CREATE", string(ReasonTargetNotFound))); got != 1 {
+		t.Errorf("denials{reason=target_not_found} = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", KindDeployment, "CREATE", "denied")); got != 1 {
+		t.Errorf("requests{result=denied} = %v, want 1", got)
+	}
+	entries := logs.FilterMessage("admission decision").All()
+	if len(entries) != 1 {
+		t.Fatalf("got %d decision log lines, want 1", len(entries))
+	}
+	fields := entries[0].ContextMap()
+	for _, k := range []string{"uid", "user", "operation", "namespace", "name", "kind", "allowed", "reason", "dry_run", "duration"} {
+		if _, ok := fields[k]; !ok {
+			t.Errorf("decision log line lacks %q: %v", k, fields)
+		}
+	}
+}
+
+func TestKindLabelIsBounded(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s, err := NewServer(Config{Lookup: &fakeLookup{}, PlatformNamespace: platformNS, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("x", fmt.Sprintf("Kind%d", i), yamlDeployment)))
+	}
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", "other", "CREATE", "denied")); got != 5 {
+		t.Errorf("five user-chosen kinds should share kind=\"other\", got %v", got)
+	}
+}
+
+func FuzzDecodeReview(f *testing.F) {
+	f.Add(review(admissionv1.Create, nil, configMap("staging", KindTarget, seedTarget)))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}`))
+	f.Add([]byte(`{}`))
+	s, _ := newTestServer(f, &fakeLookup{}, nil, rbac.ModeOff)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rv, err := DecodeReview(body)
+		if err != nil {
+			return
+		}
+		// Whatever decodes must be answered without a panic escaping.
+		d, _ := s.decideSafely(context.Background(), StageMutate, rv.Request)
+		if d.Reason == ReasonInternal {
+			t.Errorf("decoded review caused an internal error: %s", body)
+		}
+		_ = s.response(rv.Request, d)
+	})
+}
+
+// BenchmarkDeploymentCreate measures a deployment CREATE through the handler
+// with a 10-operation patch set.
+func BenchmarkDeploymentCreate(b *testing.B) {
+	var ps strings.Builder
+	ps.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n")
+	for i := range 10 {
+		fmt.Fprintf(&ps, "  - {op: add, path: /spec/template/spec/flinkConfiguration/key%d, value: value%d}\n", i, i)
+	}
+	lookup := &cachedLookup{target: stored(configMap("staging", KindTarget, ps.String()), "staging")}
+	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
+	h := s.Handler()
+	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, yamlDeployment))
+	b.ReportAllocs()
+	for b.Loop() {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
+			b.Fatalf("unexpected answer: %s", rec.Body.String())
+		}
+	}
+}
+
+// cachedLookup parses its target once, like the real cache's memo.
+type cachedLookup struct {
+	target *corev1.ConfigMap
+	parsed *TargetLookup
+}
+
+func (c *cachedLookup) Target(context.Context, string, string) TargetLookup {
+	if c.parsed == nil {
+		t, err := ParseTarget(c.target)
+		c.parsed = &TargetLookup{Target: t, Err: err}
+	}
+	return *c.parsed
+}
+
+func (c *cachedLookup) Referrers(context.Context, string, string) ([]string, error) { return nil, nil }
