@@ -1,0 +1,515 @@
+package rbac
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	authorizationv1 "k8s.io/api/authorization/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
+)
+
+// decideFunc answers one access review: allowed, or an error for the API call.
+type decideFunc func(ra authorizationv1.ResourceAttributes) (bool, error)
+
+func allowAll(authorizationv1.ResourceAttributes) (bool, error) { return true, nil }
+
+// denyOnly allows everything but p.
+func denyOnly(p Permission) decideFunc {
+	return func(ra authorizationv1.ResourceAttributes) (bool, error) {
+		return Permission{Group: ra.Group, Resource: ra.Resource, Verb: ra.Verb} != p, nil
+	}
+}
+
+// fakeAPI is a fake clientset whose access reviews are answered by decide
+// and counted.
+type fakeAPI struct {
+	client  *fake.Clientset
+	reviews atomic.Int64
+}
+
+func newFakeAPI(t *testing.T, decide decideFunc, namespaces ...string) *fakeAPI {
+	t.Helper()
+	var objs []runtime.Object
+	for _, ns := range namespaces {
+		objs = append(objs, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})
+	}
+	api := &fakeAPI{client: fake.NewClientset(objs...)}
+	api.client.PrependReactor("create", "selfsubjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		api.reviews.Add(1)
+		review := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+		allowed, err := decide(*review.Spec.ResourceAttributes)
+		if err != nil {
+			return true, nil, err
+		}
+		review.Status.Allowed = allowed
+		return true, review, nil
+	})
+	return api
+}
+
+// fakeClock is a settable clock for the granted-result cache.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newChecker(t *testing.T, api *fakeAPI, opts Options) *Checker {
+	t.Helper()
+	c, err := NewChecker(api.client, opts)
+	if err != nil {
+		t.Fatalf("NewChecker: %v", err)
+	}
+	return c
+}
+
+func TestCheck(t *testing.T) {
+	getPods := Permission{Resource: "pods", Verb: "get"}
+	tests := []struct {
+		name       string
+		decide     decideFunc
+		namespaces []string
+		setup      func(t *testing.T, api *fakeAPI)
+		timeout    time.Duration
+		want       Outcome
+		wantMiss   []Permission
+		wantErr    error  // checked with errors.Is
+		wantInProb string // substring of Problem()
+	}{
+		{
+			name:       "A namespace where every required permission is granted is granted.",
+			decide:     allowAll,
+			namespaces: []string{"staging"},
+			want:       OutcomeGranted,
+		},
+		{
+			name:       "A namespace where one verb is refused is missing exactly that permission, and the problem names it and the remedy.",
+			decide:     denyOnly(getPods),
+			namespaces: []string{"staging"},
+			want:       OutcomeMissing,
+			wantMiss:   []Permission{getPods},
+			wantInProb: `in namespace "staging": get on pods. To grant them, add "staging" to appmanager.rbac.additionalNamespaces and run helm upgrade.`,
+		},
+		{
+			name: "An explicitly denied review counts as missing.",
+			decide: func(ra authorizationv1.ResourceAttributes) (bool, error) {
+				return true, nil
+			},
+			namespaces: []string{"staging"},
+			setup: func(t *testing.T, api *fakeAPI) {
+				// Allowed and Denied together is invalid; Denied must win.
+				api.client.PrependReactor("create", "selfsubjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
+					review := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SelfSubjectAccessReview).DeepCopy()
+					if review.Spec.ResourceAttributes.Resource != "events" || review.Spec.ResourceAttributes.Verb != "watch" {
+						return false, nil, nil
+					}
+					review.Status.Allowed, review.Status.Denied = true, true
+					return true, review, nil
+				})
+			},
+			want:     OutcomeMissing,
+			wantMiss: []Permission{{Resource: "events", Verb: "watch"}},
+		},
+		{
+			name:       "A namespace that does not exist is namespace_missing.",
+			decide:     allowAll,
+			want:       OutcomeNamespaceMissing,
+			wantInProb: `namespace "staging" does not exist`,
+		},
+		{
+			name:   "A namespace flinkgate may not read is still judged by the access reviews.",
+			decide: allowAll,
+			setup: func(t *testing.T, api *fakeAPI) {
+				api.client.PrependReactor("get", "namespaces", func(k8stesting.Action) (bool, runtime.Object, error) {
+					return true, nil, apierrors.NewForbidden(schema.GroupResource{Resource: "namespaces"}, "staging", errors.New("no get on namespaces"))
+				})
+			},
+			want: OutcomeGranted,
+		},
+		{
+			name: "An access review that fails with an API error makes the result unavailable.",
+			decide: func(authorizationv1.ResourceAttributes) (bool, error) {
+				return false, apierrors.NewServiceUnavailable("etcd is down")
+			},
+			namespaces: []string{"staging"},
+			want:       OutcomeUnavailable,
+			wantInProb: "the access check failed (access review of ",
+		},
+		{
+			name:       "An access review that does not answer within the timeout makes the result unavailable, and the problem says so.",
+			namespaces: []string{"staging"},
+			setup: func(t *testing.T, api *fakeAPI) {
+				release := make(chan struct{})
+				t.Cleanup(func() { close(release) })
+				api.client.PrependReactor("create", "selfsubjectaccessreviews", func(k8stesting.Action) (bool, runtime.Object, error) {
+					<-release // the fake ignores contexts, so only the release ends this
+					return true, nil, errors.New("released")
+				})
+			},
+			timeout:    50 * time.Millisecond,
+			want:       OutcomeUnavailable,
+			wantErr:    context.DeadlineExceeded,
+			wantInProb: "the API server did not answer the access check within 50ms",
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			decide := tt.decide
+			if decide == nil {
+				decide = allowAll
+			}
+			api := newFakeAPI(t, decide, tt.namespaces...)
+			if tt.setup != nil {
+				tt.setup(t, api)
+			}
+			c := newChecker(t, api, Options{Timeout: tt.timeout})
+
+			got := c.Check(t.Context(), "staging")
+
+			if got.Outcome != tt.want {
+				t.Fatalf("Outcome = %q, want %q (err %v)", got.Outcome, tt.want, got.Err)
+			}
+			if got.Namespace != "staging" {
+				t.Errorf("Namespace = %q, want staging", got.Namespace)
+			}
+			if !slices.Equal(got.Missing, tt.wantMiss) {
+				t.Errorf("Missing = %v, want %v", got.Missing, tt.wantMiss)
+			}
+			if tt.wantErr != nil && !errors.Is(got.Err, tt.wantErr) {
+				t.Errorf("Err = %v, want one wrapping %v", got.Err, tt.wantErr)
+			}
+			if (got.Err != nil) != (tt.want == OutcomeUnavailable) {
+				t.Errorf("Err = %v for outcome %q", got.Err, got.Outcome)
+			}
+			problem := got.Problem()
+			if (problem == "") != (tt.want == OutcomeGranted) {
+				t.Errorf("Problem() = %q for outcome %q", problem, got.Outcome)
+			}
+			if !strings.Contains(problem, tt.wantInProb) {
+				t.Errorf("Problem() = %q, want it to contain %q", problem, tt.wantInProb)
+			}
+		})
+	}
+}
+
+func TestCheckAsksForEveryRequiredPermissionInTheNamespace(t *testing.T) {
+	var mu sync.Mutex
+	asked := map[Permission]int{}
+	api := newFakeAPI(t, func(ra authorizationv1.ResourceAttributes) (bool, error) {
+		if ra.Namespace != "staging" {
+			return false, fmt.Errorf("asked about namespace %q", ra.Namespace)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		asked[Permission{Group: ra.Group, Resource: ra.Resource, Verb: ra.Verb}]++
+		return true, nil
+	}, "staging")
+	c := newChecker(t, api, Options{})
+
+	if got := c.Check(t.Context(), "staging"); got.Outcome != OutcomeGranted {
+		t.Fatalf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
+	}
+
+	var want int
+	for _, rule := range RequiredRules() {
+		for _, g := range rule.APIGroups {
+			for _, res := range rule.Resources {
+				for _, v := range rule.Verbs {
+					want++
+					if p := (Permission{Group: g, Resource: res, Verb: v}); asked[p] != 1 {
+						t.Errorf("%s asked %d times, want once", p, asked[p])
+					}
+				}
+			}
+		}
+	}
+	if len(asked) != want {
+		t.Errorf("asked about %d permissions, want %d", len(asked), want)
+	}
+}
+
+func TestCheckCache(t *testing.T) {
+	perCheck := int64(len(requiredPermissions()))
+	tests := []struct {
+		name        string
+		decide      decideFunc
+		advance     time.Duration // between the two checks
+		wantReviews int64         // over both checks
+	}{
+		{
+			name:        "A granted result is served from the cache within the TTL.",
+			decide:      allowAll,
+			advance:     29 * time.Second,
+			wantReviews: perCheck,
+		},
+		{
+			name:        "A granted result is checked again once the TTL has passed.",
+			decide:      allowAll,
+			advance:     30 * time.Second,
+			wantReviews: 2 * perCheck,
+		},
+		{
+			name:        "A missing result is not cached, so a fixed Role takes effect on the next try.",
+			decide:      denyOnly(Permission{Group: "apps", Resource: "deployments", Verb: "create"}),
+			wantReviews: 2 * perCheck,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			api := newFakeAPI(t, tt.decide, "staging")
+			clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			c := newChecker(t, api, Options{GrantedTTL: 30 * time.Second, Now: clock.Now})
+
+			first := c.Check(t.Context(), "staging")
+			clock.Advance(tt.advance)
+			second := c.Check(t.Context(), "staging")
+
+			if first.Outcome != second.Outcome {
+				t.Errorf("outcomes %q then %q, want the same", first.Outcome, second.Outcome)
+			}
+			if got := api.reviews.Load(); got != tt.wantReviews {
+				t.Errorf("%d access reviews, want %d", got, tt.wantReviews)
+			}
+		})
+	}
+}
+
+func TestConcurrentChecksOfANamespaceShareOneCheck(t *testing.T) {
+	const callers = 5
+	gate := make(chan struct{})
+	api := newFakeAPI(t, func(authorizationv1.ResourceAttributes) (bool, error) {
+		<-gate
+		return true, nil
+	}, "staging")
+	c := newChecker(t, api, Options{Timeout: time.Minute})
+	joined := make(chan struct{}, callers)
+	c.onJoin = func() { joined <- struct{}{} }
+
+	results := make(chan Result, callers)
+	for range callers {
+		go func() { results <- c.Check(t.Context(), "staging") }()
+	}
+	for range callers - 1 { // every caller but the one that started the check
+		<-joined
+	}
+	close(gate)
+
+	for range callers {
+		if got := <-results; got.Outcome != OutcomeGranted {
+			t.Errorf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
+		}
+	}
+	if got, want := api.reviews.Load(), int64(len(requiredPermissions())); got != want {
+		t.Errorf("%d access reviews, want %d (one check)", got, want)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    Mode
+		wantErr bool
+	}{
+		{name: "enforce is accepted.", in: "enforce", want: ModeEnforce},
+		{name: "warn is accepted.", in: "warn", want: ModeWarn},
+		{name: "off is accepted.", in: "off", want: ModeOff},
+		{name: "An unknown mode is rejected.", in: "bogus", wantErr: true},
+		{name: "An empty mode is rejected rather than read as a default.", in: "", wantErr: true},
+		{name: "A mode in another case is rejected.", in: "Enforce", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseMode(tt.in)
+			if (err != nil) != tt.wantErr {
+				t.Fatalf("ParseMode(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "want enforce, warn or off") {
+				t.Errorf("error %q does not list the valid modes", err)
+			}
+			if got != tt.want {
+				t.Errorf("ParseMode(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblem(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Result
+		want string
+	}{
+		{
+			name: "A granted result has no problem.",
+			in:   Result{Outcome: OutcomeGranted, Namespace: "staging"},
+			want: "",
+		},
+		{
+			name: "A skipped result has no problem.",
+			in:   Result{Outcome: OutcomeSkipped, Namespace: "staging"},
+			want: "",
+		},
+		{
+			name: "Missing permissions are grouped by resource, resources sharing their verbs in one clause, with the remedy.",
+			in: Result{Outcome: OutcomeMissing, Namespace: "staging", Missing: []Permission{
+				{Resource: "events", Verb: "watch"},
+				{Resource: "pods", Verb: "create"},
+				{Resource: "pods", Verb: "delete"},
+				{Group: "apps", Resource: "deployments", Verb: "create"},
+				{Group: "apps", Resource: "deployments", Verb: "delete"},
+			}},
+			want: `the platform's ServiceAccount lacks permissions to manage Flink clusters in namespace "staging": ` +
+				`watch on events; create, delete on pods, apps/deployments. ` +
+				`To grant them, add "staging" to appmanager.rbac.additionalNamespaces and run helm upgrade.`,
+		},
+		{
+			name: "A namespace that does not exist is named, with how to create and grant it.",
+			in:   Result{Outcome: OutcomeNamespaceMissing, Namespace: "staging"},
+			want: `namespace "staging" does not exist, so Flink clusters cannot run there. ` +
+				`Create it, then add "staging" to appmanager.rbac.additionalNamespaces and run helm upgrade.`,
+		},
+		{
+			name: "A timeout names the time the API server had.",
+			in: Result{Outcome: OutcomeUnavailable, Namespace: "staging", Timeout: 2 * time.Second,
+				Err: fmt.Errorf("3 of 80 access reviews unanswered: %w", context.DeadlineExceeded)},
+			want: `could not check that the platform's ServiceAccount may manage Flink clusters in namespace "staging": ` +
+				`the API server did not answer the access check within 2s (3 of 80 access reviews unanswered: context deadline exceeded). Try again.`,
+		},
+		{
+			name: "An API error is quoted.",
+			in: Result{Outcome: OutcomeUnavailable, Namespace: "staging", Timeout: 2 * time.Second,
+				Err: errors.New(`access review of "get pods": etcd is down`)},
+			want: `could not check that the platform's ServiceAccount may manage Flink clusters in namespace "staging": ` +
+				`the access check failed (access review of "get pods": etcd is down). Try again.`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.in.Problem(); got != tt.want {
+				t.Errorf("Problem() =\n%s\nwant\n%s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestProblemListsEveryMissingPermissionCompactly(t *testing.T) {
+	r := Result{Outcome: OutcomeMissing, Namespace: "staging", Missing: requiredPermissions()}
+	want := `the platform's ServiceAccount lacks permissions to manage Flink clusters in namespace "staging": ` +
+		`create, delete, get, list, patch, update, watch on configmaps, pods, secrets, serviceaccounts, services, apps/deployments, batch/jobs, ` +
+		`coordination.k8s.io/leases, networking.k8s.io/ingresses, rbac.authorization.k8s.io/rolebindings, rbac.authorization.k8s.io/roles; ` +
+		`get, list, watch on events. ` +
+		`To grant them, add "staging" to appmanager.rbac.additionalNamespaces and run helm upgrade.`
+	if got := r.Problem(); got != want {
+		t.Errorf("Problem() =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestPermissionString(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Permission
+		want string
+	}{
+		{name: "A core resource has no group prefix.", in: Permission{Resource: "pods", Verb: "get"}, want: "get pods"},
+		{name: "A grouped resource is prefixed with its group.", in: Permission{Group: "apps", Resource: "deployments", Verb: "create"}, want: "create apps/deployments"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.in.String(); got != tt.want {
+				t.Errorf("String() = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestMetricCountsEveryCheckByOutcome(t *testing.T) {
+	api := newFakeAPI(t, func(ra authorizationv1.ResourceAttributes) (bool, error) {
+		switch ra.Namespace {
+		case "short":
+			return ra.Verb != "delete", nil
+		case "broken":
+			return false, apierrors.NewServiceUnavailable("etcd is down")
+		}
+		return true, nil
+	}, "ok", "short", "broken")
+	reg := prometheus.NewPedanticRegistry()
+	c := newChecker(t, api, Options{Registerer: reg})
+
+	c.Check(t.Context(), "ok")
+	c.Check(t.Context(), "ok") // from the cache, still counted
+	c.Check(t.Context(), "short")
+	c.Check(t.Context(), "absent")
+	c.Check(t.Context(), "broken")
+	c.Skip("ok")
+
+	want := `
+# HELP flinkgate_rbac_preflight_total RBAC preflight checks of deployment target namespaces, by result.
+# TYPE flinkgate_rbac_preflight_total counter
+flinkgate_rbac_preflight_total{result="granted"} 2
+flinkgate_rbac_preflight_total{result="missing"} 1
+flinkgate_rbac_preflight_total{result="namespace_missing"} 1
+flinkgate_rbac_preflight_total{result="skipped"} 1
+flinkgate_rbac_preflight_total{result="unavailable"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "flinkgate_rbac_preflight_total"); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestNewCheckerExportsEveryResultAtZero(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	newChecker(t, newFakeAPI(t, allowAll), Options{Registerer: reg})
+
+	if got, want := testutil.CollectAndCount(reg, "flinkgate_rbac_preflight_total"), len(outcomes); got != want {
+		t.Errorf("%d series, want %d", got, want)
+	}
+}
+
+func TestACallerWhoseContextEndsGetsUnavailableWithoutStoppingTheSharedCheck(t *testing.T) {
+	gate := make(chan struct{})
+	api := newFakeAPI(t, func(authorizationv1.ResourceAttributes) (bool, error) {
+		<-gate
+		return true, nil
+	}, "staging")
+	c := newChecker(t, api, Options{Timeout: time.Minute})
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+
+	got := c.Check(ctx, "staging")
+	close(gate)
+
+	if got.Outcome != OutcomeUnavailable || !errors.Is(got.Err, context.Canceled) {
+		t.Errorf("Outcome = %q, Err = %v; want unavailable wrapping context.Canceled", got.Outcome, got.Err)
+	}
+	// The detached check finishes and caches its grant for the next caller.
+	if again := c.Check(t.Context(), "staging"); again.Outcome != OutcomeGranted {
+		t.Errorf("next Check: Outcome = %q (err %v), want granted", again.Outcome, again.Err)
+	}
+}
