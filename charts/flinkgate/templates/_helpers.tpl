@@ -1,0 +1,170 @@
+{{/* The chart name, overridable. */}}
+{{- define "flinkgate.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+The full name most resources are named after. Truncated to 63 characters
+because it also names the Service, which must be a DNS label.
+*/}}
+{{- define "flinkgate.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 63 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{- define "flinkgate.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{- define "flinkgate.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "flinkgate.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "flinkgate.labels" -}}
+helm.sh/chart: {{ include "flinkgate.chart" . }}
+{{ include "flinkgate.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/component: webhook
+app.kubernetes.io/part-of: flinkgate
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The platform's ServiceAccount: flinkgate runs as it and the appmanager Roles bind to it. */}}
+{{- define "flinkgate.serviceAccountName" -}}
+{{- default (include "flinkgate.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{- define "flinkgate.image" -}}
+{{- if .Values.image.digest }}
+{{- printf "%s@%s" .Values.image.repository .Values.image.digest }}
+{{- else }}
+{{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The namespaces flinkgate serves, as a JSON list. The same list feeds
+--namespaces, the webhooks' namespaceSelector and the webhook's Roles, so the
+three can never disagree.
+*/}}
+{{- define "flinkgate.servedNamespaces" -}}
+{{- if .Values.webhook.namespaces }}
+{{- toJson .Values.webhook.namespaces }}
+{{- else }}
+{{- list .Release.Namespace | toJson }}
+{{- end }}
+{{- end }}
+
+{{/* The webhook base URL without a trailing slash, or empty. */}}
+{{- define "flinkgate.webhookURL" -}}
+{{- trimSuffix "/" .Values.webhook.url }}
+{{- end }}
+
+{{/*
+The Secret holding the serving certificate. helm and certManager modes write
+<fullname>-tls (a predictable name: tools running flinkgate outside the cluster
+read it); secret mode uses the user's Secret.
+*/}}
+{{- define "flinkgate.tlsSecretName" -}}
+{{- if eq .Values.tls.mode "secret" }}
+{{- .Values.tls.secretName }}
+{{- else }}
+{{- printf "%s-tls" (include "flinkgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+The names the serving certificate must cover, as JSON {"dns": [...], "ips": [...]}:
+the Service's DNS names (the API server dials <service>.<namespace>.svc) and,
+with webhook.url, the URL's host, as an IP SAN when it is an IP address.
+*/}}
+{{- define "flinkgate.certSANs" -}}
+{{- $svc := include "flinkgate.fullname" . }}
+{{- $ns := .Release.Namespace }}
+{{- $dns := list $svc (printf "%s.%s" $svc $ns) (printf "%s.%s.svc" $svc $ns) (printf "%s.%s.svc.cluster.local" $svc $ns) }}
+{{- $ips := list }}
+{{- with .Values.webhook.url }}
+{{- $host := (urlParse .).hostname }}
+{{- if not $host }}
+{{- fail (printf "webhook.url %q has no host" .) }}
+{{- end }}
+{{- /* urlParse strips the brackets of an IPv6 literal, so a colon means IPv6. */}}
+{{- if or (regexMatch "^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$" $host) (contains ":" $host) }}
+{{- $ips = append $ips $host }}
+{{- else if not (has $host $dns) }}
+{{- $dns = append $dns $host }}
+{{- end }}
+{{- end }}
+{{- dict "dns" $dns "ips" $ips | toJson }}
+{{- end }}
+
+{{/*
+The webhook's clientConfig: the URL in url mode, else the Service. $path is
+/mutate or /validate. The caBundle is added by the caller, which owns the TLS
+material of this render.
+*/}}
+{{- define "flinkgate.clientConfig" -}}
+{{- $root := index . 0 }}
+{{- $path := index . 1 }}
+{{- with include "flinkgate.webhookURL" $root }}
+url: {{ printf "%s%s" . $path | quote }}
+{{- else }}
+service:
+  name: {{ include "flinkgate.fullname" $root }}
+  namespace: {{ $root.Release.Namespace }}
+  path: {{ $path }}
+  port: 443
+{{- end }}
+{{- end }}
+
+{{/* cert-manager fills in the caBundle of both webhook configurations from the serving Certificate. */}}
+{{- define "flinkgate.webhookAnnotations" -}}
+{{- if eq .Values.tls.mode "certManager" }}
+annotations:
+  cert-manager.io/inject-ca-from: {{ printf "%s/%s-tls" .Release.Namespace (include "flinkgate.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/* What both webhooks share; the argument is (list $root $path $caBundle). */}}
+{{- define "flinkgate.webhookBody" -}}
+{{- $root := index . 0 }}
+{{- $path := index . 1 }}
+{{- $caBundle := index . 2 -}}
+admissionReviewVersions: ["v1"]
+clientConfig:
+  {{- include "flinkgate.clientConfig" (list $root $path) | trim | nindent 2 }}
+  {{- with $caBundle }}
+  caBundle: {{ . }}
+  {{- end }}
+rules:
+  - apiGroups: [""]
+    apiVersions: ["v1"]
+    operations: ["CREATE", "UPDATE", "DELETE"]
+    resources: ["configmaps"]
+    scope: Namespaced
+# Fail closed: an unchecked DeploymentTarget change would break immutability.
+failurePolicy: Fail
+matchPolicy: Equivalent
+sideEffects: None
+timeoutSeconds: {{ $root.Values.webhook.timeoutSeconds }}
+namespaceSelector:
+  matchExpressions:
+    - key: kubernetes.io/metadata.name
+      operator: In
+      values:
+        {{- include "flinkgate.servedNamespaces" $root | fromJsonArray | toYaml | nindent 8 }}
+# Only ConfigMaps that carry the kind label; all other ConfigMaps never reach flinkgate.
+objectSelector:
+  matchExpressions:
+    - key: flinkgate.io/kind
+      operator: Exists
+{{- end }}
