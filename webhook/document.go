@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	goyaml "go.yaml.in/yaml/v2"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -161,28 +162,60 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 
 // encode writes tree in the document's own format.
 func (d *Document) encode(tree any) (string, error) {
+	if d.Format == FormatYAML {
+		// Marshal the tree directly: sigs.k8s.io/yaml would encode JSON and
+		// parse it again, which costs more than the whole patch set.
+		y, err := goyaml.Marshal(yamlValues(tree))
+		if err != nil {
+			return "", fmt.Errorf("encode document as yaml: %w", err)
+		}
+		return string(y), nil
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	// Flink configuration values hold URLs; escaping & and < would garble them.
 	enc.SetEscapeHTML(false)
-	if d.Format == FormatJSON && d.Indented {
+	if d.Indented {
 		enc.SetIndent("", "  ")
 	}
 	if err := enc.Encode(tree); err != nil {
 		return "", fmt.Errorf("encode document: %w", err)
 	}
-	if d.Format == FormatJSON {
-		out := buf.String()
-		if !strings.HasSuffix(d.Raw, "\n") {
-			out = strings.TrimSuffix(out, "\n")
+	out := buf.String()
+	if !strings.HasSuffix(d.Raw, "\n") {
+		out = strings.TrimSuffix(out, "\n")
+	}
+	return out, nil
+}
+
+// yamlValues turns json.Number into Go numbers, so YAML writes numbers and
+// not quoted strings; integers beyond int64 become floats, as they would
+// through sigs.k8s.io/yaml.
+func yamlValues(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = yamlValues(e)
 		}
-		return out, nil
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = yamlValues(e)
+		}
+		return out
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		if f, err := x.Float64(); err == nil {
+			return f
+		}
+		return x.String()
+	default:
+		return v
 	}
-	y, err := yaml.JSONToYAML(buf.Bytes())
-	if err != nil {
-		return "", fmt.Errorf("encode document as yaml: %w", err)
-	}
-	return string(y), nil
 }
 
 // describe renders a value for a message: strings quoted, others by type.
