@@ -89,6 +89,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	restCfg.UserAgent = "flinkgate"
+	// client-go's default of 5 requests per second would starve the RBAC
+	// preflight, which asks its ~80 access reviews within two seconds.
+	restCfg.QPS, restCfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
 		return fmt.Errorf("build kubernetes client: %w", err)

@@ -1,0 +1,83 @@
+// Command devcluster runs a local Kubernetes control plane with flinkgate
+// registered as its admission webhook, for the demo (hack/demo.sh).
+//
+//	devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]
+//
+// It keeps its files in DIR, writes DIR/kubeconfig (admin) and then DIR/ready,
+// and runs until SIGINT or SIGTERM, when it stops everything it started.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"flinkgate.io/flinkgate/e2e/cluster"
+)
+
+// platformNamespace is where the demo's targets and deployments live.
+const platformNamespace = "flink-platform"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "devcluster:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	if len(args) == 0 || args[0] != "up" {
+		return errors.New("usage: devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]")
+	}
+	fs := flag.NewFlagSet("devcluster up", flag.ContinueOnError)
+	state := fs.String("state", "", "directory for the cluster's files (kept)")
+	binary := fs.String("flinkgate", "", "flinkgate binary")
+	bin := fs.String("bin", "", "directory with etcd, kube-apiserver, kubectl and helm (hack/tools.sh)")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *state == "" || *binary == "" || *bin == "" {
+		return errors.New("--state, --flinkgate and --bin are required")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: *bin, Dir: *state, Log: os.Stderr})
+	if err != nil {
+		return err
+	}
+	defer c.Stop()
+	ready := filepath.Join(c.Dir, "ready")
+	// A ready file must never outlive the cluster it announces.
+	defer os.Remove(ready)
+
+	if err := c.CreateNamespace(ctx, platformNamespace, nil); err != nil {
+		return err
+	}
+	f, err := c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
+		Binary:            *binary,
+		PlatformNamespace: platformNamespace,
+		Namespaces:        []string{platformNamespace},
+		ExtraArgs:         fs.Args(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.RegisterWebhooks(ctx, f.WebhookURL(), f.CABundle(), []string{platformNamespace}); err != nil {
+		return err
+	}
+	if err := os.WriteFile(ready, []byte(c.Kubeconfig+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write ready file: %w", err)
+	}
+	fmt.Fprintf(os.Stderr, "devcluster: ready; KUBECONFIG=%s; flinkgate log: %s; stop with SIGTERM\n", c.Kubeconfig, f.LogPath())
+
+	<-ctx.Done()
+	fmt.Fprintln(os.Stderr, "devcluster: stopping")
+	return nil
+}

@@ -1,0 +1,429 @@
+// Package cluster runs a throwaway Kubernetes control plane (etcd and
+// kube-apiserver) and flinkgate as local processes, for end-to-end tests and
+// the demo.
+//
+// The control plane has RBAC authorization, an admin kubeconfig that
+// authenticates with a client certificate (system:masters), a ServiceAccount
+// token signer and an audit log of ConfigMap requests. There is no
+// controller-manager, scheduler or kubelet: objects are stored and admitted,
+// nothing runs. Everything a Cluster starts is stopped by Stop, by an
+// interrupt (SIGINT, SIGTERM), or, if the test binary dies, by the kernel.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+const (
+	// tempDirPrefix is followed by the owner's pid, so that a later Start can
+	// remove the directories of test binaries that died without cleaning up.
+	tempDirPrefix = "flinkgate-cluster-"
+	// startTimeout bounds each startup wait; kube-apiserver needs a few
+	// seconds alone and much longer on a busy two-core machine.
+	startTimeout = 3 * time.Minute
+	etcdDataDir  = "etcd-data"
+)
+
+// Options configure Start.
+type Options struct {
+	// BinDir holds etcd, kube-apiserver, kubectl and helm (hack/tools.sh).
+	BinDir string
+	// Dir holds the cluster's state, certificates, kubeconfigs and logs. It
+	// is created if missing and kept by Stop. Empty means a new temporary
+	// directory that Stop removes.
+	Dir string
+	// Log receives progress messages; nil discards them.
+	Log io.Writer
+}
+
+// Cluster is a running control plane. Its exported fields are read-only.
+type Cluster struct {
+	// Dir holds the cluster's files; each process logs to Dir/<name>.log
+	// and records its pid in Dir/<name>.pid.
+	Dir string
+	// Kubeconfig is the path of the admin kubeconfig (system:masters).
+	Kubeconfig string
+	// Server is the API server's URL.
+	Server string
+	// AuditLog is the path of the API server's audit log (JSON lines,
+	// Metadata level, ConfigMap requests only).
+	AuditLog string
+
+	opts       Options
+	ownsDir    bool
+	restConfig *rest.Config
+	client     kubernetes.Interface
+
+	mu         sync.Mutex
+	stopped    bool
+	procs      []*process // in start order
+	flinkgates int        // number of StartFlinkgate calls, for unique names
+	tokens     int        // number of KubeconfigFor calls, for unique names
+
+	stopOnce sync.Once
+}
+
+// Start starts etcd and kube-apiserver on free loopback ports and returns
+// once the API server is ready. ctx bounds the startup only; the processes
+// run until Stop. On error, everything already started is stopped and the
+// error quotes the failing process's log.
+func Start(ctx context.Context, opts Options) (*Cluster, error) {
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	for _, tool := range []string{"etcd", "kube-apiserver"} {
+		if _, err := os.Stat(filepath.Join(opts.BinDir, tool)); err != nil {
+			return nil, fmt.Errorf("find %s in the tools directory: %w", tool, err)
+		}
+	}
+	binDir, err := filepath.Abs(opts.BinDir)
+	if err != nil {
+		return nil, fmt.Errorf("resolve tools directory: %w", err)
+	}
+	opts.BinDir = binDir
+
+	c := &Cluster{opts: opts}
+	if opts.Dir == "" {
+		removeStaleTempDirs()
+		c.Dir, err = os.MkdirTemp("", tempDirPrefix+strconv.Itoa(os.Getpid())+"-")
+		if err != nil {
+			return nil, fmt.Errorf("create cluster directory: %w", err)
+		}
+		c.ownsDir = true
+	} else {
+		if c.Dir, err = filepath.Abs(opts.Dir); err != nil {
+			return nil, fmt.Errorf("resolve cluster directory: %w", err)
+		}
+		// Reusing etcd data under freshly generated certificates and keys
+		// would half-work in confusing ways; a fresh directory is cheap.
+		if _, err := os.Stat(filepath.Join(c.Dir, etcdDataDir)); err == nil {
+			return nil, fmt.Errorf("directory %s holds a previous cluster; remove it first", c.Dir)
+		}
+		if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create cluster directory: %w", err)
+		}
+	}
+	c.Kubeconfig = filepath.Join(c.Dir, "kubeconfig")
+	c.AuditLog = filepath.Join(c.Dir, "audit.log")
+	track(c)
+
+	started := time.Now()
+	if err := c.start(ctx); err != nil {
+		c.Stop()
+		return nil, err
+	}
+	c.logf("cluster ready at %s in %s (dir %s)", c.Server, time.Since(started).Round(time.Millisecond), c.Dir)
+	return c, nil
+}
+
+func (c *Cluster) start(ctx context.Context) error {
+	ca, err := newCA("flinkgate-e2e-ca")
+	if err != nil {
+		return err
+	}
+	serving, err := ca.newServingCert("kube-apiserver", []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"})
+	if err != nil {
+		return err
+	}
+	admin, err := ca.newClientCert("admin", "system:masters")
+	if err != nil {
+		return err
+	}
+	saKey, saPub, err := newServiceAccountKey()
+	if err != nil {
+		return err
+	}
+	if err := writeFiles(c.Dir, map[string][]byte{
+		"ca.crt":            ca.certPEM,
+		"apiserver.crt":     serving.certPEM,
+		"apiserver.key":     serving.keyPEM,
+		"sa.key":            saKey,
+		"sa.pub":            saPub,
+		"audit-policy.yaml": []byte(auditPolicy),
+	}); err != nil {
+		return err
+	}
+	ports, err := freePorts(3)
+	if err != nil {
+		return err
+	}
+	etcdURL := "http://127.0.0.1:" + strconv.Itoa(ports[0])
+	peerURL := "http://127.0.0.1:" + strconv.Itoa(ports[1])
+	c.Server = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+
+	// os.Mkdir, not MkdirAll: if an interrupt already removed the directory,
+	// this fails instead of quietly recreating it.
+	if err := os.Mkdir(filepath.Join(c.Dir, etcdDataDir), 0o700); err != nil {
+		return fmt.Errorf("create etcd data directory: %w", err)
+	}
+	t0 := time.Now()
+	etcd, err := c.spawn("etcd", filepath.Join(c.opts.BinDir, "etcd"),
+		"--name=default",
+		"--data-dir="+filepath.Join(c.Dir, etcdDataDir),
+		"--listen-client-urls="+etcdURL,
+		"--advertise-client-urls="+etcdURL,
+		"--listen-peer-urls="+peerURL,
+		"--initial-advertise-peer-urls="+peerURL,
+		"--initial-cluster=default="+peerURL,
+		// A throwaway cluster needs no durability, and fsync is the
+		// slowest part of etcd on a busy disk.
+		"--unsafe-no-fsync",
+		"--quota-backend-bytes="+strconv.Itoa(256<<20),
+	)
+	if err != nil {
+		return err
+	}
+	if err := poll(ctx, startTimeout, "etcd", etcd, func(ctx context.Context) (bool, error) {
+		return httpOK(ctx, http.DefaultClient, etcdURL+"/health")
+	}); err != nil {
+		return err
+	}
+	c.logf("etcd ready at %s in %s", etcdURL, time.Since(t0).Round(time.Millisecond))
+
+	t0 = time.Now()
+	apiserver, err := c.spawn("kube-apiserver", filepath.Join(c.opts.BinDir, "kube-apiserver"),
+		"--etcd-servers="+etcdURL,
+		"--bind-address=127.0.0.1",
+		"--advertise-address=127.0.0.1",
+		"--secure-port="+strconv.Itoa(ports[2]),
+		"--tls-cert-file="+filepath.Join(c.Dir, "apiserver.crt"),
+		"--tls-private-key-file="+filepath.Join(c.Dir, "apiserver.key"),
+		"--client-ca-file="+filepath.Join(c.Dir, "ca.crt"),
+		"--authorization-mode=RBAC",
+		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+		"--service-account-key-file="+filepath.Join(c.Dir, "sa.pub"),
+		"--service-account-signing-key-file="+filepath.Join(c.Dir, "sa.key"),
+		"--service-cluster-ip-range=10.96.0.0/24",
+		"--allow-privileged=true",
+		// Without a controller-manager nobody creates a namespace's
+		// "default" ServiceAccount, which this plugin demands of every Pod.
+		// The other default plugins (PodSecurity, NamespaceLifecycle, the
+		// webhooks, ...) stay on so admission behaves like a real cluster.
+		"--disable-admission-plugins=ServiceAccount",
+		// The API server would publish its loopback address as the endpoint
+		// of the "kubernetes" Service, which Endpoints validation rejects;
+		// nothing in-cluster needs that Service here.
+		"--endpoint-reconciler-type=none",
+		"--audit-policy-file="+filepath.Join(c.Dir, "audit-policy.yaml"),
+		"--audit-log-path="+c.AuditLog,
+		"--profiling=false",
+	)
+	if err != nil {
+		return err
+	}
+
+	c.restConfig = &rest.Config{
+		Host: c.Server,
+		TLSClientConfig: rest.TLSClientConfig{
+			CAData:   ca.certPEM,
+			CertData: admin.certPEM,
+			KeyData:  admin.keyPEM,
+		},
+		// Tests create objects in quick succession; the defaults (5/10)
+		// would throttle them for no benefit against a private server.
+		QPS:   100,
+		Burst: 200,
+	}
+	httpClient, err := rest.HTTPClientFor(c.restConfig)
+	if err != nil {
+		return fmt.Errorf("build api server client: %w", err)
+	}
+	if c.client, err = kubernetes.NewForConfigAndClient(c.restConfig, httpClient); err != nil {
+		return fmt.Errorf("build api server client: %w", err)
+	}
+	if err := poll(ctx, startTimeout, "kube-apiserver /readyz", apiserver, func(ctx context.Context) (bool, error) {
+		return httpOK(ctx, httpClient, c.Server+"/readyz")
+	}); err != nil {
+		return err
+	}
+	c.logf("kube-apiserver ready at %s in %s", c.Server, time.Since(t0).Round(time.Millisecond))
+
+	return writeKubeconfig(c.Kubeconfig, c.Server, ca.certPEM, &clientcmdapi.AuthInfo{
+		ClientCertificateData: admin.certPEM,
+		ClientKeyData:         admin.keyPEM,
+	})
+}
+
+// auditPolicy records who did what to ConfigMaps, with the webhooks' audit
+// annotations, and nothing else, so the log stays small and readable.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  resources:
+  - group: ""
+    resources: [configmaps]
+- level: None
+`
+
+// spawn starts a child process unless the cluster is already stopped, so
+// that an interrupt during Start cannot race a process into existence after
+// Stop has run.
+func (c *Cluster) spawn(name, bin string, args ...string) (*process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return nil, errors.New("cluster is stopped")
+	}
+	p, err := startProcess(c.Dir, name, bin, args...)
+	if err != nil {
+		return nil, err
+	}
+	c.procs = append(c.procs, p)
+	return p, nil
+}
+
+// Stop stops everything the cluster started (flinkgate, kube-apiserver,
+// etcd, newest first) and removes the directory if Start created it. It is
+// idempotent and safe to call concurrently; every call returns when
+// everything is stopped.
+func (c *Cluster) Stop() {
+	c.stopOnce.Do(func() {
+		c.mu.Lock()
+		c.stopped = true
+		procs := c.procs
+		c.mu.Unlock()
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+		untrack(c)
+		if c.ownsDir {
+			if err := os.RemoveAll(c.Dir); err != nil {
+				c.logf("remove cluster directory: %v", err)
+			}
+		}
+		c.logf("cluster stopped")
+	})
+}
+
+// RestConfig returns a copy of the admin client configuration.
+func (c *Cluster) RestConfig() *rest.Config { return rest.CopyConfig(c.restConfig) }
+
+// Client returns an admin clientset.
+func (c *Cluster) Client() kubernetes.Interface { return c.client }
+
+// Kubectl runs the pinned kubectl as admin. The error includes stderr.
+func (c *Cluster) Kubectl(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	return c.KubectlInput(ctx, "", args...)
+}
+
+// KubectlInput is Kubectl with stdin, for `kubectl apply -f -`.
+func (c *Cluster) KubectlInput(ctx context.Context, stdin string, args ...string) (stdout, stderr string, err error) {
+	return c.runTool(ctx, "kubectl", stdin, args)
+}
+
+// Helm runs the pinned helm as admin. The error includes stderr.
+func (c *Cluster) Helm(ctx context.Context, args ...string) (stdout, stderr string, err error) {
+	return c.runTool(ctx, "helm", "", args)
+}
+
+func (c *Cluster) runTool(ctx context.Context, tool, stdin string, args []string) (string, string, error) {
+	// Caches and configuration live in the cluster directory, so runs
+	// neither read nor pollute the user's home, and a port reused by a
+	// later cluster never meets a stale discovery cache.
+	env := []string{
+		"KUBECACHEDIR=" + filepath.Join(c.Dir, "kube-cache"),
+		"HELM_CACHE_HOME=" + filepath.Join(c.Dir, "helm", "cache"),
+		"HELM_CONFIG_HOME=" + filepath.Join(c.Dir, "helm", "config"),
+		"HELM_DATA_HOME=" + filepath.Join(c.Dir, "helm", "data"),
+	}
+	// "--flag=value" before the subcommand, because a trailing flag would
+	// land after a "--" in `kubectl exec ... -- cmd`.
+	args = append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)
+	return run(ctx, env, stdin, filepath.Join(c.opts.BinDir, tool), args...)
+}
+
+// CreateNamespace creates a namespace with the given labels.
+func (c *Cluster) CreateNamespace(ctx context.Context, name string, labels map[string]string) error {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
+	if _, err := c.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("create namespace %s: %w", name, err)
+	}
+	return nil
+}
+
+// ServiceAccountToken returns a token for an existing ServiceAccount from
+// the TokenRequest API. The API server accepts a ttl of ten minutes or
+// more; zero means its default (one hour).
+func (c *Cluster) ServiceAccountToken(ctx context.Context, namespace, name string, ttl time.Duration) (string, error) {
+	req := &authenticationv1.TokenRequest{}
+	if ttl > 0 {
+		req.Spec.ExpirationSeconds = new(int64(ttl / time.Second))
+	}
+	resp, err := c.client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, req, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("request token for service account %s/%s: %w", namespace, name, err)
+	}
+	return resp.Status.Token, nil
+}
+
+// KubeconfigFor writes a kubeconfig that authenticates with token, and
+// returns its path.
+func (c *Cluster) KubeconfigFor(token string) (string, error) {
+	c.mu.Lock()
+	c.tokens++
+	path := filepath.Join(c.Dir, fmt.Sprintf("kubeconfig-token-%d", c.tokens))
+	c.mu.Unlock()
+	if err := writeKubeconfig(path, c.Server, c.restConfig.CAData, &clientcmdapi.AuthInfo{Token: token}); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+// writeKubeconfig writes a self-contained kubeconfig (no file references),
+// so it keeps working when copied.
+func writeKubeconfig(path, server string, caPEM []byte, user *clientcmdapi.AuthInfo) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["flinkgate-e2e"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
+	cfg.AuthInfos["user"] = user
+	cfg.Contexts["flinkgate-e2e"] = &clientcmdapi.Context{Cluster: "flinkgate-e2e", AuthInfo: "user"}
+	cfg.CurrentContext = "flinkgate-e2e"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("write kubeconfig %s: %w", path, err)
+	}
+	return nil
+}
+
+// httpOK reports whether GET url answers 200; any other answer is returned
+// as the reason, so a timeout says what the server last said.
+func httpOK(ctx context.Context, client *http.Client, url string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return false, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return false, err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Errorf("GET %s: %s: %s", url, resp.Status, body)
+	}
+	return true, nil
+}
+
+func (c *Cluster) logf(format string, args ...any) {
+	fmt.Fprintf(c.opts.Log, "cluster: "+format+"\n", args...)
+}

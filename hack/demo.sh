@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Starts a local control plane with flinkgate (cmd/devcluster), applies the
+# examples and shows what flinkgate does with them: the patched deployment and
+# two denials. The cluster keeps running until `make demo-down`.
+#
+#   FLINKGATE_DEMO_TIMEOUT   seconds to wait for the cluster (default 300)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+demo=$root/.demo
+pidfile=$demo/devcluster.pid
+ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
+
+if [ -t 1 ]; then bold=$'\033[1m' reset=$'\033[0m'; else bold='' reset=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  die "a demo cluster is already running (pid $(cat "$pidfile")); run 'make demo-down' first"
+fi
+rm -rf "$demo"
+mkdir -p "$demo/bin"
+
+say "building flinkgate and devcluster"
+go build -o "$demo/bin/flinkgate" ./cmd/flinkgate
+go build -o "$demo/bin/devcluster" ./cmd/devcluster
+
+say "getting the pinned tools (hack/tools.sh; the first run builds them)"
+tools=$(hack/tools.sh)
+
+say "starting etcd, kube-apiserver and flinkgate (log: .demo/devcluster.log)"
+nohup "$demo/bin/devcluster" up --state "$demo" --flinkgate "$demo/bin/flinkgate" --bin "$tools" \
+  >"$demo/devcluster.log" 2>&1 &
+echo $! >"$pidfile"
+# From here on a failure leaves the cluster running, for inspection.
+trap 'rc=$?; [ "$rc" -eq 0 ] || printf "demo: failed; the cluster is still running for inspection (logs in .demo/); stop it with make demo-down\n" >&2' EXIT
+
+deadline=$((SECONDS + ready_timeout))
+until [ -f "$demo/ready" ]; do
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    tail -n 40 "$demo/devcluster.log" >&2
+    die "devcluster exited before it was ready"
+  fi
+  if [ "$SECONDS" -ge "$deadline" ]; then
+    tail -n 40 "$demo/devcluster.log" >&2
+    die "devcluster was not ready after ${ready_timeout}s"
+  fi
+  sleep 0.5
+done
+
+export KUBECONFIG=$demo/kubeconfig
+kubectl() { "$tools/kubectl" "$@"; }
+show() { printf '$ kubectl %s\n' "$*"; kubectl "$@"; }
+
+# expect_denied runs kubectl, which must fail: it prints the denial and goes
+# on, and fails the demo if the request was allowed or denied by anyone but
+# flinkgate's webhooks.
+expect_denied() {
+  printf '$ kubectl %s\n' "$*"
+  local out
+  if out=$(kubectl "$@" 2>&1); then
+    printf '%s\n' "$out"
+    die "expected flinkgate to deny this request, but it was allowed"
+  fi
+  printf '%s\n' "$out"
+  case $out in
+    *'admission webhook "'*'" denied the request'*) ;;
+    *) die "the request failed, but not with a denial from flinkgate" ;;
+  esac
+}
+
+say "namespaces: flink-platform (targets and deployments) and staging (where Flink runs)"
+# devcluster already created flink-platform: flinkgate serves it.
+for ns in flink-platform staging; do
+  kubectl get namespace "$ns" -o name 2>/dev/null || kubectl create namespace "$ns"
+done
+
+say "a DeploymentTarget and a Deployment that references it"
+show apply -f examples/deployment-target.yaml
+show apply -f examples/deployment.yaml
+
+say "the Deployment as stored: the target's deploymentPatchSet was applied"
+show get configmap top-speed-windowing -n flink-platform -o yaml
+
+say "changing the target's namespace is denied: targets are immutable"
+expect_denied patch configmap staging -n flink-platform --type merge \
+  -p '{"data":{"resource.yaml":"kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: production\n"}}'
+
+say "deleting the target is denied while a deployment references it"
+expect_denied delete configmap staging -n flink-platform
+
+say "the demo cluster is running"
+cat <<EOF
+Use it:   export KUBECONFIG=$demo/kubeconfig
+          export PATH=$tools:\$PATH   # the pinned kubectl and helm
+Logs:     .demo/flinkgate-1.log, .demo/kube-apiserver.log, .demo/audit.log
+Stop it:  make demo-down
+EOF
