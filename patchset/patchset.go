@@ -231,26 +231,30 @@ func applyOne(doc any, op *Operation) (any, error) {
 
 // get returns the value at the pointer.
 func get(doc any, path []string) (any, error) {
-	cur := doc
-	for i, tok := range path {
-		switch c := cur.(type) {
-		case map[string]any:
-			v, ok := c[tok]
-			if !ok {
-				return nil, fmt.Errorf("%s does not exist", render(path[:i+1]))
-			}
-			cur = v
-		case []any:
-			idx, err := index(tok, len(c), false)
-			if err != nil {
-				return nil, fmt.Errorf("at %s: %w", render(path[:i]), err)
-			}
-			cur = c[idx]
-		default:
-			return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:i]), KindOf(cur), tok)
-		}
+	if len(path) == 0 {
+		return doc, nil
 	}
-	return cur, nil
+	p, err := parent(doc, path, false)
+	if err != nil {
+		return nil, err
+	}
+	last := path[len(path)-1]
+	switch c := p.(type) {
+	case map[string]any:
+		v, ok := c[last]
+		if !ok {
+			return nil, fmt.Errorf("%s does not exist", render(path))
+		}
+		return v, nil
+	case []any:
+		idx, err := index(last, len(c), false)
+		if err != nil {
+			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
+		}
+		return c[idx], nil
+	default:
+		return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+	}
 }
 
 // parent walks to the container holding the last token. With create, missing

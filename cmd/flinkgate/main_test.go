@@ -1,0 +1,78 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap/zapcore"
+
+	"flinkgate.io/flinkgate/rbac"
+)
+
+func TestServeFlags(t *testing.T) {
+	required := []string{"--tls-cert-file=c", "--tls-private-key-file=k"}
+	cases := []struct {
+		name      string
+		env       string
+		args      []string
+		check     func(*serveConfig) bool
+		wantError string
+	}{
+		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
+			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
+				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == ""
+		}},
+		{name: "the platform namespace defaults to POD_NAMESPACE", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
+			return c.platformNamespace == "flink-platform" && slices.Equal(c.namespaces, []string{"flink-platform"})
+		}},
+		{name: "namespaces are split on commas", args: append([]string{"--namespaces=a, b,,c"}, required...), check: func(c *serveConfig) bool {
+			return slices.Equal(c.namespaces, []string{"a", "b", "c"})
+		}},
+		{name: "the preflight mode and log level are parsed", args: append([]string{"--rbac-preflight=warn", "--log-level=debug"}, required...), check: func(c *serveConfig) bool {
+			return c.preflight == rbac.ModeWarn && c.logLevel == zapcore.DebugLevel
+		}},
+		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
+		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
+		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},
+		{name: "a stray argument is an error", args: append([]string{"extra"}, required...), wantError: "unexpected arguments"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("POD_NAMESPACE", tc.env)
+			c, err := parseServeFlags(tc.args)
+			if tc.wantError != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+					t.Fatalf("got %v, want an error containing %q", err, tc.wantError)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.check(c) {
+				t.Errorf("unexpected configuration %+v", c)
+			}
+		})
+	}
+}
+
+func TestCertsGenerateWritesTheThreeFiles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	if err := run(t.Context(), []string{"certs", "generate", "--out", dir, "--hosts", "127.0.0.1,localhost"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{"ca.crt", "tls.crt", "tls.key"} {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err != nil || len(b) == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+}
+
+func TestUnknownCommandIsAnError(t *testing.T) {
+	if err := run(t.Context(), []string{"launch"}); err == nil || !strings.Contains(err.Error(), "usage") {
+		t.Errorf("got %v, want an error with the usage", err)
+	}
+}
