@@ -6,6 +6,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/e2e/cluster"
 	"flinkgate.io/flinkgate/e2e/testenv"
 )
@@ -321,6 +324,44 @@ func TestAdmissionThroughTheAPIServer(t *testing.T) {
 				t.Errorf("/metrics lacks %s", want)
 			}
 		}
+	})
+
+	t.Run("a rotated serving certificate is served without a restart", func(t *testing.T) {
+		pid := s.fg.Pid()
+		next, err := certs.Generate([]string{"127.0.0.1", "localhost"}, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Trust both CAs first, as a real rotation would, then swap the files.
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		bundle := append(append([]byte{}, s.fg.CABundle()...), next.CACert...)
+		if err := s.c.RegisterWebhooks(ctx, s.fg.WebhookURL(), bundle, []string{platformNS}); err != nil {
+			t.Fatal(err)
+		}
+		if err := next.WriteFiles(s.fg.CertDir()); err != nil {
+			t.Fatal(err)
+		}
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(next.CACert)
+		addr := strings.TrimPrefix(s.fg.WebhookURL(), "https://")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+			if err == nil {
+				conn.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the new certificate was not served within 30s: %v", err)
+			}
+			pollPause()
+		}
+		if s.fg.Pid() != pid {
+			t.Errorf("flinkgate restarted (pid %d, was %d)", s.fg.Pid(), pid)
+		}
+		doc := "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"
+		s.mustKubectl(t, targetManifest("after-rotation", doc), "apply", "-f", "-")
 	})
 
 	t.Run("decisions reach the API server's audit log", func(t *testing.T) {
