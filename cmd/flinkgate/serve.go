@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/flowcontrol"
 
 	"flinkgate.io/flinkgate/cache"
 	"flinkgate.io/flinkgate/certs"
@@ -89,8 +90,6 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	restCfg.UserAgent = "flinkgate"
-	// client-go's default of 5 requests per second would starve the RBAC
-	// preflight, which asks its ~80 access reviews within two seconds.
 	restCfg.QPS, restCfg.Burst = 50, 100
 	client, err := kubernetes.NewForConfig(restCfg)
 	if err != nil {
@@ -114,7 +113,17 @@ func serve(ctx context.Context, c *serveConfig) error {
 	reg.MustRegister(caches)
 	var preflight webhook.Preflight
 	if c.preflight != rbac.ModeOff {
-		checker, err := rbac.NewChecker(client, rbac.Options{Registerer: reg})
+		// The preflight asks ~80 access reviews within two seconds per
+		// namespace; a client-side rate limit would fail concurrent checks,
+		// so it gets its own client and leaves limiting to the API server's
+		// priority and fairness.
+		pcfg := rest.CopyConfig(restCfg)
+		pcfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+		pclient, err := kubernetes.NewForConfig(pcfg)
+		if err != nil {
+			return fmt.Errorf("build preflight client: %w", err)
+		}
+		checker, err := rbac.NewChecker(pclient, rbac.Options{Registerer: reg})
 		if err != nil {
 			return err
 		}
