@@ -248,6 +248,34 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		s.wantAbsent(t, laterAdded)
 	})
 
+	t.Run("concurrent target creations for several unlisted namespaces each get a full access check", func(t *testing.T) {
+		// Each check issues ~80 access reviews at once; a client-side rate
+		// limit in flinkgate would turn these into "could not check" errors.
+		ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+		defer cancel()
+		names := []string{"burst-1", "burst-2", "burst-3", "burst-4", "burst-5"}
+		for _, ns := range names {
+			if err := s.c.CreateNamespace(ctx, ns, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		msgs := make([]string, len(names))
+		var wg sync.WaitGroup
+		for i, ns := range names {
+			wg.Go(func() {
+				_, errOut, _ := s.kubectl(t, targetManifest(ns, targetDoc(ns)), "create", "--dry-run=server", "-f", "-")
+				msgs[i] = errOut
+			})
+		}
+		wg.Wait()
+		for i, ns := range names {
+			want := fmt.Sprintf(`lacks permissions to manage Flink clusters in namespace %q`, ns)
+			if !strings.Contains(msgs[i], want) {
+				t.Errorf("target for %s: got %q; want a denial containing %q", ns, msgs[i], want)
+			}
+		}
+	})
+
 	step("helm upgrade adding a namespace keeps the serving certificate and the caBundle", func(t *testing.T) {
 		args := append([]string{"upgrade", chartRelease, s.chart, "-n", platformNS}, values(append(slices.Clone(listed), laterAdded)...)...)
 		s.helm(t, args...)
