@@ -172,11 +172,25 @@ func (e *Error) Error() string {
 // Apply applies ops in order to doc, a tree of JSON values as decoded with
 // UseNumber, and returns the new tree. doc is modified in place; values from
 // ops are copied, so ops can be shared between requests.
+//
+// The work is bounded: copying values and shifting array elements may cost
+// at most workFactor times the size of the document and the patch set, so a
+// short hostile patch set (copies that double the document, thousands of
+// inserts at the front of a long array) fails at once instead of running for
+// seconds or exhausting memory.
 func Apply(doc any, ops []Operation) (any, error) {
+	size := nodes(doc)
+	for i := range ops {
+		size += nodes(ops[i].Value) + len(ops[i].path) + len(ops[i].from)
+	}
+	b := &budget{left: workFactor*size + minWork}
 	for i := range ops {
 		op := &ops[i]
 		var err error
-		doc, err = applyOne(doc, op)
+		doc, err = applyOne(doc, op, b)
+		if err == nil && b.left < 0 {
+			err = fmt.Errorf("the patch set does more work than %d times the size of the document and patch set (copies or array shifts on this scale are refused)", workFactor)
+		}
 		if err != nil {
 			return nil, &Error{Index: i, Op: op.Op, Path: op.Path, Reason: err.Error()}
 		}
@@ -184,49 +198,87 @@ func Apply(doc any, ops []Operation) (any, error) {
 	return doc, nil
 }
 
-func applyOne(doc any, op *Operation) (any, error) {
+const (
+	workFactor = 8
+	minWork    = 4096
+)
+
+// budget counts the work left: values copied and array elements shifted.
+type budget struct{ left int }
+
+func (b *budget) copy(v any) any {
+	b.left -= nodes(v)
+	if b.left < 0 {
+		return nil // the caller reports the exhausted budget
+	}
+	return deepCopy(v)
+}
+
+func applyOne(doc any, op *Operation, b *budget) (any, error) {
+	b.left -= len(op.path) + len(op.from)
 	switch op.Op {
 	case "add":
-		return add(doc, op.path, deepCopy(op.Value), true)
+		return add(doc, op.path, b.copy(op.Value), true, b)
 	case "remove":
-		_, d, err := remove(doc, op.path)
+		_, d, err := remove(doc, op.path, b)
 		return d, err
 	case "replace":
 		if _, err := get(doc, op.path); err != nil {
 			return nil, err
 		}
-		_, d, err := remove(doc, op.path)
+		_, d, err := remove(doc, op.path, b)
 		if err != nil {
 			return nil, err
 		}
-		return add(d, op.path, deepCopy(op.Value), false)
+		return add(d, op.path, b.copy(op.Value), false, b)
 	case "move":
 		if isPrefix(op.from, op.path) && len(op.from) == len(op.path) {
 			_, err := get(doc, op.from)
 			return doc, err
 		}
-		v, d, err := remove(doc, op.from)
+		v, d, err := remove(doc, op.from, b)
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
-		return add(d, op.path, v, false)
+		return add(d, op.path, v, false, b)
 	case "copy":
 		v, err := get(doc, op.from)
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
-		return add(doc, op.path, deepCopy(v), false)
+		return add(doc, op.path, b.copy(v), false, b)
 	case "test":
 		v, err := get(doc, op.path)
 		if err != nil {
 			return nil, err
 		}
+		b.left -= nodes(op.Value)
 		if !Equal(v, op.Value) {
 			return nil, fmt.Errorf("the value at %s is not the expected one", op.Path)
 		}
 		return doc, nil
 	}
 	return nil, fmt.Errorf("unknown op %q", op.Op)
+}
+
+// nodes counts the values in a tree.
+func nodes(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		n := 1
+		for _, e := range x {
+			n += nodes(e)
+		}
+		return n
+	case []any:
+		n := 1
+		for _, e := range x {
+			n += nodes(e)
+		}
+		return n
+	default:
+		return 1
+	}
 }
 
 // get returns the value at the pointer.
@@ -287,7 +339,7 @@ func parent(doc any, path []string, create bool) (any, error) {
 }
 
 // add inserts v at path and returns the (possibly new) document root.
-func add(doc any, path []string, v any, create bool) (any, error) {
+func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
 	if len(path) == 0 {
 		return v, nil
 	}
@@ -305,6 +357,7 @@ func add(doc any, path []string, v any, create bool) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
+		b.left -= len(c) - idx
 		grown := append(c, nil)
 		copy(grown[idx+1:], grown[idx:])
 		grown[idx] = v
@@ -315,7 +368,7 @@ func add(doc any, path []string, v any, create bool) (any, error) {
 }
 
 // remove deletes the value at path and returns it and the document root.
-func remove(doc any, path []string) (any, any, error) {
+func remove(doc any, path []string, b *budget) (any, any, error) {
 	if len(path) == 0 {
 		return nil, nil, fmt.Errorf("the whole document cannot be removed")
 	}
@@ -338,7 +391,11 @@ func remove(doc any, path []string) (any, any, error) {
 			return nil, nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
 		v := c[idx]
-		shrunk := append(c[:idx:idx], c[idx+1:]...)
+		b.left -= len(c) - idx
+		// In place: the document belongs to this request alone.
+		copy(c[idx:], c[idx+1:])
+		c[len(c)-1] = nil
+		shrunk := c[:len(c)-1]
 		d, err := setChild(doc, path[:len(path)-1], shrunk)
 		return v, d, err
 	default:

@@ -3,6 +3,7 @@ package patchset
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -169,6 +170,50 @@ func TestAgreesWithJSONPatchLibrary(t *testing.T) {
 			}
 			if g, w := canonical(t, got), canonical(t, decode(t, string(want))); g != w {
 				t.Errorf("got %s, library gives %s", g, w)
+			}
+		})
+	}
+}
+
+func TestApplyBoundsItsWork(t *testing.T) {
+	var doubling strings.Builder
+	doubling.WriteString(`[`)
+	for i := range 30 {
+		if i > 0 {
+			doubling.WriteString(",")
+		}
+		fmt.Fprintf(&doubling, `{"op":"copy","from":"/spec","path":"/spec/k%d"}`, i)
+	}
+	doubling.WriteString(`]`)
+	long := make([]any, 200000)
+	var front strings.Builder
+	front.WriteString(`[`)
+	for i := range 4000 {
+		if i > 0 {
+			front.WriteString(",")
+		}
+		front.WriteString(`{"op":"add","path":"/a/0","value":1}`)
+	}
+	front.WriteString(`]`)
+	cases := []struct {
+		name    string
+		doc     any
+		patch   string
+		wantErr bool
+	}{
+		{"copies that double the document every time are refused", decode(t, `{"spec":{"x":"y"}}`), doubling.String(), true},
+		{"thousands of inserts at the front of a long array are refused", map[string]any{"a": long}, front.String(), true},
+		{"a few inserts at the front of a long array are allowed", map[string]any{"a": long}, `[{"op":"add","path":"/a/0","value":1},{"op":"remove","path":"/a/0"}]`, false},
+		{"copying a large subtree once is allowed", decode(t, `{"spec":{"a":[1,2,3,4,5,6,7,8,9,10]}}`), `[{"op":"copy","from":"/spec","path":"/copy"}]`, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Apply(tc.doc, mustParse(t, tc.patch))
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("got %v, want error=%v", err, tc.wantErr)
+			}
+			if err != nil && !strings.Contains(err.Error(), "more work") {
+				t.Errorf("got %v, want the work budget named", err)
 			}
 		})
 	}

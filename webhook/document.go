@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	goyaml "go.yaml.in/yaml/v2"
+	yamlv3 "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
@@ -91,8 +93,9 @@ func decodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
 		doc.Indented = strings.Contains(trimmed, "\n")
 		jsonBytes = []byte(trimmed)
 	} else {
-		// sigs.k8s.io/yaml refuses documents with excessive aliasing (a
-		// "billion laughs" bomb) before expanding them.
+		if err := checkAliasExpansion(raw); err != nil {
+			return nil, err
+		}
 		j, err := yaml.YAMLToJSON([]byte(raw))
 		if err != nil {
 			return nil, invalidf("data[%q] is not valid YAML or JSON: %v", DataKey, err)
@@ -108,6 +111,51 @@ func decodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
 		return nil, err
 	}
 	return doc, nil
+}
+
+// maxExpandedBytes bounds what a YAML document may expand to through
+// aliases. sigs.k8s.io/yaml refuses excessive aliasing only by node count,
+// so a few aliases of a long string can still expand a small ConfigMap to
+// gigabytes.
+const maxExpandedBytes = 4 << 20
+
+// checkAliasExpansion measures a YAML document's size with aliases expanded,
+// without expanding them. Documents without anchors skip the second parse.
+func checkAliasExpansion(raw string) error {
+	if !strings.Contains(raw, "&") {
+		return nil
+	}
+	var root yamlv3.Node
+	if err := yamlv3.Unmarshal([]byte(raw), &root); err != nil {
+		return invalidf("data[%q] is not valid YAML or JSON: %v", DataKey, err)
+	}
+	memo := map[*yamlv3.Node]int{}
+	if n := expandedSize(&root, memo); n > maxExpandedBytes {
+		return invalidf("data[%q] expands through YAML aliases to more than %d bytes; write the document out without aliases", DataKey, maxExpandedBytes)
+	}
+	return nil
+}
+
+func expandedSize(n *yamlv3.Node, memo map[*yamlv3.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = maxExpandedBytes + 1 // a cycle counts as too large
+	size := len(n.Value) + 1
+	if n.Kind == yamlv3.AliasNode {
+		size = expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size += expandedSize(c, memo)
+		if size > maxExpandedBytes {
+			break
+		}
+	}
+	memo[n] = size
+	return size
 }
 
 // decodeJSONObject decodes one JSON object, keeping numbers exact.
@@ -189,8 +237,7 @@ func (d *Document) encode(tree any) (string, error) {
 }
 
 // yamlValues turns json.Number into Go numbers, so YAML writes numbers and
-// not quoted strings; integers beyond int64 become floats, as they would
-// through sigs.k8s.io/yaml.
+// not quoted strings; integers beyond uint64 become floats.
 func yamlValues(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -208,6 +255,9 @@ func yamlValues(v any) any {
 	case json.Number:
 		if i, err := x.Int64(); err == nil {
 			return i
+		}
+		if u, err := strconv.ParseUint(x.String(), 10, 64); err == nil {
+			return u
 		}
 		if f, err := x.Float64(); err == nil {
 			return f

@@ -147,6 +147,7 @@ func contains(ss []string, s string) bool {
 // Deployment is a parsed Deployment.
 type Deployment struct {
 	Doc        *Document
+	Name       string
 	TargetName string
 }
 
@@ -166,7 +167,10 @@ func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
 	if !ok || name == "" {
 		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", describe(v))
 	}
-	return &Deployment{Doc: doc, TargetName: name}, nil
+	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+		return nil, invalidf("spec.deploymentTargetName %q cannot name a target (%s); targets are named like \"staging\"", name, strings.Join(errs, "; "))
+	}
+	return &Deployment{Doc: doc, Name: cm.Name, TargetName: name}, nil
 }
 
 // patched applies the target's patch set to the deployment document and
@@ -184,11 +188,10 @@ func (d *Deployment) patched(t *Target) (string, bool, error) {
 	if !ok {
 		return "", false, fmt.Errorf("the patch set turned the document into %s", patchset.KindOf(after))
 	}
-	if !patchset.Equal(m["kind"], KindDeployment) {
-		return "", false, fmt.Errorf("the patch set changed kind to %s; it may not", describe(m["kind"]))
+	if err := checkEnvelope(m, d.Name, KindDeployment); err != nil {
+		return "", false, fmt.Errorf("the patched document is no longer a valid deployment: %w", err)
 	}
-	spec, _ := m["spec"].(map[string]any)
-	if spec == nil || spec["deploymentTargetName"] != d.TargetName {
+	if spec := m["spec"].(map[string]any); spec["deploymentTargetName"] != d.TargetName {
 		return "", false, fmt.Errorf("the patch set changed spec.deploymentTargetName; it may not")
 	}
 	if patchset.Equal(before, m) {

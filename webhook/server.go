@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -113,7 +114,7 @@ func (s *Server) handle(stage Stage) http.HandlerFunc {
 		}
 		req := review.Request
 		d, kind := s.decideSafely(r.Context(), stage, req)
-		resp := s.response(req, d)
+		resp, d := s.response(req, d)
 		took := time.Since(start)
 		s.metrics.observe(string(stage), kind, req.Operation, d, took)
 		s.log(stage, req, kind, d, took)
@@ -232,12 +233,21 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 		}
 		return TargetCreate(stage, cm, platform, pre, s.cfg.PreflightMode), kind
 	case KindDeployment:
+		if req.Operation == admissionv1.Update && old != nil && cm.DeletionTimestamp != nil && maps.Equal(old.Data, cm.Data) {
+			// A deployment being deleted only loses finalizers; patching it
+			// again could fail (its target may be gone) and block deletion.
+			return allowed(), kind
+		}
 		dep, err := ParseDeployment(cm)
 		if err != nil {
 			return denied(ReasonInvalid, "invalid Deployment %q: %v", cm.Name, err), kind
 		}
 		found := s.cfg.Lookup.Target(ctx, cm.Namespace, dep.TargetName)
 		return DeploymentWrite(stage, cm, dep, found, platform), kind
+	case "":
+		// Only an UPDATE gets here: the old object carried a kind label that
+		// is not flinkgate's, and removing it is the fix we ask for.
+		return allowed(), kind
 	default:
 		return denied(ReasonInvalid, "label %s=%q is not a flinkgate kind; it must be %s or %s (remove the label from ConfigMaps flinkgate should ignore)", LabelKind, kind, KindTarget, KindDeployment), kind
 	}
@@ -264,7 +274,10 @@ func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
 	return &cm, nil
 }
 
-func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) *admissionv1.AdmissionResponse {
+// response builds the answer; the decision it returns is the one actually
+// sent (an allowed object whose patch cannot be computed becomes an error),
+// so metrics and logs agree with the API server.
+func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) (*admissionv1.AdmissionResponse, Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
 	audit := map[string]string{"decision": "allowed"}
 	if d.Target != "" {
@@ -296,12 +309,11 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) *admiss
 		}
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
-			resp.Allowed = false
-			resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: http.StatusInternalServerError, Reason: metav1.StatusReasonInternalError, Message: "flinkgate could not compute the patch for this object; try again"}
+			return s.response(req, withTarget(denied(ReasonInternal, "flinkgate could not compute the patch for this object; try again"), d.Target))
 		}
 	}
 	resp.AuditAnnotations = audit
-	return resp
+	return resp, d
 }
 
 func (s *Server) log(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision, took time.Duration) {

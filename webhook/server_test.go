@@ -197,6 +197,7 @@ func TestAdmission(t *testing.T) {
 			"staging":    stored(target, "staging"),
 			"appender":   stored(configMap("appender", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/args/-, value: --verbose}\n"), "staging"),
 			"kind-thief": stored(configMap("kind-thief", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
+			"renamer":    stored(configMap("renamer", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
 			"remover":    stored(configMap("remover", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
 		},
 		referrers: map[string][]string{
@@ -244,7 +245,11 @@ func TestAdmission(t *testing.T) {
 		{name: "a target whose document does not parse is denied", golden: "target-unparsable", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
 		{name: "a YAML alias bomb is refused without being expanded", golden: "target-alias-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, aliasBomb())), contains: "not valid YAML"},
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, aliasBomb())), contains: "expands through YAML aliases"},
+		{name: "a few aliases of a long string that would expand to gigabytes are refused", golden: "target-alias-string-bomb", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, stringBomb())), contains: "expands through YAML aliases"},
+		{name: "a deployment using a small YAML alias is patched as usual", golden: "deployment-small-alias", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("aliased", KindDeployment, "kind: Deployment\nx: &x {a: 1}\nspec:\n  deploymentTargetName: staging\n  copy: *x\n")), allowed: true},
 		{name: "a target with an extra data key is denied", golden: "target-extra-key", path: "/mutate",
 			body: review(admissionv1.Create, nil, with(target, func(c *corev1.ConfigMap) { c.Data["notes"] = "x" })), contains: `data keys "notes"`},
 		{name: "a target whose name is not a DNS-1123 label is denied", golden: "target-bad-name", path: "/mutate",
@@ -304,6 +309,20 @@ func TestAdmission(t *testing.T) {
 			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "kind-thief", 1))), contains: "changed spec.deploymentTargetName"},
 		{name: "a deployment without a target name is denied", golden: "deployment-no-target", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, "kind: Deployment\nspec: {}\n")), contains: "spec.deploymentTargetName is missing"},
+		{name: "a deployment naming a target with an impossible name is denied as invalid", golden: "deployment-bad-target-name", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: a/b}\n")), contains: "cannot name a target"},
+		{name: "a patch set that breaks the document's envelope is denied as a failed patch", golden: "deployment-patch-breaks-envelope", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "renamer", 1))), contains: "no longer a valid deployment"},
+		{name: "a deployment being deleted may lose its finalizer even when its target is gone", golden: "deployment-finalizer-removal", path: "/mutate",
+			body: review(admissionv1.Update,
+				with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "gone", 1)), func(c *corev1.ConfigMap) { c.Finalizers = []string{"example.com/keep"} }),
+				with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "gone", 1)), func(c *corev1.ConfigMap) { t := metav1.Unix(1000000000, 0); c.DeletionTimestamp = &t })),
+			allowed: true},
+		{name: "removing a kind label that is not flinkgate's is allowed", golden: "foreign-label-removal", path: "/validate",
+			body:    review(admissionv1.Update, configMap("x", "Job", yamlDeployment), configMap("x", "", yamlDeployment)),
+			allowed: true},
+		{name: "integers beyond int64 keep every digit when a YAML document is rewritten", golden: "deployment-uint64", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("big", KindDeployment, yamlDeployment+"  seed: 18446744073709551615\n")), allowed: true},
 		{name: "deleting a deployment is allowed", golden: "deployment-delete", path: "/validate",
 			body: review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},
 		{name: "a lookup that panics is answered with an internal error", golden: "panic", path: "/mutate",
@@ -359,6 +378,15 @@ func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionRespons
 	if !bytes.Equal(got, want) {
 		t.Errorf("response differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
+}
+
+func stringBomb() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "s: &s %s\n", strings.Repeat("x", 10000))
+	b.WriteString("a: &a [" + strings.TrimSuffix(strings.Repeat("*s,", 100), ",") + "]\n")
+	b.WriteString("b: [" + strings.TrimSuffix(strings.Repeat("*a,", 100), ",") + "]\n")
+	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
+	return b.String()
 }
 
 func aliasBomb() string {
@@ -477,7 +505,7 @@ func FuzzDecodeReview(f *testing.F) {
 		if d.Reason == ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}
-		_ = s.response(rv.Request, d)
+		_, _ = s.response(rv.Request, d)
 	})
 }
 

@@ -157,7 +157,10 @@ func serve(ctx context.Context, c *serveConfig) error {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	servers := []*http.Server{
-		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: zap.NewStdLog(log)},
+		// The API server gives up on a webhook after at most 30s; a client
+		// that trickles its body must not hold a goroutine and buffer longer.
+		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log)},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	errc := make(chan error, len(servers))
