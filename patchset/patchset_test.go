@@ -259,3 +259,36 @@ func BenchmarkApplyLargeDocument(b *testing.B) {
 		}
 	}
 }
+
+// FuzzApply checks that no document and patch set makes Apply panic, and
+// that a patch set that applies leaves a tree JSON can encode.
+func FuzzApply(f *testing.F) {
+	f.Add(`{"a":[1,2],"b":{"c~d":1}}`, `[{"op":"add","path":"/a/-","value":3},{"op":"move","from":"/b/c~0d","path":"/x/y"}]`)
+	f.Add(`{}`, `[{"op":"copy","from":"","path":"/a"}]`)
+	f.Add(`[1]`, `[{"op":"remove","path":"/0"}]`)
+	f.Fuzz(func(t *testing.T, doc, patch string) {
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		var d any
+		if dec.Decode(&d) != nil {
+			return
+		}
+		pd := json.NewDecoder(strings.NewReader(patch))
+		pd.UseNumber()
+		var p any
+		if pd.Decode(&p) != nil {
+			return
+		}
+		ops, err := Parse(p)
+		if err != nil {
+			return
+		}
+		out, err := Apply(d, ops)
+		if err != nil {
+			return
+		}
+		if _, err := json.Marshal(out); err != nil {
+			t.Errorf("applied patch left an unencodable tree: %v", err)
+		}
+	})
+}
