@@ -37,18 +37,6 @@ func (o *Operation) Appends() bool {
 	return (o.Op == "add" || o.Op == "copy" || o.Op == "move") && len(o.path) > 0 && o.path[len(o.path)-1] == "-"
 }
 
-// Touches reports whether the operation can change the value at pointer p
-// (or anything below or above it).
-func (o *Operation) Touches(p string) bool {
-	if o.Op == "test" {
-		return false
-	}
-	overlaps := func(q string) bool {
-		return q == p || strings.HasPrefix(p, q+"/") || strings.HasPrefix(q, p+"/")
-	}
-	return overlaps(o.Path) || (o.Op == "move" && overlaps(o.From))
-}
-
 var validOps = map[string]bool{"add": true, "remove": true, "replace": true, "move": true, "copy": true, "test": true}
 
 // Parse validates a patch set given as decoded JSON values (a list of
