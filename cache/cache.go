@@ -6,8 +6,10 @@ package cache
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -39,7 +41,17 @@ type Cache struct {
 
 	mu     sync.Mutex
 	parsed map[types.UID]parsedTarget // by UID, checked against resourceVersion
+
+	// Admissions this process allowed but the informers may not show yet:
+	// the window between the answer and the write reaching the cache.
+	now      func() time.Time
+	pending  map[string]map[string]time.Time // "ns/target" -> deployment -> expiry
+	deleting map[string]time.Time            // "ns/target" -> expiry
 }
+
+// recentWindow is how long an admitted write counts before the informers
+// must have seen it; they usually do within milliseconds.
+const recentWindow = 10 * time.Second
 
 type parsedTarget struct {
 	resourceVersion string
@@ -55,6 +67,9 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		targets:     map[string]toolscache.SharedIndexInformer{},
 		deployments: map[string]toolscache.SharedIndexInformer{},
 		parsed:      map[types.UID]parsedTarget{},
+		now:         time.Now,
+		pending:     map[string]map[string]time.Time{},
+		deleting:    map[string]time.Time{},
 	}
 	for _, ns := range namespaces {
 		tf := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -141,6 +156,12 @@ func (c *Cache) all() []toolscache.SharedIndexInformer {
 // or a namespace not served) is confirmed with a live GET before a
 // deployment is denied for it.
 func (c *Cache) Target(ctx context.Context, namespace, name string) webhook.TargetLookup {
+	c.mu.Lock()
+	expiry, deleting := c.deleting[namespace+"/"+name]
+	c.mu.Unlock()
+	if deleting && c.now().Before(expiry) {
+		return webhook.TargetLookup{Err: fmt.Errorf("target %s/%s is being deleted", namespace, name)}
+	}
 	if inf, ok := c.targets[namespace]; ok {
 		obj, exists, err := inf.GetIndexer().GetByKey(namespace + "/" + name)
 		if err == nil && exists {
@@ -183,10 +204,70 @@ func (c *Cache) parse(cm *corev1.ConfigMap) webhook.TargetLookup {
 	return webhook.TargetLookup{Target: p.target, Err: p.err}
 }
 
+// AdmittedDeployment records that this process admitted a deployment of a
+// target, so a delete of the target that races the write still sees it.
+func (c *Cache) AdmittedDeployment(namespace, target, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	key := namespace + "/" + target
+	if c.pending[key] == nil {
+		c.pending[key] = map[string]time.Time{}
+	}
+	c.pending[key][name] = c.now().Add(recentWindow)
+}
+
+// AdmittedTargetDelete records that this process allowed a target's delete,
+// so a deployment that races it is not admitted for a target about to go.
+func (c *Cache) AdmittedTargetDelete(namespace, target string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.deleting[namespace+"/"+target] = c.now().Add(recentWindow)
+}
+
+// recentReferrers returns the deployments admitted within recentWindow and
+// forgets older ones.
+func (c *Cache) recentReferrers(namespace, target string) []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for key, exp := range c.deleting {
+		if !now.Before(exp) {
+			delete(c.deleting, key)
+		}
+	}
+	key := namespace + "/" + target
+	var names []string
+	for name, exp := range c.pending[key] {
+		if now.Before(exp) {
+			names = append(names, name)
+		} else {
+			delete(c.pending[key], name)
+		}
+	}
+	if len(c.pending[key]) == 0 {
+		delete(c.pending, key)
+	}
+	return names
+}
+
 // Referrers lists the deployments that reference a target. A cache that
 // says "none" is confirmed with a live List, since allowing a delete wrongly
-// cannot be undone.
+// cannot be undone; deployments admitted moments ago count too.
 func (c *Cache) Referrers(ctx context.Context, namespace, target string) ([]string, error) {
+	names, err := c.referrers(ctx, namespace, target)
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range c.recentReferrers(namespace, target) {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+func (c *Cache) referrers(ctx context.Context, namespace, target string) ([]string, error) {
 	if inf, ok := c.deployments[namespace]; ok {
 		objs, err := inf.GetIndexer().ByIndex(byTargetIndex, namespace+"/"+target)
 		if err == nil && len(objs) > 0 {

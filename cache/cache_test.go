@@ -3,6 +3,7 @@ package cache
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,40 @@ func TestReferrers(t *testing.T) {
 		}
 		if !listed {
 			t.Errorf("the cache's empty answer was trusted without a live List")
+		}
+	})
+}
+
+func TestRecentAdmissionsCloseTheRaceWithTheInformers(t *testing.T) {
+	c, _, _ := started(t, []runtime.Object{target("staging", validTarget)}, nil)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	ctx := context.Background()
+
+	t.Run("a deployment admitted moments ago counts as a referrer before the cache sees it", func(t *testing.T) {
+		c.AdmittedDeployment(ns, "staging", "racer")
+		got, err := c.Referrers(ctx, ns, "staging")
+		if err != nil || !slices.Equal(got, []string{"racer"}) {
+			t.Errorf("got %v, %v; want [racer]", got, err)
+		}
+	})
+	t.Run("an admitted deployment stops counting once the window has passed", func(t *testing.T) {
+		now = now.Add(recentWindow)
+		got, err := c.Referrers(ctx, ns, "staging")
+		if err != nil || len(got) != 0 {
+			t.Errorf("got %v, %v; want none", got, err)
+		}
+	})
+	t.Run("a target whose delete was just admitted is not offered to deployments", func(t *testing.T) {
+		c.AdmittedTargetDelete(ns, "staging")
+		if got := c.Target(ctx, ns, "staging"); got.Err == nil || !strings.Contains(got.Err.Error(), "being deleted") {
+			t.Errorf("got %+v; want an error saying the target is being deleted", got)
+		}
+	})
+	t.Run("the delete mark expires, so a delete that failed does not block deployments for long", func(t *testing.T) {
+		now = now.Add(recentWindow)
+		if got := c.Target(ctx, ns, "staging"); got.Target == nil || got.Err != nil {
+			t.Errorf("got %+v; want the cached target", got)
 		}
 	})
 }

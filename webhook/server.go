@@ -40,6 +40,14 @@ type Lookup interface {
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
 }
 
+// Recorder, when the Lookup implements it, is told what the validating
+// webhook admitted, so that a write racing another (a deployment created
+// while its target is deleted) is seen before the informers catch up.
+type Recorder interface {
+	AdmittedDeployment(namespace, target, name string)
+	AdmittedTargetDelete(namespace, target string)
+}
+
 // Preflight checks the platform's access to a target namespace.
 type Preflight interface {
 	Check(ctx context.Context, namespace string) rbac.Result
@@ -115,6 +123,7 @@ func (s *Server) handle(stage Stage) http.HandlerFunc {
 		req := review.Request
 		d, kind := s.decideSafely(r.Context(), stage, req)
 		resp, d := s.response(req, d)
+		s.record(stage, req, kind, d)
 		took := time.Since(start)
 		s.metrics.observe(string(stage), kind, req.Operation, d, took)
 		s.log(stage, req, kind, d, took)
@@ -314,6 +323,20 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) (*admis
 	}
 	resp.AuditAnnotations = audit
 	return resp, d
+}
+
+// record tells the Recorder about final, real (not dry-run) admissions.
+func (s *Server) record(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision) {
+	rec, ok := s.cfg.Lookup.(Recorder)
+	if !ok || stage != StageValidate || !d.Allowed || d.Target == "" || req.Name == "" || (req.DryRun != nil && *req.DryRun) {
+		return
+	}
+	switch {
+	case kind == KindDeployment && req.Operation != admissionv1.Delete:
+		rec.AdmittedDeployment(req.Namespace, d.Target, req.Name)
+	case kind == KindTarget && req.Operation == admissionv1.Delete:
+		rec.AdmittedTargetDelete(req.Namespace, d.Target)
+	}
 }
 
 func (s *Server) log(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision, took time.Duration) {

@@ -548,3 +548,49 @@ func (c *cachedLookup) Target(context.Context, string, string) TargetLookup {
 }
 
 func (c *cachedLookup) Referrers(context.Context, string, string) ([]string, error) { return nil, nil }
+
+// recordingLookup remembers what the server told it as a Recorder.
+type recordingLookup struct {
+	fakeLookup
+	deployments, deletes []string
+}
+
+func (r *recordingLookup) AdmittedDeployment(_, target, name string) {
+	r.deployments = append(r.deployments, target+"/"+name)
+}
+func (r *recordingLookup) AdmittedTargetDelete(_, target string) {
+	r.deletes = append(r.deletes, target)
+}
+
+func TestFinalAdmissionsAreRecorded(t *testing.T) {
+	target := stored(configMap("staging", KindTarget, seedTarget), "staging")
+	dryRun := func(b []byte) []byte {
+		return bytes.Replace(b, []byte(`"operation":`), []byte(`"dryRun":true,"operation":`), 1)
+	}
+	cases := []struct {
+		name            string
+		path            string
+		body            []byte
+		wantDeployments int
+		wantDeletes     int
+	}{
+		{"an admitted deployment is recorded by the validating webhook", "/validate", review(admissionv1.Create, nil, admittedDeployment(yamlDeployment)), 1, 0},
+		{"the mutating webhook records nothing", "/mutate", review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, yamlDeployment)), 0, 0},
+		{"a dry run records nothing", "/validate", dryRun(review(admissionv1.Create, nil, admittedDeployment(yamlDeployment))), 0, 0},
+		{"an admitted target delete is recorded", "/validate", review(admissionv1.Delete, with(target, func(c *corev1.ConfigMap) { c.Name = "free" }), nil), 0, 1},
+		{"a denied target delete is not recorded", "/validate", review(admissionv1.Delete, target, nil), 0, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &recordingLookup{fakeLookup: fakeLookup{
+				targets:   map[string]*corev1.ConfigMap{"staging": target},
+				referrers: map[string][]string{"staging": {"top-speed-windowing"}},
+			}}
+			s, _ := newTestServer(t, l, nil, rbac.ModeOff)
+			post(t, s.Handler(), tc.path, tc.body)
+			if len(l.deployments) != tc.wantDeployments || len(l.deletes) != tc.wantDeletes {
+				t.Errorf("recorded deployments %v and deletes %v; want %d and %d", l.deployments, l.deletes, tc.wantDeployments, tc.wantDeletes)
+			}
+		})
+	}
+}
