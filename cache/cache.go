@@ -216,6 +216,14 @@ func (c *Cache) AdmittedDeployment(namespace, target, name string) {
 	c.pending[key][name] = c.now().Add(recentWindow)
 }
 
+// AdmittedDeploymentDelete forgets a recently admitted deployment once its
+// delete is admitted, so it does not hold its target for the whole window.
+func (c *Cache) AdmittedDeploymentDelete(namespace, target, name string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.pending[namespace+"/"+target], name)
+}
+
 // AdmittedTargetDelete records that this process allowed a target's delete,
 // so a deployment that races it is not admitted for a target about to go.
 func (c *Cache) AdmittedTargetDelete(namespace, target string) {
@@ -324,3 +332,10 @@ func (c *Cache) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// The webhook finds the Recorder by a type assertion; make a mismatch a
+// compile error rather than a silently disabled race guard.
+var (
+	_ webhook.Lookup   = (*Cache)(nil)
+	_ webhook.Recorder = (*Cache)(nil)
+)

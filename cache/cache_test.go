@@ -134,6 +134,14 @@ func TestRecentAdmissionsCloseTheRaceWithTheInformers(t *testing.T) {
 			t.Errorf("got %v, %v; want [racer]", got, err)
 		}
 	})
+	t.Run("a recently admitted deployment whose delete is admitted stops counting", func(t *testing.T) {
+		c.AdmittedDeployment(ns, "staging", "brief")
+		c.AdmittedDeploymentDelete(ns, "staging", "brief")
+		got, err := c.Referrers(ctx, ns, "staging")
+		if err != nil || !slices.Equal(got, []string{"racer"}) {
+			t.Errorf("got %v, %v; want only [racer]", got, err)
+		}
+	})
 	t.Run("an admitted deployment stops counting once the window has passed", func(t *testing.T) {
 		now = now.Add(recentWindow)
 		got, err := c.Referrers(ctx, ns, "staging")

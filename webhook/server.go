@@ -45,6 +45,7 @@ type Lookup interface {
 // while its target is deleted) is seen before the informers catch up.
 type Recorder interface {
 	AdmittedDeployment(namespace, target, name string)
+	AdmittedDeploymentDelete(namespace, target, name string)
 	AdmittedTargetDelete(namespace, target string)
 }
 
@@ -203,7 +204,7 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 	switch req.Operation {
 	case admissionv1.Delete:
 		if old == nil || old.Labels[LabelKind] != KindTarget {
-			return allowed(), kindOf(old)
+			return withTarget(allowed(), old.Labels[LabelDeploymentTarget]), kindOf(old)
 		}
 		if stage == StageMutate {
 			// The validating webhook checks references once, on the final request.
@@ -332,7 +333,9 @@ func (s *Server) record(stage Stage, req *admissionv1.AdmissionRequest, kind str
 		return
 	}
 	switch {
-	case kind == KindDeployment && req.Operation != admissionv1.Delete:
+	case kind == KindDeployment && req.Operation == admissionv1.Delete:
+		rec.AdmittedDeploymentDelete(req.Namespace, d.Target, req.Name)
+	case kind == KindDeployment:
 		rec.AdmittedDeployment(req.Namespace, d.Target, req.Name)
 	case kind == KindTarget && req.Operation == admissionv1.Delete:
 		rec.AdmittedTargetDelete(req.Namespace, d.Target)

@@ -558,6 +558,9 @@ type recordingLookup struct {
 func (r *recordingLookup) AdmittedDeployment(_, target, name string) {
 	r.deployments = append(r.deployments, target+"/"+name)
 }
+func (r *recordingLookup) AdmittedDeploymentDelete(_, target, name string) {
+	r.deletes = append(r.deletes, target+"/"+name)
+}
 func (r *recordingLookup) AdmittedTargetDelete(_, target string) {
 	r.deletes = append(r.deletes, target)
 }
@@ -579,6 +582,7 @@ func TestFinalAdmissionsAreRecorded(t *testing.T) {
 		{"a dry run records nothing", "/validate", dryRun(review(admissionv1.Create, nil, admittedDeployment(yamlDeployment))), 0, 0},
 		{"an admitted target delete is recorded", "/validate", review(admissionv1.Delete, with(target, func(c *corev1.ConfigMap) { c.Name = "free" }), nil), 0, 1},
 		{"a denied target delete is not recorded", "/validate", review(admissionv1.Delete, target, nil), 0, 0},
+		{"an admitted deployment delete is recorded", "/validate", review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), 0, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
