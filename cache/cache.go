@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -47,7 +48,13 @@ type Cache struct {
 	now      func() time.Time
 	pending  map[string]map[string]time.Time // "ns/target" -> deployment -> expiry
 	deleting map[string]time.Time            // "ns/target" -> expiry
+	refused  map[string]time.Time            // informer -> last refused list or watch
 }
+
+// refusedWindow is how long a refused list or watch keeps flinkgate unready:
+// longer than the reflector's longest backoff, so a lasting refusal never
+// looks healthy between retries.
+const refusedWindow = time.Minute
 
 // recentWindow is how long an admitted write counts before the informers
 // must have seen it; they usually do within milliseconds.
@@ -70,6 +77,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		now:         time.Now,
 		pending:     map[string]map[string]time.Time{},
 		deleting:    map[string]time.Time{},
+		refused:     map[string]time.Time{},
 	}
 	for _, ns := range namespaces {
 		tf := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -77,6 +85,9 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindTarget }),
 			informers.WithTransform(dropManagedFields))
 		c.targets[ns] = tf.Core().V1().ConfigMaps().Informer()
+		if err := c.targets[ns].SetWatchErrorHandlerWithContext(c.watchError("targets in " + ns)); err != nil {
+			return nil, fmt.Errorf("set target cache error handler: %w", err)
+		}
 
 		// Deployments are many and large; the delete check needs only their
 		// names and labels, so they are cached as metadata.
@@ -88,6 +99,9 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		}
 		if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
 			return nil, fmt.Errorf("add deployment index: %w", err)
+		}
+		if err := inf.SetWatchErrorHandlerWithContext(c.watchError("deployments in " + ns)); err != nil {
+			return nil, fmt.Errorf("set deployment cache error handler: %w", err)
 		}
 		c.deployments[ns] = inf
 	}
@@ -130,6 +144,40 @@ func (c *Cache) Synced() bool {
 		}
 	}
 	return true
+}
+
+// watchError remembers refused lists and watches: an informer whose watch
+// is forbidden keeps its first list forever and would look synced, so
+// readiness must hear of it.
+func (c *Cache) watchError(what string) toolscache.WatchErrorHandlerWithContext {
+	return func(ctx context.Context, r *toolscache.Reflector, err error) {
+		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
+			c.mu.Lock()
+			c.refused[what] = c.now()
+			c.mu.Unlock()
+		}
+		if r != nil {
+			toolscache.DefaultWatchErrorHandler(ctx, r, err)
+		}
+	}
+}
+
+// Refused reports the caches whose list or watch the API server refused
+// within the last minute (a missing RBAC rule), or nil.
+func (c *Cache) Refused() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var names []string
+	for what, at := range c.refused {
+		if c.now().Sub(at) < refusedWindow {
+			names = append(names, what)
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	sort.Strings(names)
+	return fmt.Errorf("the API server refuses to let flinkgate list or watch %s; check its RBAC", strings.Join(names, ", "))
 }
 
 // WaitForSync blocks until the caches have synced or ctx ends.

@@ -2,6 +2,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
@@ -9,8 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	metafake "k8s.io/client-go/metadata/fake"
@@ -161,4 +164,33 @@ func TestRecentAdmissionsCloseTheRaceWithTheInformers(t *testing.T) {
 			t.Errorf("got %+v; want the cached target", got)
 		}
 	})
+}
+
+func TestARefusedWatchMakesTheCacheUnready(t *testing.T) {
+	c, _, _ := started(t, nil, nil)
+	now := time.Now()
+	c.now = func() time.Time { return now }
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "", errors.New("rbac"))
+	cases := []struct {
+		name      string
+		err       error
+		advance   time.Duration
+		wantReady bool
+	}{
+		{"a cache that was never refused is ready", nil, 0, true},
+		{"a transient watch error does not make it unready", errors.New("connection reset"), 0, true},
+		{"a forbidden watch makes it unready", forbidden, 0, false},
+		{"a refusal that stops recurring is forgotten after a minute", nil, refusedWindow, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.err != nil {
+				c.watchError("deployments in "+ns)(context.Background(), nil, tc.err)
+			}
+			now = now.Add(tc.advance)
+			if err := c.Refused(); (err == nil) != tc.wantReady {
+				t.Errorf("Refused() = %v, want ready=%v", err, tc.wantReady)
+			}
+		})
+	}
 }

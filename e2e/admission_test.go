@@ -364,6 +364,49 @@ func TestAdmissionThroughTheAPIServer(t *testing.T) {
 		s.mustKubectl(t, targetManifest("after-rotation", doc), "apply", "-f", "-")
 	})
 
+	t.Run("flinkgate without the watch permission is not ready, and says why", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		rbacYAML := `apiVersion: v1
+kind: ServiceAccount
+metadata: {name: half-blind, namespace: flink-platform}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: half-blind, namespace: flink-platform}
+rules:
+- {apiGroups: [""], resources: [configmaps], verbs: [get, list]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: half-blind, namespace: flink-platform}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: half-blind}
+subjects: [{kind: ServiceAccount, name: half-blind, namespace: flink-platform}]
+`
+		s.mustKubectl(t, rbacYAML, "apply", "-f", "-")
+		token, err := s.c.ServiceAccountToken(ctx, platformNS, "half-blind", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kubeconfig, err := s.c.KubeconfigFor(token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		startCtx, done := context.WithTimeout(ctx, 10*time.Second)
+		defer done()
+		fg, err := s.c.StartFlinkgate(startCtx, cluster.FlinkgateOptions{
+			Binary: s.binary, Kubeconfig: kubeconfig, PlatformNamespace: platformNS, Namespaces: []string{platformNS},
+			ExtraArgs: []string{"--rbac-preflight=off"},
+		})
+		if err == nil {
+			fg.Stop()
+			t.Fatal("flinkgate became ready although it may not watch ConfigMaps")
+		}
+		if !strings.Contains(err.Error(), "refuses to let flinkgate list or watch") {
+			t.Errorf("readiness failed without naming the refused watch: %v", err)
+		}
+	})
+
 	t.Run("decisions reach the API server's audit log", func(t *testing.T) {
 		if s.c.AuditLog == "" {
 			t.Skip("the control plane writes no audit log")

@@ -150,6 +150,10 @@ func serve(ctx context.Context, c *serveConfig) error {
 			http.Error(w, "caches have not synced yet", http.StatusServiceUnavailable)
 			return
 		}
+		if err := caches.Refused(); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
 		if err := reloader.Ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
