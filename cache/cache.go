@@ -48,7 +48,15 @@ type Cache struct {
 	now      func() time.Time
 	pending  map[string]map[string]time.Time // "ns/target" -> deployment -> expiry
 	deleting map[string]time.Time            // "ns/target" -> expiry
-	refused  map[string]time.Time            // informer -> last refused list or watch
+	refused  map[string]refusal              // informer -> last refused list or watch
+}
+
+// refusal is a refused list or watch, with the informer's resource version
+// then: once the informer lists or watches again, the version moves on.
+type refusal struct {
+	at       time.Time
+	version  string
+	informer toolscache.SharedIndexInformer
 }
 
 // refusedWindow is how long a refused list or watch keeps flinkgate unready:
@@ -77,7 +85,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		now:         time.Now,
 		pending:     map[string]map[string]time.Time{},
 		deleting:    map[string]time.Time{},
-		refused:     map[string]time.Time{},
+		refused:     map[string]refusal{},
 	}
 	for _, ns := range namespaces {
 		tf := informers.NewSharedInformerFactoryWithOptions(client, 0,
@@ -85,7 +93,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindTarget }),
 			informers.WithTransform(dropManagedFields))
 		c.targets[ns] = tf.Core().V1().ConfigMaps().Informer()
-		if err := c.targets[ns].SetWatchErrorHandlerWithContext(c.watchError("targets in " + ns)); err != nil {
+		if err := c.targets[ns].SetWatchErrorHandlerWithContext(c.watchError("targets in "+ns, c.targets[ns])); err != nil {
 			return nil, fmt.Errorf("set target cache error handler: %w", err)
 		}
 
@@ -100,7 +108,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
 			return nil, fmt.Errorf("add deployment index: %w", err)
 		}
-		if err := inf.SetWatchErrorHandlerWithContext(c.watchError("deployments in " + ns)); err != nil {
+		if err := inf.SetWatchErrorHandlerWithContext(c.watchError("deployments in "+ns, inf)); err != nil {
 			return nil, fmt.Errorf("set deployment cache error handler: %w", err)
 		}
 		c.deployments[ns] = inf
@@ -149,11 +157,11 @@ func (c *Cache) Synced() bool {
 // watchError remembers refused lists and watches: an informer whose watch
 // is forbidden keeps its first list forever and would look synced, so
 // readiness must hear of it.
-func (c *Cache) watchError(what string) toolscache.WatchErrorHandlerWithContext {
+func (c *Cache) watchError(what string, inf toolscache.SharedIndexInformer) toolscache.WatchErrorHandlerWithContext {
 	return func(ctx context.Context, r *toolscache.Reflector, err error) {
 		if apierrors.IsForbidden(err) || apierrors.IsUnauthorized(err) {
 			c.mu.Lock()
-			c.refused[what] = c.now()
+			c.refused[what] = refusal{at: c.now(), version: inf.LastSyncResourceVersion(), informer: inf}
 			c.mu.Unlock()
 		}
 		if r != nil {
@@ -163,13 +171,14 @@ func (c *Cache) watchError(what string) toolscache.WatchErrorHandlerWithContext 
 }
 
 // Refused reports the caches whose list or watch the API server refused
-// within the last minute (a missing RBAC rule), or nil.
+// within the last minute (a missing RBAC rule) and that have not listed or
+// watched successfully since, or nil.
 func (c *Cache) Refused() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var names []string
-	for what, at := range c.refused {
-		if c.now().Sub(at) < refusedWindow {
+	for what, r := range c.refused {
+		if c.now().Sub(r.at) < refusedWindow && r.informer.LastSyncResourceVersion() == r.version {
 			names = append(names, what)
 		}
 	}

@@ -185,12 +185,26 @@ func TestARefusedWatchMakesTheCacheUnready(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.err != nil {
-				c.watchError("deployments in "+ns)(context.Background(), nil, tc.err)
+				c.watchError("deployments in "+ns, c.deployments[ns])(context.Background(), nil, tc.err)
 			}
 			now = now.Add(tc.advance)
 			if err := c.Refused(); (err == nil) != tc.wantReady {
 				t.Errorf("Refused() = %v, want ready=%v", err, tc.wantReady)
 			}
 		})
+	}
+}
+
+func TestARefusalFollowedByASuccessfulListIsForgotten(t *testing.T) {
+	c, _, _ := started(t, nil, nil)
+	inf := c.deployments[ns]
+	// The informer's version has moved on since the refusal was recorded.
+	c.refused["deployments in "+ns] = refusal{at: c.now(), version: "an older version", informer: inf}
+	if err := c.Refused(); err != nil {
+		t.Errorf("Refused() = %v after the informer listed again; want nil", err)
+	}
+	c.refused["deployments in "+ns] = refusal{at: c.now(), version: inf.LastSyncResourceVersion(), informer: inf}
+	if err := c.Refused(); err == nil {
+		t.Errorf("Refused() = nil for a refusal at the informer's current version; want an error")
 	}
 }
