@@ -49,9 +49,11 @@ type Recorder interface {
 	AdmittedTargetDelete(namespace, target string)
 }
 
-// Preflight checks the platform's access to a target namespace.
+// Preflight checks the platform's access to a target namespace; Skip
+// records a check that --rbac-preflight=off leaves out.
 type Preflight interface {
 	Check(ctx context.Context, namespace string) rbac.Result
+	Skip(namespace string) rbac.Result
 }
 
 // Config configures a Server.
@@ -81,9 +83,6 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
-	}
-	if cfg.PreflightMode == rbac.ModeOff {
-		cfg.Preflight = nil
 	}
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
@@ -122,8 +121,8 @@ func (s *Server) handle(stage Stage) http.HandlerFunc {
 			return
 		}
 		req := review.Request
-		d, kind := s.decideSafely(r.Context(), stage, req)
-		resp, d := s.response(req, d)
+		d, kind, before := s.decideSafely(r.Context(), stage, req)
+		resp, d := s.response(req, before, d)
 		s.record(stage, req, kind, d)
 		took := time.Since(start)
 		s.metrics.observe(string(stage), kind, req.Operation, d, took)
@@ -177,34 +176,38 @@ func DecodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
 
 // decideSafely runs the policies; a panic becomes an error answer for this
 // request only.
-func (s *Server) decideSafely(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (d Decision, kind string) {
+// decideSafely decodes the request's objects and runs the policies; a panic
+// becomes an error answer for this request only. It also returns the
+// decoded object, which a mutating answer's patch is computed against.
+func (s *Server) decideSafely(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (d Decision, kind string, cm *corev1.ConfigMap) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Logger.Error("panic while deciding", zap.String("uid", string(req.UID)), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
 			d = denied(ReasonInternal, "flinkgate failed internally while deciding this request; try again, and report it if it persists")
 		}
 	}()
-	return s.decide(ctx, stage, req)
-}
-
-func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (Decision, string) {
 	if req.Resource.Group != "" || req.Resource.Resource != "configmaps" {
 		// Only a misconfigured webhook sends anything else; do not block it.
-		return allowed(), ""
+		return allowed(), "", nil
 	}
 	old, err := decodeConfigMap(req.OldObject)
 	if err != nil {
-		return denied(ReasonInvalid, "the old object is not a ConfigMap: %v", err), ""
+		return denied(ReasonInvalid, "the old object is not a ConfigMap: %v", err), "", nil
 	}
-	cm, err := decodeConfigMap(req.Object)
+	cm, err = decodeConfigMap(req.Object)
 	if err != nil {
-		return denied(ReasonInvalid, "the object is not a ConfigMap: %v", err), ""
+		return denied(ReasonInvalid, "the object is not a ConfigMap: %v", err), "", nil
 	}
+	d, kind = s.decide(ctx, stage, req, old, cm)
+	return d, kind, cm
+}
+
+func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest, old, cm *corev1.ConfigMap) (Decision, string) {
 	platform := s.cfg.PlatformNamespace
 	switch req.Operation {
 	case admissionv1.Delete:
 		if old == nil || old.Labels[LabelKind] != KindTarget {
-			return withTarget(allowed(), old.Labels[LabelDeploymentTarget]), kindOf(old)
+			return withTarget(allowed(), old.Labels[LabelDeploymentTarget]), labelKind(old)
 		}
 		if stage == StageMutate {
 			// The validating webhook checks references once, on the final request.
@@ -220,7 +223,7 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 			return denied(ReasonInvalid, "the request carries no object"), ""
 		}
 	default:
-		return allowed(), kindOf(cm)
+		return allowed(), labelKind(cm)
 	}
 	kind := cm.Labels[LabelKind]
 	if req.Operation == admissionv1.Update && old != nil {
@@ -237,7 +240,11 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 		var pre *rbac.Result
 		if stage == StageValidate && s.cfg.Preflight != nil {
 			if t, err := ParseTarget(cm); err == nil {
-				r := s.cfg.Preflight.Check(ctx, t.ResolvedNamespace(platform))
+				ns := t.ResolvedNamespace(platform)
+				r := s.cfg.Preflight.Skip(ns)
+				if s.cfg.PreflightMode != rbac.ModeOff {
+					r = s.cfg.Preflight.Check(ctx, ns)
+				}
 				pre = &r
 			}
 		}
@@ -263,7 +270,8 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 	}
 }
 
-func kindOf(cm *corev1.ConfigMap) string {
+// labelKind is the value of a ConfigMap's flinkgate kind label.
+func labelKind(cm *corev1.ConfigMap) string {
 	if cm == nil {
 		return ""
 	}
@@ -287,7 +295,7 @@ func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
 // so metrics and logs agree with the API server.
-func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) (*admissionv1.AdmissionResponse, Decision) {
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d Decision) (*admissionv1.AdmissionResponse, Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
 	audit := map[string]string{"decision": "allowed"}
 	if d.Target != "" {
@@ -307,19 +315,15 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, d Decision) (*admis
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
 	}
 	if d.Allowed && d.Object != nil {
-		before, err := decodeConfigMap(req.Object)
-		if err == nil {
-			var patch []byte
-			patch, err = createPatch(before, d.Object)
-			if len(patch) > 0 {
-				pt := admissionv1.PatchTypeJSONPatch
-				resp.Patch, resp.PatchType = patch, &pt
-				audit["patched"] = "true"
-			}
-		}
+		patch, err := createPatch(before, d.Object)
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
-			return s.response(req, withTarget(denied(ReasonInternal, "flinkgate could not compute the patch for this object; try again"), d.Target))
+			return s.response(req, before, withTarget(denied(ReasonInternal, "flinkgate could not compute the patch for this object; try again"), d.Target))
+		}
+		if len(patch) > 0 {
+			pt := admissionv1.PatchTypeJSONPatch
+			resp.Patch, resp.PatchType = patch, &pt
+			audit["patched"] = "true"
 		}
 	}
 	resp.AuditAnnotations = audit

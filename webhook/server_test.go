@@ -62,6 +62,10 @@ func (f *fakeLookup) Referrers(_ context.Context, _, target string) ([]string, e
 
 type fakePreflight struct{ result rbac.Result }
 
+func (f fakePreflight) Skip(ns string) rbac.Result {
+	return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: ns}
+}
+
 func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
 	r := f.result
 	r.Namespace = ns
@@ -264,6 +268,10 @@ func TestAdmission(t *testing.T) {
 		{name: "a target the platform cannot serve is admitted with a warning under warn", golden: "target-preflight-warn", path: "/validate",
 			body: review(admissionv1.Create, nil, stored(target, "staging")),
 			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeWarn,
+			allowed: true},
+		{name: "with the preflight off a target is admitted without a check and without a warning", golden: "target-preflight-off", path: "/validate",
+			body: review(admissionv1.Create, nil, stored(target, "staging")),
+			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeOff,
 			allowed: true},
 		// DeploymentTarget UPDATE
 		{name: "a change to a target's spec is denied as immutable", golden: "target-update-spec", path: "/mutate",
@@ -501,11 +509,11 @@ func FuzzDecodeReview(f *testing.F) {
 			return
 		}
 		// Whatever decodes must be answered without a panic escaping.
-		d, _ := s.decideSafely(context.Background(), StageMutate, rv.Request)
+		d, _, before := s.decideSafely(context.Background(), StageMutate, rv.Request)
 		if d.Reason == ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}
-		_, _ = s.response(rv.Request, d)
+		_, _ = s.response(rv.Request, before, d)
 	})
 }
 

@@ -111,23 +111,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	reg.MustRegister(caches)
-	var preflight webhook.Preflight
-	if c.preflight != rbac.ModeOff {
-		// The preflight asks ~80 access reviews within two seconds per
-		// namespace; a client-side rate limit would fail concurrent checks,
-		// so it gets its own client and leaves limiting to the API server's
-		// priority and fairness.
-		pcfg := rest.CopyConfig(restCfg)
-		pcfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
-		pclient, err := kubernetes.NewForConfig(pcfg)
-		if err != nil {
-			return fmt.Errorf("build preflight client: %w", err)
-		}
-		checker, err := rbac.NewChecker(pclient, rbac.Options{Registerer: reg})
-		if err != nil {
-			return err
-		}
-		preflight = checker
+	// The preflight asks ~80 access reviews within two seconds per namespace;
+	// a client-side rate limit would fail concurrent checks, so it gets its
+	// own client and leaves limiting to the API server's priority and
+	// fairness. It is built in every mode: with off it only counts skips.
+	pcfg := rest.CopyConfig(restCfg)
+	pcfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	pclient, err := kubernetes.NewForConfig(pcfg)
+	if err != nil {
+		return fmt.Errorf("build preflight client: %w", err)
+	}
+	preflight, err := rbac.NewChecker(pclient, rbac.Options{Registerer: reg})
+	if err != nil {
+		return err
 	}
 	srv, err := webhook.NewServer(webhook.Config{
 		Logger: log, Lookup: caches, Preflight: preflight, PreflightMode: c.preflight,
@@ -140,6 +136,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	caches.Start(ctx)
+	go func() {
+		if caches.WaitForSync(ctx) {
+			log.Info("caches synced", zap.Strings("namespaces", c.namespaces))
+		}
+	}()
 	go reloader.Run(ctx, 2*time.Second)
 
 	ops := http.NewServeMux()
