@@ -150,36 +150,21 @@ func (s *suite) get(t *testing.T, name string) configMap {
 	return cm
 }
 
-func targetManifest(name, doc string) string {
-	return fmt.Sprintf(`apiVersion: v1
-kind: ConfigMap
-metadata:
-  name: %s
-  namespace: %s
-  labels: {flinkgate.io/kind: DeploymentTarget}
-data:
-  resource.yaml: |
-%s`, name, platformNS, indent(doc, "    "))
-}
+func targetManifest(name, doc string) string { return manifest(name, "DeploymentTarget", doc) }
 
-func deploymentManifest(name, doc string) string {
+func deploymentManifest(name, doc string) string { return manifest(name, "Deployment", doc) }
+
+// manifest is a flinkgate ConfigMap in the platform namespace.
+func manifest(name, kind, doc string) string {
 	return fmt.Sprintf(`apiVersion: v1
 kind: ConfigMap
 metadata:
   name: %s
   namespace: %s
-  labels: {flinkgate.io/kind: Deployment}
+  labels: {flinkgate.io/kind: %s}
 data:
   resource.yaml: %s
-`, name, platformNS, quoteYAML(doc))
-}
-
-func indent(s, prefix string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	for i := range lines {
-		lines[i] = prefix + lines[i]
-	}
-	return strings.Join(lines, "\n") + "\n"
+`, name, platformNS, kind, quoteYAML(doc))
 }
 
 func quoteYAML(s string) string {
