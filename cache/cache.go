@@ -25,6 +25,7 @@ import (
 	"k8s.io/client-go/metadata/metadatainformer"
 	toolscache "k8s.io/client-go/tools/cache"
 
+	"flinkgate.io/flinkgate/resource"
 	"flinkgate.io/flinkgate/webhook"
 )
 
@@ -70,7 +71,7 @@ const recentWindow = 10 * time.Second
 
 type parsedTarget struct {
 	resourceVersion string
-	target          *webhook.Target
+	target          *resource.Target
 	err             error
 }
 
@@ -90,7 +91,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 	for _, ns := range namespaces {
 		tf := informers.NewSharedInformerFactoryWithOptions(client, 0,
 			informers.WithNamespace(ns),
-			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindTarget }),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindTarget }),
 			informers.WithTransform(dropManagedFields))
 		c.targets[ns] = tf.Core().V1().ConfigMaps().Informer()
 		if err := c.targets[ns].SetWatchErrorHandlerWithContext(c.watchError("targets in "+ns, c.targets[ns])); err != nil {
@@ -100,7 +101,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		// Deployments are many and large; the delete check needs only their
 		// names and labels, so they are cached as metadata.
 		df := metadatainformer.NewFilteredSharedInformerFactory(meta, 0, ns,
-			func(o *metav1.ListOptions) { o.LabelSelector = webhook.LabelKind + "=" + webhook.KindDeployment })
+			func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment })
 		inf := df.ForResource(configMaps).Informer()
 		if err := inf.SetTransform(dropManagedFields); err != nil {
 			return nil, fmt.Errorf("set deployment cache transform: %w", err)
@@ -130,7 +131,7 @@ func indexByTarget(obj any) ([]string, error) {
 	if !ok {
 		return nil, nil
 	}
-	t := m.GetLabels()[webhook.LabelDeploymentTarget]
+	t := m.GetLabels()[resource.LabelDeploymentTarget]
 	if t == "" {
 		return nil, nil
 	}
@@ -212,12 +213,12 @@ func (c *Cache) all() []toolscache.SharedIndexInformer {
 // Target finds a target in the cache; a target the cache lacks (just created,
 // or a namespace not served) is confirmed with a live GET before a
 // deployment is denied for it.
-func (c *Cache) Target(ctx context.Context, namespace, name string) webhook.TargetLookup {
+func (c *Cache) Target(ctx context.Context, namespace, name string) resource.TargetLookup {
 	c.mu.Lock()
 	expiry, deleting := c.deleting[namespace+"/"+name]
 	c.mu.Unlock()
 	if deleting && c.now().Before(expiry) {
-		return webhook.TargetLookup{Err: fmt.Errorf("target %s/%s is being deleted", namespace, name)}
+		return resource.TargetLookup{Err: fmt.Errorf("target %s/%s is being deleted", namespace, name)}
 	}
 	if inf, ok := c.targets[namespace]; ok {
 		obj, exists, err := inf.GetIndexer().GetByKey(namespace + "/" + name)
@@ -230,23 +231,23 @@ func (c *Cache) Target(ctx context.Context, namespace, name string) webhook.Targ
 	cm, err := c.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
 	switch {
 	case apierrors.IsNotFound(err):
-		return webhook.TargetLookup{}
+		return resource.TargetLookup{}
 	case err != nil:
-		return webhook.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
-	case cm.Labels[webhook.LabelKind] != webhook.KindTarget:
-		return webhook.TargetLookup{}
+		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
+	case cm.Labels[resource.LabelKind] != resource.KindTarget:
+		return resource.TargetLookup{}
 	}
 	return c.parse(cm)
 }
 
 // parse memoizes ParseTarget per object version: targets are immutable, so
 // every deployment admission would otherwise re-parse the same document.
-func (c *Cache) parse(cm *corev1.ConfigMap) webhook.TargetLookup {
+func (c *Cache) parse(cm *corev1.ConfigMap) resource.TargetLookup {
 	c.mu.Lock()
 	p, ok := c.parsed[cm.UID]
 	c.mu.Unlock()
 	if !ok || p.resourceVersion != cm.ResourceVersion || cm.UID == "" {
-		t, err := webhook.ParseTarget(cm)
+		t, err := resource.ParseTarget(cm)
 		p = parsedTarget{resourceVersion: cm.ResourceVersion, target: t, err: err}
 		if cm.UID != "" {
 			c.mu.Lock()
@@ -258,7 +259,7 @@ func (c *Cache) parse(cm *corev1.ConfigMap) webhook.TargetLookup {
 			c.mu.Unlock()
 		}
 	}
-	return webhook.TargetLookup{Target: p.target, Err: p.err}
+	return resource.TargetLookup{Target: p.target, Err: p.err}
 }
 
 // AdmittedDeployment records that this process admitted a deployment of a
@@ -346,7 +347,7 @@ func (c *Cache) referrers(ctx context.Context, namespace, target string) ([]stri
 			return names, nil
 		}
 	}
-	sel := labels.Set{webhook.LabelKind: webhook.KindDeployment, webhook.LabelDeploymentTarget: target}.AsSelector().String()
+	sel := labels.Set{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: target}.AsSelector().String()
 	list, err := c.meta.Resource(configMaps).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of target %s/%s: %w", namespace, target, err)

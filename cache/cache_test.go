@@ -19,22 +19,22 @@ import (
 	metafake "k8s.io/client-go/metadata/fake"
 	k8stesting "k8s.io/client-go/testing"
 
-	"flinkgate.io/flinkgate/webhook"
+	"flinkgate.io/flinkgate/resource"
 )
 
 const ns = "flink-platform"
 
 func target(name, doc string) *corev1.ConfigMap {
 	return &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID("uid-" + name), ResourceVersion: "1", Labels: map[string]string{webhook.LabelKind: webhook.KindTarget}},
-		Data:       map[string]string{webhook.DataKey: doc},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, UID: types.UID("uid-" + name), ResourceVersion: "1", Labels: map[string]string{resource.LabelKind: resource.KindTarget}},
+		Data:       map[string]string{resource.DataKey: doc},
 	}
 }
 
 func deploymentMeta(name, target string) *metav1.PartialObjectMetadata {
 	return &metav1.PartialObjectMetadata{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{webhook.LabelKind: webhook.KindDeployment, webhook.LabelDeploymentTarget: target}},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: target}},
 	}
 }
 

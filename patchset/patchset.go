@@ -77,12 +77,12 @@ func parseOne(item any) (Operation, error) {
 	var op Operation
 	s, ok := m["op"].(string)
 	if !ok || !validOps[s] {
-		return Operation{}, fmt.Errorf("op is %s; it must be one of add, remove, replace, move, copy, test", describe(m["op"]))
+		return Operation{}, fmt.Errorf("op is %s; it must be one of add, remove, replace, move, copy, test", describeField(m, "op"))
 	}
 	op.Op = s
 	p, ok := m["path"].(string)
 	if !ok {
-		return Operation{}, fmt.Errorf("path is %s; it must be a JSON pointer string such as /spec/template", describe(m["path"]))
+		return Operation{}, fmt.Errorf("path is %s; it must be a JSON pointer string such as /spec/template", describeField(m, "path"))
 	}
 	tokens, err := ParsePointer(p)
 	if err != nil {
@@ -108,7 +108,7 @@ func parseOne(item any) (Operation, error) {
 	if needsFrom {
 		fs, ok := f.(string)
 		if !ok {
-			return Operation{}, fmt.Errorf("from is %s; it must be a JSON pointer string", describe(f))
+			return Operation{}, fmt.Errorf("from is %s; it must be a JSON pointer string", Describe(f))
 		}
 		ft, err := ParsePointer(fs)
 		if err != nil {
@@ -462,7 +462,7 @@ func render(tokens []string) string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteByte('/')
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
+		b.WriteString(EscapeToken(t))
 	}
 	return b.String()
 }
@@ -551,12 +551,34 @@ func KindOf(v any) string {
 	}
 }
 
-func describe(v any) string {
-	if s, ok := v.(string); ok {
-		return strconv.Quote(s)
+// Describe renders a value for a message: strings quoted, numbers as
+// written, anything else by its type.
+func Describe(v any) string {
+	switch x := v.(type) {
+	case string:
+		return strconv.Quote(x)
+	case json.Number:
+		return x.String()
+	default:
+		return KindOf(v)
 	}
-	if v == nil {
+}
+
+// describeField renders a field of an operation for a message, telling an
+// absent field from one of the wrong type.
+func describeField(m map[string]any, key string) string {
+	v, ok := m[key]
+	if !ok {
 		return "missing"
 	}
-	return KindOf(v)
+	return Describe(v)
+}
+
+// EscapeToken escapes one reference token for a JSON pointer (RFC 6901):
+// ~ becomes ~0 and / becomes ~1.
+func EscapeToken(s string) string {
+	if !strings.ContainsAny(s, "~/") {
+		return s
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }

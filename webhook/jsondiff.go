@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"strings"
 
 	"flinkgate.io/flinkgate/patchset"
 )
@@ -72,7 +71,7 @@ func diffValues(path string, a, b any, ops *[]jsonPatchOp) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p := path + "/" + escapePointer(k)
+		p := path + "/" + patchset.EscapeToken(k)
 		av, inA := am[k]
 		bv, inB := bm[k]
 		switch {
@@ -84,8 +83,4 @@ func diffValues(path string, a, b any, ops *[]jsonPatchOp) {
 			diffValues(p, av, bv, ops)
 		}
 	}
-}
-
-func escapePointer(s string) string {
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }

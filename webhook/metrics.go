@@ -5,6 +5,8 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 
+	"flinkgate.io/flinkgate/resource"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -62,7 +64,7 @@ func (m *metrics) observe(webhook string, kind string, op admissionv1.Operation,
 // kindLabel bounds the kind label: the kind label's value is user input.
 func kindLabel(kind string) string {
 	switch kind {
-	case KindTarget, KindDeployment:
+	case resource.KindTarget, resource.KindDeployment:
 		return kind
 	case "":
 		return "none"

@@ -10,6 +10,7 @@ import (
 
 	"flinkgate.io/flinkgate/patchset"
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 // Stage is which webhook asks: the mutating one may change the object, the
@@ -62,7 +63,7 @@ const maxNamedReferrers = 10
 // immutable and records its namespace; the validating stage insists on both
 // and, unless preflight is nil (off), on the platform's access to the namespace.
 func TargetCreate(stage Stage, cm *corev1.ConfigMap, platformNS string, preflight *rbac.Result, mode rbac.Mode) Decision {
-	t, err := ParseTarget(cm)
+	t, err := resource.ParseTarget(cm)
 	if err != nil {
 		return invalidTarget(err)
 	}
@@ -74,14 +75,14 @@ func TargetCreate(stage Stage, cm *corev1.ConfigMap, platformNS string, prefligh
 		out := cm.DeepCopy()
 		immutable := true
 		out.Immutable = &immutable
-		out.Annotations = withEntry(out.Annotations, AnnotationNamespace, ns)
+		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, ns)
 		d.Object = out
 	case StageValidate:
 		if cm.Immutable == nil || !*cm.Immutable {
 			return denied(ReasonInvalid, "target %q must be created with immutable: true; flinkgate's mutating webhook sets it, so check that it is registered", t.Name)
 		}
-		if got := cm.Annotations[AnnotationNamespace]; got != ns {
-			return denied(ReasonInvalid, "target %q has annotation %s=%q but its namespace is %q; leave the annotation to flinkgate", t.Name, AnnotationNamespace, got, ns)
+		if got := cm.Annotations[resource.AnnotationNamespace]; got != ns {
+			return denied(ReasonInvalid, "target %q has annotation %s=%q but its namespace is %q; leave the annotation to flinkgate", t.Name, resource.AnnotationNamespace, got, ns)
 		}
 		if preflight != nil {
 			if problem := preflight.Problem(); problem != "" {
@@ -105,7 +106,7 @@ func invalidTarget(err error) Decision {
 	return denied(ReasonInvalid, "invalid DeploymentTarget: %v", err)
 }
 
-func targetWarnings(t *Target, platformNS string) []string {
+func targetWarnings(t *resource.Target, platformNS string) []string {
 	var w []string
 	switch {
 	case t.Namespace == "":
@@ -126,8 +127,8 @@ func targetWarnings(t *Target, platformNS string) []string {
 // immutable ConfigMap accepts the update.
 func TargetUpdate(stage Stage, old, cm *corev1.ConfigMap, platformNS string) Decision {
 	const remedy = "targets are immutable: to change one, create a new target, point the deployments at it, then delete this one"
-	if cm.Labels[LabelKind] != KindTarget {
-		return denied(ReasonImmutable, "the %s label of target %q cannot be removed or changed; %s", LabelKind, old.Name, remedy)
+	if cm.Labels[resource.LabelKind] != resource.KindTarget {
+		return denied(ReasonImmutable, "the %s label of target %q cannot be removed or changed; %s", resource.LabelKind, old.Name, remedy)
 	}
 	for k := range cm.Data {
 		if _, ok := old.Data[k]; !ok {
@@ -151,8 +152,8 @@ func TargetUpdate(stage Stage, old, cm *corev1.ConfigMap, platformNS string) Dec
 		if old.Immutable != nil && *old.Immutable {
 			out.Immutable = old.Immutable
 		}
-		if t, err := ParseTarget(old); err == nil {
-			out.Annotations = withEntry(out.Annotations, AnnotationNamespace, t.ResolvedNamespace(platformNS))
+		if t, err := resource.ParseTarget(old); err == nil {
+			out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(platformNS))
 		}
 		d.Object = out
 	}
@@ -162,11 +163,11 @@ func TargetUpdate(stage Stage, old, cm *corev1.ConfigMap, platformNS string) Dec
 // sameSpec compares two targets' specs as data; documents that do not parse
 // compare as bytes.
 func sameSpec(old, cm *corev1.ConfigMap) bool {
-	if old.Data[DataKey] == cm.Data[DataKey] {
+	if old.Data[resource.DataKey] == cm.Data[resource.DataKey] {
 		return true
 	}
-	a, errA := decodeDocument(old, KindTarget)
-	b, errB := decodeDocument(cm, KindTarget)
+	a, errA := resource.DecodeDocument(old, resource.KindTarget)
+	b, errB := resource.DecodeDocument(cm, resource.KindTarget)
 	if errA != nil || errB != nil {
 		return false
 	}
@@ -191,23 +192,14 @@ func TargetDelete(name string, referrers []string) Decision {
 	return d
 }
 
-// TargetLookup is what the caches know about a referenced target.
-type TargetLookup struct {
-	// Target is nil when the target does not exist.
-	Target *Target
-	// Err is set when the target exists but is invalid, or when it could not
-	// be looked up.
-	Err error
-}
-
 // DeploymentWrite admits a created or updated Deployment. The mutating stage
 // applies the target's patch set and records the target; the validating
 // stage checks the final object.
-func DeploymentWrite(stage Stage, cm *corev1.ConfigMap, dep *Deployment, lookup TargetLookup, platformNS string) Decision {
+func DeploymentWrite(stage Stage, cm *corev1.ConfigMap, dep *resource.Deployment, lookup resource.TargetLookup, platformNS string) Decision {
 	name := dep.TargetName
 	switch {
 	case lookup.Err != nil:
-		var inv *InvalidError
+		var inv *resource.InvalidError
 		if errors.As(lookup.Err, &inv) {
 			return withTarget(denied(ReasonInvalid, "deployment %q references target %q, which is invalid (%v); recreate the target", cm.Name, name, lookup.Err), name)
 		}
@@ -217,15 +209,15 @@ func DeploymentWrite(stage Stage, cm *corev1.ConfigMap, dep *Deployment, lookup 
 	}
 	ns := lookup.Target.ResolvedNamespace(platformNS)
 	if stage == StageValidate {
-		if got := cm.Labels[LabelDeploymentTarget]; got != name {
-			return withTarget(denied(ReasonInvalid, "deployment %q has label %s=%q but references target %q; leave the label to flinkgate (is its mutating webhook registered?)", cm.Name, LabelDeploymentTarget, got, name), name)
+		if got := cm.Labels[resource.LabelDeploymentTarget]; got != name {
+			return withTarget(denied(ReasonInvalid, "deployment %q has label %s=%q but references target %q; leave the label to flinkgate (is its mutating webhook registered?)", cm.Name, resource.LabelDeploymentTarget, got, name), name)
 		}
-		if got := cm.Annotations[AnnotationTargetNamespace]; got != ns {
-			return withTarget(denied(ReasonInvalid, "deployment %q has annotation %s=%q but target %q runs in %q; leave the annotation to flinkgate", cm.Name, AnnotationTargetNamespace, got, name, ns), name)
+		if got := cm.Annotations[resource.AnnotationTargetNamespace]; got != ns {
+			return withTarget(denied(ReasonInvalid, "deployment %q has annotation %s=%q but target %q runs in %q; leave the annotation to flinkgate", cm.Name, resource.AnnotationTargetNamespace, got, name, ns), name)
 		}
 		return withTarget(allowed(), name)
 	}
-	data, changed, err := dep.patched(lookup.Target)
+	data, changed, err := dep.Patched(lookup.Target)
 	if err != nil {
 		var perr *patchset.Error
 		if errors.As(err, &perr) {
@@ -236,10 +228,10 @@ func DeploymentWrite(stage Stage, cm *corev1.ConfigMap, dep *Deployment, lookup 
 	out := cm.DeepCopy()
 	if changed {
 		out.Data = maps.Clone(out.Data)
-		out.Data[DataKey] = data
+		out.Data[resource.DataKey] = data
 	}
-	out.Labels = withEntry(out.Labels, LabelDeploymentTarget, name)
-	out.Annotations = withEntry(out.Annotations, AnnotationTargetNamespace, ns)
+	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)
+	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, ns)
 	d := allowed()
 	d.Object = out
 	return withTarget(d, name)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
@@ -35,7 +36,7 @@ const DefaultMaxBodyBytes = 6 << 20
 // would be wrong.
 type Lookup interface {
 	// Target finds a DeploymentTarget by name.
-	Target(ctx context.Context, namespace, name string) TargetLookup
+	Target(ctx context.Context, namespace, name string) resource.TargetLookup
 	// Referrers lists the deployments that reference a target, sorted.
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
 }
@@ -206,18 +207,18 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 	platform := s.cfg.PlatformNamespace
 	switch req.Operation {
 	case admissionv1.Delete:
-		if old == nil || old.Labels[LabelKind] != KindTarget {
-			return withTarget(allowed(), old.Labels[LabelDeploymentTarget]), labelKind(old)
+		if old == nil || old.Labels[resource.LabelKind] != resource.KindTarget {
+			return withTarget(allowed(), old.Labels[resource.LabelDeploymentTarget]), labelKind(old)
 		}
 		if stage == StageMutate {
 			// The validating webhook checks references once, on the final request.
-			return withTarget(allowed(), old.Name), KindTarget
+			return withTarget(allowed(), old.Name), resource.KindTarget
 		}
 		refs, err := s.cfg.Lookup.Referrers(ctx, req.Namespace, old.Name)
 		if err != nil {
-			return withTarget(denied(ReasonUnavailable, "could not check which deployments reference target %q: %v; try again", old.Name, err), old.Name), KindTarget
+			return withTarget(denied(ReasonUnavailable, "could not check which deployments reference target %q: %v; try again", old.Name, err), old.Name), resource.KindTarget
 		}
-		return TargetDelete(old.Name, refs), KindTarget
+		return TargetDelete(old.Name, refs), resource.KindTarget
 	case admissionv1.Create, admissionv1.Update:
 		if cm == nil {
 			return denied(ReasonInvalid, "the request carries no object"), ""
@@ -225,21 +226,21 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 	default:
 		return allowed(), labelKind(cm)
 	}
-	kind := cm.Labels[LabelKind]
+	kind := cm.Labels[resource.LabelKind]
 	if req.Operation == admissionv1.Update && old != nil {
-		oldKind := old.Labels[LabelKind]
-		if oldKind == KindTarget {
-			return TargetUpdate(stage, old, cm, platform), KindTarget
+		oldKind := old.Labels[resource.LabelKind]
+		if oldKind == resource.KindTarget {
+			return TargetUpdate(stage, old, cm, platform), resource.KindTarget
 		}
-		if oldKind == KindDeployment && kind != KindDeployment {
-			return denied(ReasonImmutable, "the %s label of deployment %q cannot change; delete it and create the object anew", LabelKind, cm.Name), KindDeployment
+		if oldKind == resource.KindDeployment && kind != resource.KindDeployment {
+			return denied(ReasonImmutable, "the %s label of deployment %q cannot change; delete it and create the object anew", resource.LabelKind, cm.Name), resource.KindDeployment
 		}
 	}
 	switch kind {
-	case KindTarget:
+	case resource.KindTarget:
 		var pre *rbac.Result
 		if stage == StageValidate && s.cfg.Preflight != nil {
-			if t, err := ParseTarget(cm); err == nil {
+			if t, err := resource.ParseTarget(cm); err == nil {
 				ns := t.ResolvedNamespace(platform)
 				r := s.cfg.Preflight.Skip(ns)
 				if s.cfg.PreflightMode != rbac.ModeOff {
@@ -249,13 +250,13 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 			}
 		}
 		return TargetCreate(stage, cm, platform, pre, s.cfg.PreflightMode), kind
-	case KindDeployment:
+	case resource.KindDeployment:
 		if req.Operation == admissionv1.Update && old != nil && cm.DeletionTimestamp != nil && maps.Equal(old.Data, cm.Data) {
 			// A deployment being deleted only loses finalizers; patching it
 			// again could fail (its target may be gone) and block deletion.
 			return allowed(), kind
 		}
-		dep, err := ParseDeployment(cm)
+		dep, err := resource.ParseDeployment(cm)
 		if err != nil {
 			return denied(ReasonInvalid, "invalid Deployment %q: %v", cm.Name, err), kind
 		}
@@ -266,7 +267,7 @@ func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.Admis
 		// is not flinkgate's, and removing it is the fix we ask for.
 		return allowed(), kind
 	default:
-		return denied(ReasonInvalid, "label %s=%q is not a flinkgate kind; it must be %s or %s (remove the label from ConfigMaps flinkgate should ignore)", LabelKind, kind, KindTarget, KindDeployment), kind
+		return denied(ReasonInvalid, "label %s=%q is not a flinkgate kind; it must be %s or %s (remove the label from ConfigMaps flinkgate should ignore)", resource.LabelKind, kind, resource.KindTarget, resource.KindDeployment), kind
 	}
 }
 
@@ -275,7 +276,7 @@ func labelKind(cm *corev1.ConfigMap) string {
 	if cm == nil {
 		return ""
 	}
-	return cm.Labels[LabelKind]
+	return cm.Labels[resource.LabelKind]
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
@@ -337,11 +338,11 @@ func (s *Server) record(stage Stage, req *admissionv1.AdmissionRequest, kind str
 		return
 	}
 	switch {
-	case kind == KindDeployment && req.Operation == admissionv1.Delete:
+	case kind == resource.KindDeployment && req.Operation == admissionv1.Delete:
 		rec.AdmittedDeploymentDelete(req.Namespace, d.Target, req.Name)
-	case kind == KindDeployment:
+	case kind == resource.KindDeployment:
 		rec.AdmittedDeployment(req.Namespace, d.Target, req.Name)
-	case kind == KindTarget && req.Operation == admissionv1.Delete:
+	case kind == resource.KindTarget && req.Operation == admissionv1.Delete:
 		rec.AdmittedTargetDelete(req.Namespace, d.Target)
 	}
 }

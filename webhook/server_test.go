@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -38,19 +39,19 @@ type fakeLookup struct {
 	panics    bool
 }
 
-func (f *fakeLookup) Target(_ context.Context, _, name string) TargetLookup {
+func (f *fakeLookup) Target(_ context.Context, _, name string) resource.TargetLookup {
 	if f.panics {
 		panic("lookup exploded")
 	}
 	if f.err != nil {
-		return TargetLookup{Err: f.err}
+		return resource.TargetLookup{Err: f.err}
 	}
 	cm, ok := f.targets[name]
 	if !ok {
-		return TargetLookup{}
+		return resource.TargetLookup{}
 	}
-	t, err := ParseTarget(cm)
-	return TargetLookup{Target: t, Err: err}
+	t, err := resource.ParseTarget(cm)
+	return resource.TargetLookup{Target: t, Err: err}
 }
 
 func (f *fakeLookup) Referrers(_ context.Context, _, target string) ([]string, error) {
@@ -98,8 +99,8 @@ const jsonDeployment = `{"kind": "Deployment", "spec": {"deploymentTargetName": 
 func configMap(name, kind, doc string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: platformNS, Labels: map[string]string{LabelKind: kind}},
-		Data:       map[string]string{DataKey: doc},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: platformNS, Labels: map[string]string{resource.LabelKind: kind}},
+		Data:       map[string]string{resource.DataKey: doc},
 	}
 	if kind == "" {
 		cm.Labels = nil
@@ -112,7 +113,7 @@ func stored(cm *corev1.ConfigMap, ns string) *corev1.ConfigMap {
 	out := cm.DeepCopy()
 	immutable := true
 	out.Immutable = &immutable
-	out.Annotations = map[string]string{AnnotationNamespace: ns}
+	out.Annotations = map[string]string{resource.AnnotationNamespace: ns}
 	return out
 }
 
@@ -123,9 +124,9 @@ func with(cm *corev1.ConfigMap, f func(*corev1.ConfigMap)) *corev1.ConfigMap {
 }
 
 func admittedDeployment(doc string) *corev1.ConfigMap {
-	return with(configMap("top-speed-windowing", KindDeployment, doc), func(c *corev1.ConfigMap) {
-		c.Labels[LabelDeploymentTarget] = "staging"
-		c.Annotations = map[string]string{AnnotationTargetNamespace: "staging"}
+	return with(configMap("top-speed-windowing", resource.KindDeployment, doc), func(c *corev1.ConfigMap) {
+		c.Labels[resource.LabelDeploymentTarget] = "staging"
+		c.Annotations = map[string]string{resource.AnnotationTargetNamespace: "staging"}
 	})
 }
 
@@ -195,21 +196,21 @@ func post(t testing.TB, h http.Handler, path string, body []byte) *admissionv1.A
 }
 
 func TestAdmission(t *testing.T) {
-	target := configMap("staging", KindTarget, seedTarget)
+	target := configMap("staging", resource.KindTarget, seedTarget)
 	lookup := &fakeLookup{
 		targets: map[string]*corev1.ConfigMap{
 			"staging":    stored(target, "staging"),
-			"appender":   stored(configMap("appender", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/args/-, value: --verbose}\n"), "staging"),
-			"kind-thief": stored(configMap("kind-thief", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
-			"renamer":    stored(configMap("renamer", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
-			"remover":    stored(configMap("remover", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
+			"appender":   stored(configMap("appender", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/args/-, value: --verbose}\n"), "staging"),
+			"kind-thief": stored(configMap("kind-thief", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
+			"renamer":    stored(configMap("renamer", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
+			"remover":    stored(configMap("remover", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
 		},
 		referrers: map[string][]string{
 			"staging": {"top-speed-windowing"},
 			"busy":    {"d00", "d01", "d02", "d03", "d04", "d05", "d06", "d07", "d08", "d09", "d10", "d11"},
 		},
 	}
-	deployment := configMap("top-speed-windowing", KindDeployment, yamlDeployment)
+	deployment := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
 	cases := []struct {
 		name     string
 		golden   string
@@ -227,33 +228,33 @@ func TestAdmission(t *testing.T) {
 		{name: "a stored target passes validation", golden: "target-create-validate", path: "/validate",
 			body: review(admissionv1.Create, nil, stored(target, "staging")), allowed: true},
 		{name: "a target without a namespace is warned that the platform namespace is used", golden: "target-create-no-namespace", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("local", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n")), allowed: true, contains: ""},
+			body: review(admissionv1.Create, nil, configMap("local", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n")), allowed: true, contains: ""},
 		{name: "a target in the platform namespace is warned", golden: "target-create-platform-namespace", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("local", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")), allowed: true},
+			body: review(admissionv1.Create, nil, configMap("local", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")), allowed: true},
 		{name: "a target whose patch appends to an array is warned", golden: "target-create-append", path: "/mutate",
 			body: review(admissionv1.Create, nil, lookup.targets["appender"]), allowed: true},
 		{name: "a target that was not made immutable is denied by validation", golden: "target-create-not-immutable", path: "/validate",
 			body: review(admissionv1.Create, nil, target), contains: "immutable: true"},
 		{name: "a target with a misspelled field is denied, naming the field", golden: "target-unknown-field", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchset: []\n")), contains: "did you mean spec.deploymentPatchSet"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchset: []\n")), contains: "did you mean spec.deploymentPatchSet"},
 		{name: "a target whose document names another kind is denied", golden: "target-wrong-kind", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, yamlDeployment)), contains: `kind is "Deployment"`},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, yamlDeployment)), contains: `kind is "Deployment"`},
 		{name: "a target with an invalid namespace name is denied", golden: "target-bad-namespace", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: Not_Valid}\n")), contains: "not a valid namespace name"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: Not_Valid}\n")), contains: "not a valid namespace name"},
 		{name: "a target with an unknown patch op is denied, naming its index", golden: "target-bad-op", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: upsert, path: /a, value: 1}\n")), contains: "deploymentPatchSet[0]"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: upsert, path: /a, value: 1}\n")), contains: "deploymentPatchSet[0]"},
 		{name: "a target with a patch path that is not a JSON pointer is denied", golden: "target-bad-path", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: spec/a, value: 1}\n")), contains: "start with /"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: spec/a, value: 1}\n")), contains: "start with /"},
 		{name: "a target whose patch writes the deployment's target name is denied", golden: "target-guarded-path", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec/deploymentTargetName, value: x}\n")), contains: "may not change a deployment's kind or target"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec/deploymentTargetName, value: x}\n")), contains: "may not change a deployment's kind or target"},
 		{name: "a target whose document does not parse is denied", golden: "target-unparsable", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
 		{name: "a YAML alias bomb is refused without being expanded", golden: "target-alias-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, aliasBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, aliasBomb())), contains: "expands through YAML aliases"},
 		{name: "a few aliases of a long string that would expand to gigabytes are refused", golden: "target-alias-string-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", KindTarget, stringBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, stringBomb())), contains: "expands through YAML aliases"},
 		{name: "a deployment using a small YAML alias is patched as usual", golden: "deployment-small-alias", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("aliased", KindDeployment, "kind: Deployment\nx: &x {a: 1}\nspec:\n  deploymentTargetName: staging\n  copy: *x\n")), allowed: true},
+			body: review(admissionv1.Create, nil, configMap("aliased", resource.KindDeployment, "kind: Deployment\nx: &x {a: 1}\nspec:\n  deploymentTargetName: staging\n  copy: *x\n")), allowed: true},
 		{name: "a target with an extra data key is denied", golden: "target-extra-key", path: "/mutate",
 			body: review(admissionv1.Create, nil, with(target, func(c *corev1.ConfigMap) { c.Data["notes"] = "x" })), contains: `data keys "notes"`},
 		{name: "a target whose name is not a DNS-1123 label is denied", golden: "target-bad-name", path: "/mutate",
@@ -276,16 +277,16 @@ func TestAdmission(t *testing.T) {
 		// DeploymentTarget UPDATE
 		{name: "a change to a target's spec is denied as immutable", golden: "target-update-spec", path: "/mutate",
 			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) {
-				c.Data[DataKey] = strings.Replace(seedTarget, "namespace: staging", "namespace: production", 1)
+				c.Data[resource.DataKey] = strings.Replace(seedTarget, "namespace: staging", "namespace: production", 1)
 			})), contains: "targets are immutable"},
 		{name: "a metadata-only change to a target is allowed", golden: "target-update-metadata", path: "/validate",
 			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Labels["team"] = "data" })), allowed: true},
 		{name: "a reformatted but equal spec is allowed and the stored bytes are kept", golden: "target-update-reformatted", path: "/mutate",
 			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) {
-				c.Data[DataKey] = `{"kind":"DeploymentTarget","spec":{"kubernetes":{"namespace":"staging"},"deploymentPatchSet":[{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.checkpoints.dir","value":"s3://my-bucket/checkpoints"},{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.savepoints.dir","value":"s3://my-bucket/savepoints"}]}}`
+				c.Data[resource.DataKey] = `{"kind":"DeploymentTarget","spec":{"kubernetes":{"namespace":"staging"},"deploymentPatchSet":[{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.checkpoints.dir","value":"s3://my-bucket/checkpoints"},{"op":"add","path":"/spec/template/spec/flinkConfiguration/state.savepoints.dir","value":"s3://my-bucket/savepoints"}]}}`
 			})), allowed: true},
 		{name: "removing a target's kind label is denied", golden: "target-update-label", path: "/validate",
-			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { delete(c.Labels, LabelKind) })), contains: "cannot be removed or changed"},
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { delete(c.Labels, resource.LabelKind) })), contains: "cannot be removed or changed"},
 		{name: "adding a data key to a target is denied", golden: "target-update-data-key", path: "/validate",
 			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Data["extra"] = "1" })), contains: `data key "extra" cannot be added`},
 		// DeploymentTarget DELETE
@@ -302,7 +303,7 @@ func TestAdmission(t *testing.T) {
 		{name: "a YAML deployment gets the patch set, the target label and the namespace annotation", golden: "deployment-create-yaml", path: "/mutate",
 			body: review(admissionv1.Create, nil, deployment), allowed: true},
 		{name: "a JSON deployment stays JSON when patched", golden: "deployment-create-json", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, jsonDeployment)), allowed: true},
+			body: review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, jsonDeployment)), allowed: true},
 		{name: "an update of a deployment is patched again", golden: "deployment-update", path: "/mutate",
 			body: review(admissionv1.Update, admittedDeployment(yamlDeployment), deployment), allowed: true},
 		{name: "an admitted deployment passes validation", golden: "deployment-validate", path: "/validate",
@@ -310,17 +311,17 @@ func TestAdmission(t *testing.T) {
 		{name: "a deployment without the target label fails validation", golden: "deployment-validate-no-label", path: "/validate",
 			body: review(admissionv1.Create, nil, deployment), contains: "leave the label to flinkgate"},
 		{name: "a deployment of a missing target is denied", golden: "deployment-target-missing", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "nowhere", 1))), contains: `"nowhere", which does not exist`},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "nowhere", 1))), contains: `"nowhere", which does not exist`},
 		{name: "a deployment whose patch fails is denied, naming index, op and path", golden: "deployment-patch-fails", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "remover", 1))), contains: "deploymentPatchSet[1] (op remove, path /spec/template/spec/missing)"},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "remover", 1))), contains: "deploymentPatchSet[1] (op remove, path /spec/template/spec/missing)"},
 		{name: "a patch set that changes the target name is denied", golden: "deployment-patch-changes-target", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "kind-thief", 1))), contains: "changed spec.deploymentTargetName"},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "kind-thief", 1))), contains: "changed spec.deploymentTargetName"},
 		{name: "a deployment without a target name is denied", golden: "deployment-no-target", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, "kind: Deployment\nspec: {}\n")), contains: "spec.deploymentTargetName is missing"},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, "kind: Deployment\nspec: {}\n")), contains: "spec.deploymentTargetName is missing"},
 		{name: "a deployment naming a target with an impossible name is denied as invalid", golden: "deployment-bad-target-name", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: a/b}\n")), contains: "cannot name a target"},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: a/b}\n")), contains: "cannot name a target"},
 		{name: "a patch set that breaks the document's envelope is denied as a failed patch", golden: "deployment-patch-breaks-envelope", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("d", KindDeployment, strings.Replace(yamlDeployment, "staging", "renamer", 1))), contains: "no longer a valid deployment"},
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "renamer", 1))), contains: "no longer a valid deployment"},
 		{name: "a deployment being deleted may lose its finalizer even when its target is gone", golden: "deployment-finalizer-removal", path: "/mutate",
 			body: review(admissionv1.Update,
 				with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "gone", 1)), func(c *corev1.ConfigMap) { c.Finalizers = []string{"example.com/keep"} }),
@@ -330,7 +331,7 @@ func TestAdmission(t *testing.T) {
 			body:    review(admissionv1.Update, configMap("x", "Job", yamlDeployment), configMap("x", "", yamlDeployment)),
 			allowed: true},
 		{name: "integers beyond int64 keep every digit when a YAML document is rewritten", golden: "deployment-uint64", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("big", KindDeployment, yamlDeployment+"  seed: 18446744073709551615\n")), allowed: true},
+			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, yamlDeployment+"  seed: 18446744073709551615\n")), allowed: true},
 		{name: "deleting a deployment is allowed", golden: "deployment-delete", path: "/validate",
 			body: review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},
 		{name: "a lookup that panics is answered with an internal error", golden: "panic", path: "/mutate",
@@ -410,7 +411,7 @@ func aliasBomb() string {
 }
 
 func TestUnreadableRequests(t *testing.T) {
-	valid := review(admissionv1.Create, nil, configMap("staging", KindTarget, seedTarget))
+	valid := review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, seedTarget))
 	cases := []struct {
 		name        string
 		method      string
@@ -465,11 +466,11 @@ func TestMetricsAndLogsPerDecision(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("d", KindDeployment, yamlDeployment)))
-	if got := testutil.ToFloat64(s.metrics.denials.WithLabelValues(KindDeployment, "CREATE", string(ReasonTargetNotFound))); got != 1 {
+	post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, yamlDeployment)))
+	if got := testutil.ToFloat64(s.metrics.denials.WithLabelValues(resource.KindDeployment, "CREATE", string(ReasonTargetNotFound))); got != 1 {
 		t.Errorf("denials{reason=target_not_found} = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", KindDeployment, "CREATE", "denied")); got != 1 {
+	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", resource.KindDeployment, "CREATE", "denied")); got != 1 {
 		t.Errorf("requests{result=denied} = %v, want 1", got)
 	}
 	entries := logs.FilterMessage("admission decision").All()
@@ -499,7 +500,7 @@ func TestKindLabelIsBounded(t *testing.T) {
 }
 
 func FuzzDecodeReview(f *testing.F) {
-	f.Add(review(admissionv1.Create, nil, configMap("staging", KindTarget, seedTarget)))
+	f.Add(review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, seedTarget)))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}`))
 	f.Add([]byte(`{}`))
 	s, _ := newTestServer(f, &fakeLookup{}, nil, rbac.ModeOff)
@@ -525,10 +526,10 @@ func BenchmarkDeploymentCreate(b *testing.B) {
 	for i := range 10 {
 		fmt.Fprintf(&ps, "  - {op: add, path: /spec/template/spec/flinkConfiguration/key%d, value: value%d}\n", i, i)
 	}
-	lookup := &cachedLookup{target: stored(configMap("staging", KindTarget, ps.String()), "staging")}
+	lookup := &cachedLookup{target: stored(configMap("staging", resource.KindTarget, ps.String()), "staging")}
 	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
 	h := s.Handler()
-	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, yamlDeployment))
+	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
@@ -544,13 +545,13 @@ func BenchmarkDeploymentCreate(b *testing.B) {
 // cachedLookup parses its target once, like the real cache's memo.
 type cachedLookup struct {
 	target *corev1.ConfigMap
-	parsed *TargetLookup
+	parsed *resource.TargetLookup
 }
 
-func (c *cachedLookup) Target(context.Context, string, string) TargetLookup {
+func (c *cachedLookup) Target(context.Context, string, string) resource.TargetLookup {
 	if c.parsed == nil {
-		t, err := ParseTarget(c.target)
-		c.parsed = &TargetLookup{Target: t, Err: err}
+		t, err := resource.ParseTarget(c.target)
+		c.parsed = &resource.TargetLookup{Target: t, Err: err}
 	}
 	return *c.parsed
 }
@@ -574,7 +575,7 @@ func (r *recordingLookup) AdmittedTargetDelete(_, target string) {
 }
 
 func TestFinalAdmissionsAreRecorded(t *testing.T) {
-	target := stored(configMap("staging", KindTarget, seedTarget), "staging")
+	target := stored(configMap("staging", resource.KindTarget, seedTarget), "staging")
 	dryRun := func(b []byte) []byte {
 		return bytes.Replace(b, []byte(`"operation":`), []byte(`"dryRun":true,"operation":`), 1)
 	}
@@ -586,7 +587,7 @@ func TestFinalAdmissionsAreRecorded(t *testing.T) {
 		wantDeletes     int
 	}{
 		{"an admitted deployment is recorded by the validating webhook", "/validate", review(admissionv1.Create, nil, admittedDeployment(yamlDeployment)), 1, 0},
-		{"the mutating webhook records nothing", "/mutate", review(admissionv1.Create, nil, configMap("top-speed-windowing", KindDeployment, yamlDeployment)), 0, 0},
+		{"the mutating webhook records nothing", "/mutate", review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)), 0, 0},
 		{"a dry run records nothing", "/validate", dryRun(review(admissionv1.Create, nil, admittedDeployment(yamlDeployment))), 0, 0},
 		{"an admitted target delete is recorded", "/validate", review(admissionv1.Delete, with(target, func(c *corev1.ConfigMap) { c.Name = "free" }), nil), 0, 1},
 		{"a denied target delete is not recorded", "/validate", review(admissionv1.Delete, target, nil), 0, 0},

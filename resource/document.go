@@ -1,4 +1,8 @@
-package webhook
+// Package resource is flinkgate's contract and domain: the ConfigMap layout
+// of DeploymentTargets and Deployments, parsing and validating them, and
+// applying a target's patch set to a deployment document. It knows nothing of
+// HTTP or the Kubernetes API server.
+package resource
 
 import (
 	"bytes"
@@ -65,9 +69,9 @@ func invalidf(format string, args ...any) error {
 	return &InvalidError{msg: fmt.Sprintf(format, args...)}
 }
 
-// decodeDocument checks the ConfigMap's data layout and decodes its document,
+// DecodeDocument checks the ConfigMap's data layout and decodes its document,
 // checking the fields every kind shares.
-func decodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
+func DecodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
 	if len(cm.BinaryData) > 0 {
 		return nil, invalidf("binaryData is not allowed (found keys %s); keep the resource in data[%q] only", keyList(cm.BinaryData), DataKey)
 	}
@@ -182,7 +186,7 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 		return invalidf("kind is missing from data[%q]; add kind: %s", DataKey, kind)
 	}
 	if k != kind {
-		return invalidf("kind is %s but the ConfigMap's %s label is %s; they must match", describe(k), LabelKind, kind)
+		return invalidf("kind is %s but the ConfigMap's %s label is %s; they must match", patchset.Describe(k), LabelKind, kind)
 	}
 	if v, ok := tree["apiVersion"]; ok {
 		if _, isString := v.(string); !isString {
@@ -195,7 +199,7 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 			return invalidf("metadata must be a mapping, got %s", patchset.KindOf(v))
 		}
 		if n, ok := md["name"]; ok && n != name {
-			return invalidf("metadata.name is %s but the ConfigMap is named %q; they must match (or leave metadata.name out)", describe(n), name)
+			return invalidf("metadata.name is %s but the ConfigMap is named %q; they must match (or leave metadata.name out)", patchset.Describe(n), name)
 		}
 	}
 	spec, ok := tree["spec"]
@@ -208,8 +212,8 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 	return nil
 }
 
-// encode writes tree in the document's own format.
-func (d *Document) encode(tree any) (string, error) {
+// Encode writes tree in the document's own format.
+func (d *Document) Encode(tree any) (string, error) {
 	if d.Format == FormatYAML {
 		// Marshal the tree directly: sigs.k8s.io/yaml would encode JSON and
 		// parse it again, which costs more than the whole patch set.
@@ -265,18 +269,6 @@ func yamlValues(v any) any {
 		return x.String()
 	default:
 		return v
-	}
-}
-
-// describe renders a value for a message: strings quoted, others by type.
-func describe(v any) string {
-	switch x := v.(type) {
-	case string:
-		return fmt.Sprintf("%q", x)
-	case json.Number:
-		return x.String()
-	default:
-		return patchset.KindOf(v)
 	}
 }
 

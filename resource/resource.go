@@ -1,4 +1,4 @@
-package webhook
+package resource
 
 import (
 	"fmt"
@@ -19,6 +19,21 @@ type Target struct {
 	PatchSet  []patchset.Operation
 	// Spec is the spec as decoded, for comparing updates as data.
 	Spec any
+	// UID and ResourceVersion identify the stored object the target was
+	// parsed from; Terminating is set once its deletion has begun.
+	UID             string
+	ResourceVersion string
+	Terminating     bool
+}
+
+// TargetLookup is what the API server (or a cache of it) knows about a
+// referenced target.
+type TargetLookup struct {
+	// Target is nil when the target does not exist.
+	Target *Target
+	// Err is set when the target exists but is invalid (an *InvalidError), or
+	// when it could not be looked up.
+	Err error
 }
 
 // ResolvedNamespace is where the target's Flink clusters run: its own
@@ -43,7 +58,7 @@ func ParseTarget(cm *corev1.ConfigMap) (*Target, error) {
 	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
-	doc, err := decodeDocument(cm, KindTarget)
+	doc, err := DecodeDocument(cm, KindTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +74,7 @@ func ParseTarget(cm *corev1.ConfigMap) (*Target, error) {
 	if err := onlyFields(spec, "spec.", targetSpecFields); err != nil {
 		return nil, err
 	}
-	t := &Target{Name: cm.Name, Spec: spec}
+	t := &Target{Name: cm.Name, Spec: spec, UID: string(cm.UID), ResourceVersion: cm.ResourceVersion, Terminating: cm.DeletionTimestamp != nil}
 	k8s, ok := spec["kubernetes"]
 	if !ok {
 		return nil, invalidf("spec.kubernetes is missing; write kubernetes: {namespace: <namespace>} (or kubernetes: {} for the platform namespace)")
@@ -154,7 +169,7 @@ type Deployment struct {
 // ParseDeployment decodes a Deployment ConfigMap; only the envelope and
 // spec.deploymentTargetName are checked, the rest is free-form.
 func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
-	doc, err := decodeDocument(cm, KindDeployment)
+	doc, err := DecodeDocument(cm, KindDeployment)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +180,7 @@ func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
 	}
 	name, ok := v.(string)
 	if !ok || name == "" {
-		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", describe(v))
+		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", patchset.Describe(v))
 	}
 	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
 		return nil, invalidf("spec.deploymentTargetName %q cannot name a target (%s); targets are named like \"staging\"", name, strings.Join(errs, "; "))
@@ -173,9 +188,9 @@ func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
 	return &Deployment{Doc: doc, Name: cm.Name, TargetName: name}, nil
 }
 
-// patched applies the target's patch set to the deployment document and
+// Patched applies the target's patch set to the deployment document and
 // returns the new data["resource.yaml"] and whether it changed.
-func (d *Deployment) patched(t *Target) (string, bool, error) {
+func (d *Deployment) Patched(t *Target) (string, bool, error) {
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
@@ -197,7 +212,7 @@ func (d *Deployment) patched(t *Target) (string, bool, error) {
 	if patchset.Equal(before, m) {
 		return d.Doc.Raw, false, nil
 	}
-	out, err := d.Doc.encode(m)
+	out, err := d.Doc.Encode(m)
 	if err != nil {
 		return "", false, err
 	}
