@@ -2,23 +2,21 @@ package cache
 
 import (
 	"context"
-	"errors"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
 	metafake "k8s.io/client-go/metadata/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"flinkgate.io/flinkgate/health"
+	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -49,7 +47,7 @@ func started(t *testing.T, cached []runtime.Object, cachedMeta []runtime.Object)
 		t.Fatal(err)
 	}
 	meta := metafake.NewSimpleMetadataClient(scheme, cachedMeta...)
-	c, err := New(client, meta, []string{ns})
+	c, err := New(client, meta, []string{ns}, health.NewRefusals())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,7 +103,7 @@ func TestReferrers(t *testing.T) {
 		}
 	})
 	t.Run("the gauge counts deployments per target", func(t *testing.T) {
-		if n := testutil.CollectAndCount(c, "flinkgate_deployments"); n != 2 {
+		if n := testutil.CollectAndCount(metrics.StateCollector{State: c}, "flinkgate_deployments"); n != 2 {
 			t.Errorf("got %d flinkgate_deployments series, want 2 (staging, other)", n)
 		}
 	})
@@ -122,89 +120,4 @@ func TestReferrers(t *testing.T) {
 			t.Errorf("the cache's empty answer was trusted without a live List")
 		}
 	})
-}
-
-func TestRecentAdmissionsCloseTheRaceWithTheInformers(t *testing.T) {
-	c, _, _ := started(t, []runtime.Object{target("staging", validTarget)}, nil)
-	now := time.Now()
-	c.now = func() time.Time { return now }
-	ctx := context.Background()
-
-	t.Run("a deployment admitted moments ago counts as a referrer before the cache sees it", func(t *testing.T) {
-		c.AdmittedDeployment(ns, "staging", "racer")
-		got, err := c.Referrers(ctx, ns, "staging")
-		if err != nil || !slices.Equal(got, []string{"racer"}) {
-			t.Errorf("got %v, %v; want [racer]", got, err)
-		}
-	})
-	t.Run("a recently admitted deployment whose delete is admitted stops counting", func(t *testing.T) {
-		c.AdmittedDeployment(ns, "staging", "brief")
-		c.AdmittedDeploymentDelete(ns, "staging", "brief")
-		got, err := c.Referrers(ctx, ns, "staging")
-		if err != nil || !slices.Equal(got, []string{"racer"}) {
-			t.Errorf("got %v, %v; want only [racer]", got, err)
-		}
-	})
-	t.Run("an admitted deployment stops counting once the window has passed", func(t *testing.T) {
-		now = now.Add(recentWindow)
-		got, err := c.Referrers(ctx, ns, "staging")
-		if err != nil || len(got) != 0 {
-			t.Errorf("got %v, %v; want none", got, err)
-		}
-	})
-	t.Run("a target whose delete was just admitted is not offered to deployments", func(t *testing.T) {
-		c.AdmittedTargetDelete(ns, "staging")
-		if got := c.Target(ctx, ns, "staging"); got.Err == nil || !strings.Contains(got.Err.Error(), "being deleted") {
-			t.Errorf("got %+v; want an error saying the target is being deleted", got)
-		}
-	})
-	t.Run("the delete mark expires, so a delete that failed does not block deployments for long", func(t *testing.T) {
-		now = now.Add(recentWindow)
-		if got := c.Target(ctx, ns, "staging"); got.Target == nil || got.Err != nil {
-			t.Errorf("got %+v; want the cached target", got)
-		}
-	})
-}
-
-func TestARefusedWatchMakesTheCacheUnready(t *testing.T) {
-	c, _, _ := started(t, nil, nil)
-	now := time.Now()
-	c.now = func() time.Time { return now }
-	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "", errors.New("rbac"))
-	cases := []struct {
-		name      string
-		err       error
-		advance   time.Duration
-		wantReady bool
-	}{
-		{"a cache that was never refused is ready", nil, 0, true},
-		{"a transient watch error does not make it unready", errors.New("connection reset"), 0, true},
-		{"a forbidden watch makes it unready", forbidden, 0, false},
-		{"a refusal that stops recurring is forgotten after a minute", nil, refusedWindow, true},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if tc.err != nil {
-				c.watchError("deployments in "+ns, c.deployments[ns])(context.Background(), nil, tc.err)
-			}
-			now = now.Add(tc.advance)
-			if err := c.Refused(); (err == nil) != tc.wantReady {
-				t.Errorf("Refused() = %v, want ready=%v", err, tc.wantReady)
-			}
-		})
-	}
-}
-
-func TestARefusalFollowedByASuccessfulListIsForgotten(t *testing.T) {
-	c, _, _ := started(t, nil, nil)
-	inf := c.deployments[ns]
-	// The informer's version has moved on since the refusal was recorded.
-	c.refused["deployments in "+ns] = refusal{at: c.now(), version: "an older version", informer: inf}
-	if err := c.Refused(); err != nil {
-		t.Errorf("Refused() = %v after the informer listed again; want nil", err)
-	}
-	c.refused["deployments in "+ns] = refusal{at: c.now(), version: inf.LastSyncResourceVersion(), informer: inf}
-	if err := c.Refused(); err == nil {
-		t.Errorf("Refused() = nil for a refusal at the informer's current version; want an error")
-	}
 }

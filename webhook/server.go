@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"mime"
 	"net/http"
 	"runtime/debug"
@@ -23,6 +22,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"flinkgate.io/flinkgate/metrics"
+	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
@@ -39,15 +40,6 @@ type Lookup interface {
 	Target(ctx context.Context, namespace, name string) resource.TargetLookup
 	// Referrers lists the deployments that reference a target, sorted.
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
-}
-
-// Recorder, when the Lookup implements it, is told what the validating
-// webhook admitted, so that a write racing another (a deployment created
-// while its target is deleted) is seen before the informers catch up.
-type Recorder interface {
-	AdmittedDeployment(namespace, target, name string)
-	AdmittedDeploymentDelete(namespace, target, name string)
-	AdmittedTargetDelete(namespace, target string)
 }
 
 // Preflight checks the platform's access to a target namespace; Skip
@@ -71,7 +63,7 @@ type Config struct {
 // Server is the admission webhook.
 type Server struct {
 	cfg     Config
-	metrics *metrics
+	metrics *metrics.Admission
 }
 
 // NewServer builds a Server and registers its metrics.
@@ -85,7 +77,7 @@ func NewServer(cfg Config) (*Server, error) {
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
 	}
-	m, err := newMetrics(cfg.Registerer)
+	m, err := metrics.NewAdmission(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("register admission metrics: %w", err)
 	}
@@ -95,8 +87,8 @@ func NewServer(cfg Config) (*Server, error) {
 // Handler serves POST /mutate and POST /validate.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/mutate", s.handle(StageMutate))
-	mux.Handle("/validate", s.handle(StageValidate))
+	mux.Handle("/mutate", s.handle(policy.StageMutate))
+	mux.Handle("/validate", s.handle(policy.StageValidate))
 	return mux
 }
 
@@ -108,7 +100,7 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
-func (s *Server) handle(stage Stage) http.HandlerFunc {
+func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		review, err := decodeReview(w, r, s.cfg.MaxBodyBytes)
@@ -124,9 +116,8 @@ func (s *Server) handle(stage Stage) http.HandlerFunc {
 		req := review.Request
 		d, kind, before := s.decideSafely(r.Context(), stage, req)
 		resp, d := s.response(req, before, d)
-		s.record(stage, req, kind, d)
 		took := time.Since(start)
-		s.metrics.observe(string(stage), kind, req.Operation, d, took)
+		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
 		s.log(stage, req, kind, d, took)
 		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
 		if err != nil {
@@ -175,108 +166,81 @@ func DecodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
 	return &review, nil
 }
 
-// decideSafely runs the policies; a panic becomes an error answer for this
-// request only.
 // decideSafely decodes the request's objects and runs the policies; a panic
 // becomes an error answer for this request only. It also returns the
 // decoded object, which a mutating answer's patch is computed against.
-func (s *Server) decideSafely(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest) (d Decision, kind string, cm *corev1.ConfigMap) {
+func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) (d policy.Decision, kind string, cm *corev1.ConfigMap) {
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Logger.Error("panic while deciding", zap.String("uid", string(req.UID)), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
-			d = denied(ReasonInternal, "flinkgate failed internally while deciding this request; try again, and report it if it persists")
+			d = policy.Denied(policy.ReasonInternal, "flinkgate failed internally while deciding this request; try again, and report it if it persists")
 		}
 	}()
 	if req.Resource.Group != "" || req.Resource.Resource != "configmaps" {
 		// Only a misconfigured webhook sends anything else; do not block it.
-		return allowed(), "", nil
+		return policy.Allowed(), "", nil
 	}
 	old, err := decodeConfigMap(req.OldObject)
 	if err != nil {
-		return denied(ReasonInvalid, "the old object is not a ConfigMap: %v", err), "", nil
+		return policy.Denied(policy.ReasonInvalid, "the old object is not a ConfigMap: %v", err), "", nil
 	}
 	cm, err = decodeConfigMap(req.Object)
 	if err != nil {
-		return denied(ReasonInvalid, "the object is not a ConfigMap: %v", err), "", nil
+		return policy.Denied(policy.ReasonInvalid, "the object is not a ConfigMap: %v", err), "", nil
 	}
-	d, kind = s.decide(ctx, stage, req, old, cm)
-	return d, kind, cm
+	r := policy.Request{
+		Stage: stage, Operation: policy.Operation(req.Operation), Namespace: req.Namespace, Name: req.Name,
+		Old: old, New: cm, PlatformNamespace: s.cfg.PlatformNamespace,
+	}
+	route := policy.Classify(r)
+	return s.decide(ctx, r, route), route.Kind, cm
 }
 
-func (s *Server) decide(ctx context.Context, stage Stage, req *admissionv1.AdmissionRequest, old, cm *corev1.ConfigMap) (Decision, string) {
-	platform := s.cfg.PlatformNamespace
-	switch req.Operation {
-	case admissionv1.Delete:
-		if old == nil || old.Labels[resource.LabelKind] != resource.KindTarget {
-			return withTarget(allowed(), old.Labels[resource.LabelDeploymentTarget]), labelKind(old)
-		}
-		if stage == StageMutate {
-			// The validating webhook checks references once, on the final request.
-			return withTarget(allowed(), old.Name), resource.KindTarget
-		}
-		refs, err := s.cfg.Lookup.Referrers(ctx, req.Namespace, old.Name)
+// decide gathers what the route's policy needs (parsed documents, look-ups,
+// the preflight) and asks it.
+func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route) policy.Decision {
+	switch route.Rule {
+	case policy.RuleTargetCreate:
+		t, err := resource.ParseTarget(r.New)
 		if err != nil {
-			return withTarget(denied(ReasonUnavailable, "could not check which deployments reference target %q: %v; try again", old.Name, err), old.Name), resource.KindTarget
+			return policy.InvalidTarget(err)
 		}
-		return TargetDelete(old.Name, refs), resource.KindTarget
-	case admissionv1.Create, admissionv1.Update:
-		if cm == nil {
-			return denied(ReasonInvalid, "the request carries no object"), ""
+		if r.Stage == policy.StageMutate {
+			return policy.TargetCreateMutate(r, t)
 		}
-	default:
-		return allowed(), labelKind(cm)
-	}
-	kind := cm.Labels[resource.LabelKind]
-	if req.Operation == admissionv1.Update && old != nil {
-		oldKind := old.Labels[resource.LabelKind]
-		if oldKind == resource.KindTarget {
-			return TargetUpdate(stage, old, cm, platform), resource.KindTarget
+		return policy.TargetCreateValidate(r, t, s.preflight(ctx, t.ResolvedNamespace(r.PlatformNamespace)), s.cfg.PreflightMode)
+	case policy.RuleTargetUpdate:
+		if r.Stage == policy.StageMutate {
+			return policy.TargetUpdateMutate(r)
 		}
-		if oldKind == resource.KindDeployment && kind != resource.KindDeployment {
-			return denied(ReasonImmutable, "the %s label of deployment %q cannot change; delete it and create the object anew", resource.LabelKind, cm.Name), resource.KindDeployment
-		}
-	}
-	switch kind {
-	case resource.KindTarget:
-		var pre *rbac.Result
-		if stage == StageValidate && s.cfg.Preflight != nil {
-			if t, err := resource.ParseTarget(cm); err == nil {
-				ns := t.ResolvedNamespace(platform)
-				r := s.cfg.Preflight.Skip(ns)
-				if s.cfg.PreflightMode != rbac.ModeOff {
-					r = s.cfg.Preflight.Check(ctx, ns)
-				}
-				pre = &r
-			}
-		}
-		return TargetCreate(stage, cm, platform, pre, s.cfg.PreflightMode), kind
-	case resource.KindDeployment:
-		if req.Operation == admissionv1.Update && old != nil && cm.DeletionTimestamp != nil && maps.Equal(old.Data, cm.Data) {
-			// A deployment being deleted only loses finalizers; patching it
-			// again could fail (its target may be gone) and block deletion.
-			return allowed(), kind
-		}
-		dep, err := resource.ParseDeployment(cm)
+		return policy.TargetUpdateValidate(r)
+	case policy.RuleTargetDelete:
+		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
+		return policy.TargetDeleteValidate(r, refs, err)
+	case policy.RuleDeploymentWrite:
+		dep, err := resource.ParseDeployment(r.New)
 		if err != nil {
-			return denied(ReasonInvalid, "invalid Deployment %q: %v", cm.Name, err), kind
+			return policy.InvalidDeployment(r, err)
 		}
-		found := s.cfg.Lookup.Target(ctx, cm.Namespace, dep.TargetName)
-		return DeploymentWrite(stage, cm, dep, found, platform), kind
-	case "":
-		// Only an UPDATE gets here: the old object carried a kind label that
-		// is not flinkgate's, and removing it is the fix we ask for.
-		return allowed(), kind
-	default:
-		return denied(ReasonInvalid, "label %s=%q is not a flinkgate kind; it must be %s or %s (remove the label from ConfigMaps flinkgate should ignore)", resource.LabelKind, kind, resource.KindTarget, resource.KindDeployment), kind
+		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
+		if r.Stage == policy.StageMutate {
+			return policy.DeploymentWriteMutate(r, dep, found)
+		}
+		return policy.DeploymentWriteValidate(r, dep, found)
 	}
+	return route.Decision
 }
 
-// labelKind is the value of a ConfigMap's flinkgate kind label.
-func labelKind(cm *corev1.ConfigMap) string {
-	if cm == nil {
-		return ""
+// preflight runs the RBAC preflight for a namespace, or records that it is
+// off.
+func (s *Server) preflight(ctx context.Context, namespace string) rbac.Result {
+	switch {
+	case s.cfg.Preflight == nil:
+		return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: namespace}
+	case s.cfg.PreflightMode == rbac.ModeOff:
+		return s.cfg.Preflight.Skip(namespace)
 	}
-	return cm.Labels[resource.LabelKind]
+	return s.cfg.Preflight.Check(ctx, namespace)
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
@@ -296,7 +260,7 @@ func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
 // so metrics and logs agree with the API server.
-func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d Decision) (*admissionv1.AdmissionResponse, Decision) {
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision) (*admissionv1.AdmissionResponse, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
 	audit := map[string]string{"decision": "allowed"}
 	if d.Target != "" {
@@ -308,9 +272,9 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		code := int32(http.StatusForbidden)
 		reason := metav1.StatusReasonForbidden
 		switch d.Reason {
-		case ReasonInternal:
+		case policy.ReasonInternal:
 			code, reason = http.StatusInternalServerError, metav1.StatusReasonInternalError
-		case ReasonUnavailable:
+		case policy.ReasonUnavailable:
 			code, reason = http.StatusServiceUnavailable, metav1.StatusReasonServiceUnavailable
 		}
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
@@ -319,7 +283,7 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		patch, err := createPatch(before, d.Object)
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
-			return s.response(req, before, withTarget(denied(ReasonInternal, "flinkgate could not compute the patch for this object; try again"), d.Target))
+			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target))
 		}
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch
@@ -331,23 +295,19 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 	return resp, d
 }
 
-// record tells the Recorder about final, real (not dry-run) admissions.
-func (s *Server) record(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision) {
-	rec, ok := s.cfg.Lookup.(Recorder)
-	if !ok || stage != StageValidate || !d.Allowed || d.Target == "" || req.Name == "" || (req.DryRun != nil && *req.DryRun) {
-		return
-	}
+// result is the metric outcome of a decision: unavailable look-ups and
+// internal failures are errors, not denials of the user's request.
+func result(d policy.Decision) metrics.Result {
 	switch {
-	case kind == resource.KindDeployment && req.Operation == admissionv1.Delete:
-		rec.AdmittedDeploymentDelete(req.Namespace, d.Target, req.Name)
-	case kind == resource.KindDeployment:
-		rec.AdmittedDeployment(req.Namespace, d.Target, req.Name)
-	case kind == resource.KindTarget && req.Operation == admissionv1.Delete:
-		rec.AdmittedTargetDelete(req.Namespace, d.Target)
+	case d.Reason == policy.ReasonInternal || d.Reason == policy.ReasonUnavailable:
+		return metrics.ResultError
+	case !d.Allowed:
+		return metrics.ResultDenied
 	}
+	return metrics.ResultAllowed
 }
 
-func (s *Server) log(stage Stage, req *admissionv1.AdmissionRequest, kind string, d Decision, took time.Duration) {
+func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, kind string, d policy.Decision, took time.Duration) {
 	fields := []zap.Field{
 		zap.String("webhook", string(stage)),
 		zap.String("uid", string(req.UID)),

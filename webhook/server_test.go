@@ -14,7 +14,6 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -23,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
@@ -467,10 +467,10 @@ func TestMetricsAndLogsPerDecision(t *testing.T) {
 		t.Fatal(err)
 	}
 	post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, yamlDeployment)))
-	if got := testutil.ToFloat64(s.metrics.denials.WithLabelValues(resource.KindDeployment, "CREATE", string(ReasonTargetNotFound))); got != 1 {
+	if got := metricValue(t, reg, "flinkgate_admission_denials_total", map[string]string{"kind": resource.KindDeployment, "operation": "CREATE", "reason": string(policy.ReasonTargetNotFound)}); got != 1 {
 		t.Errorf("denials{reason=target_not_found} = %v, want 1", got)
 	}
-	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", resource.KindDeployment, "CREATE", "denied")); got != 1 {
+	if got := metricValue(t, reg, "flinkgate_admission_requests_total", map[string]string{"webhook": "mutate", "kind": resource.KindDeployment, "operation": "CREATE", "result": "denied"}); got != 1 {
 		t.Errorf("requests{result=denied} = %v, want 1", got)
 	}
 	entries := logs.FilterMessage("admission decision").All()
@@ -485,6 +485,33 @@ func TestMetricsAndLogsPerDecision(t *testing.T) {
 	}
 }
 
+// metricValue is the value of the counter series of name with exactly labels.
+func metricValue(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range families {
+		if f.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range f.GetMetric() {
+			if len(m.GetLabel()) != len(labels) {
+				continue
+			}
+			for _, l := range m.GetLabel() {
+				if labels[l.GetName()] != l.GetValue() {
+					continue series
+				}
+			}
+			return m.GetCounter().GetValue()
+		}
+	}
+	return 0
+}
+
 func TestKindLabelIsBounded(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	s, err := NewServer(Config{Lookup: &fakeLookup{}, PlatformNamespace: platformNS, Registerer: reg})
@@ -494,7 +521,7 @@ func TestKindLabelIsBounded(t *testing.T) {
 	for i := range 5 {
 		post(t, s.Handler(), "/mutate", review(admissionv1.Create, nil, configMap("x", fmt.Sprintf("Kind%d", i), yamlDeployment)))
 	}
-	if got := testutil.ToFloat64(s.metrics.requests.WithLabelValues("mutate", "other", "CREATE", "denied")); got != 5 {
+	if got := metricValue(t, reg, "flinkgate_admission_requests_total", map[string]string{"webhook": "mutate", "kind": "other", "operation": "CREATE", "result": "denied"}); got != 5 {
 		t.Errorf("five user-chosen kinds should share kind=\"other\", got %v", got)
 	}
 }
@@ -510,8 +537,8 @@ func FuzzDecodeReview(f *testing.F) {
 			return
 		}
 		// Whatever decodes must be answered without a panic escaping.
-		d, _, before := s.decideSafely(context.Background(), StageMutate, rv.Request)
-		if d.Reason == ReasonInternal {
+		d, _, before := s.decideSafely(context.Background(), policy.StageMutate, rv.Request)
+		if d.Reason == policy.ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}
 		_, _ = s.response(rv.Request, before, d)
@@ -558,51 +585,32 @@ func (c *cachedLookup) Target(context.Context, string, string) resource.TargetLo
 
 func (c *cachedLookup) Referrers(context.Context, string, string) ([]string, error) { return nil, nil }
 
-// recordingLookup remembers what the server told it as a Recorder.
-type recordingLookup struct {
-	fakeLookup
-	deployments, deletes []string
-}
-
-func (r *recordingLookup) AdmittedDeployment(_, target, name string) {
-	r.deployments = append(r.deployments, target+"/"+name)
-}
-func (r *recordingLookup) AdmittedDeploymentDelete(_, target, name string) {
-	r.deletes = append(r.deletes, target+"/"+name)
-}
-func (r *recordingLookup) AdmittedTargetDelete(_, target string) {
-	r.deletes = append(r.deletes, target)
-}
-
-func TestFinalAdmissionsAreRecorded(t *testing.T) {
+func TestNoAnswerDependsOnEarlierRequests(t *testing.T) {
 	target := stored(configMap("staging", resource.KindTarget, seedTarget), "staging")
-	dryRun := func(b []byte) []byte {
-		return bytes.Replace(b, []byte(`"operation":`), []byte(`"dryRun":true,"operation":`), 1)
-	}
+	free := with(target, func(c *corev1.ConfigMap) { c.Name = "free" })
 	cases := []struct {
-		name            string
-		path            string
-		body            []byte
-		wantDeployments int
-		wantDeletes     int
+		name    string
+		earlier []byte // posted to /validate first, as anyone reaching the port could
+		path    string
+		later   []byte
 	}{
-		{"an admitted deployment is recorded by the validating webhook", "/validate", review(admissionv1.Create, nil, admittedDeployment(yamlDeployment)), 1, 0},
-		{"the mutating webhook records nothing", "/mutate", review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)), 0, 0},
-		{"a dry run records nothing", "/validate", dryRun(review(admissionv1.Create, nil, admittedDeployment(yamlDeployment))), 0, 0},
-		{"an admitted target delete is recorded", "/validate", review(admissionv1.Delete, with(target, func(c *corev1.ConfigMap) { c.Name = "free" }), nil), 0, 1},
-		{"a denied target delete is not recorded", "/validate", review(admissionv1.Delete, target, nil), 0, 0},
-		{"an admitted deployment delete is recorded", "/validate", review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), 0, 1},
+		{"a forged admitted deployment of a target does not make its delete referenced", review(admissionv1.Create, nil, with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "free", 1)), func(c *corev1.ConfigMap) {
+			c.Labels[resource.LabelDeploymentTarget] = "free"
+		})), "/validate", review(admissionv1.Delete, free, nil)},
+		{"a forged target delete does not make deployments of the target fail", review(admissionv1.Delete, free, nil), "/mutate",
+			review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "free", 1)))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			l := &recordingLookup{fakeLookup: fakeLookup{
-				targets:   map[string]*corev1.ConfigMap{"staging": target},
-				referrers: map[string][]string{"staging": {"top-speed-windowing"}},
-			}}
+			l := &fakeLookup{targets: map[string]*corev1.ConfigMap{"free": free}}
 			s, _ := newTestServer(t, l, nil, rbac.ModeOff)
-			post(t, s.Handler(), tc.path, tc.body)
-			if len(l.deployments) != tc.wantDeployments || len(l.deletes) != tc.wantDeletes {
-				t.Errorf("recorded deployments %v and deletes %v; want %d and %d", l.deployments, l.deletes, tc.wantDeployments, tc.wantDeletes)
+			for range 3 {
+				if resp := post(t, s.Handler(), "/validate", tc.earlier); !resp.Allowed {
+					t.Fatalf("the earlier request must be admitted to matter: %v", resp.Result)
+				}
+			}
+			if resp := post(t, s.Handler(), tc.path, tc.later); !resp.Allowed {
+				t.Errorf("the later request was denied after earlier forged ones: %v", resp.Result)
 			}
 		})
 	}

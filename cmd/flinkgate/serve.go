@@ -23,6 +23,8 @@ import (
 
 	"flinkgate.io/flinkgate/cache"
 	"flinkgate.io/flinkgate/certs"
+	"flinkgate.io/flinkgate/health"
+	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/webhook"
 )
@@ -106,11 +108,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
-	caches, err := cache.New(client, meta, c.namespaces)
+	refusals := health.NewRefusals()
+	caches, err := cache.New(client, meta, c.namespaces, refusals)
 	if err != nil {
 		return err
 	}
-	reg.MustRegister(caches)
+	reg.MustRegister(metrics.StateCollector{State: caches})
 	// The preflight asks ~80 access reviews within two seconds per namespace;
 	// a client-side rate limit would fail concurrent checks, so it gets its
 	// own client and leaves limiting to the API server's priority and
@@ -151,7 +154,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 			http.Error(w, "caches have not synced yet", http.StatusServiceUnavailable)
 			return
 		}
-		if err := caches.Refused(); err != nil {
+		if err := refusals.Err(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

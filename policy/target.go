@@ -1,0 +1,153 @@
+package policy
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/patchset"
+	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
+)
+
+// maxNamedReferrers bounds how many deployments a delete denial names.
+const maxNamedReferrers = 10
+
+const immutableRemedy = "targets are immutable: to change one, create a new target, point the deployments at it, then delete this one"
+
+// InvalidTarget denies a target whose document does not parse.
+func InvalidTarget(err error) Decision {
+	return Denied(ReasonInvalid, "invalid DeploymentTarget: %v", err)
+}
+
+// TargetCreateMutate makes a new target immutable and records the namespace
+// its Flink clusters run in.
+func TargetCreateMutate(r Request, t *resource.Target) Decision {
+	d := Allowed(targetWarnings(t, r.PlatformNamespace)...).WithTarget(t.Name)
+	out := r.New.DeepCopy()
+	immutable := true
+	out.Immutable = &immutable
+	out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	d.Object = out
+	return d
+}
+
+// TargetCreateValidate insists on what the mutating stage set and on the
+// platform's access to the target's namespace, as the preflight found it.
+func TargetCreateValidate(r Request, t *resource.Target, preflight rbac.Result, mode rbac.Mode) Decision {
+	ns := t.ResolvedNamespace(r.PlatformNamespace)
+	d := Allowed(targetWarnings(t, r.PlatformNamespace)...).WithTarget(t.Name)
+	if r.New.Immutable == nil || !*r.New.Immutable {
+		return Denied(ReasonInvalid, "target %q must be created with immutable: true; flinkgate's mutating webhook sets it, so check that it is registered", t.Name)
+	}
+	if got := r.New.Annotations[resource.AnnotationNamespace]; got != ns {
+		return Denied(ReasonInvalid, "target %q has annotation %s=%q but its namespace is %q; leave the annotation to flinkgate", t.Name, resource.AnnotationNamespace, got, ns)
+	}
+	if problem := preflight.Problem(); problem != "" {
+		if mode != rbac.ModeEnforce {
+			d.Warnings = append(d.Warnings, problem)
+			return d
+		}
+		reason := ReasonRBAC
+		if preflight.Outcome == rbac.OutcomeUnavailable {
+			reason = ReasonUnavailable
+		}
+		return Denied(reason, "target %q cannot be served: %s", t.Name, problem).WithTarget(t.Name)
+	}
+	return d
+}
+
+func targetWarnings(t *resource.Target, platformNS string) []string {
+	var w []string
+	switch {
+	case t.Namespace == "":
+		w = append(w, fmt.Sprintf("target %q sets no spec.kubernetes.namespace, so its Flink clusters run in the platform namespace %q; running Flink jobs in a separate namespace is recommended", t.Name, platformNS))
+	case t.Namespace == platformNS:
+		w = append(w, fmt.Sprintf("target %q runs Flink clusters in the platform namespace %q; running Flink jobs in a separate namespace is recommended", t.Name, platformNS))
+	}
+	for i := range t.PatchSet {
+		if t.PatchSet[i].Appends() {
+			w = append(w, fmt.Sprintf("spec.deploymentPatchSet[%d] (%s %s) appends to an array: it is applied again on every modification of a deployment, adding another element each time", i, t.PatchSet[i].Op, t.PatchSet[i].Path))
+		}
+	}
+	return w
+}
+
+// TargetUpdateValidate allows metadata changes only.
+func TargetUpdateValidate(r Request) Decision {
+	old, cm := r.Old, r.New
+	if cm.Labels[resource.LabelKind] != resource.KindTarget {
+		return Denied(ReasonImmutable, "the %s label of target %q cannot be removed or changed; %s", resource.LabelKind, old.Name, immutableRemedy)
+	}
+	for k := range cm.Data {
+		if _, ok := old.Data[k]; !ok {
+			return Denied(ReasonImmutable, "data key %q cannot be added to target %q; %s", k, old.Name, immutableRemedy)
+		}
+	}
+	for k := range cm.BinaryData {
+		if _, ok := old.BinaryData[k]; !ok {
+			return Denied(ReasonImmutable, "binaryData key %q cannot be added to target %q; %s", k, old.Name, immutableRemedy)
+		}
+	}
+	if !sameSpec(old, cm) {
+		return Denied(ReasonImmutable, "the spec of target %q cannot change; %s", old.Name, immutableRemedy)
+	}
+	return Allowed().WithTarget(old.Name)
+}
+
+// TargetUpdateMutate applies the validating rules early and keeps the stored
+// document bytes when only their formatting changed, so the immutable
+// ConfigMap accepts the update.
+func TargetUpdateMutate(r Request) Decision {
+	d := TargetUpdateValidate(r)
+	if !d.Allowed {
+		return d
+	}
+	old := r.Old
+	out := r.New.DeepCopy()
+	out.Data = maps.Clone(old.Data)
+	out.BinaryData = maps.Clone(old.BinaryData)
+	if old.Immutable != nil && *old.Immutable {
+		out.Immutable = old.Immutable
+	}
+	if t, err := resource.ParseTarget(old); err == nil {
+		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	}
+	d.Object = out
+	return d
+}
+
+// sameSpec compares two targets' specs as data; documents that do not parse
+// compare as bytes.
+func sameSpec(old, cm *corev1.ConfigMap) bool {
+	if old.Data[resource.DataKey] == cm.Data[resource.DataKey] {
+		return true
+	}
+	a, errA := resource.DecodeDocument(old, resource.KindTarget)
+	b, errB := resource.DecodeDocument(cm, resource.KindTarget)
+	if errA != nil || errB != nil {
+		return false
+	}
+	return patchset.Equal(a.Tree["spec"], b.Tree["spec"])
+}
+
+// TargetDeleteValidate refuses to delete a target that deployments
+// reference; referrers is what a look-up found, or err why it could not.
+func TargetDeleteValidate(r Request, referrers []string, err error) Decision {
+	name := r.Old.Name
+	if err != nil {
+		return Denied(ReasonUnavailable, "could not check which deployments reference target %q: %v; try again", name, err).WithTarget(name)
+	}
+	if len(referrers) == 0 {
+		return Allowed().WithTarget(name)
+	}
+	named := referrers
+	more := ""
+	if len(named) > maxNamedReferrers {
+		more = fmt.Sprintf(" and %d more", len(named)-maxNamedReferrers)
+		named = named[:maxNamedReferrers]
+	}
+	return Denied(ReasonReferenced, "target %q is referenced by %d deployment(s): %s%s; delete those deployments or point them at another target first", name, len(referrers), strings.Join(named, ", "), more).WithTarget(name)
+}
