@@ -65,8 +65,8 @@ type Cached struct {
 	// flightJoined, if set, is called once a caller has joined or started
 	// a question; tests use it to know callers overlap without sleeping.
 	flightJoined func()
-	mu     sync.Mutex
-	cache  map[string]entry
+	mu           sync.Mutex
+	cache        map[string]entry
 }
 
 type entry struct {
