@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/authz"
-	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -148,7 +147,7 @@ func TestAuthorization(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := NewServer(Config{Lookup: lookup, Authorizer: az, PreflightMode: rbac.ModeOff, PlatformNamespace: platformNS, Registerer: prometheus.NewRegistry()})
+			s, err := NewServer(Config{Lookup: lookup, Authorizer: az, PlatformNamespace: platformNS, Registerer: prometheus.NewRegistry()})
 			if err != nil {
 				t.Fatal(err)
 			}

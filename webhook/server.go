@@ -43,19 +43,18 @@ type Lookup interface {
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
 }
 
-// Preflight checks the platform's access to a target namespace; Skip
-// records a check that --rbac-preflight=off leaves out.
+// Preflight checks the platform's access to a target namespace. It owns
+// its mode: with off, Check returns a skipped result without asking.
 type Preflight interface {
 	Check(ctx context.Context, namespace string) rbac.Result
-	Skip(namespace string) rbac.Result
+	Mode() rbac.Mode
 }
 
 // Config configures a Server.
 type Config struct {
-	Logger        *zap.Logger
-	Lookup        Lookup
-	Preflight     Preflight // nil: no preflight
-	PreflightMode rbac.Mode
+	Logger    *zap.Logger
+	Lookup    Lookup
+	Preflight Preflight // nil: no preflight
 	// Authorizer says whether the requesting user may act on flinkgate's
 	// virtual resources; nil allows everyone (--authorization=off).
 	Authorizer        authz.Authorizer
@@ -263,7 +262,10 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		if r.Stage == policy.StageMutate {
 			return policy.TargetCreateMutate(r, t)
 		}
-		return policy.TargetCreateValidate(r, t, s.preflight(ctx, t.ResolvedNamespace(r.PlatformNamespace)), s.cfg.PreflightMode)
+		if s.cfg.Preflight == nil {
+			return policy.TargetCreateValidate(r, t, rbac.Result{Outcome: rbac.OutcomeSkipped}, rbac.ModeOff)
+		}
+		return policy.TargetCreateValidate(r, t, s.cfg.Preflight.Check(ctx, t.ResolvedNamespace(r.PlatformNamespace)), s.cfg.Preflight.Mode())
 	case policy.RuleTargetUpdate:
 		if r.Stage == policy.StageMutate {
 			return policy.TargetUpdateMutate(r)
@@ -283,18 +285,6 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		return policy.DeploymentWriteValidate(r, dep, found)
 	}
 	return route.Decision
-}
-
-// preflight runs the RBAC preflight for a namespace, or records that it is
-// off.
-func (s *Server) preflight(ctx context.Context, namespace string) rbac.Result {
-	switch {
-	case s.cfg.Preflight == nil:
-		return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: namespace}
-	case s.cfg.PreflightMode == rbac.ModeOff:
-		return s.cfg.Preflight.Skip(namespace)
-	}
-	return s.cfg.Preflight.Check(ctx, namespace)
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
