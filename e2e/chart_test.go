@@ -44,8 +44,13 @@ const (
 	// ServiceAccount, the TLS Secret and both webhook configurations.
 	chartFullname  = chartRelease + "-flinkgate"
 	chartTLSSecret = chartFullname + "-tls"
-	// chartSA is the chart's ServiceAccount as the API server names it.
+	// chartSA is the chart's platform ServiceAccount as the API server
+	// names it: the appmanager Roles bind it and the preflight asks about it.
 	chartSA = "system:serviceaccount:" + platformNS + ":" + chartFullname
+	// chartWebhookSA is the chart's webhook ServiceAccount, which flinkgate
+	// runs as.
+	chartWebhookName = chartFullname + "-webhook"
+	chartWebhookSA   = "system:serviceaccount:" + platformNS + ":" + chartWebhookName
 
 	// Namespaces of the chart test besides the listed ones (below), which
 	// are in appmanager.rbac.additionalNamespaces from the install on:
@@ -154,10 +159,14 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		s.wantCanI(t, checks, false)
 	})
 
-	step("flinkgate running as the chart's ServiceAccount syncs its caches and serves the chart's webhooks", func(t *testing.T) {
+	t.Run("the webhook's ServiceAccount may not create pods or read secrets in any target namespace", func(t *testing.T) {
+		s.wantWebhookCannot(t, append(slices.Clone(listed), laterAdded, unlisted, platformNS))
+	})
+
+	step("flinkgate running as the chart's webhook ServiceAccount syncs its caches and serves the chart's webhooks", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		token, err := s.c.ServiceAccountToken(ctx, platformNS, chartFullname, 0)
+		token, err := s.c.ServiceAccountToken(ctx, platformNS, chartWebhookName, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -166,8 +175,8 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		}
 		// The token must really be the chart's ServiceAccount, or a
 		// successful start proves nothing about the chart's RBAC.
-		if got := whoAmI(t, s.kubeconfig); got != chartSA {
-			t.Fatalf("the TokenRequest token authenticates as %q, want %q", got, chartSA)
+		if got := whoAmI(t, s.kubeconfig); got != chartWebhookSA {
+			t.Fatalf("the TokenRequest token authenticates as %q, want %q", got, chartWebhookSA)
 		}
 		// StartFlinkgate returns once /readyz passes, which needs the
 		// caches synced with nothing but the chart's least-privilege RBAC.
@@ -208,13 +217,13 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		})
 	})
 
-	t.Run("flinkgate watches ConfigMaps as the chart's ServiceAccount and is never refused", func(t *testing.T) {
+	t.Run("flinkgate watches ConfigMaps as the chart's webhook ServiceAccount and is never refused", func(t *testing.T) {
 		// /readyz only says each informer listed once, and an informer
 		// refused its watch keeps re-listing, so the counts above would
 		// still come right: only the API server's audit log shows the
 		// watch. It records ConfigMap requests only.
-		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", platformNS, chartSA), func() (bool, string) {
-			events := s.auditEvents(t, chartSA)
+		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", platformNS, chartWebhookSA), func() (bool, string) {
+			events := s.auditEvents(t, chartWebhookSA)
 			var refused []string
 			watched := false
 			for _, e := range events {
@@ -227,7 +236,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 			}
 			if len(refused) > 0 {
 				slices.Sort(refused)
-				t.Fatalf("the API server refused the chart's ServiceAccount: %v", slices.Compact(refused))
+				t.Fatalf("the API server refused the chart's webhook ServiceAccount: %v", slices.Compact(refused))
 			}
 			return watched, fmt.Sprintf("%d audit events by the ServiceAccount, none a successful watch", len(events))
 		})
@@ -567,10 +576,10 @@ func (s *chartSuite) startFlinkgate(t *testing.T, mode rbac.Mode) {
 		PlatformNamespace: platformNS,
 		Namespaces:        []string{platformNS},
 		WebhookPort:       s.port,
-		ExtraArgs:         []string{"--rbac-preflight=" + string(mode)},
+		ExtraArgs:         []string{"--rbac-preflight=" + string(mode), "--platform-service-account=" + chartFullname},
 	})
 	if err != nil {
-		t.Fatalf("start flinkgate as %s with --rbac-preflight=%s: %v", chartSA, mode, err)
+		t.Fatalf("start flinkgate as %s with --rbac-preflight=%s: %v", chartWebhookSA, mode, err)
 	}
 	s.fg = fg
 	s.fgLogs = append(s.fgLogs, fg.LogPath())
@@ -902,6 +911,9 @@ func wantChartObjects() []chartObject {
 		{"Role", platformNS, chartFullname + "-webhook"},
 		{"RoleBinding", platformNS, chartFullname + "-webhook"},
 		{"ServiceAccount", platformNS, chartFullname},
+		{"ServiceAccount", platformNS, chartWebhookName},
+		{"ClusterRole", "", chartFullname + "-target-admin"},
+		{"ClusterRole", "", chartFullname + "-deployer"},
 		{"Secret", platformNS, chartTLSSecret},
 		{"Deployment", platformNS, chartFullname},
 		{"Service", platformNS, chartFullname},
