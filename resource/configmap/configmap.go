@@ -18,7 +18,9 @@ func Object(cm *corev1.ConfigMap) resource.Object {
 }
 
 // ParseTarget parses the DeploymentTarget stored in cm.
-func ParseTarget(cm *corev1.ConfigMap) (*resource.Target, error) { return resource.ParseTarget(Object(cm)) }
+func ParseTarget(cm *corev1.ConfigMap) (*resource.Target, error) {
+	return resource.ParseTarget(Object(cm))
+}
 
 // ParseDeployment parses the Deployment stored in cm.
 func ParseDeployment(cm *corev1.ConfigMap) (*resource.Deployment, error) {
