@@ -27,6 +27,7 @@ import (
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
@@ -201,7 +202,7 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 	var dep *resource.Deployment
 	var depErr error
 	if route.Rule == policy.RuleDeploymentWrite {
-		dep, depErr = resource.ParseDeployment(r.New)
+		dep, depErr = configmap.ParseDeployment(r.New)
 	}
 	// Authorization comes before every policy, so a user who may not touch
 	// a target hears "forbidden", not why the change would be wrong.
@@ -244,7 +245,7 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 	for _, c := range checks {
 		ok, err := s.cfg.Authorizer.Allowed(ctx, authz.Attributes{User: user, Namespace: r.Namespace, Check: c})
 		if err != nil || !ok {
-			return policy.Unauthorized(user.Name, r.Namespace, c, err), false
+			return policy.Unauthorized(user.Name, r.Namespace, c.Verb, c.Resource, c.Name, err), false
 		}
 	}
 	return policy.Decision{}, true
@@ -255,17 +256,14 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, dep *resource.Deployment, depErr error) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := resource.ParseTarget(r.New)
+		t, err := configmap.ParseTarget(r.New)
 		if err != nil {
 			return policy.InvalidTarget(err)
 		}
 		if r.Stage == policy.StageMutate {
 			return policy.TargetCreateMutate(r, t)
 		}
-		if s.cfg.Preflight == nil {
-			return policy.TargetCreateValidate(r, t, rbac.Result{Outcome: rbac.OutcomeSkipped}, rbac.ModeOff)
-		}
-		return policy.TargetCreateValidate(r, t, s.cfg.Preflight.Check(ctx, t.ResolvedNamespace(r.PlatformNamespace)), s.cfg.Preflight.Mode())
+		return policy.TargetCreateValidate(r, t, s.access(ctx, t.ResolvedNamespace(r.PlatformNamespace)))
 	case policy.RuleTargetUpdate:
 		if r.Stage == policy.StageMutate {
 			return policy.TargetUpdateMutate(r)
@@ -285,6 +283,16 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		return policy.DeploymentWriteValidate(r, dep, found)
 	}
 	return route.Decision
+}
+
+// access runs the RBAC preflight for a namespace; in off mode the preflight
+// itself returns (and counts) a skipped result.
+func (s *Server) access(ctx context.Context, namespace string) policy.Access {
+	if s.cfg.Preflight == nil {
+		return policy.Access{}
+	}
+	r := s.cfg.Preflight.Check(ctx, namespace)
+	return policy.Access{Problem: r.Problem(), Unavailable: r.Outcome == rbac.OutcomeUnavailable, Enforce: s.cfg.Preflight.Mode() == rbac.ModeEnforce}
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
