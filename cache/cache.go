@@ -24,6 +24,7 @@ import (
 
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 const byTargetIndex = "byTarget"
@@ -176,7 +177,7 @@ func (c *Cache) parse(cm *corev1.ConfigMap) resource.TargetLookup {
 	p, ok := c.parsed[cm.UID]
 	c.mu.Unlock()
 	if !ok || p.resourceVersion != cm.ResourceVersion || cm.UID == "" {
-		t, err := resource.ParseTarget(cm)
+		t, err := configmap.ParseTarget(cm)
 		p = parsedTarget{resourceVersion: cm.ResourceVersion, target: t, err: err}
 		if cm.UID != "" {
 			c.mu.Lock()

@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/patchset"
-	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 // maxNamedReferrers bounds how many deployments a delete denial names.
@@ -34,9 +34,21 @@ func TargetCreateMutate(r Request, t *resource.Target) Decision {
 	return d
 }
 
+// Access is what the RBAC preflight found about the platform's access to a
+// target's namespace.
+type Access struct {
+	// Problem says what is missing and how to grant it; empty when the
+	// platform may manage Flink clusters there, or the check is off.
+	Problem string
+	// Unavailable is set when the check could not be made.
+	Unavailable bool
+	// Enforce makes a problem deny the target; otherwise it is a warning.
+	Enforce bool
+}
+
 // TargetCreateValidate insists on what the mutating stage set and on the
-// platform's access to the target's namespace, as the preflight found it.
-func TargetCreateValidate(r Request, t *resource.Target, preflight rbac.Result, mode rbac.Mode) Decision {
+// platform's access to the target's namespace.
+func TargetCreateValidate(r Request, t *resource.Target, access Access) Decision {
 	ns := t.ResolvedNamespace(r.PlatformNamespace)
 	d := Allowed(targetWarnings(t, r.PlatformNamespace)...).WithTarget(t.Name)
 	if r.New.Immutable == nil || !*r.New.Immutable {
@@ -45,16 +57,16 @@ func TargetCreateValidate(r Request, t *resource.Target, preflight rbac.Result, 
 	if got := r.New.Annotations[resource.AnnotationNamespace]; got != ns {
 		return Denied(ReasonInvalid, "target %q has annotation %s=%q but its namespace is %q; leave the annotation to flinkgate", t.Name, resource.AnnotationNamespace, got, ns)
 	}
-	if problem := preflight.Problem(); problem != "" {
-		if mode != rbac.ModeEnforce {
-			d.Warnings = append(d.Warnings, problem)
+	if access.Problem != "" {
+		if !access.Enforce {
+			d.Warnings = append(d.Warnings, access.Problem)
 			return d
 		}
 		reason := ReasonRBAC
-		if preflight.Outcome == rbac.OutcomeUnavailable {
+		if access.Unavailable {
 			reason = ReasonUnavailable
 		}
-		return Denied(reason, "target %q cannot be served: %s", t.Name, problem).WithTarget(t.Name)
+		return Denied(reason, "target %q cannot be served: %s", t.Name, access.Problem).WithTarget(t.Name)
 	}
 	return d
 }
@@ -112,7 +124,7 @@ func TargetUpdateMutate(r Request) Decision {
 	if old.Immutable != nil && *old.Immutable {
 		out.Immutable = old.Immutable
 	}
-	if t, err := resource.ParseTarget(old); err == nil {
+	if t, err := configmap.ParseTarget(old); err == nil {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
 	}
 	d.Object = out
@@ -125,8 +137,8 @@ func sameSpec(old, cm *corev1.ConfigMap) bool {
 	if old.Data[resource.DataKey] == cm.Data[resource.DataKey] {
 		return true
 	}
-	a, errA := resource.DecodeDocument(old, resource.KindTarget)
-	b, errB := resource.DecodeDocument(cm, resource.KindTarget)
+	a, errA := configmap.DecodeDocument(old, resource.KindTarget)
+	b, errB := configmap.DecodeDocument(cm, resource.KindTarget)
 	if errA != nil || errB != nil {
 		return false
 	}

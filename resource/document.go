@@ -15,7 +15,6 @@ import (
 
 	goyaml "go.yaml.in/yaml/v2"
 	yamlv3 "go.yaml.in/yaml/v3"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
 	"flinkgate.io/flinkgate/patchset"
@@ -71,7 +70,7 @@ func invalidf(format string, args ...any) error {
 
 // DecodeDocument checks the ConfigMap's data layout and decodes its document,
 // checking the fields every kind shares.
-func DecodeDocument(cm *corev1.ConfigMap, kind string) (*Document, error) {
+func DecodeDocument(cm Object, kind string) (*Document, error) {
 	if len(cm.BinaryData) > 0 {
 		return nil, invalidf("binaryData is not allowed (found keys %s); keep the resource in data[%q] only", keyList(cm.BinaryData), DataKey)
 	}

@@ -5,11 +5,25 @@ import (
 	"sort"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"flinkgate.io/flinkgate/patchset"
 )
+
+// Object is what the contract reads of a ConfigMap that holds a target or a
+// deployment. It is a plain struct so that this package stays free of the
+// Kubernetes API machinery; package configmap fills it from a ConfigMap.
+type Object struct {
+	Name      string
+	Namespace string
+	// UID and ResourceVersion identify the stored version, if any.
+	UID             string
+	ResourceVersion string
+	// Terminating is set once the object's deletion has begun.
+	Terminating bool
+	Data        map[string]string
+	BinaryData  map[string][]byte
+}
 
 // Target is a parsed DeploymentTarget.
 type Target struct {
@@ -54,7 +68,7 @@ var (
 )
 
 // ParseTarget decodes and validates a DeploymentTarget ConfigMap.
-func ParseTarget(cm *corev1.ConfigMap) (*Target, error) {
+func ParseTarget(cm Object) (*Target, error) {
 	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
@@ -74,7 +88,7 @@ func ParseTarget(cm *corev1.ConfigMap) (*Target, error) {
 	if err := onlyFields(spec, "spec.", targetSpecFields); err != nil {
 		return nil, err
 	}
-	t := &Target{Name: cm.Name, Spec: spec, UID: string(cm.UID), ResourceVersion: cm.ResourceVersion, Terminating: cm.DeletionTimestamp != nil}
+	t := &Target{Name: cm.Name, Spec: spec, UID: cm.UID, ResourceVersion: cm.ResourceVersion, Terminating: cm.Terminating}
 	k8s, ok := spec["kubernetes"]
 	if !ok {
 		return nil, invalidf("spec.kubernetes is missing; write kubernetes: {namespace: <namespace>} (or kubernetes: {} for the platform namespace)")
@@ -168,7 +182,7 @@ type Deployment struct {
 
 // ParseDeployment decodes a Deployment ConfigMap; only the envelope and
 // spec.deploymentTargetName are checked, the rest is free-form.
-func ParseDeployment(cm *corev1.ConfigMap) (*Deployment, error) {
+func ParseDeployment(cm Object) (*Deployment, error) {
 	doc, err := DecodeDocument(cm, KindDeployment)
 	if err != nil {
 		return nil, err

@@ -26,6 +26,7 @@ import (
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
@@ -201,14 +202,14 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := resource.ParseTarget(r.New)
+		t, err := configmap.ParseTarget(r.New)
 		if err != nil {
 			return policy.InvalidTarget(err)
 		}
 		if r.Stage == policy.StageMutate {
 			return policy.TargetCreateMutate(r, t)
 		}
-		return policy.TargetCreateValidate(r, t, s.preflight(ctx, t.ResolvedNamespace(r.PlatformNamespace)), s.cfg.PreflightMode)
+		return policy.TargetCreateValidate(r, t, s.access(ctx, t.ResolvedNamespace(r.PlatformNamespace)))
 	case policy.RuleTargetUpdate:
 		if r.Stage == policy.StageMutate {
 			return policy.TargetUpdateMutate(r)
@@ -218,7 +219,7 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 		return policy.TargetDeleteValidate(r, refs, err)
 	case policy.RuleDeploymentWrite:
-		dep, err := resource.ParseDeployment(r.New)
+		dep, err := configmap.ParseDeployment(r.New)
 		if err != nil {
 			return policy.InvalidDeployment(r, err)
 		}
@@ -231,16 +232,18 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 	return route.Decision
 }
 
-// preflight runs the RBAC preflight for a namespace, or records that it is
-// off.
-func (s *Server) preflight(ctx context.Context, namespace string) rbac.Result {
+// access runs the RBAC preflight for a namespace, or records that it is off.
+func (s *Server) access(ctx context.Context, namespace string) policy.Access {
+	var r rbac.Result
 	switch {
 	case s.cfg.Preflight == nil:
-		return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: namespace}
+		return policy.Access{}
 	case s.cfg.PreflightMode == rbac.ModeOff:
-		return s.cfg.Preflight.Skip(namespace)
+		r = s.cfg.Preflight.Skip(namespace)
+	default:
+		r = s.cfg.Preflight.Check(ctx, namespace)
 	}
-	return s.cfg.Preflight.Check(ctx, namespace)
+	return policy.Access{Problem: r.Problem(), Unavailable: r.Outcome == rbac.OutcomeUnavailable, Enforce: s.cfg.PreflightMode == rbac.ModeEnforce}
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {

@@ -25,6 +25,7 @@ import (
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -50,7 +51,7 @@ func (f *fakeLookup) Target(_ context.Context, _, name string) resource.TargetLo
 	if !ok {
 		return resource.TargetLookup{}
 	}
-	t, err := resource.ParseTarget(cm)
+	t, err := configmap.ParseTarget(cm)
 	return resource.TargetLookup{Target: t, Err: err}
 }
 
@@ -577,7 +578,7 @@ type cachedLookup struct {
 
 func (c *cachedLookup) Target(context.Context, string, string) resource.TargetLookup {
 	if c.parsed == nil {
-		t, err := resource.ParseTarget(c.target)
+		t, err := configmap.ParseTarget(c.target)
 		c.parsed = &resource.TargetLookup{Target: t, Err: err}
 	}
 	return *c.parsed

@@ -1,0 +1,33 @@
+// Package configmap reads the contract's objects out of Kubernetes
+// ConfigMaps, keeping package resource free of the API machinery.
+package configmap
+
+import (
+	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/resource"
+)
+
+// Object is what package resource reads of cm.
+func Object(cm *corev1.ConfigMap) resource.Object {
+	return resource.Object{
+		Name: cm.Name, Namespace: cm.Namespace,
+		UID: string(cm.UID), ResourceVersion: cm.ResourceVersion, Terminating: cm.DeletionTimestamp != nil,
+		Data: cm.Data, BinaryData: cm.BinaryData,
+	}
+}
+
+// ParseTarget parses the DeploymentTarget stored in cm.
+func ParseTarget(cm *corev1.ConfigMap) (*resource.Target, error) {
+	return resource.ParseTarget(Object(cm))
+}
+
+// ParseDeployment parses the Deployment stored in cm.
+func ParseDeployment(cm *corev1.ConfigMap) (*resource.Deployment, error) {
+	return resource.ParseDeployment(Object(cm))
+}
+
+// DecodeDocument decodes the resource document stored in cm.
+func DecodeDocument(cm *corev1.ConfigMap, kind string) (*resource.Document, error) {
+	return resource.DecodeDocument(Object(cm), kind)
+}
