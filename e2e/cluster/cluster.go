@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -30,6 +29,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"flinkgate.io/flinkgate/certs"
 )
 
 const (
@@ -135,15 +136,15 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	ca, err := newCA("flinkgate-e2e-ca")
+	ca, err := certs.NewCA("flinkgate-e2e-ca", certValidity)
 	if err != nil {
 		return err
 	}
-	serving, err := ca.newServingCert("kube-apiserver", []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"})
+	serving, err := ca.Serving([]string{"127.0.0.1", "localhost"}, certValidity)
 	if err != nil {
 		return err
 	}
-	admin, err := ca.newClientCert("admin", "system:masters")
+	admin, err := ca.Client("admin", []string{"system:masters"}, certValidity)
 	if err != nil {
 		return err
 	}
@@ -152,9 +153,9 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	if err := writeFiles(c.Dir, map[string][]byte{
-		"ca.crt":            ca.certPEM,
-		"apiserver.crt":     serving.certPEM,
-		"apiserver.key":     serving.keyPEM,
+		"ca.crt":            ca.CertPEM,
+		"apiserver.crt":     serving.CertPEM,
+		"apiserver.key":     serving.KeyPEM,
 		"sa.key":            saKey,
 		"sa.pub":            saPub,
 		"audit-policy.yaml": []byte(auditPolicy),
@@ -233,9 +234,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.restConfig = &rest.Config{
 		Host: c.Server,
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   ca.certPEM,
-			CertData: admin.certPEM,
-			KeyData:  admin.keyPEM,
+			CAData:   ca.CertPEM,
+			CertData: admin.CertPEM,
+			KeyData:  admin.KeyPEM,
 		},
 		// Tests create objects in quick succession; the defaults (5/10)
 		// would throttle them for no benefit against a private server.
@@ -256,9 +257,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.logf("kube-apiserver ready at %s in %s", c.Server, time.Since(t0).Round(time.Millisecond))
 
-	return writeKubeconfig(c.Kubeconfig, c.Server, ca.certPEM, &clientcmdapi.AuthInfo{
-		ClientCertificateData: admin.certPEM,
-		ClientKeyData:         admin.keyPEM,
+	return writeKubeconfig(c.Kubeconfig, c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{
+		ClientCertificateData: admin.CertPEM,
+		ClientKeyData:         admin.KeyPEM,
 	})
 }
 
