@@ -78,6 +78,7 @@ type Cluster struct {
 	procs      []*process // in start order
 	flinkgates int        // number of StartFlinkgate calls, for unique names
 	tokens     int        // number of KubeconfigFor calls, for unique names
+	chartDir   string     // the embedded chart, written on first use
 
 	stopOnce sync.Once
 }
