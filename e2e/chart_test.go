@@ -27,17 +27,22 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
 	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 const (
+	// chartNS is the release namespace. It is not platformNS, whose
+	// ConfigMaps the shared flinkgate serves: the chart's webhooks select
+	// their own namespace only, so the two never see each other's objects.
+	chartNS      = "chart-platform"
 	chartRelease = "fg"
 	// chartFullname is what _helpers.tpl makes of the release name: "fg" does
 	// not contain the chart name, so <release>-flinkgate. It names the
@@ -45,7 +50,7 @@ const (
 	chartFullname  = chartRelease + "-flinkgate"
 	chartTLSSecret = chartFullname + "-tls"
 	// chartSA is the chart's ServiceAccount as the API server names it.
-	chartSA = "system:serviceaccount:" + platformNS + ":" + chartFullname
+	chartSA = "system:serviceaccount:" + chartNS + ":" + chartFullname
 
 	// Namespaces of the chart test besides the listed ones (below), which
 	// are in appmanager.rbac.additionalNamespaces from the install on:
@@ -54,8 +59,6 @@ const (
 	unlisted     = "unlisted"
 	restrictedNS = "restricted"
 
-	// chartWait bounds every wait for something to take effect.
-	chartWait = 30 * time.Second
 	// canIWorkers bounds concurrent kubectl processes on a two-core machine.
 	canIWorkers = 8
 )
@@ -106,7 +109,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	}
 
 	step("helm install in url mode registers both webhooks at the URL with the CA of the chart's certificate", func(t *testing.T) {
-		args := append([]string{"install", chartRelease, s.chart, "-n", platformNS}, values(listed...)...)
+		args := append([]string{"install", chartRelease, s.chart, "-n", chartNS}, values(listed...)...)
 		s.helm(t, args...)
 		s.secret = s.tlsSecret(t)
 		for _, key := range []string{"tls.crt", "tls.key", "ca.crt"} {
@@ -157,7 +160,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	step("flinkgate running as the chart's ServiceAccount syncs its caches and serves the chart's webhooks", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		token, err := s.c.ServiceAccountToken(ctx, platformNS, chartFullname, 0)
+		token, err := s.c.ServiceAccountToken(ctx, chartNS, chartFullname, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -177,7 +180,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	t.Run("a target for a listed namespace is admitted", func(t *testing.T) {
 		for _, ns := range listed {
 			t.Run(ns, func(t *testing.T) {
-				_, errOut := s.mustKubectl(t, targetManifest(ns, targetDoc(ns)), "apply", "-f", "-")
+				_, errOut := s.mustKubectl(t, s.targetManifest(ns, targetDoc(ns)), "apply", "-f", "-")
 				if strings.Contains(errOut, "Warning:") {
 					t.Errorf("admitting target %q warned; want no warning:\n%s", ns, errOut)
 				}
@@ -193,9 +196,9 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	})
 
 	t.Run("flinkgate's caches, watching as the chart's ServiceAccount, follow targets and deployments created after it started", func(t *testing.T) {
-		s.mustKubectl(t, deploymentManifest("chart-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"), "apply", "-f", "-")
+		s.mustKubectl(t, s.deploymentManifest("chart-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"), "apply", "-f", "-")
 		targets := `flinkgate_deployment_targets`
-		jobs := `flinkgate_deployments{namespace="flink-platform",target="staging"}`
+		jobs := fmt.Sprintf(`flinkgate_deployments{namespace=%q,target="staging"}`, chartNS)
 		want := map[string]string{targets: strconv.Itoa(len(listed)), jobs: "1"}
 		eventually(t, fmt.Sprintf("flinkgate's /metrics to count from its caches %v", want), func() (bool, string) {
 			got := metricSamples(httpGet(t, s.fg.MetricsURL()+"/metrics"))
@@ -213,7 +216,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// refused its watch keeps re-listing, so the counts above would
 		// still come right: only the API server's audit log shows the
 		// watch. It records ConfigMap requests only.
-		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", platformNS, chartSA), func() (bool, string) {
+		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", chartNS, chartSA), func() (bool, string) {
 			events := s.auditEvents(t, chartSA)
 			var refused []string
 			watched := false
@@ -221,7 +224,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 				if e.ResponseStatus.Code == http.StatusForbidden {
 					refused = append(refused, fmt.Sprintf("%s %s in %q", e.Verb, e.ObjectRef.Resource, e.ObjectRef.Namespace))
 				}
-				if e.Verb == "watch" && e.ObjectRef.Namespace == platformNS && e.ResponseStatus.Code == http.StatusOK {
+				if e.Verb == "watch" && e.ObjectRef.Namespace == chartNS && e.ResponseStatus.Code == http.StatusOK {
 					watched = true
 				}
 			}
@@ -234,7 +237,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	})
 
 	t.Run("a target for a namespace not listed is denied with the helm remedy in the message", func(t *testing.T) {
-		msg := s.deniedByValidation(t, targetManifest(laterAdded, targetDoc(laterAdded)), "apply", "-f", "-")
+		msg := s.deniedByValidation(t, s.targetManifest(laterAdded, targetDoc(laterAdded)), "apply", "-f", "-")
 		t.Logf("denial: %s", msg)
 		for _, want := range []string{
 			`target "later-added" cannot be served`,
@@ -251,7 +254,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	t.Run("concurrent target creations for several unlisted namespaces each get a full access check", func(t *testing.T) {
 		// Each check issues ~80 access reviews at once; a client-side rate
 		// limit in flinkgate would turn these into "could not check" errors.
-		ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
 		names := []string{"burst-1", "burst-2", "burst-3", "burst-4", "burst-5"}
 		for _, ns := range names {
@@ -263,7 +266,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		var wg sync.WaitGroup
 		for i, ns := range names {
 			wg.Go(func() {
-				_, errOut, _ := s.kubectl(t, targetManifest(ns, targetDoc(ns)), "create", "--dry-run=server", "-f", "-")
+				_, errOut, _ := s.kubectl(t, s.targetManifest(ns, targetDoc(ns)), "create", "--dry-run=server", "-f", "-")
 				msgs[i] = errOut
 			})
 		}
@@ -277,7 +280,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	})
 
 	step("helm upgrade adding a namespace keeps the serving certificate and the caBundle", func(t *testing.T) {
-		args := append([]string{"upgrade", chartRelease, s.chart, "-n", platformNS}, values(append(slices.Clone(listed), laterAdded)...)...)
+		args := append([]string{"upgrade", chartRelease, s.chart, "-n", chartNS}, values(append(slices.Clone(listed), laterAdded)...)...)
 		s.helm(t, args...)
 		after := s.tlsSecret(t)
 		for _, key := range []string{"tls.crt", "tls.key", "ca.crt"} {
@@ -297,7 +300,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		}
 		// The upgrade must really have changed the release, or "unchanged"
 		// proves nothing.
-		ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
 		if _, err := s.c.Client().RbacV1().Roles(laterAdded).Get(ctx, chartFullname+"-appmanager", metav1.GetOptions{}); err != nil {
 			t.Errorf("after helm upgrade, Role %s/%s-appmanager: %v; want it created", laterAdded, chartFullname, err)
@@ -308,7 +311,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// The API server's RBAC authorizer learns of the new Role from an
 		// informer; wait until it grants everything, then one try must do.
 		s.awaitGranted(t, laterAdded)
-		_, errOut := s.mustKubectl(t, targetManifest(laterAdded, targetDoc(laterAdded)), "apply", "-f", "-")
+		_, errOut := s.mustKubectl(t, s.targetManifest(laterAdded, targetDoc(laterAdded)), "apply", "-f", "-")
 		if strings.Contains(errOut, "Warning:") {
 			t.Errorf("admitting target %q warned; want no warning:\n%s", laterAdded, errOut)
 		}
@@ -318,7 +321,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	})
 
 	t.Run("after helm upgrade a target for a namespace still not listed is still denied", func(t *testing.T) {
-		msg := s.deniedByValidation(t, targetManifest(unlisted, targetDoc(unlisted)), "apply", "-f", "-")
+		msg := s.deniedByValidation(t, s.targetManifest(unlisted, targetDoc(unlisted)), "apply", "-f", "-")
 		if want := `add "unlisted" to appmanager.rbac.additionalNamespaces and run helm upgrade`; !strings.Contains(msg, want) {
 			t.Errorf("the denial lacks %q:\n%s", want, msg)
 		}
@@ -327,7 +330,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 
 	t.Run("with --rbac-preflight=warn a target for a namespace not listed is admitted with a warning", func(t *testing.T) {
 		s.startFlinkgate(t, rbac.ModeWarn)
-		_, errOut := s.mustKubectl(t, targetManifest(unlisted, targetDoc(unlisted)), "apply", "-f", "-")
+		_, errOut := s.mustKubectl(t, s.targetManifest(unlisted, targetDoc(unlisted)), "apply", "-f", "-")
 		warning := ""
 		for line := range strings.Lines(errOut) {
 			if strings.HasPrefix(line, "Warning:") {
@@ -370,11 +373,11 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	})
 
 	t.Run("while the chart is installed, deleting a referenced target is denied", func(t *testing.T) {
-		s.denied(t, "", "chart-job", "-n", platformNS, "delete", "configmap", "staging")
+		s.denied(t, "", "chart-job", "-n", chartNS, "delete", "configmap", "staging")
 	})
 
 	step("helm uninstall removes every object the chart created", func(t *testing.T) {
-		manifest, _ := s.helm(t, "get", "manifest", chartRelease, "-n", platformNS)
+		manifest, _ := s.helm(t, "get", "manifest", chartRelease, "-n", chartNS)
 		objects := parseObjects(t, manifest)
 		for _, want := range wantChartObjects() {
 			if !slices.Contains(objects, want) {
@@ -388,12 +391,12 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		if got := nonEmptyLines(out); len(got) != len(objects) {
 			t.Fatalf("before helm uninstall kubectl finds %d of the manifest's %d objects:\n%s", len(got), len(objects), out)
 		}
-		records := []string{"-n", platformNS, "get", "secrets", "-l", "owner=helm,name=" + chartRelease, "-o", "name"}
+		records := []string{"-n", chartNS, "get", "secrets", "-l", "owner=helm,name=" + chartRelease, "-o", "name"}
 		if out, _ := s.mustKubectl(t, "", records...); len(nonEmptyLines(out)) == 0 {
 			t.Fatalf("before helm uninstall kubectl %s finds no release records", strings.Join(records, " "))
 		}
 
-		s.helm(t, "uninstall", chartRelease, "-n", platformNS)
+		s.helm(t, "uninstall", chartRelease, "-n", chartNS)
 
 		out, _ = s.mustKubectl(t, manifest, "get", "-f", "-", "-o", "name", "--ignore-not-found")
 		if left := nonEmptyLines(out); len(left) > 0 {
@@ -409,45 +412,22 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 	t.Run("after helm uninstall the webhooks are gone, so the referenced target can be deleted", func(t *testing.T) {
 		// flinkgate still runs and would deny this delete (see above); it
 		// succeeds only because the API server no longer calls it.
-		s.mustKubectl(t, "", "-n", platformNS, "delete", "configmap", "staging")
+		s.mustKubectl(t, "", "-n", chartNS, "delete", "configmap", "staging")
 		s.wantAbsent(t, "staging")
 	})
 }
 
 func startChartSuite(t *testing.T) *chartSuite {
 	t.Helper()
-	bin := testenv.ToolsBin(t)
+	e := sharedEnv(t)
 	chart, err := filepath.Abs(filepath.Join("..", "charts", "flinkgate"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-
-	// Compile flinkgate while the control plane starts.
-	var (
-		c        *cluster.Cluster
-		startErr error
-		started  = make(chan struct{})
-	)
-	go func() {
-		defer close(started)
-		c, startErr = cluster.Start(ctx, cluster.Options{BinDir: bin, Log: testWriter{t}})
-	}()
-	t.Cleanup(func() {
-		<-started
-		if c != nil {
-			c.Stop()
-		}
-	})
-	binary := buildFlinkgate(t)
-	<-started
-	if startErr != nil {
-		t.Fatalf("start control plane: %v", startErr)
-	}
-
 	namespaces := map[string]map[string]string{
-		platformNS: nil, laterAdded: nil, unlisted: nil,
+		chartNS: nil, laterAdded: nil, unlisted: nil,
 		restrictedNS: {
 			"pod-security.kubernetes.io/enforce": "restricted",
 			"pod-security.kubernetes.io/warn":    "restricted",
@@ -457,13 +437,15 @@ func startChartSuite(t *testing.T) *chartSuite {
 		namespaces[ns] = nil
 	}
 	for ns, labels := range namespaces {
-		if err := c.CreateNamespace(ctx, ns, labels); err != nil {
+		// The listed namespaces are the shared environment's target
+		// namespaces too, so some already exist.
+		if err := e.c.CreateNamespace(ctx, ns, labels); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
 
 	s := &chartSuite{
-		suite:   &suite{c: c, binary: binary, toolsBin: bin},
+		suite:   &suite{c: e.c, binary: e.binary, ns: chartNS},
 		chart:   chart,
 		port:    freeLoopbackPort(t),
 		certDir: t.TempDir(),
@@ -508,9 +490,9 @@ func (s *chartSuite) helm(t *testing.T, args ...string) (string, string) {
 
 func (s *chartSuite) tlsSecret(t *testing.T) *corev1.Secret {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
-	secret, err := s.c.Client().CoreV1().Secrets(platformNS).Get(ctx, chartTLSSecret, metav1.GetOptions{})
+	secret, err := s.c.Client().CoreV1().Secrets(chartNS).Get(ctx, chartTLSSecret, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("get the chart's TLS Secret: %v", err)
 	}
@@ -521,7 +503,7 @@ func (s *chartSuite) tlsSecret(t *testing.T) *corev1.Secret {
 // the chart's webhook configurations.
 func (s *chartSuite) webhookConfigs(t *testing.T) (mutate, validate admissionregistrationv1.WebhookClientConfig) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	api := s.c.Client().AdmissionregistrationV1()
 	m, err := api.MutatingWebhookConfigurations().Get(ctx, chartFullname, metav1.GetOptions{})
@@ -564,8 +546,8 @@ func (s *chartSuite) startFlinkgate(t *testing.T, mode rbac.Mode) {
 		Binary:            s.binary,
 		CertDir:           s.certDir,
 		Kubeconfig:        s.kubeconfig,
-		PlatformNamespace: platformNS,
-		Namespaces:        []string{platformNS},
+		PlatformNamespace: chartNS,
+		Namespaces:        []string{chartNS},
 		WebhookPort:       s.port,
 		ExtraArgs:         []string{"--rbac-preflight=" + string(mode)},
 	})
@@ -585,16 +567,16 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 	t.Helper()
 	probe := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
-			Name: "chart-webhook-probe", Namespace: platformNS,
-			Labels: map[string]string{"flinkgate.io/kind": "Bogus"},
+			Name: "chart-webhook-probe", Namespace: chartNS,
+			Labels: map[string]string{resource.LabelKind: "Bogus"},
 		},
-		Data: map[string]string{"resource.yaml": "kind: Bogus\nspec: {}\n"},
+		Data: map[string]string{resource.DataKey: "kind: Bogus\nspec: {}\n"},
 	}
 	const mutateDenial = `admission webhook "mutate.flinkgate.io" denied the request`
 	eventually(t, "the chart's mutating webhook to deny a ConfigMap of kind Bogus", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		_, err := s.c.Client().CoreV1().ConfigMaps(platformNS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		_, err := s.c.Client().CoreV1().ConfigMaps(chartNS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err == nil {
 			return false, "the probe was admitted"
 		}
@@ -602,7 +584,7 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 	})
 
 	const missing = "no-such-namespace"
-	target := targetManifest("chart-validate-probe", targetDoc(missing))
+	target := s.targetManifest("chart-validate-probe", targetDoc(missing))
 	wantProblem := fmt.Sprintf("namespace %q does not exist", missing)
 	eventually(t, "the chart's validating webhook to run the RBAC preflight", func() (bool, string) {
 		_, errOut, err := s.kubectl(t, target, "create", "--dry-run=server", "-f", "-")
@@ -614,22 +596,6 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 				strings.Contains(errOut, wantProblem), fmt.Sprintf("err %v, stderr %q", err, errOut)
 		}
 	})
-}
-
-// eventually polls cond until it holds or chartWait passes; cond says why not.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(chartWait)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last: %s", chartWait, what, why)
-		}
-		pollPause()
-	}
 }
 
 // awaitGranted waits until the API server's authorizer grants the chart's
@@ -677,15 +643,6 @@ func (s *chartSuite) deniedByValidation(t *testing.T, stdin string, args ...stri
 		t.Fatalf("kubectl %s failed with %q; want a denial by validate.flinkgate.io", strings.Join(args, " "), errOut)
 	}
 	return strings.TrimSpace(errOut)
-}
-
-// wantAbsent checks that no ConfigMap name exists in the platform namespace.
-func (s *chartSuite) wantAbsent(t *testing.T, name string) {
-	t.Helper()
-	_, errOut, err := s.kubectl(t, "", "-n", platformNS, "get", "configmap", name)
-	if err == nil || !strings.Contains(errOut, "NotFound") {
-		t.Errorf("configmap %s/%s: err %v, stderr %q; want NotFound", platformNS, name, err, errOut)
-	}
 }
 
 // renderDeployment renders the chart's Deployment for the restricted
@@ -741,7 +698,7 @@ func (c canICheck) String() string { return fmt.Sprintf("%s %s -n %s", c.verb, c
 // server's authorizer learns of new Roles from an informer; a "no" is final.
 func (s *chartSuite) wantCanI(t *testing.T, checks []canICheck, want bool) {
 	t.Helper()
-	deadline := time.Now().Add(chartWait)
+	deadline := time.Now().Add(waitFor)
 	var (
 		mu       sync.Mutex
 		failures []string
@@ -826,7 +783,7 @@ func whoAmI(t *testing.T, kubeconfig string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), chartWait)
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	review, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
 	if err != nil {
@@ -899,12 +856,12 @@ func wantChartObjects() []chartObject {
 		{"ValidatingWebhookConfiguration", "", chartFullname},
 		{"ClusterRole", "", chartFullname + "-webhook"},
 		{"ClusterRoleBinding", "", chartFullname + "-webhook"},
-		{"Role", platformNS, chartFullname + "-webhook"},
-		{"RoleBinding", platformNS, chartFullname + "-webhook"},
-		{"ServiceAccount", platformNS, chartFullname},
-		{"Secret", platformNS, chartTLSSecret},
-		{"Deployment", platformNS, chartFullname},
-		{"Service", platformNS, chartFullname},
+		{"Role", chartNS, chartFullname + "-webhook"},
+		{"RoleBinding", chartNS, chartFullname + "-webhook"},
+		{"ServiceAccount", chartNS, chartFullname},
+		{"Secret", chartNS, chartTLSSecret},
+		{"Deployment", chartNS, chartFullname},
+		{"Service", chartNS, chartFullname},
 	}
 	for _, ns := range append(slices.Clone(listed), laterAdded) {
 		objects = append(objects,
