@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 const (
@@ -178,8 +179,8 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 				if cm.Immutable == nil || !*cm.Immutable {
 					t.Errorf("target %q is stored mutable; want immutable: true", ns)
 				}
-				if got := cm.Metadata.Annotations["flinkgate.io/namespace"]; got != ns {
-					t.Errorf("target %q has flinkgate.io/namespace=%q, want %q", ns, got, ns)
+				if got := cm.Metadata.Annotations[resource.AnnotationNamespace]; got != ns {
+					t.Errorf("target %q has %s=%q, want %q", ns, resource.AnnotationNamespace, got, ns)
 				}
 			})
 		}
@@ -305,8 +306,8 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		if strings.Contains(errOut, "Warning:") {
 			t.Errorf("admitting target %q warned; want no warning:\n%s", laterAdded, errOut)
 		}
-		if cm := s.get(t, laterAdded); cm.Metadata.Annotations["flinkgate.io/namespace"] != laterAdded {
-			t.Errorf("target %q stored with annotations %v; want flinkgate.io/namespace=%s", laterAdded, cm.Metadata.Annotations, laterAdded)
+		if cm := s.get(t, laterAdded); cm.Metadata.Annotations[resource.AnnotationNamespace] != laterAdded {
+			t.Errorf("target %q stored with annotations %v; want %s=%s", laterAdded, cm.Metadata.Annotations, resource.AnnotationNamespace, laterAdded)
 		}
 	})
 
