@@ -36,9 +36,9 @@ var (
 
 // rbacObjects are the grants of the test, as a cluster admin would write
 // them (README, "Access control").
-const rbacObjects = `apiVersion: rbac.authorization.k8s.io/v1
+const rbacObjectsFormat = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: configmap-writer, namespace: flink-platform}
+metadata: {name: configmap-writer, namespace: %[1]s}
 rules:
 - apiGroups: [""]
   resources: [configmaps]
@@ -46,14 +46,14 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: {name: job-authors-write-configmaps, namespace: flink-platform}
+metadata: {name: job-authors-write-configmaps, namespace: %[1]s}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: configmap-writer}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: Group, name: job-authors}
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: deploy-to-staging, namespace: flink-platform}
+metadata: {name: deploy-to-staging, namespace: %[1]s}
 rules:
 - apiGroups: [flinkgate.io]
   resources: [deploymenttargets]
@@ -65,15 +65,15 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: {name: alice-deploys-to-staging, namespace: flink-platform}
+metadata: {name: alice-deploys-to-staging, namespace: %[1]s}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: deploy-to-staging}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}
 `
 
-const productionGrant = `apiVersion: rbac.authorization.k8s.io/v1
+const productionGrantFormat = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
-metadata: {name: use-production, namespace: flink-platform}
+metadata: {name: use-production, namespace: %[1]s}
 rules:
 - apiGroups: [flinkgate.io]
   resources: [deploymenttargets]
@@ -82,7 +82,7 @@ rules:
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
-metadata: {name: alice-uses-production, namespace: flink-platform}
+metadata: {name: alice-uses-production, namespace: %[1]s}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: use-production}
 subjects:
 - {apiGroup: rbac.authorization.k8s.io, kind: User, name: alice}
@@ -92,7 +92,10 @@ subjects:
 // kube-apiserver with RBAC: users impersonated by kubectl are checked with
 // SubjectAccessReviews about flinkgate.io's virtual resources.
 func TestAuthorizationThroughTheAPIServer(t *testing.T) {
-	s := startSuite(t, "--authorization=rbac", "--authorization-cache-ttl="+authzCacheTTL.String())
+	s := ownFlinkgate(t, "authz", "--authorization=rbac", "--authorization-cache-ttl="+authzCacheTTL.String())
+	ns := s.ns
+	rbacObjects := fmt.Sprintf(rbacObjectsFormat, ns)
+	productionGrant := fmt.Sprintf(productionGrantFormat, ns)
 
 	step := func(name string, f func(t *testing.T)) {
 		t.Helper()
@@ -101,76 +104,76 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 		}
 	}
 	step("an admin creates the targets and the grants", func(t *testing.T) {
-		s.mustKubectl(t, targetManifest("staging", targetDoc("staging")), "apply", "-f", "-")
-		s.mustKubectl(t, targetManifest("production", targetDoc("production")), "apply", "-f", "-")
+		s.mustKubectl(t, s.targetManifest("staging", targetDoc("staging")), "apply", "-f", "-")
+		s.mustKubectl(t, s.targetManifest("production", targetDoc("production")), "apply", "-f", "-")
 		s.mustKubectl(t, rbacObjects, "apply", "-f", "-")
 		// The API server's authorizer learns of RoleBindings from an
 		// informer: wait until it grants what the test relies on.
-		s.awaitCanI(t, "yes", append([]string{"create", "configmaps", "-n", platformNS}, asBob...)...)
-		s.awaitAllowed(t, "alice", []string{"job-authors"}, "use", "staging")
+		s.awaitCanI(t, "yes", append([]string{"create", "configmaps", "-n", ns}, asBob...)...)
+		s.awaitAllowed(t, ns, "alice", []string{"job-authors"}, "use", "staging")
 	})
 
 	t.Run("a user with only ConfigMap rights cannot create a target, and is told which grant is missing", func(t *testing.T) {
-		s.denied(t, targetManifest("bobs-target", targetDoc("staging")),
-			`user "bob" may not create targets in namespace "flink-platform": grant the verb "create" on deploymenttargets.flinkgate.io in namespace "flink-platform" (see the chart's flinkgate-target-admin ClusterRole)`,
+		s.denied(t, s.targetManifest("bobs-target", targetDoc("staging")),
+			fmt.Sprintf(`user "bob" may not create targets in namespace %[1]q: grant the verb "create" on deploymenttargets.flinkgate.io in namespace %[1]q (see the chart's flinkgate-target-admin ClusterRole)`, ns),
 			append([]string{"apply", "-f", "-"}, asBob...)...)
 	})
 
 	t.Run("a user with only ConfigMap rights cannot deploy", func(t *testing.T) {
-		s.denied(t, deploymentManifest("bobs-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
-			`user "bob" may not create deployments in namespace "flink-platform"`,
+		s.denied(t, s.deploymentManifest("bobs-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
+			fmt.Sprintf(`user "bob" may not create deployments in namespace %q`, ns),
 			append([]string{"apply", "-f", "-"}, asBob...)...)
 	})
 
 	t.Run("a user with only ConfigMap rights cannot change a target's spec, and hears forbidden rather than immutable", func(t *testing.T) {
-		s.denied(t, targetManifest("staging", targetDoc("elsewhere")), `user "bob" may not update target "staging"`,
+		s.denied(t, s.targetManifest("staging", targetDoc("elsewhere")), `user "bob" may not update target "staging"`,
 			append([]string{"apply", "-f", "-"}, asBob...)...)
 	})
 
 	t.Run("a user with only ConfigMap rights cannot delete a target", func(t *testing.T) {
 		s.denied(t, "", `user "bob" may not delete target "production"`,
-			append([]string{"-n", platformNS, "delete", "configmap", "production"}, asBob...)...)
+			append([]string{"-n", ns, "delete", "configmap", "production"}, asBob...)...)
 	})
 
 	t.Run("alice, a deployer of staging only, deploys to staging", func(t *testing.T) {
-		s.mustKubectl(t, deploymentManifest("alices-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
+		s.mustKubectl(t, s.deploymentManifest("alices-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
 			append([]string{"apply", "-f", "-"}, asAlice...)...)
 		if got := s.get(t, "alices-job").Metadata.Labels["flinkgate.io/deployment-target"]; got != "staging" {
 			t.Errorf("alices-job is labelled with target %q, want staging", got)
 		}
 	})
 
-	const useProduction = `user "alice" may not use target "production": grant the verb "use" on deploymenttargets.flinkgate.io named "production" in namespace "flink-platform" (see the chart's flinkgate-deployer ClusterRole)`
+	useProduction := fmt.Sprintf(`user "alice" may not use target "production": grant the verb "use" on deploymenttargets.flinkgate.io named "production" in namespace %q (see the chart's flinkgate-deployer ClusterRole)`, ns)
 
 	t.Run("alice may not deploy to production, with the exact grant in the message", func(t *testing.T) {
-		s.denied(t, deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
+		s.denied(t, s.deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
 			useProduction, append([]string{"apply", "-f", "-"}, asAlice...)...)
 	})
 
 	t.Run("alice may not move her staging deployment to production", func(t *testing.T) {
-		s.denied(t, deploymentManifest("alices-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
+		s.denied(t, s.deploymentManifest("alices-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
 			useProduction, append([]string{"apply", "-f", "-"}, asAlice...)...)
 	})
 
 	t.Run("a server-side dry run is checked the same way", func(t *testing.T) {
-		s.denied(t, deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
+		s.denied(t, s.deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
 			useProduction, append([]string{"create", "--dry-run=server", "-f", "-"}, asAlice...)...)
-		s.denied(t, targetManifest("bobs-target", targetDoc("staging")), `user "bob" may not create targets`,
+		s.denied(t, s.targetManifest("bobs-target", targetDoc("staging")), `user "bob" may not create targets`,
 			append([]string{"create", "--dry-run=server", "-f", "-"}, asBob...)...)
 		// The positive control: the same dry run to staging passes.
-		s.mustKubectl(t, deploymentManifest("alices-dry-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
+		s.mustKubectl(t, s.deploymentManifest("alices-dry-job", "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"),
 			append([]string{"create", "--dry-run=server", "-f", "-"}, asAlice...)...)
 	})
 
 	t.Run("after a RoleBinding grants use on production, alice deploys there within the cache TTL plus a second", func(t *testing.T) {
-		job := deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n")
+		job := s.deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n")
 		// Refused right before the grant, so a cached refusal is in play.
 		s.denied(t, job, useProduction, append([]string{"create", "--dry-run=server", "-f", "-"}, asAlice...)...)
 		s.mustKubectl(t, productionGrant, "apply", "-f", "-")
 		granted := time.Now()
 		// The API server's own RBAC informer must first see the binding;
 		// that delay is not flinkgate's, so it is measured and subtracted.
-		s.awaitAllowed(t, "alice", []string{"job-authors"}, "use", "production")
+		s.awaitAllowed(t, ns, "alice", []string{"job-authors"}, "use", "production")
 		authorizerSaw := time.Now()
 		// The bound is on when the admitted request was sent: kubectl's own
 		// start-up and round trips on a busy machine are not flinkgate's.
@@ -199,8 +202,8 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 
 	t.Run("alice may delete her deployment; bob may not", func(t *testing.T) {
 		s.denied(t, "", `user "bob" may not delete deployment "alices-job"`,
-			append([]string{"-n", platformNS, "delete", "configmap", "alices-job"}, asBob...)...)
-		s.mustKubectl(t, "", append([]string{"-n", platformNS, "delete", "configmap", "alices-job"}, asAlice...)...)
+			append([]string{"-n", ns, "delete", "configmap", "alices-job"}, asBob...)...)
+		s.mustKubectl(t, "", append([]string{"-n", ns, "delete", "configmap", "alices-job"}, asAlice...)...)
 	})
 
 	t.Run("forbidden denials are counted with their own reason", func(t *testing.T) {
@@ -208,6 +211,7 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 		for _, series := range []string{
 			`flinkgate_admission_denials_total{kind="DeploymentTarget",operation="CREATE",reason="forbidden"}`,
 			`flinkgate_admission_denials_total{kind="Deployment",operation="CREATE",reason="forbidden"}`,
+			`flinkgate_authorization_checks_total{asked="true",result="denied"}`,
 		} {
 			if v := samples[series]; v == "" || v == "0" {
 				t.Errorf("%s = %q, want a count", series, v)
@@ -220,7 +224,7 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 // until the API server's authorizer allows user to use the named target.
 // (kubectl auth can-i cannot name an object of a resource the server does
 // not serve.)
-func (s *suite) awaitAllowed(t *testing.T, user string, groups []string, verb, target string) {
+func (s *suite) awaitAllowed(t *testing.T, ns, user string, groups []string, verb, target string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -229,7 +233,7 @@ func (s *suite) awaitAllowed(t *testing.T, user string, groups []string, verb, t
 			Spec: authorizationv1.SubjectAccessReviewSpec{
 				User: user, Groups: append(slices.Clone(groups), "system:authenticated"),
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
-					Namespace: platformNS, Verb: verb, Group: "flinkgate.io", Resource: "deploymenttargets", Name: target,
+					Namespace: ns, Verb: verb, Group: "flinkgate.io", Resource: "deploymenttargets", Name: target,
 				},
 			},
 		}, metav1.CreateOptions{})
@@ -268,7 +272,7 @@ func (s *suite) awaitCanI(t *testing.T, want string, args ...string) {
 // (positive controls) that it holds what it needs.
 func (s *chartSuite) wantWebhookCannot(t *testing.T, namespaces []string) {
 	t.Helper()
-	identity := as(chartWebhookSA, "system:serviceaccounts", "system:serviceaccounts:"+platformNS, "system:authenticated")
+	identity := as(chartWebhookSA, "system:serviceaccounts", "system:serviceaccounts:"+chartNS, "system:authenticated")
 	ask := func(args ...string) string {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
@@ -289,7 +293,7 @@ func (s *chartSuite) wantWebhookCannot(t *testing.T, namespaces []string) {
 	// question. The chart's Roles may take a moment to reach the authorizer.
 	for _, check := range [][]string{
 		{"create", "subjectaccessreviews.authorization.k8s.io"},
-		{"watch", "configmaps", "-n", platformNS},
+		{"watch", "configmaps", "-n", chartNS},
 	} {
 		eventually(t, fmt.Sprintf("%s to be allowed to %s", chartWebhookSA, strings.Join(check, " ")), func() (bool, string) {
 			got := ask(check...)
