@@ -34,10 +34,10 @@ func TestDecide(t *testing.T) {
 		{name: "a settled terminating target has its referrers listed live before anything is released",
 			in: Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle}, want: List},
 		{name: "a settled terminating target that deployments reference keeps the finalizer and names them",
-			in: Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle, Listed: true, Referrers: []string{"d1", "d2"}},
+			in:   Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle, Listed: true, Referrers: []string{"d1", "d2"}},
 			want: Wait, why: "still referenced by d1, d2"},
 		{name: "a wait names ten referrers and counts the rest",
-			in: Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle, Listed: true, Referrers: many},
+			in:   Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle, Listed: true, Referrers: many},
 			want: Wait, why: "still referenced by d01, d02, d03, d04, d05, d06, d07, d08, d09, d10 and 2 more"},
 		{name: "a settled terminating target that nothing references is released",
 			in: Input{Finalizers: ours, DeletionTimestamp: ago(2 * time.Minute), Settle: settle, Listed: true}, want: RemoveFinalizer},
@@ -46,7 +46,7 @@ func TestDecide(t *testing.T) {
 		{name: "a terminating target in a namespace being deleted is listed without settling",
 			in: Input{Finalizers: ours, DeletionTimestamp: ago(time.Second), Settle: settle, NamespaceTerminating: true}, want: List},
 		{name: "a terminating target in a namespace being deleted is still not released while referenced",
-			in: Input{Finalizers: ours, DeletionTimestamp: ago(time.Second), Settle: settle, NamespaceTerminating: true, Listed: true, Referrers: []string{"d1"}},
+			in:   Input{Finalizers: ours, DeletionTimestamp: ago(time.Second), Settle: settle, NamespaceTerminating: true, Listed: true, Referrers: []string{"d1"}},
 			want: Wait, why: "still referenced by d1"},
 	}
 	for _, tc := range cases {
