@@ -41,10 +41,10 @@ const (
 	// ReasonTargetTerminating: a deployment may not newly reference a target
 	// that is being deleted.
 	ReasonTargetTerminating Reason = "target_terminating"
-	ReasonPatchFailed    Reason = "patch_failed"
-	ReasonRBAC           Reason = "rbac_preflight"
-	ReasonUnavailable    Reason = "unavailable"
-	ReasonInternal       Reason = "internal"
+	ReasonPatchFailed       Reason = "patch_failed"
+	ReasonRBAC              Reason = "rbac_preflight"
+	ReasonUnavailable       Reason = "unavailable"
+	ReasonInternal          Reason = "internal"
 )
 
 // Reasons lists every Reason a denial can carry, for metrics that start at zero.
