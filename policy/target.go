@@ -129,10 +129,11 @@ func TargetUpdateMutate(r Request) Decision {
 	if t, err := configmap.ParseTarget(old); err == nil {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
 	}
-	if out.DeletionTimestamp == nil {
+	if out.DeletionTimestamp == nil && !r.ByFlinkgate {
 		// Targets created before in-use protection, or while the webhook was
 		// bypassed, get the finalizer on their next update (the API server
-		// refuses new finalizers on an object being deleted).
+		// refuses new finalizers on an object being deleted). flinkgate's own
+		// removal, from targets in a namespace being deleted, stands.
 		out.Finalizers = withFinalizer(out)
 	}
 	d.Object = out

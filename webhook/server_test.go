@@ -379,6 +379,8 @@ func TestAdmission(t *testing.T) {
 			body: review(admissionv1.Update, protected(stored(target, "staging")), stored(target, "staging")), allowed: true},
 		{name: "a target created before protection gets the finalizer on its next update", golden: "target-update-adds-finalizer", path: "/mutate",
 			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Labels["team"] = "data" })), allowed: true},
+		{name: "flinkgate's own removal of the finalizer from a live target is not undone", golden: "target-update-flinkgate-release", path: "/mutate",
+			body: as(flinkgateUser, review(admissionv1.Update, protected(stored(target, "staging")), stored(target, "staging"))), allowed: true},
 		{name: "a terminating target does not get the finalizer back", golden: "target-update-terminating", path: "/mutate",
 			body: review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging"))), allowed: true},
 		{name: "removing the finalizer of a referenced target is denied to anyone but flinkgate, naming the deployments", golden: "target-finalizer-removal-referenced", path: "/validate",

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,6 +16,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -25,6 +29,7 @@ import (
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/metrics"
+	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/webhook"
 )
@@ -38,6 +43,10 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
+	leaderElect       bool
+	leaseName         string
+	leaseNamespace    string
+	settle            time.Duration
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -56,6 +65,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.BoolVar(&c.leaderElect, "leader-elect", true, "run the protection controller only in the replica that holds the Lease")
+	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
+	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
+	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -65,11 +78,17 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	if c.certFile == "" || c.keyFile == "" {
 		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
 	}
+	if c.leaseNamespace == "" {
+		c.leaseNamespace = c.platformNamespace
+	}
+	if c.settle < 0 {
+		return nil, errors.New("--protection-settle must not be negative")
+	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
 		c.namespaces = []string{c.platformNamespace}
 	}
-	for _, ns := range append([]string{c.platformNamespace}, c.namespaces...) {
+	for _, ns := range append([]string{c.platformNamespace, c.leaseNamespace}, c.namespaces...) {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("namespace %q is not valid: %v", ns, errs)
 		}
@@ -128,9 +147,16 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
+	self, err := selfUser(ctx, client)
+	if err != nil {
+		// Without it the webhook still lets the controller release targets
+		// nothing references; only the shutdown release in a namespace being
+		// deleted needs it.
+		log.Warn("could not learn flinkgate's own user name; its finalizer removals are checked like anyone's", zap.Error(err))
+	}
 	srv, err := webhook.NewServer(webhook.Config{
 		Logger: log, Lookup: caches, Preflight: preflight, PreflightMode: c.preflight,
-		PlatformNamespace: c.platformNamespace, Registerer: reg,
+		PlatformNamespace: c.platformNamespace, Self: self, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -145,6 +171,26 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 	}()
 	go reloader.Run(ctx, 2*time.Second)
+
+	pm, err := protection.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	controllerDone := make(chan struct{})
+	go func() {
+		defer close(controllerDone)
+		runController := func(ctx context.Context) {
+			err := protection.Run(ctx, protection.Config{Client: client, Meta: meta, Namespaces: c.namespaces, Settle: c.settle, Logger: log, Metrics: pm})
+			if err != nil && ctx.Err() == nil {
+				log.Error("protection controller stopped", zap.Error(err))
+			}
+		}
+		if !c.leaderElect {
+			protection.Lead(ctx, pm, runController)
+			return
+		}
+		protection.RunLeaderElected(ctx, client, protection.Lease{Namespace: c.leaseNamespace, Name: c.leaseName, Identity: leaseIdentity()}, pm, log, runController)
+	}()
 
 	ops := http.NewServeMux()
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -175,7 +221,8 @@ func serve(ctx context.Context, c *serveConfig) error {
 	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
 	go func() { errc <- servers[1].ListenAndServe() }()
 	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
-		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)))
+		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
+		zap.String("self", self), zap.Bool("leader_elect", c.leaderElect), zap.Duration("protection_settle", c.settle))
 
 	select {
 	case <-ctx.Done():
@@ -185,10 +232,37 @@ func serve(ctx context.Context, c *serveConfig) error {
 	log.Info("shutting down")
 	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
 	defer done()
+	<-controllerDone // the lease is released
+	// Before the listeners close, since the release passes this webhook.
+	if err := protection.ReleaseInDyingNamespaces(shutdownCtx, client, c.platformNamespace, c.namespaces, log); err != nil {
+		log.Warn("releasing targets in namespaces being deleted failed", zap.Error(err))
+	}
 	for _, s := range servers {
 		_ = s.Shutdown(shutdownCtx)
 	}
 	return nil
+}
+
+// selfUser asks the API server who flinkgate is, so the webhook can tell
+// flinkgate's own finalizer removals from anyone else's.
+func selfUser(ctx context.Context, client kubernetes.Interface) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("self subject review: %w", err)
+	}
+	return r.Status.UserInfo.Username, nil
+}
+
+// leaseIdentity is unique per process: the host (the pod's name in a
+// cluster) and a random suffix, so a restarted pod does not pass for its
+// predecessor.
+func leaseIdentity() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "_" + hex.EncodeToString(b)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
