@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/hex"
 	"errors"
 	"flag"
@@ -213,8 +214,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 	servers := []*http.Server{
 		// The API server gives up on a webhook after at most 30s; a client
 		// that trickles its body must not hold a goroutine and buffer longer.
+		//
+		// HTTP/1.1 only: with HTTP/2 each API server multiplexes every call
+		// over one connection, so behind a Service one replica would get
+		// them all; it also keeps HTTP/2 rapid-reset floods (CVE-2023-44487)
+		// off the port any pod can reach. A non-nil empty TLSNextProto turns
+		// HTTP/2 off.
 		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log)},
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log),
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	errc := make(chan error, len(servers))

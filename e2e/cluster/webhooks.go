@@ -23,6 +23,9 @@ const (
 	ValidatingWebhookName = "validate.flinkgate.io"
 
 	kindLabel = "flinkgate.io/kind"
+	// NamespaceControllerUser is the namespace controller's identity when
+	// kube-controller-manager runs with --use-service-account-credentials.
+	NamespaceControllerUser = "system:serviceaccount:kube-system:namespace-controller"
 	// webhookTimeout bounds the wait until the API server calls a newly
 	// registered webhook; it usually takes well under a second.
 	webhookTimeout = time.Minute
@@ -62,6 +65,7 @@ func (c *Cluster) RegisterWebhooks(ctx context.Context, url string, caBundle []b
 			NamespaceSelector:       w.NamespaceSelector,
 			ObjectSelector:          w.ObjectSelector,
 			SideEffects:             w.SideEffects,
+			MatchConditions:         w.MatchConditions,
 			TimeoutSeconds:          w.TimeoutSeconds,
 			AdmissionReviewVersions: w.AdmissionReviewVersions,
 		}},
@@ -112,7 +116,14 @@ func webhook(url string, caBundle []byte, namespaces []string) admissionregistra
 		ObjectSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
 			Key: kindLabel, Operator: metav1.LabelSelectorOpExists,
 		}}},
-		SideEffects:             new(admissionregistrationv1.SideEffectClassNone),
+		SideEffects: new(admissionregistrationv1.SideEffectClassNone),
+		// As the chart does: the namespace controller must be able to empty a
+		// namespace that is being deleted even when flinkgate, whose pods
+		// usually live there, is already gone.
+		MatchConditions: []admissionregistrationv1.MatchCondition{{
+			Name:       "not-the-namespace-controller",
+			Expression: "request.userInfo.username != '" + NamespaceControllerUser + "'",
+		}},
 		TimeoutSeconds:          new(int32(10)),
 		AdmissionReviewVersions: []string{"v1"},
 	}
