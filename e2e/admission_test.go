@@ -64,7 +64,8 @@ func startSuite(t *testing.T, extraArgs ...string) *suite {
 	s := &suite{c: c, binary: buildFlinkgate(t), toolsBin: bin}
 	fg, err := c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
 		Binary: s.binary, PlatformNamespace: platformNS, Namespaces: []string{platformNS},
-		ExtraArgs: append([]string{"--rbac-preflight=off"}, extraArgs...),
+		// A short settle time: deleting a target waits for it (see protection_test.go).
+		ExtraArgs: append([]string{"--rbac-preflight=off", settle}, extraArgs...),
 	})
 	if err != nil {
 		t.Fatalf("start flinkgate: %v", err)
