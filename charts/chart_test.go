@@ -588,7 +588,8 @@ func TestChartBehaviour(t *testing.T) {
 				want := []string{"serve",
 					"--tls-cert-file=/etc/flinkgate/tls/tls.crt", "--tls-private-key-file=/etc/flinkgate/tls/tls.key",
 					"--webhook-addr=:8443", "--metrics-addr=:8080", "--namespaces=" + namespace,
-					"--platform-namespace=" + namespace, "--rbac-preflight=enforce", "--log-level=info"}
+					"--platform-namespace=" + namespace, "--rbac-preflight=enforce", "--log-level=info",
+					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}
@@ -784,7 +785,7 @@ func TestChartBehaviour(t *testing.T) {
 			},
 		},
 		{
-			name:   "The webhook's own RBAC grants only configmap reads, namespace get and self-subject access reviews.",
+			name:   "The webhook's own RBAC grants only configmap reads and updates, events, namespace get and self-subject access reviews.",
 			values: func(*testing.T) string { return "" },
 			check: func(t *testing.T, m manifest) {
 				cr := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", fullname+"-webhook")
@@ -799,7 +800,8 @@ func TestChartBehaviour(t *testing.T) {
 				wantSubjects(t, "ClusterRoleBinding", crb.Subjects, fullname)
 				r := get[rbacv1.Role](t, m, "Role", namespace, fullname+"-webhook")
 				sameRules(t, "webhook Role", r.Rules, []rbacv1.PolicyRule{
-					{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
+					{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "update"}},
+					{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 				})
 				if n := len(m.ofKind("ClusterRole")); n != 1 {
 					t.Errorf("%d ClusterRoles, want only the webhook's", n)
