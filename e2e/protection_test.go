@@ -542,9 +542,9 @@ func TestProtectionStorm(t *testing.T) {
 		workers = 8
 		rounds  = 50
 		target  = "storm"
-		// The leader is killed once the target has gone through this many
-		// delete and re-create cycles.
-		killAfterCycles = 3
+		// The leader is killed once half of the rounds are done and the
+		// target has gone through this many delete and re-create cycles.
+		killAfterCycles = 1
 	)
 	cms := e.client.CoreV1().ConfigMaps(platformNS)
 	{
@@ -668,17 +668,24 @@ func TestProtectionStorm(t *testing.T) {
 					<-time.After(100 * time.Millisecond)
 				}
 				roundsDone.Add(1)
+				// A moment between rounds gives the deleter its chances.
+				<-time.After(30 * time.Millisecond)
 			}
 		})
 	}
 	// Kill the leader midway, as a crash would: no lease release.
-	waitFor(t, 2*time.Minute, fmt.Sprintf("%d target cycles", killAfterCycles), func() (bool, error) { return cycles.Load() >= killAfterCycles, nil })
+	waitFor(t, 2*time.Minute, fmt.Sprintf("half of the rounds and %d target cycles", killAfterCycles), func() (bool, error) {
+		return roundsDone.Load() >= workers*rounds/2 && cycles.Load() >= killAfterCycles, nil
+	})
 	dead := e.leader(t, time.Minute)
 	e.fgs[dead].Kill()
 	killed.Store(true)
 	killedAt, roundsAtKill := time.Since(started), roundsDone.Load()
 	workersWG.Wait()
 	took := time.Since(started)
+	if roundsAtKill >= workers*rounds {
+		t.Errorf("the leader was killed after the storm (%d rounds done), not in the middle of it", roundsAtKill)
+	}
 	// The deployments are gone; the deleter shows the new leader releasing.
 	waitFor(t, 2*time.Minute, "a target cycle completed under the new leader", func() (bool, error) { return cyclesAfterKill.Load() > 0, nil })
 	close(stopDeleter)
