@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -30,7 +29,6 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
 )
 
 const (
@@ -45,60 +43,64 @@ const (
 // own ServiceAccount (not as the admin the tests act as), registered behind
 // a round-robin proxy.
 type protectionEnv struct {
+	// ns are the test's namespaces; the first is its platform namespace.
+	ns     []string
 	c      *cluster.Cluster
 	client kubernetes.Interface // the admin
 	fgs    []*cluster.Flinkgate
 	proxy  *cluster.Proxy
 }
 
-func startProtection(t *testing.T, replicas int, namespaces ...string) *protectionEnv {
+func startProtection(t *testing.T, replicas int, bases ...string) *protectionEnv {
 	t.Helper()
-	bin := testenv.ToolsBin(t)
+	shared := sharedEnv(t)
+	c := shared.c
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Log: testWriter{t}})
-	if err != nil {
-		t.Fatalf("start control plane: %v", err)
-	}
-	t.Cleanup(c.Stop)
 	env := &protectionEnv{c: c, client: c.Client()}
-	for _, ns := range namespaces {
+	for _, base := range bases {
+		ns := name(base)
 		if err := c.CreateNamespace(ctx, ns, nil); err != nil {
 			t.Fatal(err)
 		}
+		env.ns = append(env.ns, ns)
 	}
 	kubeconfig := env.serviceAccountKubeconfig(t, "flinkgate", "cluster-admin")
-	binary := buildFlinkgate(t)
 	certDir := ""
 	var backends []string
 	for range replicas {
 		fg, err := c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-			Binary: binary, Kubeconfig: kubeconfig, CertDir: certDir,
-			PlatformNamespace: namespaces[0], Namespaces: namespaces,
+			Binary: shared.binary, Kubeconfig: kubeconfig, CertDir: certDir,
+			PlatformNamespace: env.ns[0], Namespaces: env.ns,
 			ExtraArgs: []string{"--rbac-preflight=off", settle},
 		})
 		if err != nil {
 			t.Fatalf("start flinkgate: %v", err)
 		}
-		t.Cleanup(func() {
-			fg.Stop()
-			if t.Failed() {
-				if b, err := os.ReadFile(fg.LogPath()); err == nil {
-					t.Logf("%s:\n%s", fg.LogPath(), tail(string(b), 30))
-				}
-			}
-		})
+		t.Cleanup(fg.Stop)
+		logOnFailure(t, fg)
 		certDir = fg.CertDir() // one CA for every replica
 		env.fgs = append(env.fgs, fg)
 		backends = append(backends, strings.TrimPrefix(fg.WebhookURL(), "https://"))
 	}
+	var err error
 	if env.proxy, err = cluster.StartProxy(backends...); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(env.proxy.Close)
-	if err := c.RegisterWebhooks(ctx, env.proxy.URL(), env.fgs[0].CABundle(), namespaces); err != nil {
+	whName := env.ns[0]
+	if err := c.RegisterWebhooksNamed(ctx, whName, env.proxy.URL(), env.fgs[0].CABundle(), env.ns); err != nil {
 		t.Fatalf("register webhooks: %v", err)
 	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		// Before the replicas stop: failurePolicy Fail would refuse the
+		// namespaces' ConfigMaps while the webhooks point at nothing.
+		if err := c.UnregisterWebhooks(ctx, whName); err != nil {
+			t.Errorf("unregister webhooks %s: %v", whName, err)
+		}
+	})
 	return env
 }
 
@@ -114,11 +116,11 @@ func (e *protectionEnv) serviceAccountKubeconfig(t *testing.T, name, clusterRole
 	}
 	if clusterRole != "" {
 		crb := &rbacv1.ClusterRoleBinding{
-			ObjectMeta: metav1.ObjectMeta{Name: "e2e-" + name},
+			ObjectMeta: metav1.ObjectMeta{Name: "e2e-protection-" + name},
 			RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: clusterRole},
 			Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Namespace: "kube-system", Name: name}},
 		}
-		if _, err := e.client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil {
+		if _, err := e.client.RbacV1().ClusterRoleBindings().Create(ctx, crb, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
 	}
@@ -166,7 +168,7 @@ func opCtx() (context.Context, context.CancelFunc) {
 }
 
 // waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
+func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	var last error
@@ -257,7 +259,7 @@ func metric(t *testing.T, fg *cluster.Flinkgate, name string, labels ...string) 
 func (e *protectionEnv) leader(t *testing.T, timeout time.Duration) int {
 	t.Helper()
 	idx := -1
-	waitFor(t, timeout, "exactly one replica to lead the protection controller", func() (bool, error) {
+	pollUntil(t, timeout, "exactly one replica to lead the protection controller", func() (bool, error) {
 		idx = -1
 		for i, fg := range e.fgs {
 			if fg.Exited() {
@@ -279,7 +281,8 @@ func (e *protectionEnv) leader(t *testing.T, timeout time.Duration) int {
 // unreferenced target Terminating, and a new deployment of it was admitted,
 // left pointing at nothing once the finalizer went.
 func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
-	e := startProtection(t, 1, platformNS)
+	e := startProtection(t, 1, "protect")
+	platformNS := e.ns[0]
 	cms := e.client.CoreV1().ConfigMaps(platformNS)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -311,7 +314,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		}
 	})
 	t.Run("the controller releases its finalizer and leaves the foreign one to its owner", func(t *testing.T) {
-		waitFor(t, time.Minute, "flinkgate to release the unreferenced target", func() (bool, error) {
+		pollUntil(t, time.Minute, "flinkgate to release the unreferenced target", func() (bool, error) {
 			cm, err := cms.Get(ctx, "staging", metav1.GetOptions{})
 			if err != nil {
 				return false, err
@@ -332,7 +335,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, 30*time.Second, "the target to be gone", gone(e.client, platformNS, "staging"))
+		pollUntil(t, 30*time.Second, "the target to be gone", gone(e.client, platformNS, "staging"))
 		if d, err := danglingLive(e.client, platformNS); err != nil || len(d) > 0 {
 			t.Fatalf("dangling deployments %v (%v)", d, err)
 		}
@@ -354,7 +357,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		}
 	})
 	t.Run("the dangling gauge is zero", func(t *testing.T) {
-		waitFor(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[0], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -374,7 +377,8 @@ func slicesContain(ss []string, s string) bool {
 // deployment create and a target delete that reached different processes
 // both succeeded, and the deployment was left pointing at nothing.
 func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
-	e := startProtection(t, 2, platformNS)
+	e := startProtection(t, 2, "protect")
+	platformNS := e.ns[0]
 	cms := e.client.CoreV1().ConfigMaps(platformNS)
 	const pairs = 40
 	var bothAdmitted atomic.Int32
@@ -432,7 +436,7 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 		if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "flinkgate.io/kind=Deployment"}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, time.Minute, "every terminating target to be released", func() (bool, error) {
+		pollUntil(t, time.Minute, "every terminating target to be released", func() (bool, error) {
 			list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "flinkgate.io/kind=DeploymentTarget"})
 			if err != nil {
 				return false, err
@@ -447,7 +451,7 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 	})
 	t.Run("the leader's dangling gauge is zero", func(t *testing.T) {
 		l := e.leader(t, time.Minute)
-		waitFor(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[l], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -458,7 +462,8 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 // straight to the webhook port, as any pod could, fed a per-process memory
 // that made targets undeletable or reopened the race.
 func TestForgedReviewsCannotChangeLaterAnswers(t *testing.T) {
-	e := startProtection(t, 1, platformNS)
+	e := startProtection(t, 1, "protect")
+	platformNS := e.ns[0]
 	cms := e.client.CoreV1().ConfigMaps(platformNS)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -515,7 +520,7 @@ func TestForgedReviewsCannotChangeLaterAnswers(t *testing.T) {
 		if err := cms.Delete(ctx, "free", metav1.DeleteOptions{}); err != nil {
 			t.Fatalf("delete of an unreferenced target after forged deployment reviews: %v", err)
 		}
-		waitFor(t, time.Minute, "the target to be released and gone", gone(e.client, platformNS, "free"))
+		pollUntil(t, time.Minute, "the target to be released and gone", gone(e.client, platformNS, "free"))
 	})
 	t.Run("a target that forged reviews say is deleted still takes deployments", func(t *testing.T) {
 		if _, err := cms.Create(ctx, deploymentCM(platformNS, "real", "busy"), metav1.CreateOptions{}); err != nil {
@@ -537,7 +542,8 @@ func TestForgedReviewsCannotChangeLaterAnswers(t *testing.T) {
 // again; attempts the webhooks deny (the target is being deleted or gone)
 // are retried after a pause, as a user would.
 func TestProtectionStorm(t *testing.T) {
-	e := startProtection(t, 2, platformNS)
+	e := startProtection(t, 2, "protect")
+	platformNS := e.ns[0]
 	const (
 		workers = 8
 		rounds  = 50
@@ -674,7 +680,7 @@ func TestProtectionStorm(t *testing.T) {
 		})
 	}
 	// Kill the leader midway, as a crash would: no lease release.
-	waitFor(t, 2*time.Minute, fmt.Sprintf("half of the rounds and %d target cycles", killAfterCycles), func() (bool, error) {
+	pollUntil(t, 2*time.Minute, fmt.Sprintf("half of the rounds and %d target cycles", killAfterCycles), func() (bool, error) {
 		return roundsDone.Load() >= workers*rounds/2 && cycles.Load() >= killAfterCycles, nil
 	})
 	dead := e.leader(t, time.Minute)
@@ -687,7 +693,7 @@ func TestProtectionStorm(t *testing.T) {
 		t.Errorf("the leader was killed after the storm (%d rounds done), not in the middle of it", roundsAtKill)
 	}
 	// The deployments are gone; the deleter shows the new leader releasing.
-	waitFor(t, 2*time.Minute, "a target cycle completed under the new leader", func() (bool, error) { return cyclesAfterKill.Load() > 0, nil })
+	pollUntil(t, 2*time.Minute, "a target cycle completed under the new leader", func() (bool, error) { return cyclesAfterKill.Load() > 0, nil })
 	close(stopDeleter)
 	deleter.Wait()
 	close(stopChecker)
@@ -719,7 +725,7 @@ func TestProtectionStorm(t *testing.T) {
 	})
 	t.Run("the new leader's dangling gauge reads zero", func(t *testing.T) {
 		l := e.leader(t, time.Minute)
-		waitFor(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[l], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -759,8 +765,8 @@ func firstLine(s string) string {
 // namespace's ConfigMaps until none is left, then remove the namespace's
 // "kubernetes" finalizer.
 func TestDeletingNamespacesCompletes(t *testing.T) {
-	const teams = "teams"
-	e := startProtection(t, 1, platformNS, teams)
+	e := startProtection(t, 1, "platform", "teams")
+	platformNS, teams := e.ns[0], e.ns[1]
 	nsController := clientFor(t, e.serviceAccountKubeconfig(t, "namespace-controller", ""))
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -779,7 +785,7 @@ func TestDeletingNamespacesCompletes(t *testing.T) {
 	}
 	emptyAndFinalize := func(t *testing.T, ns string) {
 		t.Helper()
-		waitFor(t, 2*time.Minute, "the namespace controller to empty "+ns, func() (bool, error) {
+		pollUntil(t, 2*time.Minute, "the namespace controller to empty "+ns, func() (bool, error) {
 			cms := nsController.CoreV1().ConfigMaps(ns)
 			if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 				return false, err
@@ -801,7 +807,7 @@ func TestDeletingNamespacesCompletes(t *testing.T) {
 		if _, err := nsController.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil {
 			t.Fatalf("finalize namespace %s: %v", ns, err)
 		}
-		waitFor(t, time.Minute, "namespace "+ns+" to be gone", func() (bool, error) {
+		pollUntil(t, time.Minute, "namespace "+ns+" to be gone", func() (bool, error) {
 			_, err := e.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 			return apierrors.IsNotFound(err), err
 		})
