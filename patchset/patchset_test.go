@@ -2,6 +2,7 @@ package patchset
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -70,7 +71,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -97,14 +98,14 @@ func TestApplyFails(t *testing.T) {
 		{"replace of a missing member fails", `{}`, `[{"op":"replace","path":"/a","value":1}]`, 0, "/a does not exist"},
 		{"move from a missing member fails", `{}`, `[{"op":"move","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
 		{"copy from a missing member fails", `{}`, `[{"op":"copy","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
-		{"a failing test fails the set", `{"a":1}`, `[{"op":"test","path":"/a","value":2}]`, 0, "not the expected one"},
+		{"a failing test fails the set", `{"a":1}`, `[{"op":"test","path":"/a","value":2}]`, 0, "the value at /a is 1, not the expected 2"},
 		{"the failing operation's index is reported", `{}`, `[{"op":"add","path":"/a","value":1},{"op":"remove","path":"/b"}]`, 1, "/b does not exist"},
 		{"- names no element to remove", `{"a":[1]}`, `[{"op":"remove","path":"/a/-"}]`, 0, "names no element"},
 		{"the document root cannot be removed", `{}`, `[{"op":"remove","path":""}]`, 0, "whole document"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			_, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			perr, ok := err.(*Error)
 			if !ok {
 				t.Fatalf("got error %v, want a *Error", err)
@@ -164,7 +165,7 @@ func TestAgreesWithJSONPatchLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatalf("library: %v", err)
 			}
-			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -188,7 +189,7 @@ func TestApplyBoundsItsWork(t *testing.T) {
 	long := make([]any, 200000)
 	var front strings.Builder
 	front.WriteString(`[`)
-	for i := range 4000 {
+	for i := range MaxOperations {
 		if i > 0 {
 			front.WriteString(",")
 		}
@@ -208,7 +209,7 @@ func TestApplyBoundsItsWork(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(tc.doc, mustParse(t, tc.patch))
+			_, err := Apply(context.Background(), tc.doc, mustParse(t, tc.patch), Limits{})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("got %v, want error=%v", err, tc.wantErr)
 			}
@@ -221,7 +222,7 @@ func TestApplyBoundsItsWork(t *testing.T) {
 
 func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
 	ops := mustParse(t, `[{"op":"add","path":"/a","value":{"b":1}},{"op":"add","path":"/a/c","value":2}]`)
-	if _, err := Apply(decode(t, `{}`), ops); err != nil {
+	if _, err := Apply(context.Background(), decode(t, `{}`), ops, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := canonical(t, ops[0].Value); got != `{"b":1}` {
@@ -232,7 +233,7 @@ func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
 func BenchmarkApplyHostileIndex(b *testing.B) {
 	ops := mustParse(b, `[{"op":"add","path":"/a/2000000000","value":1}]`)
 	for b.Loop() {
-		if _, err := Apply(map[string]any{"a": []any{}}, ops); err == nil {
+		if _, err := Apply(context.Background(), map[string]any{"a": []any{}}, ops, Limits{}); err == nil {
 			b.Fatal("hostile index applied")
 		}
 	}
@@ -254,7 +255,7 @@ func BenchmarkApplyLargeDocument(b *testing.B) {
 		b.StopTimer()
 		doc := decode(b, raw)
 		b.StartTimer()
-		if _, err := Apply(doc, ops); err != nil {
+		if _, err := Apply(context.Background(), doc, ops, Limits{}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -283,7 +284,7 @@ func FuzzApply(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, err := Apply(d, ops)
+		out, err := Apply(context.Background(), d, ops, Limits{})
 		if err != nil {
 			return
 		}

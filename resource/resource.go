@@ -1,12 +1,15 @@
 package resource
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"flinkgate.io/flinkgate/codec"
 	"flinkgate.io/flinkgate/patchset"
 )
 
@@ -69,10 +72,15 @@ var (
 
 // ParseTarget decodes and validates a DeploymentTarget ConfigMap.
 func ParseTarget(cm Object) (*Target, error) {
+	return ParseTargetContext(context.Background(), cm)
+}
+
+// ParseTargetContext is ParseTarget, stopping when ctx ends.
+func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
-	doc, err := DecodeDocument(cm, KindTarget)
+	doc, err := DecodeDocumentContext(ctx, cm, KindTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -183,7 +191,12 @@ type Deployment struct {
 // ParseDeployment decodes a Deployment ConfigMap; only the envelope and
 // spec.deploymentTargetName are checked, the rest is free-form.
 func ParseDeployment(cm Object) (*Deployment, error) {
-	doc, err := DecodeDocument(cm, KindDeployment)
+	return ParseDeploymentContext(context.Background(), cm)
+}
+
+// ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
+func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error) {
+	doc, err := DecodeDocumentContext(ctx, cm, KindDeployment)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +218,22 @@ func ParseDeployment(cm Object) (*Deployment, error) {
 // Patched applies the target's patch set to the deployment document and
 // returns the new data["resource.yaml"] and whether it changed.
 func (d *Deployment) Patched(t *Target) (string, bool, error) {
+	return d.PatchedContext(context.Background(), t)
+}
+
+// PatchedContext is Patched, stopping when ctx ends. A result beyond the
+// bounds is a *TooLargeError; an operation that fails a *patchset.Error.
+func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, bool, error) {
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
 	before := patchset.DeepCopy(d.Doc.Tree)
-	after, err := patchset.Apply(d.Doc.Tree, t.PatchSet)
+	after, err := patchset.Apply(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 	if err != nil {
+		var perr *patchset.Error
+		if errors.As(err, &perr) && perr.TooLarge {
+			return "", false, &TooLargeError{What: "bytes", Limit: codec.MaxDocumentBytes, Msg: perr.Error()}
+		}
 		return "", false, err
 	}
 	m, ok := after.(map[string]any)
@@ -226,7 +249,7 @@ func (d *Deployment) Patched(t *Target) (string, bool, error) {
 	if patchset.Equal(before, m) {
 		return d.Doc.Raw, false, nil
 	}
-	out, err := d.Doc.Encode(m)
+	out, err := d.Doc.EncodeContext(ctx, m)
 	if err != nil {
 		return "", false, err
 	}
