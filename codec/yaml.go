@@ -56,7 +56,7 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	case err != nil:
 		return nil, errorf("is not valid YAML or JSON after the first document: %v", err)
 	default:
-		return nil, errorf("holds more than one YAML document (another starts at line %d); keep exactly one document, without further --- separators", max(next.Line-1, 1))
+		return nil, errorf("holds more than one YAML document (another starts at line %d); keep exactly one document, without further --- separators", max(next.Line, 1))
 	}
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
 		return nil, errorf("is empty")
