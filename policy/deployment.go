@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"maps"
 
@@ -8,8 +9,15 @@ import (
 	"flinkgate.io/flinkgate/resource"
 )
 
-// InvalidDeployment denies a deployment whose document does not parse.
+// InvalidDeployment denies a deployment whose document does not parse, or
+// is beyond the bounds (too_large).
 func InvalidDeployment(r Request, err error) Decision {
+	switch documentReason(err, ReasonInvalid) {
+	case ReasonTooLarge:
+		return Denied(ReasonTooLarge, "deployment %q is too large: %v; see flinkgate's bounds (README, Bounds)", r.New.Name, err)
+	case ReasonUnavailable:
+		return Denied(ReasonUnavailable, "deployment %q was not checked: %s", r.New.Name, timedOut)
+	}
 	return Denied(ReasonInvalid, "invalid Deployment %q: %v", r.New.Name, err)
 }
 
@@ -20,7 +28,8 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 	switch {
 	case found.Err != nil:
 		var inv *resource.InvalidError
-		if errors.As(found.Err, &inv) {
+		var tl *resource.TooLargeError
+		if errors.As(found.Err, &inv) || errors.As(found.Err, &tl) {
 			return Denied(ReasonInvalid, "deployment %q references target %q, which is invalid (%v); recreate the target", cm.Name, name, found.Err).WithTarget(name), true
 		}
 		return Denied(ReasonUnavailable, "could not look up target %q for deployment %q: %v; try again", name, cm.Name, found.Err).WithTarget(name), true
@@ -31,15 +40,22 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 }
 
 // DeploymentWriteMutate applies the target's patch set to a created or
-// updated deployment and records the target on it.
-func DeploymentWriteMutate(r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
+// updated deployment and records the target on it. Applying stops when ctx
+// ends.
+func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
 	name, cm := dep.TargetName, r.New
-	data, changed, err := dep.Patched(found.Target)
+	data, changed, err := dep.PatchedContext(ctx, found.Target)
 	if err != nil {
 		var perr *patchset.Error
+		switch documentReason(err, ReasonPatchFailed) {
+		case ReasonTooLarge:
+			return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds, README, Bounds)", name, cm.Name, err).WithTarget(name)
+		case ReasonUnavailable:
+			return Denied(ReasonUnavailable, "target %q's deploymentPatchSet was not applied to deployment %q: %s", name, cm.Name, timedOut).WithTarget(name)
+		}
 		if errors.As(err, &perr) {
 			return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet[%d] (op %s, path %s) cannot be applied to deployment %q: %s; fix the deployment or the target's patch set", name, perr.Index, perr.Op, perr.Path, cm.Name, perr.Reason).WithTarget(name)
 		}

@@ -202,7 +202,7 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := configmap.ParseTarget(r.New)
+		t, err := configmap.ParseTargetContext(ctx, r.New)
 		if err != nil {
 			return policy.InvalidTarget(err)
 		}
@@ -219,13 +219,13 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 		return policy.TargetDeleteValidate(r, refs, err)
 	case policy.RuleDeploymentWrite:
-		dep, err := configmap.ParseDeployment(r.New)
+		dep, err := configmap.ParseDeploymentContext(ctx, r.New)
 		if err != nil {
 			return policy.InvalidDeployment(r, err)
 		}
 		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
 		if r.Stage == policy.StageMutate {
-			return policy.DeploymentWriteMutate(r, dep, found)
+			return policy.DeploymentWriteMutate(ctx, r, dep, found)
 		}
 		return policy.DeploymentWriteValidate(r, dep, found)
 	}
