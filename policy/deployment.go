@@ -46,20 +46,13 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
-	name, cm := dep.TargetName, r.New
-	data, changed, err := dep.PatchedContext(ctx, found.Target)
-	if err != nil {
-		var perr *patchset.Error
-		switch documentReason(err, ReasonPatchFailed) {
-		case ReasonTooLarge:
-			return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds, README, Bounds)", name, cm.Name, err).WithTarget(name)
-		case ReasonUnavailable:
-			return Denied(ReasonUnavailable, "target %q's deploymentPatchSet was not applied to deployment %q: %s", name, cm.Name, timedOut).WithTarget(name)
+	name, cm, t := dep.TargetName, r.New, found.Target
+	data, changed := cm.Data[resource.DataKey], false
+	if !unchangedSinceAdmitted(r, t) {
+		var err error
+		if data, changed, err = dep.PatchedContext(ctx, t); err != nil {
+			return patchDenied(r, name, err)
 		}
-		if errors.As(err, &perr) {
-			return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet[%d] (op %s, path %s) cannot be applied to deployment %q: %s; fix the deployment or the target's patch set", name, perr.Index, perr.Op, perr.Path, cm.Name, perr.Reason).WithTarget(name)
-		}
-		return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet cannot be applied to deployment %q: %v", name, cm.Name, err).WithTarget(name)
 	}
 	out := cm.DeepCopy()
 	if changed {
@@ -67,10 +60,45 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 		out.Data[resource.DataKey] = data
 	}
 	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)
-	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, found.Target.ResolvedNamespace(r.PlatformNamespace))
+	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	if t.UID != "" {
+		out.Annotations[resource.AnnotationTargetUID] = t.UID
+		out.Annotations[resource.AnnotationTargetResourceVersion] = t.ResourceVersion
+		out.Annotations[resource.AnnotationDigest] = resource.Digest(t, data)
+	}
 	d := Allowed().WithTarget(name)
 	d.Object = out
 	return d
+}
+
+// patchDenied denies a deployment whose target's patch set cannot be
+// applied, or makes it too large, or ran out of time.
+func patchDenied(r Request, name string, err error) Decision {
+	cm := r.New
+	switch documentReason(err, ReasonPatchFailed) {
+	case ReasonTooLarge:
+		return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds, README, Bounds)", name, cm.Name, err).WithTarget(name)
+	case ReasonUnavailable:
+		return Denied(ReasonUnavailable, "target %q's deploymentPatchSet was not applied to deployment %q: %s", name, cm.Name, timedOut).WithTarget(name)
+	}
+	var perr *patchset.Error
+	if errors.As(err, &perr) {
+		return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet[%d] (op %s, path %s) cannot be applied to deployment %q: %s; fix the deployment or the target's patch set", name, perr.Index, perr.Op, perr.Path, cm.Name, perr.Reason).WithTarget(name)
+	}
+	return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet cannot be applied to deployment %q: %v", name, cm.Name, err).WithTarget(name)
+}
+
+// unchangedSinceAdmitted reports whether an UPDATE leaves a deployment's
+// data as flinkgate stored it for this very version of its target: then
+// the stored document already is the patched one, and applying the patch
+// set again would only repeat it (and fail for a remove).
+func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
+	if r.Operation != Update || r.Old == nil || t.UID == "" || !maps.Equal(r.Old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
+		return false
+	}
+	a := r.Old.Annotations
+	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationTargetResourceVersion] == t.ResourceVersion &&
+		a[resource.AnnotationDigest] == resource.Digest(t, r.Old.Data[resource.DataKey])
 }
 
 // DeploymentWriteValidate checks the final deployment: its target exists and
@@ -85,6 +113,9 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 	}
 	if got, ns := cm.Annotations[resource.AnnotationTargetNamespace], found.Target.ResolvedNamespace(r.PlatformNamespace); got != ns {
 		return Denied(ReasonInvalid, "deployment %q has annotation %s=%q but target %q runs in %q; leave the annotation to flinkgate", cm.Name, resource.AnnotationTargetNamespace, got, name, ns).WithTarget(name)
+	}
+	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
+		return Denied(ReasonInvalid, "deployment %q's data[%q] is not the document flinkgate patched for target %q (resourceVersion %s): it was rewritten after flinkgate's mutating webhook ran (by another mutating webhook?), flinkgate's mutating webhook did not run, or the target changed meanwhile; leave %s to flinkgate and try again", cm.Name, resource.DataKey, name, t.ResourceVersion, resource.AnnotationDigest).WithTarget(name)
 	}
 	return Allowed().WithTarget(name)
 }

@@ -2,6 +2,8 @@ package resource
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"sort"
@@ -77,6 +79,9 @@ func ParseTarget(cm Object) (*Target, error) {
 
 // ParseTargetContext is ParseTarget, stopping when ctx ends.
 func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
+	if cm.Name == "" {
+		return nil, invalidf("a target needs a name of its own (metadata.name): deployments reference targets by name, so generateName cannot be used; set metadata.name, for example to \"staging\"")
+	}
 	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
@@ -179,6 +184,26 @@ func contains(ss []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// What the mutating webhook records on a deployment it patched: the target
+// version it applied, and a digest of the document it produced for it.
+const (
+	AnnotationTargetUID             = "flinkgate.io/target-uid"
+	AnnotationTargetResourceVersion = "flinkgate.io/target-resource-version"
+	AnnotationDigest                = "flinkgate.io/resource-digest"
+)
+
+// Digest identifies data as the document patched for exactly this version
+// of the target (its UID and resourceVersion), so the validating webhook
+// can tell that nothing rewrote it after the mutating webhook.
+func Digest(t *Target, data string) string {
+	h := sha256.New()
+	for _, s := range []string{t.UID, t.ResourceVersion, data} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
 }
 
 // Deployment is a parsed Deployment.
