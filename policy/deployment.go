@@ -115,7 +115,7 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 		return Denied(ReasonInvalid, "deployment %q has annotation %s=%q but target %q runs in %q; leave the annotation to flinkgate", cm.Name, resource.AnnotationTargetNamespace, got, name, ns).WithTarget(name)
 	}
 	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
-		return Denied(ReasonInvalid, "deployment %q's data[%q] is not the document flinkgate patched for target %q (resourceVersion %s): it was rewritten after flinkgate's mutating webhook ran (by another mutating webhook?), flinkgate's mutating webhook did not run, or the target changed meanwhile; leave %s to flinkgate and try again", cm.Name, resource.DataKey, name, t.ResourceVersion, resource.AnnotationDigest).WithTarget(name)
+		return Denied(ReasonInvalid, "deployment %q's data[%q] is not the document flinkgate patched for target %q: it was rewritten after flinkgate's mutating webhook ran (by another mutating webhook?), or that webhook did not run; leave data[%q] and the annotation %s to flinkgate", cm.Name, resource.DataKey, name, resource.DataKey, resource.AnnotationDigest).WithTarget(name)
 	}
 	return Allowed().WithTarget(name)
 }

@@ -194,12 +194,15 @@ const (
 	AnnotationDigest                = "flinkgate.io/resource-digest"
 )
 
-// Digest identifies data as the document patched for exactly this version
-// of the target (its UID and resourceVersion), so the validating webhook
-// can tell that nothing rewrote it after the mutating webhook.
+// Digest identifies data as the document patched for this target, so the
+// validating webhook can tell that nothing rewrote it after the mutating
+// webhook. The target's UID names its patch set exactly (a target's data is
+// immutable); its resourceVersion is left out because metadata changes
+// (a label, a finalizer) bump it between the two webhooks without changing
+// what patching yields.
 func Digest(t *Target, data string) string {
 	h := sha256.New()
-	for _, s := range []string{t.UID, t.ResourceVersion, data} {
+	for _, s := range []string{t.UID, data} {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
