@@ -271,6 +271,13 @@ func FuzzDecodeEncode(f *testing.F) {
 	f.Add("a: &a {x: 1}\nb: {<<: *a, y: 2}\n")
 	f.Add("a: |\n  multi\n  line\n---\nb: 1\n")
 	f.Add("{\n  \"a\": [\n    {}\n  ]\n}\n")
+	// Hostile shapes, so mutations start from the inputs that used to hurt.
+	f.Add(aliasBomb())
+	f.Add("a: " + nested("{a: ", "}", 9000, "1") + "\n")
+	f.Add(`{"a":` + nested(`{"a":`, "}", 6000, "1") + "}")
+	f.Add(`{"l":[` + strings.Repeat("0,", MaxValues) + "0]}")
+	f.Add("l: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n")
+	f.Add("a: " + nested("[", "]", MaxDepth-2, strings.Repeat("x", 100<<10)) + "\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		ctx := context.Background()
 		var doc *Document

@@ -2,6 +2,8 @@ package resource_test
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/budget"
@@ -19,6 +21,18 @@ func FuzzPatched(f *testing.F) {
 		`{"kind":"Deployment","spec":{"deploymentTargetName":"t","n":9007199254740992}}`)
 	f.Add("kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: /<<, value: {yes: no}}\n",
 		"kind: Deployment\nspec: {deploymentTargetName: t, l: [1, 2]}\n")
+	// Hostile shapes: hundreds of copies of a long string, inserts at the
+	// front of a long list, a patch that nests the document too deeply.
+	copies := "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: /spec/blob, value: " + strings.Repeat("x", 5<<10) + "}\n"
+	fronts := "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n"
+	for i := range 200 {
+		copies += fmt.Sprintf("  - {op: copy, from: /spec/blob, path: /spec/c%d}\n", i)
+		fronts += "  - {op: add, path: /spec/l/0, value: 1}\n"
+	}
+	f.Add(copies, "kind: Deployment\nspec: {deploymentTargetName: t}\n")
+	f.Add(fronts, `{"kind":"Deployment","spec":{"deploymentTargetName":"t","l":[`+strings.Repeat("0,", 20000)+"0]}}")
+	f.Add("kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: "+strings.Repeat("/n", 60)+", value: [[[[[[[[1]]]]]]]]}\n",
+		"kind: Deployment\nspec: {deploymentTargetName: t}\n")
 	f.Fuzz(func(t *testing.T, target, deployment string) {
 		ctx := context.Background()
 		u := budget.Measure(func() {
