@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Bounds on a patch set, checked when a target is parsed (README "Bounds").
@@ -769,15 +770,13 @@ func Preview(v any) string {
 	preview(&b, v)
 	if b.Len() > maxPreview {
 		cut := maxPreview
-		for cut > 0 && !utf8RuneStart(b.String()[cut]) {
+		for cut > 0 && !utf8.RuneStart(b.String()[cut]) {
 			cut--
 		}
 		return b.String()[:cut] + "..."
 	}
 	return b.String()
 }
-
-func utf8RuneStart(c byte) bool { return c&0xC0 != 0x80 }
 
 func preview(b *strings.Builder, v any) {
 	if b.Len() > maxPreview {
