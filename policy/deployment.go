@@ -35,6 +35,8 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 		return Denied(ReasonUnavailable, "could not look up target %q for deployment %q: %v; try again", name, cm.Name, found.Err).WithTarget(name), true
 	case found.Target == nil:
 		return Denied(ReasonTargetNotFound, "deployment %q references target %q, which does not exist in namespace %s; create the DeploymentTarget first or fix spec.deploymentTargetName", cm.Name, name, cm.Namespace).WithTarget(name), true
+	case found.Target.Terminating && (r.Old == nil || r.Old.Labels[resource.LabelDeploymentTarget] != name):
+		return Denied(ReasonTargetNotFound, "deployment %q references target %q, which is being deleted; point spec.deploymentTargetName at another target", cm.Name, name).WithTarget(name), true
 	}
 	return Decision{}, false
 }

@@ -213,7 +213,11 @@ func TestAdmission(t *testing.T) {
 			"kind-thief": stored(configMap("kind-thief", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
 			"renamer":    stored(configMap("renamer", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
 			"remover":    stored(configMap("remover", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
-			"cleaner":    versioned(stored(configMap("cleaner", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"), "staging"), "uid-cleaner", "7"),
+			"leaving": with(stored(configMap("leaving", resource.KindTarget, seedTarget), "staging"), func(c *corev1.ConfigMap) {
+				t := metav1.Unix(1000000000, 0)
+				c.DeletionTimestamp = &t
+			}),
+			"cleaner": versioned(stored(configMap("cleaner", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"), "staging"), "uid-cleaner", "7"),
 		},
 		referrers: map[string][]string{
 			"staging": {"top-speed-windowing"},
@@ -370,6 +374,8 @@ func TestAdmission(t *testing.T) {
 			body: review(admissionv1.Create, nil, with(cleanedAt("7"), func(c *corev1.ConfigMap) { c.Data[resource.DataKey] += "      debug: true\n" })), contains: "rewritten after flinkgate's mutating webhook ran"},
 		{name: "a deployment whose patched document is too large is denied as too_large", golden: "deployment-too-large", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: staging, blob: "+strings.Repeat("x", 1<<20-100)+"}\n")), contains: "too large"},
+		{name: "a new deployment of a target that is being deleted is told so, not to try again", golden: "deployment-target-terminating", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "leaving", 1))), contains: `"leaving", which is being deleted`},
 		{name: "a kind label with an empty value is denied on create", golden: "empty-kind-label", path: "/mutate",
 			body: review(admissionv1.Create, nil, with(configMap("x", "", yamlDeployment), func(c *corev1.ConfigMap) { c.Labels = map[string]string{resource.LabelKind: ""} })), contains: "label flinkgate.io/kind is empty"},
 		{name: "a target without a name (generateName) is told that targets need a name", golden: "target-generate-name", path: "/mutate",
