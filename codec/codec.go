@@ -26,11 +26,12 @@ const (
 	// document while keeping block-style indentation (2 spaces a level) short.
 	MaxDepth = 64
 	// MaxValues bounds the values (scalars, mappings, lists, and mapping keys)
-	// of a document, aliases expanded. Real deployments have hundreds; the
-	// YAML parser costs about 250 bytes and a microsecond or two per value,
-	// so 50 000 keeps one request within a few tens of MiB and well under a
-	// second.
-	MaxValues = 50_000
+	// of a document, aliases expanded. Real deployments have hundreds, a
+	// large pod template a few thousand; the YAML parser costs about 250
+	// bytes and one to several microseconds per value on a loaded machine,
+	// so 20 000 keeps one request within a few MiB and a small fraction of
+	// a second.
+	MaxValues = 20_000
 	// MaxExpandedBytes bounds what a YAML document may expand to through
 	// aliases: a few aliases of a long string could otherwise make a small
 	// ConfigMap gigabytes long.

@@ -230,6 +230,20 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 	}
 	t.Logf("slowest object: %v through the API server, %v in flinkgate", slowest.Round(time.Millisecond), slowestFlinkgate.Round(100*time.Microsecond))
 
+	t.Run("a label change on a deployment whose target removes a field is admitted", func(t *testing.T) {
+		target := "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"
+		s.mustKubectl(t, targetManifest("debug-remover", target), "apply", "-f", "-")
+		s.mustKubectl(t, deploymentManifest("quiet", "kind: Deployment\nspec:\n  deploymentTargetName: debug-remover\n  template:\n    spec:\n      debug: true\n"), "apply", "-f", "-")
+		if doc := s.get(t, "quiet").Data["resource.yaml"]; strings.Contains(doc, "debug: true") {
+			t.Fatalf("the patch set did not remove debug:\n%s", doc)
+		}
+		// Applying the patch set again would fail: debug is gone.
+		s.mustKubectl(t, "", "-n", platformNS, "label", "configmap", "quiet", "team=data")
+		if got := s.get(t, "quiet").Metadata.Labels["team"]; got != "data" {
+			t.Errorf("label team = %q, want data", got)
+		}
+	})
+
 	t.Run("flinkgate's peak RSS stayed below 192 MiB", func(t *testing.T) {
 		rss := peakRSS(t, fg.Pid())
 		t.Logf("flinkgate VmHWM: %.1f MiB (GOMEMLIMIT=%s)", float64(rss)/(1<<20), goMemLimit)

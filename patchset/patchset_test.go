@@ -391,7 +391,7 @@ func FuzzApply(f *testing.F) {
 		}
 		var out any
 		u := fuzzbudget.Measure(func() {
-			out, err = Apply(context.Background(), d, ops, Limits{MaxBytes: 1 << 20, MaxValues: 50_000})
+			out, err = Apply(context.Background(), d, ops, Limits{MaxBytes: 1 << 20, MaxValues: 20_000})
 		})
 		fuzzbudget.Record(u)
 		if !u.Within() {

@@ -30,7 +30,7 @@ func FuzzPatched(f *testing.F) {
 		fronts += "  - {op: add, path: /spec/l/0, value: 1}\n"
 	}
 	f.Add(copies, "kind: Deployment\nspec: {deploymentTargetName: t}\n")
-	f.Add(fronts, `{"kind":"Deployment","spec":{"deploymentTargetName":"t","l":[`+strings.Repeat("0,", 20000)+"0]}}")
+	f.Add(fronts, `{"kind":"Deployment","spec":{"deploymentTargetName":"t","l":[`+strings.Repeat("0,", 10000)+"0]}}")
 	f.Add("kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: add, path: "+strings.Repeat("/n", 60)+", value: [[[[[[[[1]]]]]]]]}\n",
 		"kind: Deployment\nspec: {deploymentTargetName: t}\n")
 	f.Fuzz(func(t *testing.T, target, deployment string) {

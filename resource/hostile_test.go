@@ -239,9 +239,9 @@ func hostileCorpus() []corpusFile {
 		{"patch-nests-too-deep.yaml", "a target whose add path (60 tokens) and value (10 levels) nest the document beyond 64 levels", []item{
 			target("hostile-nests-deep", "  - {op: add, path: "+strings.Repeat("/n", 60)+", value: "+nestedValue+"}\n"),
 			deployment("nests-deep", "kind: Deployment\nspec: {deploymentTargetName: hostile-nests-deep}\n", "too_large")}},
-		{"front-inserts.yaml", fmt.Sprintf("a target with %d inserts at the front of a deployment's 20 000-element list", patchset.MaxOperations), []item{
+		{"front-inserts.yaml", fmt.Sprintf("a target with %d inserts at the front of a deployment's 10 000-element list", patchset.MaxOperations), []item{
 			target("hostile-front-inserts", fronts.String()),
-			deployment("front-inserts", `{"kind":"Deployment","spec":{"deploymentTargetName":"hostile-front-inserts","list":[`+repeatJoin("0", 20000, ",")+"]}}", "patch_failed")}},
+			deployment("front-inserts", `{"kind":"Deployment","spec":{"deploymentTargetName":"hostile-front-inserts","list":[`+repeatJoin("0", 10000, ",")+"]}}", "patch_failed")}},
 		{"special-float.yaml", "a deployment holding .inf, which JSON cannot hold", []item{
 			seedTarget("hostile-special-float"),
 			deployment("special-float", "kind: Deployment\nspec: {deploymentTargetName: hostile-special-float, x: .inf}\n", "invalid")}},
