@@ -41,6 +41,11 @@ const (
 	// so that the parser never sees far more values than MaxValues. Every
 	// value needs one such mark; ordinary documents have about two per value.
 	maxYAMLMarks = 2 * MaxValues
+	// maxYAMLOpenBrackets refuses deeply nested flow collections before the
+	// parser spends time on them. Brackets inside strings count too, so it
+	// is four times MaxDepth: no real document has that many open at once,
+	// and the exact depth is checked after parsing.
+	maxYAMLOpenBrackets = 4 * MaxDepth
 	// ctxEvery is how many values or bytes pass between context checks.
 	ctxEvery = 1024
 )

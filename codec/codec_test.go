@@ -41,6 +41,7 @@ func TestDecode(t *testing.T) {
 		{"a quoted << is an ordinary key", "\"<<\": 1\n", `{"<<":1}`, YAML, false},
 		{"a small alias is expanded", "x: &x {a: 1}\nz: *x\n", `{"x":{"a":1},"z":{"a":1}}`, YAML, false},
 		{"explicit tags are honoured", "a: !!str 12\nb: !!int \"7\"\n", `{"a":"12","b":7}`, YAML, false},
+		{"brackets inside a string are not nesting, even two hundred of them", "a: '" + strings.Repeat("[", 200) + "'\n", `{"a":"` + strings.Repeat("[", 200) + `"}`, YAML, false},
 		{"a document at the nesting limit decodes", "a: " + nested("[", "]", MaxDepth-1, "1") + "\n", `{"a":` + nested("[", "]", MaxDepth-1, "1") + `}`, YAML, false},
 	}
 	for _, tc := range cases {
@@ -72,7 +73,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a duplicate YAML key is named with both lines", "spec:\n  a: 1\n  b: 2\n  a: 3\n", false, `has the key "a" twice in the mapping at /spec (lines 2 and 4)`},
 		{"a duplicate JSON key is named with both lines", "{\"spec\":{\"a\":1,\n\"a\":2}}", false, `has the key "a" twice in the mapping at /spec (lines 1 and 2)`},
 		{"keys that read the same are duplicates", "yes: 1\ntrue: 2\n", false, `has the key "true" twice`},
-		{"a YAML document nested deeper than the limit is refused", "a: " + nested("[", "]", MaxDepth, "1") + "\n", true, "nests deeper than 64 levels"},
+		{"a YAML document nested deeper than the limit is refused", "a: " + nested("[", "]", MaxDepth, "1") + "\n", true, "nests deeper than 64 levels at /a/0/0"},
+		{"a YAML document with thousands of open brackets is refused before parsing", "a: " + nested("{a: ", "}", 9000, "1") + "\n", true, "nests deeper than 64 levels (9000 brackets are open at line 1)"},
 		{"a JSON document nested deeper than the limit is refused", `{"a":` + nested("[", "]", MaxDepth, "1") + `}`, true, "nests deeper than 64 levels"},
 		{"a JSON document with more values than the limit is refused", many, true, "more than 20000 values"},
 		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many entries"},

@@ -16,28 +16,45 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 )
 
-// yamlMarks counts the places a YAML value can start: every value sits after
-// a line break, a flow indicator ([ { ,) or a ": " / "- " / "? " indicator.
-// It overcounts (marks inside strings count too) and is only a bound on what
-// the parser may be handed.
-func yamlMarks(s string) int {
-	n := 1
+// yamlShape counts the places a YAML value can start: every value sits
+// after a line break, a flow indicator ([ { ,) or a ": " / "- " / "? "
+// indicator. It also finds the most brackets open at once, and the line
+// where that happens. Both overcount (marks and brackets inside strings
+// count too); they only bound what the parser may be handed.
+func yamlShape(s string) (marks, open, line int) {
+	marks, line = 1, 1
+	depth, lines := 0, 1
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case '\n', ',', '[', '{', ':':
-			n++
+		case '\n':
+			marks++
+			lines++
+		case '[', '{':
+			marks++
+			depth++
+			if depth > open {
+				open, line = depth, lines
+			}
+		case ']', '}':
+			depth = max(depth-1, 0)
+		case ',', ':':
+			marks++
 		case '-', '?':
 			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' || s[i+1] == '\t' {
-				n++
+				marks++
 			}
 		}
 	}
-	return n
+	return marks, open, line
 }
 
 func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
-	if m := yamlMarks(raw); m > maxYAMLMarks {
-		return nil, tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", m, maxYAMLMarks)
+	marks, open, openLine := yamlShape(raw)
+	if marks > maxYAMLMarks {
+		return nil, tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
+	}
+	if open > maxYAMLOpenBrackets {
+		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
 	}
 	dec := yaml.NewDecoder(strings.NewReader(raw))
 	var doc yaml.Node
