@@ -102,3 +102,31 @@ func TestHostileCorpusThroughTheHandler(t *testing.T) {
 		})
 	}
 }
+
+// TestTheAPIServersTimeoutStopsTheWork sends a deployment with the timeout
+// the API server adds to webhook calls already passed, and expects a "try
+// again" answer instead of a patched document.
+func TestTheAPIServersTimeoutStopsTheWork(t *testing.T) {
+	cases := []struct {
+		name, query string
+		allowed     bool
+	}{
+		{"a request whose timeout has passed is answered unavailable", "?timeout=1ns", false},
+		{"a request with time left is answered as usual", "?timeout=10s", true},
+		{"a request without a timeout is answered as usual", "", true},
+	}
+	target := configMap("staging", resource.KindTarget, seedTarget)
+	lookup := &fakeLookup{targets: map[string]*corev1.ConfigMap{"staging": stored(target, "staging")}}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, _ := newTestServer(t, lookup, nil, "")
+			resp := post(t, s.Handler(), "/mutate"+tc.query, review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, yamlDeployment)))
+			if resp.Allowed != tc.allowed {
+				t.Fatalf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
+			}
+			if !tc.allowed && (resp.AuditAnnotations["reason"] != "unavailable" || !strings.Contains(resp.Result.Message, "try again")) {
+				t.Errorf("got reason %q, message %q; want unavailable with a retry hint", resp.AuditAnnotations["reason"], resp.Result.Message)
+			}
+		})
+	}
+}

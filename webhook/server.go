@@ -115,7 +115,9 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			return
 		}
 		req := review.Request
-		d, kind, before := s.decideSafely(r.Context(), stage, req)
+		ctx, cancel := requestContext(r)
+		defer cancel()
+		d, kind, before := s.decideSafely(ctx, stage, req)
 		resp, d := s.response(req, before, d)
 		took := time.Since(start)
 		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
@@ -128,6 +130,16 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	}
+}
+
+// requestContext ends when the API server stops waiting: it closes the
+// connection, or the timeout it sends as a query parameter (?timeout=10s)
+// passes, so decoding and patching stop with it.
+func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+		return context.WithTimeout(r.Context(), d)
+	}
+	return context.WithCancel(r.Context())
 }
 
 func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissionv1.AdmissionReview, error) {
