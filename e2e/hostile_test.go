@@ -21,7 +21,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
 )
 
 // The hostile corpus's bounds, as the issue that asked for them states them:
@@ -80,7 +79,6 @@ func readCorpus(t *testing.T) []corpusObject {
 			if err := json.Unmarshal(b, &cm); err != nil {
 				t.Fatal(err)
 			}
-			cm.Namespace = platformNS
 			out = append(out, corpusObject{file: filepath.Base(path), cm: &cm, expect: expect[cm.Name]})
 		}
 	}
@@ -141,36 +139,10 @@ func peakRSS(t *testing.T, pid int) int64 {
 // deployment correctly, answered each object as its file says and within
 // the bounds, and kept its peak RSS below 192 MiB.
 func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
-	bin := testenv.ToolsBin(t)
+	s := hostileFlinkgate(t)
+	c, fg := s.c, s.fg
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Log: testWriter{t}})
-	if err != nil {
-		t.Fatalf("start control plane: %v", err)
-	}
-	t.Cleanup(c.Stop)
-	for _, ns := range []string{platformNS, "staging"} {
-		if err := c.CreateNamespace(ctx, ns, nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s := &suite{c: c, binary: buildFlinkgate(t), toolsBin: bin}
-	// Only flinkgate gets the memory limit: the child inherits the
-	// environment at start, and the control plane is already running.
-	os.Setenv("GOMEMLIMIT", goMemLimit)
-	fg, err := c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-		Binary: s.binary, PlatformNamespace: platformNS, Namespaces: []string{platformNS},
-		ExtraArgs: []string{"--rbac-preflight=off"},
-	})
-	os.Unsetenv("GOMEMLIMIT")
-	if err != nil {
-		t.Fatalf("start flinkgate: %v", err)
-	}
-	t.Cleanup(fg.Stop)
-	s.fg = fg
-	if err := c.RegisterWebhooks(ctx, fg.WebhookURL(), fg.CABundle(), []string{platformNS}); err != nil {
-		t.Fatalf("register webhooks: %v", err)
-	}
 
 	objects := readCorpus(t)
 	took := map[string]time.Duration{}
@@ -178,15 +150,17 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 	for _, o := range objects {
 		callCtx, done := context.WithTimeout(ctx, 30*time.Second)
 		start := time.Now()
-		_, err := c.Client().CoreV1().ConfigMaps(platformNS).Create(callCtx, o.cm, metav1.CreateOptions{})
+		cm := o.cm.DeepCopy()
+		cm.Namespace = s.ns
+		_, err := c.Client().CoreV1().ConfigMaps(s.ns).Create(callCtx, cm, metav1.CreateOptions{})
 		took[o.cm.Name] = time.Since(start)
 		done()
 		outcome[o.cm.Name] = err
 	}
 
 	t.Run("flinkgate still admits the seed's deployment correctly", func(t *testing.T) {
-		s.mustKubectl(t, readExample(t, "deployment-target.yaml"), "apply", "-f", "-")
-		s.mustKubectl(t, readExample(t, "deployment.yaml"), "apply", "-f", "-")
+		target := s.seedTarget(t)
+		s.apply(t, s.exampleDeployment(t, "top-speed-windowing", target))
 		doc := s.get(t, "top-speed-windowing").Data["resource.yaml"]
 		for _, want := range []string{"state.checkpoints.dir: s3://my-bucket/checkpoints", "state.savepoints.dir: s3://my-bucket/savepoints", "parallelism: 2"} {
 			if !strings.Contains(doc, want) {
@@ -232,13 +206,13 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 
 	t.Run("a label change on a deployment whose target removes a field is admitted", func(t *testing.T) {
 		target := "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"
-		s.mustKubectl(t, targetManifest("debug-remover", target), "apply", "-f", "-")
-		s.mustKubectl(t, deploymentManifest("quiet", "kind: Deployment\nspec:\n  deploymentTargetName: debug-remover\n  template:\n    spec:\n      debug: true\n"), "apply", "-f", "-")
+		s.apply(t, s.targetManifest("debug-remover", target))
+		s.apply(t, s.deploymentManifest("quiet", "kind: Deployment\nspec:\n  deploymentTargetName: debug-remover\n  template:\n    spec:\n      debug: true\n"))
 		if doc := s.get(t, "quiet").Data["resource.yaml"]; strings.Contains(doc, "debug: true") {
 			t.Fatalf("the patch set did not remove debug:\n%s", doc)
 		}
 		// Applying the patch set again would fail: debug is gone.
-		s.mustKubectl(t, "", "-n", platformNS, "label", "configmap", "quiet", "team=data")
+		s.mustKubectl(t, "", "-n", s.ns, "label", "configmap", "quiet", "team=data")
 		if got := s.get(t, "quiet").Metadata.Labels["team"]; got != "data" {
 			t.Errorf("label team = %q, want data", got)
 		}
@@ -251,4 +225,41 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 			t.Errorf("VmHWM %d bytes, more than %d", rss, maxRSS)
 		}
 	})
+}
+
+// hostileFlinkgate starts a flinkgate of the test's own with
+// GOMEMLIMIT=128MiB, serving a fresh namespace under webhooks of its own.
+func hostileFlinkgate(t *testing.T) *suite {
+	t.Helper()
+	e := sharedEnv(t)
+	ns := name("hostile")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := e.c.CreateNamespace(ctx, ns, nil); err != nil {
+		t.Fatal(err)
+	}
+	// Only this flinkgate gets the memory limit: a child takes the
+	// environment when it starts, and the control plane is already running.
+	os.Setenv("GOMEMLIMIT", goMemLimit)
+	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
+		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns},
+		ExtraArgs: []string{"--rbac-preflight=off"},
+	})
+	os.Unsetenv("GOMEMLIMIT")
+	if err != nil {
+		t.Fatalf("start flinkgate for %s: %v", ns, err)
+	}
+	logOnFailure(t, fg)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := e.c.UnregisterWebhooks(ctx, ns); err != nil {
+			t.Errorf("unregister webhooks %s: %v", ns, err)
+		}
+		fg.Stop()
+	})
+	if err := e.c.RegisterWebhooksNamed(ctx, ns, fg.WebhookURL(), fg.CABundle(), []string{ns}); err != nil {
+		t.Fatalf("register webhooks for %s: %v", ns, err)
+	}
+	return &suite{c: e.c, fg: fg, binary: e.binary, ns: ns}
 }
