@@ -12,11 +12,27 @@
 package patchset
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
+)
+
+// Bounds on a patch set, checked when a target is parsed (README "Bounds").
+const (
+	// MaxOperations bounds a patch set. Real targets set a handful of
+	// fields; 256 operations leave room for any of them while keeping the
+	// per-request work of walking paths small.
+	MaxOperations = 256
+	// MaxPathTokens bounds the tokens of a path or from pointer. Documents
+	// nest at most 64 levels (codec.MaxDepth), so a longer pointer could
+	// only name something no document may hold.
+	MaxPathTokens = 64
+	// maxPreview bounds how much of a value a message shows.
+	maxPreview = 80
 )
 
 // Operation is one validated patch operation.
@@ -29,6 +45,8 @@ type Operation struct {
 	HasValue bool `json:"-"`
 
 	path, from []string
+	// valueSize is the encoded size of Value, counted once at parse time.
+	valueSize int
 }
 
 // Appends reports whether the operation appends to an array ("/-"), which
@@ -44,7 +62,10 @@ var validOps = map[string]bool{"add": true, "remove": true, "replace": true, "mo
 func Parse(v any) ([]Operation, error) {
 	list, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf("must be a list of operations, got %s", KindOf(v))
+		return nil, fmt.Errorf(" must be a list of operations, got %s", KindOf(v))
+	}
+	if len(list) > MaxOperations {
+		return nil, fmt.Errorf(" has %d operations; at most %d are allowed, so split the target or merge operations (one add can set a whole mapping)", len(list), MaxOperations)
 	}
 	ops := make([]Operation, 0, len(list))
 	for i, item := range list {
@@ -84,12 +105,13 @@ func parseOne(item any) (Operation, error) {
 	if !ok {
 		return Operation{}, fmt.Errorf("path is %s; it must be a JSON pointer string such as /spec/template", describeField(m, "path"))
 	}
-	tokens, err := ParsePointer(p)
+	tokens, err := parseBoundedPointer(p)
 	if err != nil {
 		return Operation{}, fmt.Errorf("path: %w", err)
 	}
 	op.Path, op.path = p, tokens
 	op.Value, op.HasValue = m["value"]
+	op.valueSize = encodedSize(op.Value)
 	needsValue := op.Op == "add" || op.Op == "replace" || op.Op == "test"
 	if needsValue && !op.HasValue {
 		return Operation{}, fmt.Errorf("%s needs a value", op.Op)
@@ -110,7 +132,7 @@ func parseOne(item any) (Operation, error) {
 		if !ok {
 			return Operation{}, fmt.Errorf("from is %s; it must be a JSON pointer string", Describe(f))
 		}
-		ft, err := ParsePointer(fs)
+		ft, err := parseBoundedPointer(fs)
 		if err != nil {
 			return Operation{}, fmt.Errorf("from: %w", err)
 		}
@@ -120,6 +142,15 @@ func parseOne(item any) (Operation, error) {
 		op.From, op.from = fs, ft
 	}
 	return op, nil
+}
+
+// parseBoundedPointer is ParsePointer for at most MaxPathTokens tokens,
+// refused before the pointer is split.
+func parseBoundedPointer(p string) ([]string, error) {
+	if n := strings.Count(p, "/"); n > MaxPathTokens {
+		return nil, fmt.Errorf("the pointer has %d tokens; at most %d are allowed, as documents nest at most that deep", n, MaxPathTokens)
+	}
+	return ParsePointer(p)
 }
 
 // ParsePointer splits an RFC 6901 JSON pointer into unescaped tokens.
@@ -151,36 +182,62 @@ type Error struct {
 	Op     string
 	Path   string
 	Reason string
+	// TooLarge is set when the operation would make the document larger
+	// than Limits allow.
+	TooLarge bool
 }
 
 func (e *Error) Error() string {
 	return fmt.Sprintf("operation %d (%s %s) failed: %s", e.Index, e.Op, e.Path, e.Reason)
 }
 
+// Limits bound the document a patch set may produce.
+type Limits struct {
+	// MaxBytes bounds the document's encoded (compact JSON) size.
+	MaxBytes int
+	// MaxValues bounds its values, mapping keys included.
+	MaxValues int
+}
+
 // Apply applies ops in order to doc, a tree of JSON values as decoded with
 // UseNumber, and returns the new tree. doc is modified in place; values from
 // ops are copied, so ops can be shared between requests.
 //
-// The work is bounded: copying values and shifting array elements may cost
-// at most workFactor times the size of the document and the patch set, so a
-// short hostile patch set (copies that double the document, thousands of
-// inserts at the front of a long array) fails at once instead of running for
-// seconds or exhausting memory.
-func Apply(doc any, ops []Operation) (any, error) {
-	size := nodes(doc)
+// The work is bounded in bytes: every value an operation copies, moves,
+// inserts, removes or compares costs its encoded size, every array element
+// shifted costs shiftCost, and every path costs its length. The total may
+// be at most workFactor times the encoded size of the document and the
+// patch set, plus minWork, so a short hostile patch set (copies that double
+// the document, thousands of inserts at the front of a long array, copies of
+// a long string) fails at once instead of running for seconds. A document
+// that grows beyond lim fails as soon as it does, and ctx is checked before
+// every operation.
+func Apply(ctx context.Context, doc any, ops []Operation, lim Limits) (any, error) {
+	docSize := encodedSize(doc)
+	total := docSize
 	for i := range ops {
-		size += nodes(ops[i].Value) + len(ops[i].path) + len(ops[i].from)
+		total += ops[i].valueSize + len(ops[i].Path) + len(ops[i].From)
 	}
-	b := &budget{left: workFactor*size + minWork}
+	b := &budget{left: workFactor*total + minWork, size: docSize, values: countValues(doc)}
 	for i := range ops {
 		op := &ops[i]
+		fail := func(reason string, tooLarge bool) error {
+			return &Error{Index: i, Op: op.Op, Path: op.Path, Reason: reason, TooLarge: tooLarge}
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("apply the patch set: %w", err)
+		}
 		var err error
 		doc, err = applyOne(doc, op, b)
-		if err == nil && b.left < 0 {
-			err = fmt.Errorf("the patch set does more work than %d times the size of the document and patch set (copies or array shifts on this scale are refused)", workFactor)
-		}
-		if err != nil {
-			return nil, &Error{Index: i, Op: op.Op, Path: op.Path, Reason: err.Error()}
+		switch {
+		case err != nil:
+			return nil, fail(err.Error(), false)
+		case b.left < 0:
+			return nil, fail(fmt.Sprintf("the patch set does more work than %d times the size of the document and patch set (copies, moves or array shifts on this scale are refused)", workFactor), false)
+		case lim.MaxBytes > 0 && b.size > lim.MaxBytes:
+			return nil, fail(fmt.Sprintf("the patched document would be larger than %d bytes", lim.MaxBytes), true)
+		case lim.MaxValues > 0 && b.values > lim.MaxValues:
+			return nil, fail(fmt.Sprintf("the patched document would have more than %d values", lim.MaxValues), true)
 		}
 	}
 	return doc, nil
@@ -188,37 +245,75 @@ func Apply(doc any, ops []Operation) (any, error) {
 
 const (
 	workFactor = 8
-	minWork    = 4096
+	// minWork lets small documents take small patch sets of any shape.
+	minWork = 64 << 10
+	// shiftCost is what moving one array element costs: its slot's size.
+	shiftCost = 16
 )
 
-// budget counts the work left: values copied and array elements shifted.
-type budget struct{ left int }
+// budget counts the work left in bytes, and tracks the document's size and
+// value count as operations change it.
+type budget struct {
+	left   int
+	size   int
+	values int
+}
 
-func (b *budget) copy(v any) any {
-	b.left -= nodes(v)
+// charge spends the work of touching v and returns its size and values.
+func (b *budget) charge(v any) (size, values int) {
+	size, values = encodedSize(v), countValues(v)
+	b.left -= size
+	return size, values
+}
+
+// copy charges and copies v; past the budget it returns nil, and the caller
+// reports the exhausted budget.
+func (b *budget) copy(v any, size, values int) any {
+	b.left -= size
 	if b.left < 0 {
-		return nil // the caller reports the exhausted budget
+		return nil
 	}
+	b.size += size
+	b.values += values
 	return deepCopy(v)
 }
 
+// removed records that a value of this size left the document.
+func (b *budget) removed(size, values int) {
+	b.size -= size
+	b.values -= values
+}
+
 func applyOne(doc any, op *Operation, b *budget) (any, error) {
-	b.left -= len(op.path) + len(op.from)
+	b.left -= len(op.Path) + len(op.From)
 	switch op.Op {
 	case "add":
-		return add(doc, op.path, b.copy(op.Value), true, b)
+		if n := len(op.path); n > 0 && op.path[n-1] == "-" {
+			if _, err := get(doc, op.path[:len(op.path)-1]); err != nil {
+				return nil, fmt.Errorf("cannot append to %s: %v; create the array first (add %s with value [])", render(op.path[:len(op.path)-1]), err, render(op.path[:len(op.path)-1]))
+			}
+		}
+		if old, err := get(doc, op.path); err == nil && !appendsOrInserts(doc, op.path) {
+			b.removed(b.charge(old))
+		}
+		return add(doc, op.path, b.copy(op.Value, op.valueSize, countValues(op.Value)), true, b)
 	case "remove":
-		_, d, err := remove(doc, op.path, b)
+		v, d, err := remove(doc, op.path, b)
+		if err == nil {
+			b.removed(b.charge(v))
+		}
 		return d, err
 	case "replace":
-		if _, err := get(doc, op.path); err != nil {
+		old, err := get(doc, op.path)
+		if err != nil {
 			return nil, err
 		}
+		b.removed(b.charge(old))
 		_, d, err := remove(doc, op.path, b)
 		if err != nil {
 			return nil, err
 		}
-		return add(d, op.path, b.copy(op.Value), false, b)
+		return add(d, op.path, b.copy(op.Value, op.valueSize, countValues(op.Value)), false, b)
 	case "move":
 		if isPrefix(op.from, op.path) && len(op.from) == len(op.path) {
 			_, err := get(doc, op.from)
@@ -228,40 +323,92 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
+		b.charge(v)
+		if old, err := get(d, op.path); err == nil && !appendsOrInserts(d, op.path) {
+			b.removed(b.charge(old))
+		}
 		return add(d, op.path, v, false, b)
 	case "copy":
 		v, err := get(doc, op.from)
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
-		return add(doc, op.path, b.copy(v), false, b)
+		size, values := encodedSize(v), countValues(v)
+		if old, err := get(doc, op.path); err == nil && !appendsOrInserts(doc, op.path) {
+			b.removed(b.charge(old))
+		}
+		return add(doc, op.path, b.copy(v, size, values), false, b)
 	case "test":
 		v, err := get(doc, op.path)
 		if err != nil {
 			return nil, err
 		}
-		b.left -= nodes(op.Value)
+		b.left -= op.valueSize
 		if !Equal(v, op.Value) {
-			return nil, fmt.Errorf("the value at %s is not the expected one", op.Path)
+			return nil, fmt.Errorf("the value at %s is %s, not the expected %s", op.Path, Preview(v), Preview(op.Value))
 		}
 		return doc, nil
 	}
 	return nil, fmt.Errorf("unknown op %q", op.Op)
 }
 
-// nodes counts the values in a tree.
-func nodes(v any) int {
+// appendsOrInserts reports whether adding at path inserts into an array
+// rather than replacing a mapping member.
+func appendsOrInserts(doc any, path []string) bool {
+	if len(path) == 0 {
+		return false
+	}
+	p, err := parent(doc, path, false)
+	if err != nil {
+		return false
+	}
+	_, isArray := p.([]any)
+	return isArray
+}
+
+// encodedSize is the size of v written as compact JSON, counting a string
+// by its bytes and two quotes (escapes aside).
+func encodedSize(v any) int {
+	switch x := v.(type) {
+	case map[string]any:
+		n := 2
+		for k, e := range x {
+			n += len(k) + 4 + encodedSize(e)
+		}
+		return n
+	case []any:
+		n := 2
+		for _, e := range x {
+			n += 1 + encodedSize(e)
+		}
+		return n
+	case string:
+		return len(x) + 2
+	case json.Number:
+		return len(x)
+	case bool:
+		if x {
+			return 4
+		}
+		return 5
+	default:
+		return 4
+	}
+}
+
+// countValues counts the values in a tree, a mapping's keys included.
+func countValues(v any) int {
 	switch x := v.(type) {
 	case map[string]any:
 		n := 1
 		for _, e := range x {
-			n += nodes(e)
+			n += 1 + countValues(e)
 		}
 		return n
 	case []any:
 		n := 1
 		for _, e := range x {
-			n += nodes(e)
+			n += countValues(e)
 		}
 		return n
 	default:
@@ -345,7 +492,7 @@ func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
-		b.left -= len(c) - idx
+		b.left -= (len(c) - idx) * shiftCost
 		grown := append(c, nil)
 		copy(grown[idx+1:], grown[idx:])
 		grown[idx] = v
@@ -379,7 +526,7 @@ func remove(doc any, path []string, b *budget) (any, any, error) {
 			return nil, nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
 		v := c[idx]
-		b.left -= len(c) - idx
+		b.left -= (len(c) - idx) * shiftCost
 		// In place: the document belongs to this request alone.
 		copy(c[idx:], c[idx+1:])
 		c[len(c)-1] = nil
@@ -498,15 +645,67 @@ func Equal(a, b any) bool {
 		if !ok {
 			return false
 		}
-		if x == y {
-			return true
-		}
-		fx, err1 := x.Float64()
-		fy, err2 := y.Float64()
-		return err1 == nil && err2 == nil && fx == fy
+		return x == y || numbersEqual(string(x), string(y))
 	default:
 		return a == b
 	}
+}
+
+// numbersEqual compares two JSON numbers by exact decimal value, so 1 equals
+// 1.0 and 1e0 but 2^53 does not equal 2^53+1. Both are JSON numbers, so
+// their digits are bounded by the document; a huge exponent is compared as
+// an integer, never expanded.
+func numbersEqual(a, b string) bool {
+	na, okA := decimal(a)
+	nb, okB := decimal(b)
+	return okA && okB && na == nb
+}
+
+// decimalValue is a number as sign, significant digits (no leading or
+// trailing zeros) and exponent: value = digits × 10^exp. Equal values have
+// equal decimalValues.
+type decimalValue struct {
+	neg    bool
+	digits string
+	exp    int64
+}
+
+// decimal normalizes a JSON number without expanding its exponent; ok is
+// false for text that is not a number or an exponent beyond int64.
+func decimal(s string) (decimalValue, bool) {
+	var d decimalValue
+	if strings.HasPrefix(s, "-") {
+		d.neg = true
+		s = s[1:]
+	}
+	mant, exp := s, "0"
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], strings.TrimPrefix(s[i+1:], "+")
+	}
+	e, err := strconv.ParseInt(exp, 10, 64)
+	if err != nil {
+		return d, false
+	}
+	intPart, frac, _ := strings.Cut(mant, ".")
+	if intPart == "" && frac == "" {
+		return d, false
+	}
+	digits := strings.TrimLeft(intPart+frac, "0")
+	if strings.Trim(digits, "0123456789") != "" {
+		return d, false
+	}
+	trimmed := strings.TrimRight(digits, "0")
+	zeros := int64(len(digits) - len(trimmed))
+	if digits == "" {
+		return decimalValue{}, true // zero, whatever its sign
+	}
+	// e - len(frac) + zeros, refusing overflow rather than wrapping.
+	adj := zeros - int64(len(frac))
+	if (adj > 0 && e > (1<<63-1)-adj) || (adj < 0 && e < (-1<<63)-adj) {
+		return d, false
+	}
+	d.digits, d.exp = trimmed, e+adj
+	return d, true
 }
 
 func deepCopy(v any) any {
@@ -562,6 +761,78 @@ func Describe(v any) string {
 	default:
 		return KindOf(v)
 	}
+}
+
+// Preview renders a value as compact JSON for a message, cut after about
+// maxPreview bytes.
+func Preview(v any) string {
+	var b strings.Builder
+	preview(&b, v)
+	if b.Len() > maxPreview {
+		cut := maxPreview
+		for cut > 0 && !utf8.RuneStart(b.String()[cut]) {
+			cut--
+		}
+		return b.String()[:cut] + "..."
+	}
+	return b.String()
+}
+
+func preview(b *strings.Builder, v any) {
+	if b.Len() > maxPreview {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		b.WriteByte('{')
+		for i, k := range keys {
+			if b.Len() > maxPreview {
+				break
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(quotePreview(k))
+			b.WriteByte(':')
+			preview(b, x[k])
+		}
+		b.WriteByte('}')
+	case []any:
+		b.WriteByte('[')
+		for i, e := range x {
+			if b.Len() > maxPreview {
+				break
+			}
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			preview(b, e)
+		}
+		b.WriteByte(']')
+	case string:
+		b.WriteString(quotePreview(x))
+	case json.Number:
+		b.WriteString(string(x))
+	case bool:
+		b.WriteString(strconv.FormatBool(x))
+	case nil:
+		b.WriteString("null")
+	default:
+		b.WriteString(KindOf(v))
+	}
+}
+
+// quotePreview quotes at most a preview's worth of a string.
+func quotePreview(s string) string {
+	if len(s) > maxPreview {
+		s = s[:maxPreview]
+	}
+	return strconv.Quote(s)
 }
 
 // describeField renders a field of an operation for a message, telling an

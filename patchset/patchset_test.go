@@ -2,12 +2,16 @@ package patchset
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+
+	fuzzbudget "flinkgate.io/flinkgate/internal/budget"
 )
 
 func decode(t testing.TB, s string) any {
@@ -63,6 +67,9 @@ func TestApply(t *testing.T) {
 		{"copy duplicates a value independently", `{"a":{"b":1}}`,
 			`[{"op":"copy","from":"/a","path":"/c"},{"op":"add","path":"/c/b","value":2}]`, `{"a":{"b":1},"c":{"b":2}}`},
 		{"test passes when numbers are equal in value", `{"a":1}`, `[{"op":"test","path":"/a","value":1.0}]`, `{"a":1}`},
+		{"test compares numbers exactly, whatever their notation", `{"a":9007199254740993}`, `[{"op":"test","path":"/a","value":90071992547409930e-1}]`, `{"a":9007199254740993}`},
+		{"replace with a large integer next to the old one is not dropped", `{"a":9007199254740992}`, `[{"op":"replace","path":"/a","value":9007199254740993}]`, `{"a":9007199254740993}`},
+		{"add with - on an existing mapping adds the member \"-\", as RFC 6902 says", `{"a":{}}`, `[{"op":"add","path":"/a/-","value":1}]`, `{"a":{"-":1}}`},
 		{"operations apply in order, each seeing the previous", `{}`,
 			`[{"op":"add","path":"/a","value":[]},{"op":"add","path":"/a/-","value":1},{"op":"replace","path":"/a/0","value":2}]`, `{"a":[2]}`},
 		{"add at the root replaces the whole document", `{"a":1}`, `[{"op":"add","path":"","value":{"b":2}}]`, `{"b":2}`},
@@ -70,7 +77,7 @@ func TestApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -97,14 +104,17 @@ func TestApplyFails(t *testing.T) {
 		{"replace of a missing member fails", `{}`, `[{"op":"replace","path":"/a","value":1}]`, 0, "/a does not exist"},
 		{"move from a missing member fails", `{}`, `[{"op":"move","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
 		{"copy from a missing member fails", `{}`, `[{"op":"copy","from":"/a","path":"/b"}]`, 0, "from: /a does not exist"},
-		{"a failing test fails the set", `{"a":1}`, `[{"op":"test","path":"/a","value":2}]`, 0, "not the expected one"},
+		{"a failing test shows the actual and the expected value", `{"a":1}`, `[{"op":"test","path":"/a","value":2}]`, 0, "the value at /a is 1, not the expected 2"},
+		{"a failing test tells 2^53 from 2^53+1", `{"a":9007199254740992}`, `[{"op":"test","path":"/a","value":9007199254740993}]`, 0, "is 9007199254740992, not the expected 9007199254740993"},
+		{"a failing test shows long values cut short", `{"a":"` + strings.Repeat("x", 1000) + `"}`, `[{"op":"test","path":"/a","value":"y"}]`, 0, `xxxxxxxxxx..., not the expected "y"`},
+		{"appending under a missing parent fails instead of making a key \"-\"", `{}`, `[{"op":"add","path":"/x/-","value":1}]`, 0, "cannot append to /x: /x does not exist; create the array first (add /x with value [])"},
 		{"the failing operation's index is reported", `{}`, `[{"op":"add","path":"/a","value":1},{"op":"remove","path":"/b"}]`, 1, "/b does not exist"},
 		{"- names no element to remove", `{"a":[1]}`, `[{"op":"remove","path":"/a/-"}]`, 0, "names no element"},
 		{"the document root cannot be removed", `{}`, `[{"op":"remove","path":""}]`, 0, "whole document"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			_, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			perr, ok := err.(*Error)
 			if !ok {
 				t.Fatalf("got error %v, want a *Error", err)
@@ -131,6 +141,9 @@ func TestParseRejects(t *testing.T) {
 		{"a move into its own child", `[{"op":"move","from":"/a","path":"/a/b"}]`, "into its own child"},
 		{"an unknown field in an operation", `[{"op":"add","path":"/a","value":1,"vaule":2}]`, `unknown field "vaule"`},
 		{"the failing operation's index is named", `[{"op":"add","path":"/a","value":1},{"op":"bogus","path":"/a"}]`, "[1]:"},
+		{"a path with more tokens than a document can nest is refused", `[{"op":"remove","path":"` + strings.Repeat("/a", MaxPathTokens+1) + `"}]`, "path: the pointer has 65 tokens; at most 64"},
+		{"a from with more tokens than a document can nest is refused", `[{"op":"copy","path":"/a","from":"` + strings.Repeat("/a", MaxPathTokens+1) + `"}]`, "from: the pointer has 65 tokens"},
+		{"a patch set with more operations than the limit is refused", "[" + strings.TrimSuffix(strings.Repeat(`{"op":"remove","path":"/a"},`, MaxOperations+1), ",") + "]", "has 257 operations; at most 256"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -164,7 +177,7 @@ func TestAgreesWithJSONPatchLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatalf("library: %v", err)
 			}
-			got, err := Apply(decode(t, tc.doc), mustParse(t, tc.patch))
+			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
@@ -188,7 +201,7 @@ func TestApplyBoundsItsWork(t *testing.T) {
 	long := make([]any, 200000)
 	var front strings.Builder
 	front.WriteString(`[`)
-	for i := range 4000 {
+	for i := range MaxOperations {
 		if i > 0 {
 			front.WriteString(",")
 		}
@@ -205,10 +218,13 @@ func TestApplyBoundsItsWork(t *testing.T) {
 		{"thousands of inserts at the front of a long array are refused", map[string]any{"a": long}, front.String(), true},
 		{"a few inserts at the front of a long array are allowed", map[string]any{"a": long}, `[{"op":"add","path":"/a/0","value":1},{"op":"remove","path":"/a/0"}]`, false},
 		{"copying a large subtree once is allowed", decode(t, `{"spec":{"a":[1,2,3,4,5,6,7,8,9,10]}}`), `[{"op":"copy","from":"/spec","path":"/copy"}]`, false},
+		{"copies of a long string cost its length, so hundreds of them are refused", map[string]any{"s": strings.Repeat("x", 12<<10)}, stringCopies(200), true},
+		{"a few copies of a long string are allowed", map[string]any{"s": strings.Repeat("x", 12<<10)}, stringCopies(5), false},
+		{"moving a long string back and forth costs its length every time", map[string]any{"s": strings.Repeat("x", 100<<10)}, moves(200), true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(tc.doc, mustParse(t, tc.patch))
+			_, err := Apply(context.Background(), tc.doc, mustParse(t, tc.patch), Limits{})
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("got %v, want error=%v", err, tc.wantErr)
 			}
@@ -219,9 +235,96 @@ func TestApplyBoundsItsWork(t *testing.T) {
 	}
 }
 
+func stringCopies(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `{"op":"copy","from":"/s","path":"/c%d"}`, i)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func moves(n int) string {
+	var b strings.Builder
+	b.WriteString("[")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		from, to := "/s", "/t"
+		if i%2 == 1 {
+			from, to = to, from
+		}
+		fmt.Fprintf(&b, `{"op":"move","from":"%s","path":"%s"}`, from, to)
+	}
+	b.WriteString("]")
+	return b.String()
+}
+
+func TestApplyRefusesADocumentBeyondTheLimits(t *testing.T) {
+	cases := []struct {
+		name  string
+		doc   string
+		patch string
+		lim   Limits
+		want  string
+	}{
+		{"a patch set that makes the document larger than MaxBytes fails at the operation that does", `{"s":"` + strings.Repeat("x", 1000) + `"}`,
+			`[{"op":"copy","from":"/s","path":"/a"},{"op":"copy","from":"/s","path":"/b"}]`, Limits{MaxBytes: 2500}, "operation 1 (copy /b) failed: the patched document would be larger than 2500 bytes"},
+		{"a patch set that gives the document more values than MaxValues fails", `{"a":[1,2,3,4,5]}`,
+			`[{"op":"copy","from":"/a","path":"/b"},{"op":"copy","from":"/a","path":"/c"}]`, Limits{MaxValues: 15}, "operation 1 (copy /c) failed: the patched document would have more than 15 values"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), tc.lim)
+			perr, ok := err.(*Error)
+			if !ok || !perr.TooLarge || err.Error() != tc.want {
+				t.Fatalf("got %v, want a too-large *Error %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestApplyStopsWhenTheContextEnds(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	_, err := Apply(ctx, decode(t, `{}`), mustParse(t, `[{"op":"add","path":"/a","value":1}]`), Limits{})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("got %v, want context.Canceled", err)
+	}
+}
+
+func TestEqualNumbers(t *testing.T) {
+	cases := []struct {
+		name string
+		a, b string
+		want bool
+	}{
+		{"2^53 and 2^53+1 differ", "9007199254740992", "9007199254740993", false},
+		{"1 equals 1.0", "1", "1.0", true},
+		{"1 equals 1e0 and 10e-1", "10e-1", "1e0", true},
+		{"0 equals -0", "0", "-0.0", true},
+		{"a sign makes a difference", "1", "-1", false},
+		{"huge exponents compare without being expanded", "1e999999999999", "10e999999999998", true},
+		{"huge exponents that differ are unequal", "1e999999999999", "1e999999999998", false},
+		{"trailing zeros of the fraction do not matter", "1.2500", "1.25", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := Equal(json.Number(tc.a), json.Number(tc.b)); got != tc.want {
+				t.Errorf("Equal(%s, %s) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
+
 func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
 	ops := mustParse(t, `[{"op":"add","path":"/a","value":{"b":1}},{"op":"add","path":"/a/c","value":2}]`)
-	if _, err := Apply(decode(t, `{}`), ops); err != nil {
+	if _, err := Apply(context.Background(), decode(t, `{}`), ops, Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	if got := canonical(t, ops[0].Value); got != `{"b":1}` {
@@ -232,7 +335,7 @@ func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
 func BenchmarkApplyHostileIndex(b *testing.B) {
 	ops := mustParse(b, `[{"op":"add","path":"/a/2000000000","value":1}]`)
 	for b.Loop() {
-		if _, err := Apply(map[string]any{"a": []any{}}, ops); err == nil {
+		if _, err := Apply(context.Background(), map[string]any{"a": []any{}}, ops, Limits{}); err == nil {
 			b.Fatal("hostile index applied")
 		}
 	}
@@ -254,18 +357,21 @@ func BenchmarkApplyLargeDocument(b *testing.B) {
 		b.StopTimer()
 		doc := decode(b, raw)
 		b.StartTimer()
-		if _, err := Apply(doc, ops); err != nil {
+		if _, err := Apply(context.Background(), doc, ops, Limits{}); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-// FuzzApply checks that no document and patch set makes Apply panic, and
-// that a patch set that applies leaves a tree JSON can encode.
+// FuzzApply checks that no document and patch set makes Apply panic or
+// exceed the per-request budget, and that a patch set that applies leaves a
+// tree JSON can encode.
 func FuzzApply(f *testing.F) {
 	f.Add(`{"a":[1,2],"b":{"c~d":1}}`, `[{"op":"add","path":"/a/-","value":3},{"op":"move","from":"/b/c~0d","path":"/x/y"}]`)
 	f.Add(`{}`, `[{"op":"copy","from":"","path":"/a"}]`)
 	f.Add(`[1]`, `[{"op":"remove","path":"/0"}]`)
+	f.Add(`{"s":"xxxxxxxxxxxxxxxx"}`, `[{"op":"copy","from":"/s","path":"/a"},{"op":"copy","from":"","path":"/b"},{"op":"move","from":"/b","path":"/c/-"}]`)
+	f.Add(`{"a":[[[]]]}`, `[{"op":"test","path":"/a/0","value":[[]]},{"op":"add","path":"/a/0/0/-","value":9007199254740993}]`)
 	f.Fuzz(func(t *testing.T, doc, patch string) {
 		dec := json.NewDecoder(strings.NewReader(doc))
 		dec.UseNumber()
@@ -283,7 +389,14 @@ func FuzzApply(f *testing.F) {
 		if err != nil {
 			return
 		}
-		out, err := Apply(d, ops)
+		var out any
+		u := fuzzbudget.Measure(func() {
+			out, err = Apply(context.Background(), d, ops, Limits{MaxBytes: 1 << 20, MaxValues: 20_000})
+		})
+		fuzzbudget.Record(u)
+		if !u.Within() {
+			t.Fatalf("applying %d operations to a %d-byte document took %s, beyond the budget", len(ops), len(doc), u)
+		}
 		if err != nil {
 			return
 		}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"maps"
 
@@ -8,8 +9,15 @@ import (
 	"flinkgate.io/flinkgate/resource"
 )
 
-// InvalidDeployment denies a deployment whose document does not parse.
+// InvalidDeployment denies a deployment whose document does not parse, or
+// is beyond the bounds (too_large).
 func InvalidDeployment(r Request, err error) Decision {
+	switch documentReason(err, ReasonInvalid) {
+	case ReasonTooLarge:
+		return Denied(ReasonTooLarge, "deployment %q is too large: %v; see flinkgate's bounds (README, Bounds)", r.New.Name, err)
+	case ReasonUnavailable:
+		return Denied(ReasonUnavailable, "deployment %q was not checked: %s", r.New.Name, timedOut)
+	}
 	return Denied(ReasonInvalid, "invalid Deployment %q: %v", r.New.Name, err)
 }
 
@@ -21,7 +29,8 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 	switch {
 	case found.Err != nil:
 		var inv *resource.InvalidError
-		if errors.As(found.Err, &inv) {
+		var tl *resource.TooLargeError
+		if errors.As(found.Err, &inv) || errors.As(found.Err, &tl) {
 			return Denied(ReasonInvalid, "deployment %q references target %q, which is invalid (%v); recreate the target", cm.Name, name, found.Err).WithTarget(name), true
 		}
 		return Denied(ReasonUnavailable, "could not look up target %q for deployment %q: %v; try again", name, cm.Name, found.Err).WithTarget(name), true
@@ -32,19 +41,19 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 }
 
 // DeploymentWriteMutate applies the target's patch set to a created or
-// updated deployment and records the target on it.
-func DeploymentWriteMutate(r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
+// updated deployment and records the target on it. Applying stops when ctx
+// ends.
+func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
-	name, cm := dep.TargetName, r.New
-	data, changed, err := dep.Patched(found.Target)
-	if err != nil {
-		var perr *patchset.Error
-		if errors.As(err, &perr) {
-			return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet[%d] (op %s, path %s) cannot be applied to deployment %q: %s; fix the deployment or the target's patch set", name, perr.Index, perr.Op, perr.Path, cm.Name, perr.Reason).WithTarget(name)
+	name, cm, t := dep.TargetName, r.New, found.Target
+	data, changed := cm.Data[resource.DataKey], false
+	if !unchangedSinceAdmitted(r, t) {
+		var err error
+		if data, changed, err = dep.PatchedContext(ctx, t); err != nil {
+			return patchDenied(r, name, err)
 		}
-		return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet cannot be applied to deployment %q: %v", name, cm.Name, err).WithTarget(name)
 	}
 	out := cm.DeepCopy()
 	if changed {
@@ -52,10 +61,45 @@ func DeploymentWriteMutate(r Request, dep *resource.Deployment, found resource.T
 		out.Data[resource.DataKey] = data
 	}
 	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)
-	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, found.Target.ResolvedNamespace(r.PlatformNamespace))
+	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	if t.UID != "" {
+		out.Annotations[resource.AnnotationTargetUID] = t.UID
+		out.Annotations[resource.AnnotationTargetResourceVersion] = t.ResourceVersion
+		out.Annotations[resource.AnnotationDigest] = resource.Digest(t, data)
+	}
 	d := Allowed().WithTarget(name)
 	d.Object = out
 	return d
+}
+
+// patchDenied denies a deployment whose target's patch set cannot be
+// applied, or makes it too large, or ran out of time.
+func patchDenied(r Request, name string, err error) Decision {
+	cm := r.New
+	switch documentReason(err, ReasonPatchFailed) {
+	case ReasonTooLarge:
+		return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds, README, Bounds)", name, cm.Name, err).WithTarget(name)
+	case ReasonUnavailable:
+		return Denied(ReasonUnavailable, "target %q's deploymentPatchSet was not applied to deployment %q: %s", name, cm.Name, timedOut).WithTarget(name)
+	}
+	var perr *patchset.Error
+	if errors.As(err, &perr) {
+		return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet[%d] (op %s, path %s) cannot be applied to deployment %q: %s; fix the deployment or the target's patch set", name, perr.Index, perr.Op, perr.Path, cm.Name, perr.Reason).WithTarget(name)
+	}
+	return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet cannot be applied to deployment %q: %v", name, cm.Name, err).WithTarget(name)
+}
+
+// unchangedSinceAdmitted reports whether an UPDATE leaves a deployment's
+// data as flinkgate stored it for this very version of its target: then
+// the stored document already is the patched one, and applying the patch
+// set again would only repeat it (and fail for a remove).
+func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
+	if r.Operation != Update || r.Old == nil || t.UID == "" || !maps.Equal(r.Old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
+		return false
+	}
+	a := r.Old.Annotations
+	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationTargetResourceVersion] == t.ResourceVersion &&
+		a[resource.AnnotationDigest] == resource.Digest(t, r.Old.Data[resource.DataKey])
 }
 
 // DeploymentWriteValidate checks the final deployment: its target exists and
@@ -70,6 +114,9 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 	}
 	if got, ns := cm.Annotations[resource.AnnotationTargetNamespace], found.Target.ResolvedNamespace(r.PlatformNamespace); got != ns {
 		return Denied(ReasonInvalid, "deployment %q has annotation %s=%q but target %q runs in %q; leave the annotation to flinkgate", cm.Name, resource.AnnotationTargetNamespace, got, name, ns).WithTarget(name)
+	}
+	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
+		return Denied(ReasonInvalid, "deployment %q's data[%q] is not the document flinkgate patched for target %q: it was rewritten after flinkgate's mutating webhook ran (by another mutating webhook?), or that webhook did not run; leave data[%q] and the annotation %s to flinkgate", cm.Name, resource.DataKey, name, resource.DataKey, resource.AnnotationDigest).WithTarget(name)
 	}
 	return Allowed().WithTarget(name)
 }

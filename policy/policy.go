@@ -4,10 +4,14 @@
 package policy
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/resource"
 )
 
 // Stage is which webhook asks: the mutating one may change the object, the
@@ -42,6 +46,7 @@ const (
 	// that is being deleted.
 	ReasonTargetTerminating Reason = "target_terminating"
 	ReasonPatchFailed       Reason = "patch_failed"
+	ReasonTooLarge          Reason = "too_large"
 	ReasonRBAC              Reason = "rbac_preflight"
 	// ReasonForbidden: the requesting user may not act on the virtual
 	// resource (authz), as opposed to the platform lacking access (RBAC).
@@ -52,7 +57,7 @@ const (
 
 // Reasons lists every Reason a denial can carry, for metrics that start at zero.
 var Reasons = []Reason{ReasonInvalid, ReasonImmutable, ReasonReferenced, ReasonTargetNotFound,
-	ReasonTargetTerminating, ReasonPatchFailed, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
+	ReasonTargetTerminating, ReasonPatchFailed, ReasonTooLarge, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
 
 // Request is what every policy knows about an admission request.
 type Request struct {
@@ -97,6 +102,23 @@ func (d Decision) WithTarget(name string) Decision {
 	d.Target = name
 	return d
 }
+
+// documentReason is the reason to deny a document (or patched document)
+// that could not be read or written: a bound it exceeds, the request's
+// deadline passing, or else fallback.
+func documentReason(err error, fallback Reason) Reason {
+	var tl *resource.TooLargeError
+	switch {
+	case errors.As(err, &tl):
+		return ReasonTooLarge
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled):
+		return ReasonUnavailable
+	}
+	return fallback
+}
+
+// timedOut is the remedy for a request whose deadline passed mid-way.
+const timedOut = "flinkgate ran out of the time the API server gave this request; try again"
 
 // withEntry returns m with k=v, copying m so the caller's map is untouched.
 func withEntry(m map[string]string, k, v string) map[string]string {

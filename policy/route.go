@@ -74,6 +74,9 @@ func Classify(r Request) Route {
 		}
 		return Route{Kind: kind, Rule: RuleDeploymentWrite}
 	case "":
+		if _, labelled := r.New.Labels[resource.LabelKind]; labelled {
+			return done(kind, Denied(ReasonInvalid, "label %s is empty; set it to %s or %s, or remove it from ConfigMaps flinkgate should ignore", resource.LabelKind, resource.KindTarget, resource.KindDeployment))
+		}
 		// Only an UPDATE gets here: the old object carried a kind label that
 		// is not flinkgate's, and removing it is the fix we ask for.
 		return done(kind, Allowed())

@@ -17,8 +17,15 @@ const maxNamedReferrers = 10
 
 const immutableRemedy = "targets are immutable: to change one, create a new target, point the deployments at it, then delete this one"
 
-// InvalidTarget denies a target whose document does not parse.
+// InvalidTarget denies a target whose document does not parse, or is
+// beyond the bounds (too_large).
 func InvalidTarget(err error) Decision {
+	switch documentReason(err, ReasonInvalid) {
+	case ReasonTooLarge:
+		return Denied(ReasonTooLarge, "DeploymentTarget too large: %v; see flinkgate's bounds (README, Bounds)", err)
+	case ReasonUnavailable:
+		return Denied(ReasonUnavailable, "the DeploymentTarget was not checked: %s", timedOut)
+	}
 	return Denied(ReasonInvalid, "invalid DeploymentTarget: %v", err)
 }
 

@@ -5,18 +5,13 @@
 package resource
 
 import (
-	"bytes"
-	"encoding/json"
+	"context"
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 
-	goyaml "go.yaml.in/yaml/v2"
-	yamlv3 "go.yaml.in/yaml/v3"
-	"sigs.k8s.io/yaml"
-
+	"flinkgate.io/flinkgate/codec"
 	"flinkgate.io/flinkgate/patchset"
 )
 
@@ -39,11 +34,11 @@ const (
 )
 
 // Format is how a resource document is written; a patched document keeps it.
-type Format int
+type Format = codec.Format
 
 const (
-	FormatYAML Format = iota
-	FormatJSON
+	FormatYAML = codec.YAML
+	FormatJSON = codec.JSON
 )
 
 // Document is a decoded resource document.
@@ -53,7 +48,7 @@ type Document struct {
 	// Tree is the document as JSON values; numbers are json.Number so that
 	// they survive a round trip unchanged.
 	Tree map[string]any
-	// Indented records whether a JSON document spans several lines, so a
+	// Indented records whether a JSON document is pretty-printed, so a
 	// rewrite keeps its look.
 	Indented bool
 }
@@ -68,9 +63,19 @@ func invalidf(format string, args ...any) error {
 	return &InvalidError{msg: fmt.Sprintf(format, args...)}
 }
 
+// TooLargeError is a document, or a patched document, beyond one of the
+// bounds of README "Bounds" (bytes, nesting depth, values). Policies deny it
+// with reason too_large.
+type TooLargeError = codec.TooLargeError
+
 // DecodeDocument checks the ConfigMap's data layout and decodes its document,
 // checking the fields every kind shares.
 func DecodeDocument(cm Object, kind string) (*Document, error) {
+	return DecodeDocumentContext(context.Background(), cm, kind)
+}
+
+// DecodeDocumentContext is DecodeDocument, stopping when ctx ends.
+func DecodeDocumentContext(ctx context.Context, cm Object, kind string) (*Document, error) {
 	if len(cm.BinaryData) > 0 {
 		return nil, invalidf("binaryData is not allowed (found keys %s); keep the resource in data[%q] only", keyList(cm.BinaryData), DataKey)
 	}
@@ -88,95 +93,30 @@ func DecodeDocument(cm Object, kind string) (*Document, error) {
 	if !ok || strings.TrimSpace(raw) == "" {
 		return nil, invalidf("data[%q] is missing or empty; it must hold the %s document (kind: %s, spec: ...)", DataKey, kind, kind)
 	}
-	doc := &Document{Raw: raw}
-	trimmed := strings.TrimSpace(raw)
-	var jsonBytes []byte
-	if strings.HasPrefix(trimmed, "{") && json.Valid([]byte(trimmed)) {
-		doc.Format = FormatJSON
-		doc.Indented = strings.Contains(trimmed, "\n")
-		jsonBytes = []byte(trimmed)
-	} else {
-		if err := checkAliasExpansion(raw); err != nil {
-			return nil, err
-		}
-		j, err := yaml.YAMLToJSON([]byte(raw))
-		if err != nil {
-			return nil, invalidf("data[%q] is not valid YAML or JSON: %v", DataKey, err)
-		}
-		jsonBytes = j
-	}
-	tree, err := decodeJSONObject(jsonBytes)
+	d, err := codec.Decode(ctx, raw)
 	if err != nil {
-		return nil, invalidf("data[%q] must be a mapping with kind and spec: %v", DataKey, err)
+		return nil, documentError(fmt.Sprintf("data[%q]", DataKey), err)
 	}
-	doc.Tree = tree
-	if err := checkEnvelope(tree, cm.Name, kind); err != nil {
+	doc := &Document{Raw: raw, Format: d.Format, Tree: d.Tree, Indented: d.Indented}
+	if err := checkEnvelope(doc.Tree, cm.Name, kind); err != nil {
 		return nil, err
 	}
 	return doc, nil
 }
 
-// maxExpandedBytes bounds what a YAML document may expand to through
-// aliases. sigs.k8s.io/yaml refuses excessive aliasing only by node count,
-// so a few aliases of a long string can still expand a small ConfigMap to
-// gigabytes.
-const maxExpandedBytes = 4 << 20
-
-// checkAliasExpansion measures a YAML document's size with aliases expanded,
-// without expanding them. Documents without anchors skip the second parse.
-func checkAliasExpansion(raw string) error {
-	if !strings.Contains(raw, "&") {
-		return nil
+// documentError names the document a codec error is about: bad input
+// becomes an *InvalidError, a bound a *TooLargeError; anything else (the
+// context ending) is passed on.
+func documentError(subject string, err error) error {
+	var inv *codec.Error
+	if errors.As(err, &inv) {
+		return invalidf("%s %s", subject, inv.Msg)
 	}
-	var root yamlv3.Node
-	if err := yamlv3.Unmarshal([]byte(raw), &root); err != nil {
-		return invalidf("data[%q] is not valid YAML or JSON: %v", DataKey, err)
+	var tl *codec.TooLargeError
+	if errors.As(err, &tl) {
+		return &TooLargeError{What: tl.What, Limit: tl.Limit, Msg: subject + " " + tl.Msg}
 	}
-	memo := map[*yamlv3.Node]int{}
-	if n := expandedSize(&root, memo); n > maxExpandedBytes {
-		return invalidf("data[%q] expands through YAML aliases to more than %d bytes; write the document out without aliases", DataKey, maxExpandedBytes)
-	}
-	return nil
-}
-
-func expandedSize(n *yamlv3.Node, memo map[*yamlv3.Node]int) int {
-	if n == nil {
-		return 0
-	}
-	if v, ok := memo[n]; ok {
-		return v
-	}
-	memo[n] = maxExpandedBytes + 1 // a cycle counts as too large
-	size := len(n.Value) + 1
-	if n.Kind == yamlv3.AliasNode {
-		size = expandedSize(n.Alias, memo)
-	}
-	for _, c := range n.Content {
-		size += expandedSize(c, memo)
-		if size > maxExpandedBytes {
-			break
-		}
-	}
-	memo[n] = size
-	return size
-}
-
-// decodeJSONObject decodes one JSON object, keeping numbers exact.
-func decodeJSONObject(b []byte) (map[string]any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, fmt.Errorf("decode json: %w", err)
-	}
-	if d.More() {
-		return nil, errors.New("unexpected data after the document")
-	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("the document is %s, not a mapping", patchset.KindOf(v))
-	}
-	return m, nil
+	return err
 }
 
 func checkEnvelope(tree map[string]any, name, kind string) error {
@@ -211,64 +151,19 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 	return nil
 }
 
-// Encode writes tree in the document's own format.
+// Encode writes tree in the document's own format, within the bounds of
+// codec.Encode.
 func (d *Document) Encode(tree any) (string, error) {
-	if d.Format == FormatYAML {
-		// Marshal the tree directly: sigs.k8s.io/yaml would encode JSON and
-		// parse it again, which costs more than the whole patch set.
-		y, err := goyaml.Marshal(yamlValues(tree))
-		if err != nil {
-			return "", fmt.Errorf("encode document as yaml: %w", err)
-		}
-		return string(y), nil
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Flink configuration values hold URLs; escaping & and < would garble them.
-	enc.SetEscapeHTML(false)
-	if d.Indented {
-		enc.SetIndent("", "  ")
-	}
-	if err := enc.Encode(tree); err != nil {
-		return "", fmt.Errorf("encode document: %w", err)
-	}
-	out := buf.String()
-	if !strings.HasSuffix(d.Raw, "\n") {
-		out = strings.TrimSuffix(out, "\n")
-	}
-	return out, nil
+	return d.EncodeContext(context.Background(), tree)
 }
 
-// yamlValues turns json.Number into Go numbers, so YAML writes numbers and
-// not quoted strings; integers beyond uint64 become floats.
-func yamlValues(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = yamlValues(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = yamlValues(e)
-		}
-		return out
-	case json.Number:
-		if i, err := x.Int64(); err == nil {
-			return i
-		}
-		if u, err := strconv.ParseUint(x.String(), 10, 64); err == nil {
-			return u
-		}
-		if f, err := x.Float64(); err == nil {
-			return f
-		}
-		return x.String()
-	default:
-		return v
+// EncodeContext is Encode, stopping when ctx ends.
+func (d *Document) EncodeContext(ctx context.Context, tree any) (string, error) {
+	out, err := codec.Encode(ctx, tree, d.Format, d.Indented, strings.HasSuffix(d.Raw, "\n"))
+	if err != nil {
+		return "", documentError("the patched document", err)
 	}
+	return out, nil
 }
 
 func keyList[V any](m map[string]V) string {

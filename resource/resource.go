@@ -1,12 +1,17 @@
 package resource
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"flinkgate.io/flinkgate/codec"
 	"flinkgate.io/flinkgate/patchset"
 )
 
@@ -69,10 +74,18 @@ var (
 
 // ParseTarget decodes and validates a DeploymentTarget ConfigMap.
 func ParseTarget(cm Object) (*Target, error) {
+	return ParseTargetContext(context.Background(), cm)
+}
+
+// ParseTargetContext is ParseTarget, stopping when ctx ends.
+func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
+	if cm.Name == "" {
+		return nil, invalidf("a target needs a name of its own (metadata.name): deployments reference targets by name, so generateName cannot be used; set metadata.name, for example to \"staging\"")
+	}
 	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
-	doc, err := DecodeDocument(cm, KindTarget)
+	doc, err := DecodeDocumentContext(ctx, cm, KindTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -173,6 +186,29 @@ func contains(ss []string, s string) bool {
 	return false
 }
 
+// What the mutating webhook records on a deployment it patched: the target
+// version it applied, and a digest of the document it produced for it.
+const (
+	AnnotationTargetUID             = "flinkgate.io/target-uid"
+	AnnotationTargetResourceVersion = "flinkgate.io/target-resource-version"
+	AnnotationDigest                = "flinkgate.io/resource-digest"
+)
+
+// Digest identifies data as the document patched for this target, so the
+// validating webhook can tell that nothing rewrote it after the mutating
+// webhook. The target's UID names its patch set exactly (a target's data is
+// immutable); its resourceVersion is left out because metadata changes
+// (a label, a finalizer) bump it between the two webhooks without changing
+// what patching yields.
+func Digest(t *Target, data string) string {
+	h := sha256.New()
+	for _, s := range []string{t.UID, data} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
 // Deployment is a parsed Deployment.
 type Deployment struct {
 	Doc        *Document
@@ -183,7 +219,12 @@ type Deployment struct {
 // ParseDeployment decodes a Deployment ConfigMap; only the envelope and
 // spec.deploymentTargetName are checked, the rest is free-form.
 func ParseDeployment(cm Object) (*Deployment, error) {
-	doc, err := DecodeDocument(cm, KindDeployment)
+	return ParseDeploymentContext(context.Background(), cm)
+}
+
+// ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
+func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error) {
+	doc, err := DecodeDocumentContext(ctx, cm, KindDeployment)
 	if err != nil {
 		return nil, err
 	}
@@ -205,12 +246,22 @@ func ParseDeployment(cm Object) (*Deployment, error) {
 // Patched applies the target's patch set to the deployment document and
 // returns the new data["resource.yaml"] and whether it changed.
 func (d *Deployment) Patched(t *Target) (string, bool, error) {
+	return d.PatchedContext(context.Background(), t)
+}
+
+// PatchedContext is Patched, stopping when ctx ends. A result beyond the
+// bounds is a *TooLargeError; an operation that fails a *patchset.Error.
+func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, bool, error) {
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
 	before := patchset.DeepCopy(d.Doc.Tree)
-	after, err := patchset.Apply(d.Doc.Tree, t.PatchSet)
+	after, err := patchset.Apply(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 	if err != nil {
+		var perr *patchset.Error
+		if errors.As(err, &perr) && perr.TooLarge {
+			return "", false, &TooLargeError{What: "bytes", Limit: codec.MaxDocumentBytes, Msg: perr.Error()}
+		}
 		return "", false, err
 	}
 	m, ok := after.(map[string]any)
@@ -226,7 +277,7 @@ func (d *Deployment) Patched(t *Target) (string, bool, error) {
 	if patchset.Equal(before, m) {
 		return d.Doc.Raw, false, nil
 	}
-	out, err := d.Doc.Encode(m)
+	out, err := d.Doc.EncodeContext(ctx, m)
 	if err != nil {
 		return "", false, err
 	}

@@ -127,7 +127,9 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			return
 		}
 		req := review.Request
-		d, kind, before := s.decideSafely(r.Context(), stage, req)
+		ctx, cancel := requestContext(r)
+		defer cancel()
+		d, kind, before := s.decideSafely(ctx, stage, req)
 		resp, d := s.response(req, before, d)
 		took := time.Since(start)
 		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
@@ -140,6 +142,16 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	}
+}
+
+// requestContext ends when the API server stops waiting: it closes the
+// connection, or the timeout it sends as a query parameter (?timeout=10s)
+// passes, so decoding and patching stop with it.
+func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
+	if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+		return context.WithTimeout(r.Context(), d)
+	}
+	return context.WithCancel(r.Context())
 }
 
 func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissionv1.AdmissionReview, error) {
@@ -212,7 +224,7 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 	var dep *resource.Deployment
 	var depErr error
 	if route.Rule == policy.RuleDeploymentWrite {
-		dep, depErr = configmap.ParseDeployment(r.New)
+		dep, depErr = configmap.ParseDeploymentContext(ctx, r.New)
 	}
 	// Authorization comes before every policy, so a user who may not touch
 	// a target hears "forbidden", not why the change would be wrong.
@@ -266,7 +278,7 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, dep *resource.Deployment, depErr error) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := configmap.ParseTarget(r.New)
+		t, err := configmap.ParseTargetContext(ctx, r.New)
 		if err != nil {
 			return policy.InvalidTarget(err)
 		}
@@ -293,7 +305,7 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		}
 		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
 		if r.Stage == policy.StageMutate {
-			return policy.DeploymentWriteMutate(r, dep, found)
+			return policy.DeploymentWriteMutate(ctx, r, dep, found)
 		}
 		if found.Target != nil && !found.Target.Terminating && policy.NewReference(r, dep) {
 			found = s.cfg.Lookup.TargetLive(ctx, r.Namespace, dep.TargetName)

@@ -135,6 +135,14 @@ func stored(cm *corev1.ConfigMap, ns string) *corev1.ConfigMap {
 	return out
 }
 
+// versioned is a stored object with the UID and resourceVersion the API
+// server gave it.
+func versioned(cm *corev1.ConfigMap, uid, rv string) *corev1.ConfigMap {
+	out := cm.DeepCopy()
+	out.UID, out.ResourceVersion = types.UID(uid), rv
+	return out
+}
+
 func with(cm *corev1.ConfigMap, f func(*corev1.ConfigMap)) *corev1.ConfigMap {
 	out := cm.DeepCopy()
 	f(out)
@@ -254,6 +262,7 @@ func TestAdmission(t *testing.T) {
 			"renamer":    stored(configMap("renamer", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
 			"doomed":     deleting(protected(stored(configMap("doomed", resource.KindTarget, seedTarget), "staging"))),
 			"remover":    stored(configMap("remover", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
+			"cleaner": versioned(stored(configMap("cleaner", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"), "staging"), "uid-cleaner", "7"),
 		},
 		referrers: map[string][]string{
 			"staging": {"top-speed-windowing"},
@@ -261,6 +270,22 @@ func TestAdmission(t *testing.T) {
 		},
 	}
 	deployment := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
+	// cleaned is a deployment as stored after target "cleaner" (version 7)
+	// removed its debug field; cleanedAt says which target version the
+	// annotations record.
+	cleanedDoc := "kind: Deployment\nspec:\n  deploymentTargetName: cleaner\n  template:\n    spec:\n      parallelism: 2\n"
+	cleanedAt := func(rv string) *corev1.ConfigMap {
+		cleaner, _ := configmap.ParseTarget(lookup.targets["cleaner"])
+		digest := resource.Digest(cleaner, cleanedDoc)
+		return with(configMap("cleaned", resource.KindDeployment, cleanedDoc), func(c *corev1.ConfigMap) {
+			c.Labels[resource.LabelDeploymentTarget] = "cleaner"
+			c.Annotations = map[string]string{resource.AnnotationTargetNamespace: "staging",
+				resource.AnnotationTargetUID: "uid-cleaner", resource.AnnotationTargetResourceVersion: rv, resource.AnnotationDigest: digest}
+		})
+	}
+	relabelled := func(c *corev1.ConfigMap) *corev1.ConfigMap {
+		return with(c, func(c *corev1.ConfigMap) { c.Labels["team"] = "data" })
+	}
 	cases := []struct {
 		name     string
 		golden   string
@@ -382,6 +407,22 @@ func TestAdmission(t *testing.T) {
 			allowed: true},
 		{name: "integers beyond int64 keep every digit when a YAML document is rewritten", golden: "deployment-uint64", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, yamlDeployment+"  seed: 18446744073709551615\n")), allowed: true},
+		{name: "a deployment created on a versioned target records the version and a digest of its document", golden: "deployment-create-versioned", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("cleaned", resource.KindDeployment, cleanedDoc+"      debug: true\n")), allowed: true},
+		{name: "a metadata-only update of a deployment whose data and target are unchanged is admitted without re-applying the patch set", golden: "deployment-update-metadata-only", path: "/mutate",
+			body: review(admissionv1.Update, cleanedAt("7"), relabelled(cleanedAt("7"))), allowed: true},
+		{name: "a metadata-only update after the target changed re-applies the patch set", golden: "deployment-update-target-changed", path: "/mutate",
+			body: review(admissionv1.Update, cleanedAt("6"), relabelled(cleanedAt("6"))), contains: "/spec/template/spec/debug does not exist"},
+		{name: "validation admits a deployment whose document is the one patched for its target's version", golden: "deployment-validate-digest", path: "/validate",
+			body: review(admissionv1.Update, cleanedAt("7"), relabelled(cleanedAt("7"))), allowed: true},
+		{name: "validation denies a deployment whose document was rewritten after flinkgate patched it", golden: "deployment-validate-rewritten", path: "/validate",
+			body: review(admissionv1.Create, nil, with(cleanedAt("7"), func(c *corev1.ConfigMap) { c.Data[resource.DataKey] += "      debug: true\n" })), contains: "rewritten after flinkgate's mutating webhook ran"},
+		{name: "a deployment whose patched document is too large is denied as too_large", golden: "deployment-too-large", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: staging, blob: "+strings.Repeat("x", 1<<20-100)+"}\n")), contains: "too large"},
+		{name: "a kind label with an empty value is denied on create", golden: "empty-kind-label", path: "/mutate",
+			body: review(admissionv1.Create, nil, with(configMap("x", "", yamlDeployment), func(c *corev1.ConfigMap) { c.Labels = map[string]string{resource.LabelKind: ""} })), contains: "label flinkgate.io/kind is empty"},
+		{name: "a target without a name (generateName) is told that targets need a name", golden: "target-generate-name", path: "/mutate",
+			body: review(admissionv1.Create, nil, with(target, func(c *corev1.ConfigMap) { c.Name, c.GenerateName = "", "staging-" })), contains: "generateName cannot be used"},
 		{name: "deleting a deployment is allowed", golden: "deployment-delete", path: "/validate",
 			body: review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},
 		// In-use protection

@@ -3,6 +3,8 @@
 package configmap
 
 import (
+	"context"
+
 	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/resource"
@@ -30,4 +32,14 @@ func ParseDeployment(cm *corev1.ConfigMap) (*resource.Deployment, error) {
 // DecodeDocument decodes the resource document stored in cm.
 func DecodeDocument(cm *corev1.ConfigMap, kind string) (*resource.Document, error) {
 	return resource.DecodeDocument(Object(cm), kind)
+}
+
+// ParseTargetContext is ParseTarget, stopping when ctx ends.
+func ParseTargetContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Target, error) {
+	return resource.ParseTargetContext(ctx, Object(cm))
+}
+
+// ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
+func ParseDeploymentContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Deployment, error) {
+	return resource.ParseDeploymentContext(ctx, Object(cm))
 }

@@ -1,0 +1,498 @@
+package codec
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// yamlShape counts the places a YAML value can start: every value sits
+// after a line break, a flow indicator ([ { ,) or a ": " / "- " / "? "
+// indicator. It also finds the most brackets open at once, and the line
+// where that happens. Both overcount (marks and brackets inside strings
+// count too); they only bound what the parser may be handed.
+func yamlShape(s string) (marks, open, line int) {
+	marks, line = 1, 1
+	depth, lines := 0, 1
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\n':
+			marks++
+			lines++
+		case '[', '{':
+			marks++
+			depth++
+			if depth > open {
+				open, line = depth, lines
+			}
+		case ']', '}':
+			depth = max(depth-1, 0)
+		case ',', ':':
+			marks++
+		case '-', '?':
+			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' || s[i+1] == '\t' {
+				marks++
+			}
+		}
+	}
+	return marks, open, line
+}
+
+func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
+	marks, open, openLine := yamlShape(raw)
+	if marks > maxYAMLMarks {
+		return nil, tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
+	}
+	if open > maxYAMLOpenBrackets {
+		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(raw))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil, errorf("is empty")
+		}
+		return nil, errorf("is not valid YAML or JSON: %v", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("decode document: %w", err)
+	}
+	var next yaml.Node
+	switch err := dec.Decode(&next); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		return nil, errorf("is not valid YAML or JSON after the first document: %v", err)
+	default:
+		return nil, errorf("holds more than one YAML document (another starts at line %d); keep exactly one document, without further --- separators", max(next.Line, 1))
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, errorf("is empty")
+	}
+	if strings.Contains(raw, "&") {
+		// Measure first, with shared subtrees counted once per use but
+		// walked once, so a billion laughs is refused in linear time.
+		if n := expandedSize(&doc, map[*yaml.Node]int{}); n > MaxExpandedBytes {
+			return nil, tooLarge("bytes", MaxExpandedBytes, "expands through YAML aliases to more than %d bytes; write the document out without aliases", MaxExpandedBytes)
+		}
+	}
+	c := &yamlConverter{ctx: ctx}
+	v, err := c.convert(doc.Content[0], 0)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errorf("is %s, not a mapping with kind and spec", kindOf(v))
+	}
+	return m, nil
+}
+
+func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
+	if n == nil {
+		return 0
+	}
+	if v, ok := memo[n]; ok {
+		return v
+	}
+	memo[n] = MaxExpandedBytes + 1 // a cycle counts as too large
+	size := len(n.Value) + 1
+	if n.Kind == yaml.AliasNode {
+		size = expandedSize(n.Alias, memo)
+	}
+	for _, c := range n.Content {
+		size += expandedSize(c, memo)
+		if size > MaxExpandedBytes {
+			break
+		}
+	}
+	memo[n] = size
+	return size
+}
+
+// yamlConverter turns parsed nodes into JSON values, expanding aliases
+// within MaxValues values and MaxExpandedBytes bytes.
+type yamlConverter struct {
+	ctx    context.Context
+	values int
+	bytes  int
+	path   []string
+}
+
+func (c *yamlConverter) count(n *yaml.Node) error {
+	c.values++
+	c.bytes += len(n.Value) + 1
+	if c.values > MaxValues {
+		return tooLarge("values", MaxValues, "has more than %d values (aliases expanded)", MaxValues)
+	}
+	if c.bytes > MaxExpandedBytes {
+		return tooLarge("bytes", MaxExpandedBytes, "expands through YAML aliases to more than %d bytes; write the document out without aliases", MaxExpandedBytes)
+	}
+	if c.values%ctxEvery == 0 {
+		if err := c.ctx.Err(); err != nil {
+			return fmt.Errorf("decode document: %w", err)
+		}
+	}
+	return nil
+}
+
+func (c *yamlConverter) convert(n *yaml.Node, depth int) (any, error) {
+	if err := c.count(n); err != nil {
+		return nil, err
+	}
+	switch n.Kind {
+	case yaml.AliasNode:
+		c.values-- // the alias stands for its target, counted next
+		return c.convert(n.Alias, depth)
+	case yaml.ScalarNode:
+		return c.scalar(n)
+	case yaml.MappingNode, yaml.SequenceNode:
+		if depth >= MaxDepth {
+			return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels at %s (line %d); real documents are far shallower, so flatten it", MaxDepth, pointer(c.path), n.Line)
+		}
+		if err := c.collectionTag(n); err != nil {
+			return nil, err
+		}
+		if n.Kind == yaml.SequenceNode {
+			out := make([]any, 0, len(n.Content))
+			for i, e := range n.Content {
+				c.path = append(c.path, strconv.Itoa(i))
+				v, err := c.convert(e, depth+1)
+				c.path = c.path[:len(c.path)-1]
+				if err != nil {
+					return nil, err
+				}
+				out = append(out, v)
+			}
+			return out, nil
+		}
+		return c.mapping(n, depth)
+	}
+	return nil, errorf("has an unsupported YAML node at line %d", n.Line)
+}
+
+func (c *yamlConverter) collectionTag(n *yaml.Node) error {
+	if n.Style&yaml.TaggedStyle == 0 {
+		return nil
+	}
+	want := "!!map"
+	if n.Kind == yaml.SequenceNode {
+		want = "!!seq"
+	}
+	if n.ShortTag() != want {
+		return errorf("uses the tag %s at %s (line %d), which is not supported; remove it", n.Tag, pointer(c.path), n.Line)
+	}
+	return nil
+}
+
+func (c *yamlConverter) mapping(n *yaml.Node, depth int) (any, error) {
+	out := make(map[string]any, len(n.Content)/2)
+	lines := make(map[string]int, len(n.Content)/2)
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		kn, vn := n.Content[i], n.Content[i+1]
+		if kn.Kind == yaml.ScalarNode && kn.Tag == "!!merge" && kn.Style&yaml.TaggedStyle == 0 {
+			merges = append(merges, vn)
+			continue
+		}
+		if err := c.count(kn); err != nil {
+			return nil, err
+		}
+		k, err := c.key(kn)
+		if err != nil {
+			return nil, err
+		}
+		if first, dup := lines[k]; dup {
+			return nil, errorf("has the key %q twice in the mapping at %s (lines %d and %d); remove one of them", k, pointer(c.path), first, kn.Line)
+		}
+		lines[k] = kn.Line
+		c.path = append(c.path, k)
+		v, err := c.convert(vn, depth+1)
+		c.path = c.path[:len(c.path)-1]
+		if err != nil {
+			return nil, err
+		}
+		out[k] = v
+	}
+	// Merge keys (<<: *base) add what the mapping does not set itself;
+	// earlier sources win, as the YAML merge key type says.
+	for _, m := range merges {
+		sources := []*yaml.Node{m}
+		if resolveAlias(m).Kind == yaml.SequenceNode {
+			sources = resolveAlias(m).Content
+		}
+		for _, src := range sources {
+			v, err := c.convert(src, depth)
+			if err != nil {
+				return nil, err
+			}
+			sm, ok := v.(map[string]any)
+			if !ok {
+				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", kindOf(v), pointer(c.path), m.Line)
+			}
+			for k, e := range sm {
+				if _, set := out[k]; !set {
+					out[k] = e
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// key turns a mapping key into the string JSON uses: scalars become their
+// value's text (true, 1, null), as Kubernetes' YAML reader does.
+func (c *yamlConverter) key(n *yaml.Node) (string, error) {
+	n = resolveAlias(n)
+	if n.Kind != yaml.ScalarNode {
+		return "", errorf("has a %s as a key in the mapping at %s (line %d); keys must be strings", kindName(n.Kind), pointer(c.path), n.Line)
+	}
+	v, err := c.scalar(n)
+	if err != nil {
+		return "", err
+	}
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case nil:
+		return "null", nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case json.Number:
+		return string(x), nil
+	}
+	return "", errorf("has an unsupported key at line %d", n.Line)
+}
+
+func kindName(k yaml.Kind) string {
+	switch k {
+	case yaml.MappingNode:
+		return "mapping"
+	case yaml.SequenceNode:
+		return "list"
+	}
+	return "value"
+}
+
+// scalar resolves a scalar as YAML 1.1 (Kubernetes' reader) does, keeping
+// numbers exact.
+func (c *yamlConverter) scalar(n *yaml.Node) (any, error) {
+	tagged := n.Style&yaml.TaggedStyle != 0
+	if !tagged {
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle|yaml.LiteralStyle|yaml.FoldedStyle) != 0 {
+			return n.Value, nil
+		}
+		v, kind := resolvePlain(n.Value)
+		if kind == kindSpecialFloat {
+			return nil, errorf("holds %s at %s (line %d), which is not a number JSON can hold; quote it if it is meant as text", n.Value, pointer(c.path), n.Line)
+		}
+		return v, nil
+	}
+	bad := func() (any, error) {
+		return nil, errorf("holds %s %q at %s (line %d), which is not a valid %s", n.Tag, n.Value, pointer(c.path), n.Line, n.ShortTag())
+	}
+	switch n.ShortTag() {
+	case "!!str", "!!timestamp":
+		return n.Value, nil
+	case "!!binary":
+		b, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(n.Value), ""))
+		if err != nil || !utf8.Valid(b) {
+			return bad()
+		}
+		return string(b), nil
+	case "!!null", "!!bool", "!!int", "!!float":
+		v, kind := resolvePlain(n.Value)
+		want := map[string]scalarKind{"!!null": kindNull, "!!bool": kindBool, "!!int": kindNumber, "!!float": kindNumber}[n.ShortTag()]
+		if kind != want {
+			return bad()
+		}
+		return v, nil
+	}
+	return nil, errorf("uses the tag %s at %s (line %d), which is not supported; remove it", n.Tag, pointer(c.path), n.Line)
+}
+
+type scalarKind int
+
+const (
+	kindString scalarKind = iota
+	kindNull
+	kindBool
+	kindNumber
+	kindMerge
+	kindSpecialFloat
+)
+
+// yaml11Float is YAML 1.1's float syntax as Kubernetes' reader applies it
+// (after underscores are removed).
+var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
+
+// resolvePlain is what an unquoted scalar means: YAML 1.1 as go-yaml v2
+// (and so kubectl and sigs.k8s.io/yaml) reads it, except that numbers keep
+// every digit as a json.Number and a float too large for float64 is still a
+// number.
+func resolvePlain(s string) (any, scalarKind) {
+	switch s {
+	case "", "~", "null", "Null", "NULL":
+		return nil, kindNull
+	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
+		return true, kindBool
+	case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
+		return false, kindBool
+	case "<<":
+		return s, kindMerge
+	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
+		return s, kindSpecialFloat
+	}
+	if c := s[0]; c != '+' && c != '-' && c != '.' && (c < '0' || c > '9') {
+		return s, kindString
+	}
+	plain := strings.ReplaceAll(s, "_", "")
+	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
+		return json.Number(strconv.FormatInt(i, 10)), kindNumber
+	}
+	if u, err := strconv.ParseUint(plain, 0, 64); err == nil {
+		return json.Number(strconv.FormatUint(u, 10)), kindNumber
+	}
+	if yaml11Float.MatchString(plain) {
+		return json.Number(canonicalNumber(plain)), kindNumber
+	}
+	return s, kindString
+}
+
+// canonicalNumber rewrites a YAML float literal as a JSON number with the
+// same value: no "+" sign, no leading zeros, digits on both sides of a dot.
+func canonicalNumber(s string) string {
+	neg := false
+	switch s[0] {
+	case '-':
+		neg = true
+		s = s[1:]
+	case '+':
+		s = s[1:]
+	}
+	mant, exp := s, ""
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		mant, exp = s[:i], s[i:]
+	}
+	intPart, frac, hasDot := strings.Cut(mant, ".")
+	intPart = strings.TrimLeft(intPart, "0")
+	if intPart == "" {
+		intPart = "0"
+	}
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	b.WriteString(intPart)
+	if hasDot && frac != "" {
+		b.WriteByte('.')
+		b.WriteString(frac)
+	}
+	b.WriteString(exp)
+	return b.String()
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case map[string]any:
+		return "a mapping"
+	case []any:
+		return "a list"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case json.Number:
+		return "a number"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// encodeYAML writes v as block-style YAML with sorted keys and two-space
+// indentation. Strings that a YAML 1.1 or 1.2 reader would take for
+// something else (true, yes, 010, ~, <<) are quoted, numbers are written as
+// their exact text.
+func encodeYAML(w *cappedWriter, v any) error {
+	root, err := yamlNode(v)
+	if err != nil {
+		return err
+	}
+	enc := yaml.NewEncoder(w)
+	enc.SetIndent(2)
+	enc.CompactSeqIndent()
+	if err := enc.Encode(root); err != nil {
+		return fmt.Errorf("encode yaml: %w", err)
+	}
+	if err := enc.Close(); err != nil {
+		return fmt.Errorf("encode yaml: %w", err)
+	}
+	return nil
+}
+
+func yamlNode(v any) (*yaml.Node, error) {
+	switch x := v.(type) {
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		n := &yaml.Node{Kind: yaml.MappingNode, Content: make([]*yaml.Node, 0, 2*len(keys))}
+		for _, k := range keys {
+			vn, err := yamlNode(x[k])
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, stringNode(k), vn)
+		}
+		return n, nil
+	case []any:
+		n := &yaml.Node{Kind: yaml.SequenceNode, Content: make([]*yaml.Node, 0, len(x))}
+		for _, e := range x {
+			en, err := yamlNode(e)
+			if err != nil {
+				return nil, err
+			}
+			n.Content = append(n.Content, en)
+		}
+		return n, nil
+	case string:
+		return stringNode(x), nil
+	case json.Number:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: string(x)}, nil
+	case bool:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.FormatBool(x)}, nil
+	case nil:
+		return &yaml.Node{Kind: yaml.ScalarNode, Value: "null"}, nil
+	}
+	return nil, fmt.Errorf("cannot encode a %T", v)
+}
+
+// stringNode is a string scalar, double-quoted when read back unquoted it
+// would not be the same string, or when it holds characters some YAML
+// readers take for line breaks.
+func stringNode(s string) *yaml.Node {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
+	if _, kind := resolvePlain(s); kind != kindString || strings.ContainsAny(s, "\u0085\u2028\u2029\ufeff") {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n
+}
