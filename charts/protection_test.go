@@ -21,7 +21,7 @@ func TestProtectionInTheChart(t *testing.T) {
 		if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != r.Name {
 			t.Errorf("RoleBinding roleRef %+v", rb.RoleRef)
 		}
-		wantSubjects(t, "leader-election RoleBinding", rb.Subjects, fullname)
+		wantSubjects(t, "leader-election RoleBinding", rb.Subjects, fullname+"-webhook")
 	})
 	t.Run("Both webhooks let only the namespace controller past them, so a namespace being deleted can be emptied.", func(t *testing.T) {
 		const want = "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
