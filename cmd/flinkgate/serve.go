@@ -45,15 +45,15 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
-	leaderElect       bool
-	leaseName         string
-	leaseNamespace    string
-	settle            time.Duration
 	authorization     authz.Mode
 	authzCacheTTL     time.Duration
 	// platformSA is the platform's ServiceAccount (in the platform
 	// namespace) that the preflight asks about; empty: flinkgate's own.
-	platformSA string
+	platformSA     string
+	leaderElect    bool
+	leaseName      string
+	leaseNamespace string
+	settle         time.Duration
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -76,13 +76,13 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
+	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
+	fs.DurationVar(&c.authzCacheTTL, "authorization-cache-ttl", 5*time.Second, "how long an allowed authorization answer is reused (refusals at most 1s); at most 1m")
 	fs.BoolVar(&c.leaderElect, "leader-elect", true, "run the protection controller only in the replica that holds the Lease")
 	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
 	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
-	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
-	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
-	fs.DurationVar(&c.authzCacheTTL, "authorization-cache-ttl", 5*time.Second, "how long an allowed authorization answer is reused (refusals at most 1s); at most 1m")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -92,12 +92,6 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	if c.certFile == "" || c.keyFile == "" {
 		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
 	}
-	if c.leaseNamespace == "" {
-		c.leaseNamespace = c.platformNamespace
-	}
-	if c.settle < 0 {
-		return nil, errors.New("--protection-settle must not be negative")
-	}
 	if c.authzCacheTTL < 0 || c.authzCacheTTL > maxAuthzCacheTTL {
 		return nil, fmt.Errorf("--authorization-cache-ttl=%s is out of range: want 0 to %s", c.authzCacheTTL, maxAuthzCacheTTL)
 	}
@@ -105,6 +99,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 		if errs := validation.IsDNS1123Subdomain(c.platformSA); len(errs) > 0 {
 			return nil, fmt.Errorf("--platform-service-account %q is not a valid ServiceAccount name: %v", c.platformSA, errs)
 		}
+	}
+	if c.leaseNamespace == "" {
+		c.leaseNamespace = c.platformNamespace
+	}
+	if c.settle < 0 {
+		return nil, errors.New("--protection-settle must not be negative")
 	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
@@ -173,16 +173,16 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
-	authorizer, err := buildAuthorizer(ctx, c, pclient, reg, log)
-	if err != nil {
-		return err
-	}
 	self, err := selfUser(ctx, client)
 	if err != nil {
 		// Without it the webhook still lets the controller release targets
 		// nothing references; only the shutdown release in a namespace being
-		// deleted needs it.
-		log.Warn("could not learn flinkgate's own user name; its finalizer removals are checked like anyone's", zap.Error(err))
+		// deleted needs it, and authorization asks about flinkgate like anyone.
+		log.Warn("could not learn flinkgate's own user name; its own requests are checked like anyone's", zap.Error(err))
+	}
+	authorizer, err := buildAuthorizer(c, pclient, self, reg, log)
+	if err != nil {
+		return err
 	}
 	srv, err := webhook.NewServer(webhook.Config{
 		Logger: log, Lookup: caches, Preflight: preflight, Authorizer: authorizer,
@@ -281,6 +281,30 @@ func serve(ctx context.Context, c *serveConfig) error {
 	return nil
 }
 
+// buildAuthorizer returns the authorizer of --authorization, or nil for off.
+// flinkgate's own identity is always allowed (it must be able to drain and
+// clean up), so it asks the API server who it is.
+func buildAuthorizer(c *serveConfig, client kubernetes.Interface, self string, reg prometheus.Registerer, log *zap.Logger) (authz.Authorizer, error) {
+	if c.authorization == authz.ModeOff {
+		return nil, nil
+	}
+	sar, err := authz.NewSubjectAccessReviews(client)
+	if err != nil {
+		return nil, err
+	}
+	exempt := []string{authz.NamespaceController}
+	if self != "" {
+		// Without it flinkgate asks about itself like anyone else.
+		exempt = append(exempt, self)
+	}
+	log.Info("authorization on", zap.Strings("always_allowed", exempt), zap.Duration("cache_ttl", c.authzCacheTTL))
+	ttl := c.authzCacheTTL
+	if ttl == 0 {
+		ttl = -1 // the flag's 0 means no cache; Options' 0 means the default
+	}
+	return authz.NewCached(sar, authz.Options{TTL: ttl, AlwaysAllowed: exempt, Registerer: reg})
+}
+
 // selfUser asks the API server who flinkgate is, so the webhook can tell
 // flinkgate's own finalizer removals from anyone else's.
 func selfUser(ctx context.Context, client kubernetes.Interface) (string, error) {
@@ -301,34 +325,6 @@ func leaseIdentity() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return host + "_" + hex.EncodeToString(b)
-}
-
-// buildAuthorizer returns the authorizer of --authorization, or nil for off.
-// flinkgate's own identity is always allowed (it must be able to drain and
-// clean up), so it asks the API server who it is.
-func buildAuthorizer(ctx context.Context, c *serveConfig, client kubernetes.Interface, reg prometheus.Registerer, log *zap.Logger) (authz.Authorizer, error) {
-	if c.authorization == authz.ModeOff {
-		return nil, nil
-	}
-	sar, err := authz.NewSubjectAccessReviews(client)
-	if err != nil {
-		return nil, err
-	}
-	exempt := []string{authz.NamespaceController}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if review, err := client.AuthenticationV1().SelfSubjectReviews().Create(wctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{}); err != nil {
-		// Not fatal: flinkgate then asks about itself like anyone else.
-		log.Warn("could not learn flinkgate's own identity; its own requests will be authorized like any user's", zap.Error(err))
-	} else {
-		exempt = append(exempt, review.Status.UserInfo.Username)
-		log.Info("authorization on", zap.Strings("always_allowed", exempt), zap.Duration("cache_ttl", c.authzCacheTTL))
-	}
-	ttl := c.authzCacheTTL
-	if ttl == 0 {
-		ttl = -1 // the flag's 0 means no cache; Options' 0 means the default
-	}
-	return authz.NewCached(sar, authz.Options{TTL: ttl, AlwaysAllowed: exempt, Registerer: reg})
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
