@@ -29,7 +29,8 @@ func TestWorkload(t *testing.T) {
 					"--tls-cert-file=/etc/flinkgate/tls/tls.crt", "--tls-private-key-file=/etc/flinkgate/tls/tls.key",
 					"--webhook-addr=:8443", "--metrics-addr=:8080", "--namespaces=" + namespace,
 					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
-					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info"}
+					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info",
+					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}

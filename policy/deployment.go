@@ -21,8 +21,9 @@ func InvalidDeployment(r Request, err error) Decision {
 	return Denied(ReasonInvalid, "invalid Deployment %q: %v", r.New.Name, err)
 }
 
-// targetProblem denies a deployment whose target is missing, invalid or could
-// not be looked up; it returns false when the target is usable.
+// targetProblem denies a deployment whose target is missing, invalid, could
+// not be looked up, or is being deleted while the deployment newly points at
+// it; it returns false when the target is usable.
 func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLookup) (Decision, bool) {
 	name, cm := dep.TargetName, r.New
 	switch {
@@ -35,10 +36,8 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 		return Denied(ReasonUnavailable, "could not look up target %q for deployment %q: %v; try again", name, cm.Name, found.Err).WithTarget(name), true
 	case found.Target == nil:
 		return Denied(ReasonTargetNotFound, "deployment %q references target %q, which does not exist in namespace %s; create the DeploymentTarget first or fix spec.deploymentTargetName", cm.Name, name, cm.Namespace).WithTarget(name), true
-	case found.Target.Terminating && (r.Old == nil || r.Old.Labels[resource.LabelDeploymentTarget] != name):
-		return Denied(ReasonTargetNotFound, "deployment %q references target %q, which is being deleted; point spec.deploymentTargetName at another target", cm.Name, name).WithTarget(name), true
 	}
-	return Decision{}, false
+	return terminatingTarget(r, dep, found.Target)
 }
 
 // DeploymentWriteMutate applies the target's patch set to a created or
