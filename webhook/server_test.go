@@ -262,7 +262,7 @@ func TestAdmission(t *testing.T) {
 			"renamer":    stored(configMap("renamer", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
 			"doomed":     deleting(protected(stored(configMap("doomed", resource.KindTarget, seedTarget), "staging"))),
 			"remover":    stored(configMap("remover", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
-			"cleaner": versioned(stored(configMap("cleaner", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"), "staging"), "uid-cleaner", "7"),
+			"cleaner":    versioned(stored(configMap("cleaner", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: remove, path: /spec/template/spec/debug}\n"), "staging"), "uid-cleaner", "7"),
 		},
 		referrers: map[string][]string{
 			"staging": {"top-speed-windowing"},
