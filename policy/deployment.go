@@ -90,16 +90,19 @@ func patchDenied(r Request, name string, err error) Decision {
 }
 
 // unchangedSinceAdmitted reports whether an UPDATE leaves a deployment's
-// data as flinkgate stored it for this very version of its target: then
-// the stored document already is the patched one, and applying the patch
-// set again would only repeat it (and fail for a remove).
+// data as flinkgate stored it for this very target: then the stored
+// document already is the patched one, and applying the patch set again
+// would only repeat it (and fail for a remove). The target's UID is the
+// test, not its resourceVersion: a target's data is immutable, so only a
+// target deleted and created anew (a new UID) can carry another patch set,
+// while its metadata (the protection finalizer, labels) changes its
+// resourceVersion without changing what it does to deployments.
 func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
 	if r.Operation != Update || r.Old == nil || t.UID == "" || !maps.Equal(r.Old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
 		return false
 	}
 	a := r.Old.Annotations
-	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationTargetResourceVersion] == t.ResourceVersion &&
-		a[resource.AnnotationDigest] == resource.Digest(t, r.Old.Data[resource.DataKey])
+	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationDigest] == resource.Digest(t, r.Old.Data[resource.DataKey])
 }
 
 // DeploymentWriteValidate checks the final deployment: its target exists and

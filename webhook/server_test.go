@@ -271,16 +271,16 @@ func TestAdmission(t *testing.T) {
 	}
 	deployment := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
 	// cleaned is a deployment as stored after target "cleaner" (version 7)
-	// removed its debug field; cleanedAt says which target version the
-	// annotations record.
+	// removed its debug field; cleanedAt says which target (UID) and
+	// version the annotations record.
 	cleanedDoc := "kind: Deployment\nspec:\n  deploymentTargetName: cleaner\n  template:\n    spec:\n      parallelism: 2\n"
-	cleanedAt := func(rv string) *corev1.ConfigMap {
+	cleanedAt := func(uid, rv string) *corev1.ConfigMap {
 		cleaner, _ := configmap.ParseTarget(lookup.targets["cleaner"])
 		digest := resource.Digest(cleaner, cleanedDoc)
 		return with(configMap("cleaned", resource.KindDeployment, cleanedDoc), func(c *corev1.ConfigMap) {
 			c.Labels[resource.LabelDeploymentTarget] = "cleaner"
 			c.Annotations = map[string]string{resource.AnnotationTargetNamespace: "staging",
-				resource.AnnotationTargetUID: "uid-cleaner", resource.AnnotationTargetResourceVersion: rv, resource.AnnotationDigest: digest}
+				resource.AnnotationTargetUID: uid, resource.AnnotationTargetResourceVersion: rv, resource.AnnotationDigest: digest}
 		})
 	}
 	relabelled := func(c *corev1.ConfigMap) *corev1.ConfigMap {
@@ -410,13 +410,15 @@ func TestAdmission(t *testing.T) {
 		{name: "a deployment created on a versioned target records the version and a digest of its document", golden: "deployment-create-versioned", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("cleaned", resource.KindDeployment, cleanedDoc+"      debug: true\n")), allowed: true},
 		{name: "a metadata-only update of a deployment whose data and target are unchanged is admitted without re-applying the patch set", golden: "deployment-update-metadata-only", path: "/mutate",
-			body: review(admissionv1.Update, cleanedAt("7"), relabelled(cleanedAt("7"))), allowed: true},
-		{name: "a metadata-only update after the target changed re-applies the patch set", golden: "deployment-update-target-changed", path: "/mutate",
-			body: review(admissionv1.Update, cleanedAt("6"), relabelled(cleanedAt("6"))), contains: "/spec/template/spec/debug does not exist"},
+			body: review(admissionv1.Update, cleanedAt("uid-cleaner", "7"), relabelled(cleanedAt("uid-cleaner", "7"))), allowed: true},
+		{name: "a metadata-only update after only the target's metadata changed (a finalizer, a label) is still admitted without re-applying the patch set", golden: "deployment-update-target-metadata-changed", path: "/mutate",
+			body: review(admissionv1.Update, cleanedAt("uid-cleaner", "6"), relabelled(cleanedAt("uid-cleaner", "6"))), allowed: true},
+		{name: "a metadata-only update after the target was deleted and created anew re-applies the patch set", golden: "deployment-update-target-changed", path: "/mutate",
+			body: review(admissionv1.Update, cleanedAt("uid-of-an-older-cleaner", "7"), relabelled(cleanedAt("uid-of-an-older-cleaner", "7"))), contains: "/spec/template/spec/debug does not exist"},
 		{name: "validation admits a deployment whose document is the one patched for its target's version", golden: "deployment-validate-digest", path: "/validate",
-			body: review(admissionv1.Update, cleanedAt("7"), relabelled(cleanedAt("7"))), allowed: true},
+			body: review(admissionv1.Update, cleanedAt("uid-cleaner", "7"), relabelled(cleanedAt("uid-cleaner", "7"))), allowed: true},
 		{name: "validation denies a deployment whose document was rewritten after flinkgate patched it", golden: "deployment-validate-rewritten", path: "/validate",
-			body: review(admissionv1.Create, nil, with(cleanedAt("7"), func(c *corev1.ConfigMap) { c.Data[resource.DataKey] += "      debug: true\n" })), contains: "rewritten after flinkgate's mutating webhook ran"},
+			body: review(admissionv1.Create, nil, with(cleanedAt("uid-cleaner", "7"), func(c *corev1.ConfigMap) { c.Data[resource.DataKey] += "      debug: true\n" })), contains: "rewritten after flinkgate's mutating webhook ran"},
 		{name: "a deployment whose patched document is too large is denied as too_large", golden: "deployment-too-large", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, "kind: Deployment\nspec: {deploymentTargetName: staging, blob: "+strings.Repeat("x", 1<<20-100)+"}\n")), contains: "too large"},
 		{name: "a kind label with an empty value is denied on create", golden: "empty-kind-label", path: "/mutate",
