@@ -23,7 +23,7 @@ func TestServeFlags(t *testing.T) {
 	}{
 		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
 			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
-				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == ""
+				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" && c.profilingAddr == ""
 		}},
 		{name: "the platform namespace defaults to POD_NAMESPACE", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
 			return c.platformNamespace == "flink-platform" && slices.Equal(c.namespaces, []string{"flink-platform"})
@@ -33,6 +33,9 @@ func TestServeFlags(t *testing.T) {
 		}},
 		{name: "the preflight mode and log level are parsed", args: append([]string{"--rbac-preflight=warn", "--log-level=debug"}, required...), check: func(c *serveConfig) bool {
 			return c.preflight == rbac.ModeWarn && c.logLevel == zapcore.DebugLevel
+		}},
+		{name: "profiling is served on the address given", args: append([]string{"--profiling-addr=127.0.0.1:6060"}, required...), check: func(c *serveConfig) bool {
+			return c.profilingAddr == "127.0.0.1:6060"
 		}},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},

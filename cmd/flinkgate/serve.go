@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -38,6 +39,7 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
+	profilingAddr     string
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -56,6 +58,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -171,11 +174,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log)},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
+	if c.profilingAddr != "" {
+		// Its own listener, so profiles are never exposed where metrics are
+		// scraped; no timeouts, since a CPU profile streams for its duration.
+		servers = append(servers, &http.Server{Addr: c.profilingAddr, Handler: profilingHandler(), ReadHeaderTimeout: 10 * time.Second})
+	}
 	errc := make(chan error, len(servers))
 	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
-	go func() { errc <- servers[1].ListenAndServe() }()
+	for _, s := range servers[1:] {
+		go func() { errc <- s.ListenAndServe() }()
+	}
 	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
-		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)))
+		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
+		zap.String("profiling_addr", c.profilingAddr))
 
 	select {
 	case <-ctx.Done():
@@ -189,6 +200,18 @@ func serve(ctx context.Context, c *serveConfig) error {
 		_ = s.Shutdown(shutdownCtx)
 	}
 	return nil
+}
+
+// profilingHandler serves net/http/pprof on a mux of its own; what the
+// package registers on http.DefaultServeMux is never served.
+func profilingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {
