@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: all build test unit e2e tools demo demo-down image lint fmt vet bench
+.PHONY: all build test unit e2e tools demo demo-down image lint fmt vet bench bench-scale
 
 all: build
 
@@ -29,8 +29,19 @@ vet:
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 
-bench:
+# bench runs the Go micro-benchmarks, then the load benchmark: flinkgate
+# against a bare TLS AdmissionReview server, alternating, on a local control
+# plane; profiles go to bench-out/. Not part of `make test`.
+bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./webhook/ ./patchset/
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	@bin=$$(hack/tools.sh) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --out bench-out
+
+# bench-scale fills a served namespace with 10,000 then 100,000 deployment
+# ConfigMaps and measures flinkgate's cache sync, memory and delete check.
+bench-scale: build
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	@bin=$$(hack/tools.sh) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --scale 10000,100000
 
 demo:
 	@hack/demo.sh
