@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -25,6 +26,9 @@ type stats struct {
 	// overloaded: a fixed-rate run stopped early because the server fell
 	// too far behind; the figures cover the requests sent until then.
 	overloaded bool
+	// timeouts counts requests not answered within the client's timeout
+	// (the API server's webhook timeout); they count as that long.
+	timeouts int
 }
 
 func newStats(latencies []time.Duration, elapsed time.Duration) stats {
@@ -54,8 +58,11 @@ func (s stats) percentile(p float64) time.Duration {
 
 func (s stats) String() string {
 	note := ""
+	if s.timeouts > 0 {
+		note += fmt.Sprintf(", %d TIMED OUT", s.timeouts)
+	}
 	if s.overloaded {
-		note = ", OVERLOADED: stopped early"
+		note += ", OVERLOADED: stopped early"
 	}
 	return fmt.Sprintf("%8.0f req/s  p50 %s  p90 %s  p99 %s  max %s  (%d requests%s)",
 		s.rate(), ms(s.percentile(50)), ms(s.percentile(90)), ms(s.percentile(99)), ms(s.percentile(100)), s.requests, note)
@@ -84,7 +91,17 @@ func newClient(caPEM []byte) (*http.Client, error) {
 		MaxIdleConns:      16,
 		IdleConnTimeout:   90 * time.Second,
 	}
-	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+	return &http.Client{Transport: tr, Timeout: requestTimeout}, nil
+}
+
+// requestTimeout is the API server's default webhook timeout.
+const requestTimeout = 10 * time.Second
+
+// isTimeout tells a request that was not answered in time from a wrong
+// answer, which always fails the run.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // post sends body once and checks the answer.
@@ -174,6 +191,7 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		firstErr   error
 		sent       int
 		overloaded bool
+		timeouts   atomic.Int64
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
@@ -199,8 +217,11 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		wg.Go(func() {
 			defer inFlight.Add(-1)
 			if err := t.post(ctx, body); err != nil {
-				fail(err)
-				return
+				if !isTimeout(err) || ctx.Err() != nil {
+					fail(err)
+					return
+				}
+				timeouts.Add(1)
 			}
 			lat[i] = time.Since(due)
 		})
@@ -210,6 +231,6 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		return stats{}, firstErr
 	}
 	s := newStats(lat[:sent], time.Since(start))
-	s.overloaded = overloaded
+	s.overloaded, s.timeouts = overloaded, int(timeouts.Load())
 	return s, nil
 }
