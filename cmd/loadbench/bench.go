@@ -89,20 +89,27 @@ func startEnv(ctx context.Context, o *options, fill func(context.Context, *clust
 // level error (as the issue measured), pprof on, preflight off (it only
 // concerns target creation).
 func (e *env) startFlinkgate(ctx context.Context, o *options) error {
-	ports, err := freePorts(1)
-	if err != nil {
-		return err
+	args := []string{"--log-level=error", "--rbac-preflight=off"}
+	// Without profiles, no pprof listener: older flinkgates lack the flag,
+	// and --profile=false lets them be measured for comparison.
+	profiling := ""
+	if o.profile || len(o.scale) > 0 {
+		ports, err := freePorts(1)
+		if err != nil {
+			return err
+		}
+		profAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
+		args = append(args, "--profiling-addr="+profAddr)
+		profiling = "http://" + profAddr
 	}
-	profAddr := "127.0.0.1:" + strconv.Itoa(ports[0])
 	t0 := time.Now()
 	f, err := e.cluster.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-		Binary: o.flinkgate, PlatformNamespace: servedNS, Namespaces: []string{servedNS},
-		ExtraArgs: []string{"--log-level=error", "--rbac-preflight=off", "--profiling-addr=" + profAddr},
+		Binary: o.flinkgate, PlatformNamespace: servedNS, Namespaces: []string{servedNS}, ExtraArgs: args,
 	})
 	if err != nil {
 		return err
 	}
-	e.flinkgate, e.profiling, e.startup = f, "http://"+profAddr, time.Since(t0)
+	e.flinkgate, e.profiling, e.startup = f, profiling, time.Since(t0)
 	return nil
 }
 
