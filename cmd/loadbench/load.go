@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"slices"
 	"sync"
@@ -26,9 +25,9 @@ type stats struct {
 	// overloaded: a fixed-rate run stopped early because the server fell
 	// too far behind; the figures cover the requests sent until then.
 	overloaded bool
-	// timeouts counts requests not answered within the client's timeout
-	// (the API server's webhook timeout); they count as that long.
-	timeouts int
+	// failed counts fixed-rate requests that got no answer (a timeout or a
+	// connection error under overload); they count as taking until then.
+	failed int
 }
 
 func newStats(latencies []time.Duration, elapsed time.Duration) stats {
@@ -58,8 +57,8 @@ func (s stats) percentile(p float64) time.Duration {
 
 func (s stats) String() string {
 	note := ""
-	if s.timeouts > 0 {
-		note += fmt.Sprintf(", %d TIMED OUT", s.timeouts)
+	if s.failed > 0 {
+		note += fmt.Sprintf(", %d UNANSWERED", s.failed)
 	}
 	if s.overloaded {
 		note += ", OVERLOADED: stopped early"
@@ -97,11 +96,15 @@ func newClient(caPEM []byte) (*http.Client, error) {
 // requestTimeout is the API server's default webhook timeout.
 const requestTimeout = 10 * time.Second
 
-// isTimeout tells a request that was not answered in time from a wrong
-// answer, which always fails the run.
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.As(err, &ne) && ne.Timeout()
+// wrongAnswer is an answer that is not what the server must say; it always
+// fails the run, while a request that got no answer may be counted.
+type wrongAnswer struct{ error }
+
+func (w wrongAnswer) Unwrap() error { return w.error }
+
+func isWrongAnswer(err error) bool {
+	var w wrongAnswer
+	return errors.As(err, &w)
 }
 
 // post sends body once and checks the answer.
@@ -121,13 +124,13 @@ func (t *target) post(ctx context.Context, body []byte) error {
 		return fmt.Errorf("read answer: %w", err)
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s answered %s: %s", t.name, resp.Status, out)
+		return wrongAnswer{fmt.Errorf("%s answered %s: %s", t.name, resp.Status, out)}
 	}
 	if resp.ProtoMajor != 2 {
-		return fmt.Errorf("%s answered over %s, not HTTP/2", t.name, resp.Proto)
+		return wrongAnswer{fmt.Errorf("%s answered over %s, not HTTP/2", t.name, resp.Proto)}
 	}
 	if err := t.expect.check(out); err != nil {
-		return fmt.Errorf("%s answered wrongly: %w", t.name, err)
+		return wrongAnswer{fmt.Errorf("%s answered wrongly: %w", t.name, err)}
 	}
 	return nil
 }
@@ -191,7 +194,7 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		firstErr   error
 		sent       int
 		overloaded bool
-		timeouts   atomic.Int64
+		failed     atomic.Int64
 	)
 	fail := func(err error) {
 		errOnce.Do(func() { firstErr = err; cancel() })
@@ -217,11 +220,11 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		wg.Go(func() {
 			defer inFlight.Add(-1)
 			if err := t.post(ctx, body); err != nil {
-				if !isTimeout(err) || ctx.Err() != nil {
+				if isWrongAnswer(err) || ctx.Err() != nil {
 					fail(err)
 					return
 				}
-				timeouts.Add(1)
+				failed.Add(1)
 			}
 			lat[i] = time.Since(due)
 		})
@@ -231,6 +234,6 @@ func fixedRate(ctx context.Context, t *target, body []byte, rate int, d time.Dur
 		return stats{}, firstErr
 	}
 	s := newStats(lat[:sent], time.Since(start))
-	s.overloaded, s.timeouts = overloaded, int(timeouts.Load())
+	s.overloaded, s.failed = overloaded, int(failed.Load())
 	return s, nil
 }
