@@ -1,54 +1,73 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
+# `make help` lists every target with the line after its `##`.
 SHELL := /bin/bash
 GO ?= go
+# The pinned tools (etcd, kube-apiserver, kubectl, helm, staticcheck), built
+# once by hack/tools.sh; expanded only by the targets that use it.
+TOOLS = $$(hack/tools.sh)
 
-.PHONY: all build test unit e2e tools demo demo-down image lint fmt vet bench bench-scale
+.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench bench-scale demo demo-down image
 
-all: build
+all: build ## build bin/flinkgate (the default)
 
-build:
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+
+build: ## build bin/flinkgate
 	$(GO) build -o bin/flinkgate ./cmd/flinkgate
 
-# tools builds (once) and caches the pinned etcd, kube-apiserver, kubectl and helm.
-tools:
+tools: ## build (once) and cache the pinned tools; prints their directory
 	@hack/tools.sh
 
-# test runs everything: unit tests, chart template tests and the e2e suite
-# against a real etcd and kube-apiserver. The tools are required, never skipped.
-test: vet
-	@bin=$$(hack/tools.sh) && \
+# test is the CI entry (.ci/run): the tools are required, never skipped.
+test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests, then the e2e suite
+	@bin=$(TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -count=1 ./... && \
-	$(GO) test -count=1 -tags e2e -timeout 20m ./e2e/...
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m ./e2e/...
 
-unit:
+unit: ## unit tests only (chart and tool-backed tests skip without the tools)
 	$(GO) test ./...
 
-vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+# -p 1: each e2e package starts its own control plane; two at once on a
+# two-core machine only make both slow.
+e2e: ## the e2e suite against a real kube-apiserver (RUN=regexp selects tests)
+	@bin=$(TOOLS) && \
+	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') ./e2e/...
+
+fmt: ## rewrite every Go file with gofmt
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check: ## fail if a Go file is not gofmt-clean
+	@files=$$(gofmt -l $$(git ls-files '*.go')); \
+	test -z "$$files" || { echo "gofmt needed (run make fmt):"; echo "$$files"; exit 1; }
+
+vet: ## go vet, with and without the e2e build tag
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 
-# bench runs the Go micro-benchmarks, then the load benchmark: flinkgate
-# against a bare TLS AdmissionReview server, alternating, on a local control
-# plane; profiles go to bench-out/. Not part of `make test`.
-bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./webhook/ ./patchset/
-	$(GO) build -o bin/loadbench ./cmd/loadbench
-	@bin=$$(hack/tools.sh) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --out bench-out
+lint: vet ## go vet plus the pinned staticcheck (its default checks)
+	@bin=$(TOOLS) && \
+	$$bin/staticcheck ./... && \
+	$$bin/staticcheck -tags e2e ./e2e/...
 
-# bench-scale fills a served namespace with 10,000 then 100,000 deployment
-# ConfigMaps and measures flinkgate's cache sync, memory and delete check.
-bench-scale: build
+# Neither bench target is part of `make test`: they need minutes and a quiet machine.
+bench: build ## every Go benchmark, then flinkgate against a bare TLS webhook under load (profiles in bench-out/)
+	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) build -o bin/loadbench ./cmd/loadbench
-	@bin=$$(hack/tools.sh) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --scale 10000,100000
+	@bin=$(TOOLS) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --out bench-out
 
-demo:
+bench-scale: build ## flinkgate's cache sync, memory and delete check at 10,000 and 100,000 deployments
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	@bin=$(TOOLS) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --scale 10000,100000
+
+demo: ## a local control plane with flinkgate and the examples
 	@hack/demo.sh
 
-demo-down:
+demo-down: ## stop the demo cluster
 	@hack/demo-down.sh
 
 # image needs a Docker engine (none runs on the CI machines).
-image:
+image: ## build the container image flinkgate:dev (needs Docker)
 	docker build -t flinkgate:dev .

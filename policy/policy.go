@@ -38,15 +38,21 @@ const (
 	ReasonImmutable      Reason = "immutable"
 	ReasonReferenced     Reason = "referenced"
 	ReasonTargetNotFound Reason = "target_not_found"
-	ReasonPatchFailed    Reason = "patch_failed"
-	ReasonRBAC           Reason = "rbac_preflight"
-	ReasonUnavailable    Reason = "unavailable"
-	ReasonInternal       Reason = "internal"
+	// ReasonTargetTerminating: a deployment may not newly reference a target
+	// that is being deleted.
+	ReasonTargetTerminating Reason = "target_terminating"
+	ReasonPatchFailed       Reason = "patch_failed"
+	ReasonRBAC              Reason = "rbac_preflight"
+	// ReasonForbidden: the requesting user may not act on the virtual
+	// resource (authz), as opposed to the platform lacking access (RBAC).
+	ReasonForbidden   Reason = "forbidden"
+	ReasonUnavailable Reason = "unavailable"
+	ReasonInternal    Reason = "internal"
 )
 
 // Reasons lists every Reason a denial can carry, for metrics that start at zero.
 var Reasons = []Reason{ReasonInvalid, ReasonImmutable, ReasonReferenced, ReasonTargetNotFound,
-	ReasonPatchFailed, ReasonRBAC, ReasonUnavailable, ReasonInternal}
+	ReasonTargetTerminating, ReasonPatchFailed, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
 
 // Request is what every policy knows about an admission request.
 type Request struct {
@@ -62,6 +68,8 @@ type Request struct {
 	// PlatformNamespace is where flinkgate runs; targets without a namespace
 	// run their Flink clusters there.
 	PlatformNamespace string
+	// ByFlinkgate is set when flinkgate's own identity sent the request.
+	ByFlinkgate bool
 }
 
 // Decision is a policy's answer.

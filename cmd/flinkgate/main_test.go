@@ -6,9 +6,12 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/zap/zapcore"
 
+	"flinkgate.io/flinkgate/authz"
+	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
 
@@ -23,8 +26,15 @@ func TestServeFlags(t *testing.T) {
 	}{
 		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
 			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
-				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" && c.profilingAddr == ""
+				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" &&
+				c.authorization == authz.ModeRBAC && c.authzCacheTTL == 5*time.Second && c.platformSA == "" && c.profilingAddr == ""
 		}},
+		{name: "authorization, its cache TTL and the platform's ServiceAccount are parsed", args: append([]string{"--authorization=off", "--authorization-cache-ttl=2s", "--platform-service-account=vvp"}, required...), check: func(c *serveConfig) bool {
+			return c.authorization == authz.ModeOff && c.authzCacheTTL == 2*time.Second && c.platformSA == "vvp"
+		}},
+		{name: "an unknown authorization mode is an error", args: append([]string{"--authorization=abac"}, required...), wantError: "abac"},
+		{name: "an authorization cache TTL over a minute is an error", args: append([]string{"--authorization-cache-ttl=2m"}, required...), wantError: "out of range"},
+		{name: "an invalid platform ServiceAccount name is an error", args: append([]string{"--platform-service-account=Bad_SA"}, required...), wantError: "Bad_SA"},
 		{name: "the platform namespace defaults to POD_NAMESPACE", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
 			return c.platformNamespace == "flink-platform" && slices.Equal(c.namespaces, []string{"flink-platform"})
 		}},
@@ -37,6 +47,13 @@ func TestServeFlags(t *testing.T) {
 		{name: "profiling is served on the address given", args: append([]string{"--profiling-addr=127.0.0.1:6060"}, required...), check: func(c *serveConfig) bool {
 			return c.profilingAddr == "127.0.0.1:6060"
 		}},
+		{name: "leader election is on by default, with a lease in the platform namespace and the derived settle time", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
+			return c.leaderElect && c.leaseName == "flinkgate-protection" && c.leaseNamespace == "flink-platform" && c.settle == protection.DefaultSettle
+		}},
+		{name: "the lease and the settle time can be set", args: append([]string{"--leader-elect=false", "--leader-elect-lease-name=l", "--leader-elect-namespace=ops", "--protection-settle=2s"}, required...), check: func(c *serveConfig) bool {
+			return !c.leaderElect && c.leaseName == "l" && c.leaseNamespace == "ops" && c.settle == 2*time.Second
+		}},
+		{name: "an invalid lease namespace is an error", args: append([]string{"--leader-elect-namespace=Bad_NS"}, required...), wantError: "Bad_NS"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},

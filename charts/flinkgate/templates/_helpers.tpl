@@ -38,9 +38,14 @@ app.kubernetes.io/part-of: flinkgate
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{/* The platform's ServiceAccount: flinkgate runs as it and the appmanager Roles bind to it. */}}
+{{/* The platform's ServiceAccount: the appmanager Roles bind to it and the RBAC preflight asks about it. */}}
 {{- define "flinkgate.serviceAccountName" -}}
 {{- default (include "flinkgate.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{/* The webhook's own ServiceAccount, which the pods run as. */}}
+{{- define "flinkgate.webhookServiceAccountName" -}}
+{{- default (printf "%s-webhook" (include "flinkgate.fullname" .)) .Values.webhook.serviceAccount.name }}
 {{- end }}
 
 {{- define "flinkgate.image" -}}
@@ -167,4 +172,11 @@ objectSelector:
   matchExpressions:
     - key: flinkgate.io/kind
       operator: Exists
+# The namespace controller (kube-controller-manager with
+# --use-service-account-credentials) must be able to empty a namespace being
+# deleted, flinkgate's own included, after flinkgate's pods are gone; the
+# in-use-protection finalizer, not this webhook, guards its deletes.
+matchConditions:
+  - name: not-the-namespace-controller
+    expression: "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
 {{- end }}
