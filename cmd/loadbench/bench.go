@@ -181,6 +181,7 @@ func runLoad(ctx context.Context, o *options) error {
 		}
 	}
 
+	fmt.Printf("protocols negotiated: bare %s, flinkgate %s\n", a.protocol(), b.protocol())
 	var tput, fixed [2][]stats
 	fmt.Printf("\nthroughput, %d concurrent streams, %s per run (a = bare, b = flinkgate, alternating)\n", o.concurrency, o.duration)
 	for r := range o.rounds {
