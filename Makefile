@@ -6,7 +6,7 @@ GO ?= go
 # once by hack/tools.sh; expanded only by the targets that use it.
 TOOLS = $$(hack/tools.sh)
 
-.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench demo demo-down image
+.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench bench-scale demo demo-down image
 
 all: build ## build bin/flinkgate (the default)
 
@@ -52,8 +52,15 @@ lint: vet ## go vet plus the pinned staticcheck (its default checks)
 	$$bin/staticcheck ./... && \
 	$$bin/staticcheck -tags e2e ./e2e/...
 
-bench: ## every benchmark of the module
+# Neither bench target is part of `make test`: they need minutes and a quiet machine.
+bench: build ## every Go benchmark, then flinkgate against a bare TLS webhook under load (profiles in bench-out/)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	@bin=$(TOOLS) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --out bench-out
+
+bench-scale: build ## flinkgate's cache sync, memory and delete check at 10,000 and 100,000 deployments
+	$(GO) build -o bin/loadbench ./cmd/loadbench
+	@bin=$(TOOLS) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --scale 10000,100000
 
 demo: ## a local control plane with flinkgate and the examples
 	@hack/demo.sh

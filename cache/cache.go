@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"sort"
 	"sync"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,7 +75,7 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 		df := metadatainformer.NewFilteredSharedInformerFactory(meta, 0, ns,
 			func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment })
 		inf := df.ForResource(configMaps).Informer()
-		if err := inf.SetTransform(dropManagedFields); err != nil {
+		if err := inf.SetTransform(slimDeployment); err != nil {
 			return nil, fmt.Errorf("set deployment cache transform: %w", err)
 		}
 		if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
@@ -96,6 +97,34 @@ func dropManagedFields(obj any) (any, error) {
 	}
 	return obj, nil
 }
+
+// slimDeployment keeps of a deployment what the look-ups and gauges read
+// (name, labels, deletion) and drops the rest: deployments are many, and
+// kubectl's last-applied annotation alone holds a copy of the document.
+// Strings that repeat across deployments (namespace, label keys and
+// values, type) are interned, so 100,000 deployments share one copy.
+func slimDeployment(obj any) (any, error) {
+	m, ok := obj.(*metav1.PartialObjectMetadata)
+	if !ok {
+		return dropManagedFields(obj)
+	}
+	var labels map[string]string
+	if m.Labels != nil {
+		labels = make(map[string]string, len(m.Labels))
+		for k, v := range m.Labels {
+			labels[intern(k)] = intern(v)
+		}
+	}
+	return &metav1.PartialObjectMetadata{
+		TypeMeta: metav1.TypeMeta{APIVersion: intern(m.APIVersion), Kind: intern(m.Kind)},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: m.Name, Namespace: intern(m.Namespace), UID: m.UID, ResourceVersion: m.ResourceVersion,
+			Labels: labels, DeletionTimestamp: m.DeletionTimestamp,
+		},
+	}, nil
+}
+
+func intern(s string) string { return unique.Make(s).Value() }
 
 func indexByTarget(obj any) ([]string, error) {
 	m, ok := obj.(metav1.Object)

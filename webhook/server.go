@@ -116,7 +116,7 @@ func (e *httpError) Error() string { return e.msg }
 func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		review, err := decodeReview(w, r, s.cfg.MaxBodyBytes)
+		rv, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			var he *httpError
 			if !errors.As(err, &he) {
@@ -126,15 +126,15 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			http.Error(w, he.msg, he.status)
 			return
 		}
-		req := review.Request
+		req := rv.Request
 		ctx, cancel := requestContext(r)
 		defer cancel()
-		d, kind, before := s.decideSafely(ctx, stage, req)
+		d, kind, before := s.decideSafely(ctx, stage, rv)
 		resp, d := s.response(req, before, d)
 		took := time.Since(start)
 		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
 		s.log(stage, req, kind, d, took)
-		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
+		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: rv.TypeMeta, Response: resp})
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -154,7 +154,7 @@ func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 	return context.WithCancel(r.Context())
 }
 
-func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissionv1.AdmissionReview, error) {
+func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, error) {
 	if r.Method != http.MethodPost {
 		return nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
 	}
@@ -162,7 +162,7 @@ func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissi
 	if err != nil || mt != "application/json" {
 		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", r.Header.Get("Content-Type"))}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	body, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -173,28 +173,105 @@ func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissi
 	return DecodeReview(body)
 }
 
-// DecodeReview parses an AdmissionReview v1 request body.
-func DecodeReview(body []byte) (*admissionv1.AdmissionReview, error) {
+// readBody reads at most limit bytes, into one buffer sized by the declared
+// length (the API server always sends it) rather than growing it in steps.
+func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(w, r.Body, limit)
+	n := r.ContentLength
+	if n <= 0 || n > limit {
+		return io.ReadAll(body)
+	}
+	buf := make([]byte, n+1) // a spare byte notices a body longer than declared
+	got, err := io.ReadFull(body, buf)
+	switch {
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:got], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(body)
+	return append(buf, rest...), err
+}
+
+// Review is a decoded AdmissionReview request with its objects decoded as
+// ConfigMaps.
+type Review struct {
+	TypeMeta metav1.TypeMeta
+	Request  *admissionv1.AdmissionRequest
+	// Old and Object are the request's objects. Request.OldObject and
+	// Request.Object are empty when the objects were decoded in one pass.
+	Old, Object *corev1.ConfigMap
+	// oldErr and objErr say why an object is not a ConfigMap.
+	oldErr, objErr error
+}
+
+// wireReview decodes an AdmissionReview and its objects in one pass: the
+// object fields here hide the embedded request's raw ones.
+type wireReview struct {
+	metav1.TypeMeta `json:",inline"`
+	Request         *wireRequest `json:"request,omitempty"`
+}
+
+type wireRequest struct {
+	admissionv1.AdmissionRequest
+	Object    *corev1.ConfigMap `json:"object,omitempty"`
+	OldObject *corev1.ConfigMap `json:"oldObject,omitempty"`
+}
+
+// DecodeReview parses an AdmissionReview v1 request body. The usual case,
+// objects that decode as ConfigMaps, takes one pass; anything else is
+// decoded again the general way, so it is answered exactly as before.
+func DecodeReview(body []byte) (*Review, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &httpError{http.StatusBadRequest, "the request body is empty; expected an AdmissionReview"}
 	}
+	var wire wireReview
+	if err := json.Unmarshal(body, &wire); err == nil {
+		rv := &Review{TypeMeta: wire.TypeMeta}
+		if wire.Request != nil {
+			rv.Request = &wire.Request.AdmissionRequest
+			rv.Old, rv.oldErr = checkKind(wire.Request.OldObject)
+			rv.Object, rv.objErr = checkKind(wire.Request.Object)
+		}
+		if err := rv.check(); err != nil {
+			return nil, err
+		}
+		return rv, nil
+	}
+	return decodeReviewInTwoPasses(body)
+}
+
+// decodeReviewInTwoPasses decodes the review, then each object, so that an
+// object that is not a ConfigMap gets its own answer.
+func decodeReviewInTwoPasses(body []byte) (*Review, error) {
 	var review admissionv1.AdmissionReview
 	if err := json.Unmarshal(body, &review); err != nil {
 		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("the request body is not an AdmissionReview: %v", err)}
 	}
-	if review.APIVersion != "admission.k8s.io/v1" || review.Kind != "AdmissionReview" {
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("expected apiVersion admission.k8s.io/v1, kind AdmissionReview, got %q, %q", review.APIVersion, review.Kind)}
+	rv := &Review{TypeMeta: review.TypeMeta, Request: review.Request}
+	if err := rv.check(); err != nil {
+		return nil, err
 	}
-	if review.Request == nil || review.Request.UID == "" {
-		return nil, &httpError{http.StatusBadRequest, "the AdmissionReview has no request or no request uid"}
-	}
-	return &review, nil
+	rv.Old, rv.oldErr = decodeConfigMap(review.Request.OldObject)
+	rv.Object, rv.objErr = decodeConfigMap(review.Request.Object)
+	return rv, nil
 }
 
-// decideSafely decodes the request's objects and runs the policies; a panic
-// becomes an error answer for this request only. It also returns the
-// decoded object, which a mutating answer's patch is computed against.
-func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) (d policy.Decision, kind string, cm *corev1.ConfigMap) {
+func (rv *Review) check() error {
+	if rv.TypeMeta.APIVersion != "admission.k8s.io/v1" || rv.TypeMeta.Kind != "AdmissionReview" {
+		return &httpError{http.StatusBadRequest, fmt.Sprintf("expected apiVersion admission.k8s.io/v1, kind AdmissionReview, got %q, %q", rv.TypeMeta.APIVersion, rv.TypeMeta.Kind)}
+	}
+	if rv.Request == nil || rv.Request.UID == "" {
+		return &httpError{http.StatusBadRequest, "the AdmissionReview has no request or no request uid"}
+	}
+	return nil
+}
+
+// decideSafely runs the policies on the request's objects; a panic becomes
+// an error answer for this request only. It also returns the decoded
+// object, which a mutating answer's patch is computed against.
+func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *Review) (d policy.Decision, kind string, cm *corev1.ConfigMap) {
+	req := rv.Request
 	defer func() {
 		if p := recover(); p != nil {
 			s.cfg.Logger.Error("panic while deciding", zap.String("uid", string(req.UID)), zap.Any("panic", p), zap.ByteString("stack", debug.Stack()))
@@ -205,14 +282,13 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 		// Only a misconfigured webhook sends anything else; do not block it.
 		return policy.Allowed(), "", nil
 	}
-	old, err := decodeConfigMap(req.OldObject)
-	if err != nil {
-		return policy.Denied(policy.ReasonInvalid, "the old object is not a ConfigMap: %v", err), "", nil
+	if rv.oldErr != nil {
+		return policy.Denied(policy.ReasonInvalid, "the old object is not a ConfigMap: %v", rv.oldErr), "", nil
 	}
-	cm, err = decodeConfigMap(req.Object)
-	if err != nil {
-		return policy.Denied(policy.ReasonInvalid, "the object is not a ConfigMap: %v", err), "", nil
+	if rv.objErr != nil {
+		return policy.Denied(policy.ReasonInvalid, "the object is not a ConfigMap: %v", rv.objErr), "", nil
 	}
+	old, cm := rv.Old, rv.Object
 	r := policy.Request{
 		Stage: stage, Operation: policy.Operation(req.Operation), Namespace: req.Namespace, Name: req.Name,
 		Old: old, New: cm, PlatformNamespace: s.cfg.PlatformNamespace,
@@ -333,10 +409,15 @@ func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
 	if err := json.Unmarshal(raw.Raw, &cm); err != nil {
 		return nil, fmt.Errorf("decode configmap: %w", err)
 	}
-	if cm.Kind != "" && cm.Kind != "ConfigMap" {
+	return checkKind(&cm)
+}
+
+// checkKind refuses an object that says it is something else.
+func checkKind(cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
+	if cm != nil && cm.Kind != "" && cm.Kind != "ConfigMap" {
 		return nil, fmt.Errorf("got kind %q", cm.Kind)
 	}
-	return &cm, nil
+	return cm, nil
 }
 
 // response builds the answer; the decision it returns is the one actually
@@ -390,6 +471,11 @@ func result(d policy.Decision) metrics.Result {
 }
 
 func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, kind string, d policy.Decision, took time.Duration) {
+	// Check first: above info level the fields are never built.
+	ce := s.cfg.Logger.Check(zap.InfoLevel, "admission decision")
+	if ce == nil {
+		return
+	}
 	fields := []zap.Field{
 		zap.String("webhook", string(stage)),
 		zap.String("uid", string(req.UID)),
@@ -412,5 +498,5 @@ func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, kind
 	if len(d.Warnings) > 0 {
 		fields = append(fields, zap.Strings("warnings", d.Warnings))
 	}
-	s.cfg.Logger.Info("admission decision", fields...)
+	ce.Write(fields...)
 }

@@ -670,7 +670,7 @@ func FuzzDecodeReview(f *testing.F) {
 			return
 		}
 		// Whatever decodes must be answered without a panic escaping.
-		d, _, before := s.decideSafely(context.Background(), policy.StageMutate, rv.Request)
+		d, _, before := s.decideSafely(context.Background(), policy.StageMutate, rv)
 		if d.Reason == policy.ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}

@@ -27,7 +27,7 @@ func TestServeFlags(t *testing.T) {
 		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
 			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
 				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" &&
-				c.authorization == authz.ModeRBAC && c.authzCacheTTL == 5*time.Second && c.platformSA == ""
+				c.authorization == authz.ModeRBAC && c.authzCacheTTL == 5*time.Second && c.platformSA == "" && c.profilingAddr == ""
 		}},
 		{name: "authorization, its cache TTL and the platform's ServiceAccount are parsed", args: append([]string{"--authorization=off", "--authorization-cache-ttl=2s", "--platform-service-account=vvp"}, required...), check: func(c *serveConfig) bool {
 			return c.authorization == authz.ModeOff && c.authzCacheTTL == 2*time.Second && c.platformSA == "vvp"
@@ -43,6 +43,9 @@ func TestServeFlags(t *testing.T) {
 		}},
 		{name: "the preflight mode and log level are parsed", args: append([]string{"--rbac-preflight=warn", "--log-level=debug"}, required...), check: func(c *serveConfig) bool {
 			return c.preflight == rbac.ModeWarn && c.logLevel == zapcore.DebugLevel
+		}},
+		{name: "profiling is served on the address given", args: append([]string{"--profiling-addr=127.0.0.1:6060"}, required...), check: func(c *serveConfig) bool {
+			return c.profilingAddr == "127.0.0.1:6060"
 		}},
 		{name: "leader election is on by default, with a lease in the platform namespace and the derived settle time", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
 			return c.leaderElect && c.leaseName == "flinkgate-protection" && c.leaseNamespace == "flink-platform" && c.settle == protection.DefaultSettle

@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -45,6 +46,7 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
+	profilingAddr     string
 	authorization     authz.Mode
 	authzCacheTTL     time.Duration
 	// platformSA is the platform's ServiceAccount (in the platform
@@ -76,6 +78,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
 	fs.DurationVar(&c.authzCacheTTL, "authorization-cache-ttl", 5*time.Second, "how long an allowed authorization answer is reused (refusals at most 1s); at most 1m")
@@ -254,13 +257,21 @@ func serve(ctx context.Context, c *serveConfig) error {
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
+	if c.profilingAddr != "" {
+		// Its own listener, so profiles are never exposed where metrics are
+		// scraped; no timeouts, since a CPU profile streams for its duration.
+		servers = append(servers, &http.Server{Addr: c.profilingAddr, Handler: profilingHandler(), ReadHeaderTimeout: 10 * time.Second})
+	}
 	errc := make(chan error, len(servers))
 	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
-	go func() { errc <- servers[1].ListenAndServe() }()
+	for _, s := range servers[1:] {
+		go func() { errc <- s.ListenAndServe() }()
+	}
 	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
 		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
 		zap.String("authorization", string(c.authorization)), zap.String("platform_service_account", c.platformSA),
-		zap.String("self", self), zap.Bool("leader_elect", c.leaderElect), zap.Duration("protection_settle", c.settle))
+		zap.String("self", self), zap.Bool("leader_elect", c.leaderElect), zap.Duration("protection_settle", c.settle),
+		zap.String("profiling_addr", c.profilingAddr))
 
 	select {
 	case <-ctx.Done():
@@ -279,6 +290,18 @@ func serve(ctx context.Context, c *serveConfig) error {
 		_ = s.Shutdown(shutdownCtx)
 	}
 	return nil
+}
+
+// profilingHandler serves net/http/pprof on a mux of its own; what the
+// package registers on http.DefaultServeMux is never served.
+func profilingHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
 
 // buildAuthorizer returns the authorizer of --authorization, or nil for off.

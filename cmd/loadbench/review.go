@@ -1,0 +1,97 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The objects every load run uses: one target with a 10-operation patch set
+// and a deployment CREATE of about 1.7 KB, as the issue measured.
+const (
+	targetName     = "staging"
+	deploymentName = "top-speed-windowing"
+	reviewUID      = "4f1c2a9e-0d3b-4e5f-8a6b-7c8d9e0f1a2b"
+	kindLabel      = "flinkgate.io/kind"
+)
+
+// targetDocument is the target's resource.yaml: ten adds, like the issue's
+// patch set.
+func targetDocument() string {
+	var b strings.Builder
+	b.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: staging\n  deploymentPatchSet:\n")
+	for i := range 10 {
+		fmt.Fprintf(&b, "  - op: add\n    path: /spec/template/spec/flinkConfiguration/bench.key%d\n    value: value-%d\n", i, i)
+	}
+	return b.String()
+}
+
+// deploymentDocument is the deployment's resource.yaml.
+const deploymentDocument = `kind: Deployment
+spec:
+  deploymentTargetName: staging
+  template:
+    spec:
+      artifact:
+        kind: jar
+        jarUri: https://repo1.maven.org/maven2/org/apache/flink/flink-examples-streaming/1.20.0/flink-examples-streaming-1.20.0-TopSpeedWindowing.jar
+      parallelism: 2
+      flinkConfiguration:
+        taskmanager.numberOfTaskSlots: "2"
+`
+
+// deploymentConfigMap is the deployment as kubectl apply would send it.
+func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
+	cm := &corev1.ConfigMap{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{
+			Name: name, Namespace: namespace,
+			Labels: map[string]string{kindLabel: "Deployment", "app.kubernetes.io/part-of": "flink-bench"},
+		},
+		Data: map[string]string{"resource.yaml": deploymentDocument},
+	}
+	return cm
+}
+
+// reviewBody is the AdmissionReview of a deployment CREATE, shaped like the
+// API server's: kubectl's last-applied annotation makes it ~1.7 KB.
+func reviewBody(namespace string) ([]byte, error) {
+	cm := deploymentConfigMap(namespace, deploymentName)
+	applied, err := json.Marshal(cm)
+	if err != nil {
+		return nil, fmt.Errorf("marshal last-applied configuration: %w", err)
+	}
+	cm.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": string(applied) + "\n"}
+	cm.CreationTimestamp = metav1.Now()
+	cm.UID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
+	raw, err := json.Marshal(cm)
+	if err != nil {
+		return nil, fmt.Errorf("marshal deployment: %w", err)
+	}
+	dry := false
+	review := &admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID:             types.UID(reviewUID),
+			Kind:            metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			Resource:        metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+			RequestKind:     &metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			RequestResource: &metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+			Name:            deploymentName,
+			Namespace:       namespace,
+			Operation:       admissionv1.Create,
+			UserInfo:        authenticationv1.UserInfo{Username: "system:admin", Groups: []string{"system:masters", "system:authenticated"}},
+			Object:          runtime.RawExtension{Raw: raw},
+			DryRun:          &dry,
+			Options:         runtime.RawExtension{Raw: []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl-client-side-apply","fieldValidation":"Strict"}`)},
+		},
+	}
+	return json.Marshal(review)
+}

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	admissionv1 "k8s.io/api/admission/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/util/flowcontrol"
+
+	"flinkgate.io/flinkgate/e2e/cluster"
+)
+
+// referenced is how many deployments reference the target whose DELETE is
+// checked, at every scale; the others reference fillTargets other targets.
+const (
+	referenced  = 100
+	fillTargets = 100
+	fillWorkers = 16
+	deleteCalls = 300
+)
+
+// scaleRow is one line of the scale table.
+type scaleRow struct {
+	deployments int
+	sync        time.Duration
+	rss         int64 // bytes, after a forced GC
+	heap        int64 // Go heap in use, bytes
+	delete      stats
+}
+
+// runScale fills the served namespace with deployment ConfigMaps through
+// the API server (webhooks off, labels set as flinkgate would) and, at 100
+// deployments and at each requested count, starts a fresh flinkgate to
+// measure its cache sync, its memory, and the DELETE check of a target that
+// 100 deployments reference.
+func runScale(ctx context.Context, o *options) error {
+	e, err := startEnv(ctx, o, func(ctx context.Context, c *cluster.Cluster) error {
+		return fill(ctx, c, 0, referenced, func(int) string { return targetName })
+	})
+	if err != nil {
+		return err
+	}
+	defer e.stop()
+	var rows []scaleRow
+	measure := func(n int) error {
+		row, err := measureScale(ctx, e, n)
+		if err != nil {
+			return err
+		}
+		rows = append(rows, row)
+		fmt.Printf("  %8d deployments: sync %s, RSS %.1f MiB, heap %.1f MiB, referenced-target DELETE check %s\n",
+			n, row.sync.Round(time.Millisecond), mib(row.rss), mib(row.heap), row.delete)
+		return nil
+	}
+	fmt.Printf("\nscale: deployment ConfigMaps in %s, each a kubectl-applied document with its last-applied annotation\n", servedNS)
+	if err := measure(referenced); err != nil {
+		return err
+	}
+	have := referenced
+	for _, n := range o.scale {
+		if n <= have {
+			continue
+		}
+		e.flinkgate.Stop()
+		t0 := time.Now()
+		if err := fill(ctx, e.cluster, have, n, func(i int) string { return "fill-" + strconv.Itoa(i%fillTargets) }); err != nil {
+			return err
+		}
+		fmt.Printf("  (created %d deployments in %s)\n", n-have, time.Since(t0).Round(time.Second))
+		have = n
+		if err := e.startFlinkgate(ctx, o); err != nil {
+			return err
+		}
+		if err := measure(n); err != nil {
+			return err
+		}
+	}
+
+	base := rows[0]
+	fmt.Printf("\n  %12s %10s %10s %10s %16s %14s %14s\n", "deployments", "sync", "RSS", "Go heap", "RSS/deployment", "DELETE p50", "DELETE p99")
+	for _, r := range rows {
+		per := "-"
+		if r.deployments > base.deployments {
+			per = fmt.Sprintf("%.0f B", float64(r.rss-base.rss)/float64(r.deployments-base.deployments))
+		}
+		fmt.Printf("  %12d %10s %8.1fMi %8.1fMi %16s %14s %14s\n", r.deployments, r.sync.Round(time.Millisecond), mib(r.rss), mib(r.heap), per,
+			ms(r.delete.percentile(50)), ms(r.delete.percentile(99)))
+	}
+	last := rows[len(rows)-1]
+	fmt.Printf("\nratio at %d vs %d deployments: DELETE check p50 %.2f (goal ≤ 1.50); RSS per cached deployment %.0f B (goal ≤ 1024); sync %s (goal < 30s)\n",
+		last.deployments, base.deployments,
+		float64(last.delete.percentile(50))/float64(base.delete.percentile(50)),
+		float64(last.rss-base.rss)/float64(max(1, last.deployments-base.deployments)), last.sync.Round(time.Millisecond))
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }
+
+// fill creates deployments from..to-1 with fillWorkers concurrent creates.
+func fill(ctx context.Context, c *cluster.Cluster, from, to int, targetOf func(int) string) error {
+	cfg := c.RestConfig()
+	cfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("build client: %w", err)
+	}
+	var next atomic.Int64
+	next.Store(int64(from))
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+	)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for range fillWorkers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= to || ctx.Err() != nil {
+					return
+				}
+				cm := deploymentConfigMap(servedNS, fmt.Sprintf("deployment-%06d", i))
+				applied, _ := json.Marshal(cm)
+				cm.Labels["flinkgate.io/deployment-target"] = targetOf(i)
+				cm.Annotations = map[string]string{
+					"kubectl.kubernetes.io/last-applied-configuration": string(applied) + "\n",
+					"flinkgate.io/target-namespace":                    "staging",
+				}
+				if _, err := client.CoreV1().ConfigMaps(servedNS).Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+					errOnce.Do(func() { firstErr = fmt.Errorf("create deployment %d: %w", i, err); cancel() })
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return firstErr
+}
+
+// measureScale measures the running flinkgate: how long it took from start
+// to ready (caches synced), its memory after a forced GC, and the DELETE
+// check.
+func measureScale(ctx context.Context, e *env, n int) (scaleRow, error) {
+	row := scaleRow{deployments: n}
+	row.sync = e.startup
+	var err error
+	// The heap profile endpoint with gc=1 runs a collection first, so RSS
+	// reflects live data rather than garbage awaiting collection.
+	if err := fetch(ctx, e.profiling+"/debug/pprof/heap?gc=1", os.DevNull); err != nil {
+		return row, err
+	}
+	if row.rss, err = rss(e.flinkgate.Pid()); err != nil {
+		return row, err
+	}
+	if row.heap, err = heapInUse(ctx, e.flinkgate.MetricsURL()); err != nil {
+		return row, err
+	}
+	body, err := deleteReview()
+	if err != nil {
+		return row, err
+	}
+	client, err := newClient(e.flinkgate.CABundle())
+	if err != nil {
+		return row, err
+	}
+	t := &target{name: "flinkgate", url: e.flinkgate.WebhookURL() + "/validate", client: client,
+		expect: expectation{uid: reviewUID, denied: "is referenced by 100 deployment(s)"}}
+	for range 20 { // warm the connection
+		if err := t.post(ctx, body); err != nil {
+			return row, err
+		}
+	}
+	lat := make([]time.Duration, 0, deleteCalls)
+	start := time.Now()
+	for range deleteCalls {
+		t0 := time.Now()
+		if err := t.post(ctx, body); err != nil {
+			return row, err
+		}
+		lat = append(lat, time.Since(t0))
+	}
+	row.delete = newStats(lat, time.Since(start))
+	return row, nil
+}
+
+// deleteReview is the validating review of deleting the target.
+func deleteReview() ([]byte, error) {
+	target := map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": targetName, "namespace": servedNS, "labels": map[string]string{kindLabel: "DeploymentTarget"}},
+		"data":     map[string]string{"resource.yaml": targetDocument()},
+	}
+	raw, err := json.Marshal(target)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(&admissionv1.AdmissionReview{
+		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
+		Request: &admissionv1.AdmissionRequest{
+			UID: types.UID(reviewUID), Kind: metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
+			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
+			Name:     targetName, Namespace: servedNS, Operation: admissionv1.Delete,
+			UserInfo:  authenticationv1.UserInfo{Username: "system:admin"},
+			OldObject: runtime.RawExtension{Raw: raw},
+		},
+	})
+}
+
+// rss reads a process's resident set size from /proc.
+func rss(pid int) (int64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, fmt.Errorf("read process status: %w", err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(l, "VmRSS:"); ok {
+			kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			if err != nil {
+				return 0, fmt.Errorf("parse VmRSS %q: %w", rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// heapInUse reads go_memstats_heap_inuse_bytes from flinkgate's metrics.
+func heapInUse(ctx context.Context, metricsURL string) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, metricsURL+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("fetch metrics: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		if rest, ok := strings.CutPrefix(sc.Text(), "go_memstats_heap_inuse_bytes "); ok {
+			v, err := strconv.ParseFloat(strings.TrimSpace(rest), 64)
+			return int64(v), err
+		}
+	}
+	return 0, fmt.Errorf("no go_memstats_heap_inuse_bytes in flinkgate's metrics")
+}
