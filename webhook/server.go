@@ -114,12 +114,7 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			http.Error(w, he.msg, he.status)
 			return
 		}
-		req := review.Request
-		d, kind, before := s.decideSafely(r.Context(), stage, req)
-		resp, d := s.response(req, before, d)
-		took := time.Since(start)
-		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
-		s.log(stage, req, kind, d, took)
+		resp := s.admit(r.Context(), stage, review.Request, start)
 		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: review.TypeMeta, Response: resp})
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
@@ -128,6 +123,22 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
 	}
+}
+
+// Admit answers one admission request as POST /mutate (StageMutate) or
+// POST /validate (StageValidate) would, counted and logged the same way; it
+// is the entry point for callers that hold the request without HTTP.
+func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	return s.admit(ctx, stage, req, time.Now())
+}
+
+func (s *Server) admit(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest, start time.Time) *admissionv1.AdmissionResponse {
+	d, kind, before := s.decideSafely(ctx, stage, req)
+	resp, d := s.response(req, before, d)
+	took := time.Since(start)
+	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
+	s.log(stage, req, kind, d, took)
+	return resp
 }
 
 func decodeReview(w http.ResponseWriter, r *http.Request, limit int64) (*admissionv1.AdmissionReview, error) {
