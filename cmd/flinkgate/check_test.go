@@ -71,7 +71,7 @@ func TestCheck(t *testing.T) {
 		{name: "A deployment whose patch set fails is denied, naming the operation.", golden: "patch-fails", code: 1,
 			args: []string{pns, "--target", "remover.yaml", "needs-logging.yaml"}},
 		{name: "A deployment of a target given in an invalid file is denied, saying what is wrong with the target.", golden: "invalid-target", code: 1,
-			args: []string{pns, "--target", "misspelled.yaml", "-o", "json", "-"},
+			args:  []string{pns, "--target", "misspelled.yaml", "-o", "json", "-"},
 			stdin: "kind: Deployment\nmetadata: {name: d}\nspec: {deploymentTargetName: misspelled}\n"},
 		{name: "In a multi-document file targets serve its deployments, a missing target is denied and other objects are skipped.", golden: "multi-document", code: 1,
 			args: []string{pns, "platform.yaml"}},
