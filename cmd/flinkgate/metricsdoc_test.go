@@ -33,6 +33,9 @@ func registerFlinkgateMetrics(t *testing.T, reg prometheus.Registerer) {
 	if _, err := metrics.NewAdmission(reg); err != nil {
 		t.Fatal(err)
 	}
+	if err := metrics.NewReadiness(reg, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if err := reg.Register(metrics.StateCollector{State: oneTarget{}}); err != nil {
 		t.Fatal(err)
 	}
