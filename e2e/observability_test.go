@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"flinkgate.io/flinkgate/charts/queries"
+	"flinkgate.io/flinkgate/e2e/testenv"
 )
 
 // TestAdminTools checks the tools for the people who run flinkgate against a
@@ -169,4 +170,41 @@ func scrape(t *testing.T, s *suite) map[string]bool {
 		}
 	}
 	return names
+}
+
+func TestDemoShowsTheAdminView(t *testing.T) {
+	testenv.ToolsBin(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	env := append(os.Environ(), "FLINKGATE_DEMO_DIR="+dir)
+	t.Cleanup(func() {
+		down := exec.Command("bash", filepath.Join("..", "hack", "demo-down.sh"))
+		down.Env = env
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("demo-down: %v\n%s", err, out)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	demo := exec.CommandContext(ctx, "bash", filepath.Join("hack", "demo.sh"))
+	demo.Dir = ".."
+	demo.Env = env
+	out, err := demo.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, tail(string(out), 60))
+	}
+	for _, want := range []string{
+		"--- examples/deployment.yaml (as written)", // the flinkgate check preview
+		`flinkgate_admission_denials_total{kind="DeploymentTarget",operation="UPDATE",reason="immutable"} 1`,
+		`flinkgate_admission_denials_total{kind="DeploymentTarget",operation="DELETE",reason="referenced"} 1`,
+		`"validate.flinkgate.io/reason":"referenced"`,
+		`"mutate.flinkgate.io/reason":"immutable"`,
+		"/metrics (also /healthz, /readyz)",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the demo's output lacks %s", want)
+		}
+	}
+	if strings.Contains(string(out), "flinkgate-webhook-probe") || strings.Contains(string(out), `kind="other"`) {
+		t.Errorf("the demo shows the set-up's probe denials as its own:\n%s", out)
+	}
 }

@@ -6,11 +6,12 @@
 # cluster keeps running until `make demo-down`.
 #
 #   FLINKGATE_DEMO_TIMEOUT   seconds to wait for the cluster (default 300)
+#   FLINKGATE_DEMO_DIR       where the cluster keeps its files (default .demo/)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-demo=$root/.demo
+demo=${FLINKGATE_DEMO_DIR:-$root/.demo}
 pidfile=$demo/devcluster.pid
 ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
 
