@@ -134,7 +134,8 @@ func (d *decoder) decode(source string, doc []byte, only bool, depth int) error 
 			}
 		}
 		return nil
-	case h.APIVersion == "" && (h.Kind == resource.KindTarget || h.Kind == resource.KindDeployment):
+	case h.Kind == resource.KindTarget || h.Kind == resource.KindDeployment:
+		// The document format allows any apiVersion.
 		return d.bare(source, doc, h, only)
 	case h.Kind == "":
 		return inputErrorf("%s: has no kind; expected a ConfigMap manifest or a %s or %s document", source, resource.KindTarget, resource.KindDeployment)
