@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,89 +23,81 @@ import (
 	"flinkgate.io/flinkgate/e2e/testenv"
 )
 
-// TestAdminTools checks the tools for the people who run flinkgate against a
-// real control plane: the chart's dashboard and alerts, the metrics
-// reference, and flinkgate check with --kubeconfig. Each subtest creates
-// what it needs under its own names.
-func TestAdminTools(t *testing.T) {
-	s := startSuite(t)
+// The tools for the people who run flinkgate, against the shared control
+// plane: the chart's dashboard and alerts, the metrics reference, and
+// flinkgate check with --kubeconfig.
 
-	t.Run("The dashboard and the alert rules read only metrics a running flinkgate exports.", func(t *testing.T) {
-		used := chartMetrics(t, s)
-		// Admissions of each kind, an allowed and a denied one, so every
-		// labelled series exists.
-		s.mustKubectl(t, targetManifest("observed", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"), "apply", "-f", "-")
-		s.mustKubectl(t, deploymentManifest("observed-job", "kind: Deployment\nspec:\n  deploymentTargetName: observed\n"), "apply", "-f", "-")
-		s.denied(t, deploymentManifest("observed-orphan", "kind: Deployment\nspec:\n  deploymentTargetName: nowhere\n"), "does not exist", "apply", "-f", "-")
+func TestTheChartsDashboardAndAlertsReadOnlyMetricsFlinkgateExports(t *testing.T) {
+	s := admissionSuite(t)
+	used := chartMetrics(t, s)
+	// An allowed and a denied admission of each kind, so every labelled
+	// series exists whatever ran before.
+	target, job := name("observed"), name("observed-job")
+	s.apply(t, s.targetManifest(target, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"))
+	s.apply(t, s.deploymentManifest(job, "kind: Deployment\nspec:\n  deploymentTargetName: "+target+"\n"))
+	s.denied(t, s.deploymentManifest(name("observed-orphan"), "kind: Deployment\nspec:\n  deploymentTargetName: nowhere\n"), "does not exist", "apply", "-f", "-")
 
-		var missing []string
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			exported := scrape(t, s)
-			missing = missing[:0]
-			for _, n := range used {
-				if !exported[n] {
-					missing = append(missing, n)
-				}
-			}
-			// The state gauges follow the informers; give them a moment.
-			if len(missing) == 0 || time.Now().After(deadline) {
-				break
-			}
-			pollPause()
-		}
-		if len(missing) > 0 {
-			t.Errorf("the chart's dashboard or alerts read %v, which a running flinkgate does not export", missing)
-		}
-	})
-
-	t.Run("Every flinkgate metric a running flinkgate exports is in docs/metrics.md.", func(t *testing.T) {
-		doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		documented := map[string]bool{}
-		for _, m := range regexp.MustCompile("(?m)^\\| `(flinkgate_[a-z0-9_]+)`").FindAllStringSubmatch(string(doc), -1) {
-			documented[m[1]] = true
-		}
-		families := scrapeFamilies(t, s)
-		if len(families) == 0 {
-			t.Fatal("the scrape holds no flinkgate metrics")
-		}
-		for name := range families {
-			if strings.HasPrefix(name, "flinkgate_") && !documented[name] {
-				t.Errorf("flinkgate exports %s, which docs/metrics.md lacks; add its collector to registerFlinkgateMetrics in cmd/flinkgate and run go test ./cmd/flinkgate -run TestMetricsReference -update", name)
+	// The state gauges follow the informers, so poll until they catch up.
+	var missing []string
+	eventually(t, "every metric the chart reads is exported", func() (bool, string) {
+		exported := scrape(t, s)
+		missing = missing[:0]
+		for _, n := range used {
+			if !exported[n] {
+				missing = append(missing, n)
 			}
 		}
+		return len(missing) == 0, fmt.Sprintf("the chart's dashboard or alerts read %v, which a running flinkgate does not export", missing)
 	})
+}
 
-	t.Run("flinkgate check with --kubeconfig reads the target from the cluster and gives the document the API server stores.", func(t *testing.T) {
-		s.mustKubectl(t, targetManifest("checked", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/flinkConfiguration/state.backend, value: rocksdb}\n"), "apply", "-f", "-")
-		dep := deploymentManifest("checked-job", "kind: Deployment\nspec:\n  deploymentTargetName: checked\n  template:\n    spec:\n      parallelism: 3\n")
-		dir := t.TempDir()
-		file := filepath.Join(dir, "checked-job.yaml")
-		if err := os.WriteFile(file, []byte(dep), 0o600); err != nil {
-			t.Fatal(err)
+func TestEveryMetricFlinkgateExportsIsInTheMetricsReference(t *testing.T) {
+	s := admissionSuite(t)
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(flinkgate_[a-z0-9_]+)`").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	families := scrapeFamilies(t, s)
+	if len(families) == 0 {
+		t.Fatal("the scrape holds no metrics")
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "flinkgate_") && !documented[name] {
+			t.Errorf("flinkgate exports %s, which docs/metrics.md lacks; add its collector to registerFlinkgateMetrics in cmd/flinkgate and run go test ./cmd/flinkgate -run TestMetricsReference -update", name)
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, s.binary, "check", "--kubeconfig", s.c.Kubeconfig, "--platform-namespace", platformNS, "-o", "document", file)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("flinkgate check: %v\n%s", err, out)
-		}
-		stored, _ := s.mustKubectl(t, dep, "create", "--dry-run=server", "-o", "json", "-f", "-")
-		var cm configMap
-		if err := json.Unmarshal([]byte(stored), &cm); err != nil {
-			t.Fatal(err)
-		}
-		if want := cm.Data["resource.yaml"]; string(out) != want {
-			t.Errorf("flinkgate check printed\n%s\nthe API server stores\n%s", out, want)
-		}
-		if !strings.Contains(string(out), "state.backend: rocksdb") {
-			t.Errorf("the cluster's target was not applied:\n%s", out)
-		}
-	})
+	}
+}
+
+func TestCheckWithKubeconfigGivesTheDocumentTheAPIServerStores(t *testing.T) {
+	s := admissionSuite(t)
+	target, job := name("checked"), name("checked-job")
+	s.apply(t, s.targetManifest(target, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/flinkConfiguration/state.backend, value: rocksdb}\n"))
+	dep := s.deploymentManifest(job, "kind: Deployment\nspec:\n  deploymentTargetName: "+target+"\n  template:\n    spec:\n      parallelism: 3\n")
+	file := filepath.Join(t.TempDir(), job+".yaml")
+	if err := os.WriteFile(file, []byte(dep), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, s.binary, "check", "--kubeconfig", s.c.Kubeconfig, "--platform-namespace", platformNS, "-o", "document", file).Output()
+	if err != nil {
+		t.Fatalf("flinkgate check: %v\n%s", err, out)
+	}
+	stored, _ := s.mustKubectl(t, dep, "create", "--dry-run=server", "-o", "json", "-f", "-")
+	var cm configMap
+	if err := json.Unmarshal([]byte(stored), &cm); err != nil {
+		t.Fatal(err)
+	}
+	if want := cm.Data["resource.yaml"]; string(out) != want {
+		t.Errorf("flinkgate check printed\n%s\nthe API server stores\n%s", out, want)
+	}
+	if !strings.Contains(string(out), "state.backend: rocksdb") {
+		t.Errorf("the cluster's target was not applied:\n%s", out)
+	}
 }
 
 // chartMetrics renders the chart with the dashboard and the alert rules and

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd and helm binaries from the Go module proxy
-# (modules under tools/) and caches them, keyed by everything that decides their
-# bytes, so only the first run pays for the build. Prints the bin directory.
+# Builds the pinned Kubernetes, etcd and helm binaries and staticcheck from the
+# Go module proxy (modules under tools/) and caches them, keyed by everything
+# that decides their bytes, so only the first run pays for the build. Prints
+# the bin directory.
 #
 #   hack/tools.sh            build if needed, print the bin directory
 #   FLINKGATE_TOOLS_CACHE    cache root (default: $XDG_CACHE_HOME or ~/.cache, /flinkgate/tools)
@@ -18,17 +19,26 @@ kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/componen
 hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
-key=$( { go version; echo "$kv $hv"; cat "$root"/tools/*/go.mod "$root"/tools/*/go.sum; } | sha256sum | cut -c1-16)
+# The three modules are named, not globbed, so that adding another tools module
+# (lint, below) does not invalidate a build of kube-apiserver that took minutes.
+kube_modules=(etcd helm kube)
+key=$( { go version; echo "$kv $hv"
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.sum"; done; } | sha256sum | cut -c1-16)
+# staticcheck has its own key, so bumping it rebuilds only itself; the bin
+# directory gets a symlink to it.
+lint_key=lint-$( { go version; cat "$root/tools/lint/go.mod" "$root/tools/lint/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-build() { # module-dir output-name package ldflags
-  local dir=$1 out=$2 pkg=$3 ldflags=$4
-  if [ -x "$bin/$out" ]; then return; fi
+build() { # module-dir output-name package ldflags [output-dir]
+  local dir=$1 out=$2 pkg=$3 ldflags=$4 dest=${5:-$bin}
+  if [ -x "$dest/$out" ]; then return; fi
   log "building $out from $pkg (first run only; kube-apiserver takes several minutes)"
   local start=$SECONDS
-  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"
+  mkdir -p "$dest"
+  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dest/$out.tmp" "$pkg")
+  mv "$dest/$out.tmp" "$dest/$out"
   log "built $out in $((SECONDS - start))s"
 }
 
@@ -41,4 +51,6 @@ build etcd etcd go.etcd.io/etcd/server/v3 ""
 build helm helm helm.sh/helm/v4/cmd/helm "$hv"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
+build lint staticcheck honnef.co/go/tools/cmd/staticcheck "" "$cache_root/$lint_key/bin"
+ln -sfn "$cache_root/$lint_key/bin/staticcheck" "$bin/staticcheck"
 echo "$bin"
