@@ -56,6 +56,8 @@ func TestCheck(t *testing.T) {
 			args: []string{pns, "--target", "staging.yaml", "-o", "json", "deployment.yaml"}},
 		{name: "Flags may follow the files, as with kubectl.", golden: "deployment-document",
 			args: []string{"deployment.yaml", "--target", "staging.yaml", "-o", "document", pns}},
+		{name: "Everything after -- is a file.", golden: "deployment-document",
+			args: []string{pns, "-o", "document", "--target", "staging.yaml", "--", "deployment.yaml"}},
 		{name: "A JSON document stays JSON.", golden: "deployment-json-document",
 			args: []string{pns, "--target", "staging.yaml", "-o", "document", "deployment.json"}},
 		{name: "A target alone is checked and printed as stored: immutable and annotated with its namespace.", golden: "target-alone",
@@ -98,6 +100,24 @@ func TestCheck(t *testing.T) {
 			}
 			compareCheckGolden(t, tc.golden, stdout, stderr)
 		})
+	}
+}
+
+func TestCheckExitsTwoWhenTheClusterCannotBeAsked(t *testing.T) {
+	// Nothing listens on port 1, so the look-up of the target fails at once.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCheckIn(t, "", "--platform-namespace=flink-platform", "--kubeconfig", kubeconfig, "deployment.yaml")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, `could not look up target "staging"`) || !strings.Contains(stderr, "try again") {
+		t.Errorf("exit status %d, stdout %q, stderr %q; want 2 and the webhook's unavailable denial", code, stdout, stderr)
 	}
 }
 
