@@ -95,7 +95,7 @@ func TestEveryQueryParsesAndReadsADocumentedMetric(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Five alerts, eleven panel queries and the namespace variable; fewer
+	// Five alerts, twelve panel queries and the namespace variable; fewer
 	// means the extraction missed some and the checks below prove nothing.
 	if len(qs) < 17 {
 		t.Fatalf("found %d queries, want at least 17: %+v", len(qs), qs)

@@ -54,25 +54,25 @@ func TestRBAC(t *testing.T) {
 			},
 		},
 		{
-			name:   "The webhook's own RBAC grants only configmap reads, namespace get and self-subject access reviews.",
+			name:   "The webhook's own RBAC grants only configmap reads, namespace get and subject access reviews, to the webhook's ServiceAccount.",
 			values: noValues,
 			check: func(t *testing.T, m manifest) {
 				cr := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", fullname+"-webhook")
 				sameRules(t, "ClusterRole", cr.Rules, []rbacv1.PolicyRule{
 					{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
-					{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"selfsubjectaccessreviews"}, Verbs: []string{"create"}},
+					{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
 				})
 				crb := get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", fullname+"-webhook")
 				if crb.RoleRef.Kind != "ClusterRole" || crb.RoleRef.Name != cr.Name {
 					t.Errorf("ClusterRoleBinding roleRef %+v", crb.RoleRef)
 				}
-				wantSubjects(t, "ClusterRoleBinding", crb.Subjects, fullname)
+				wantSubjects(t, "ClusterRoleBinding", crb.Subjects, fullname+"-webhook")
 				r := get[rbacv1.Role](t, m, "Role", namespace, fullname+"-webhook")
 				sameRules(t, "webhook Role", r.Rules, []rbacv1.PolicyRule{
 					{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
 				})
-				if n := len(m.ofKind("ClusterRole")); n != 1 {
-					t.Errorf("%d ClusterRoles, want only the webhook's", n)
+				if n := len(m.ofKind("ClusterRole")); n != 3 {
+					t.Errorf("%d ClusterRoles, want only the webhook's and the two of authorization (authz_test.go)", n)
 				}
 			},
 		},
@@ -90,31 +90,30 @@ func TestRBAC(t *testing.T) {
 			},
 		},
 		{
-			name:   "serviceAccount.name is the account the pods run as and every binding's subject.",
+			name:   "serviceAccount.name is the platform's account the appmanager Roles bind; the pods and the webhook's bindings use the webhook's own.",
 			values: func(*testing.T) string { return "serviceAccount:\n  name: vvp-platform\n" + additionalNamespacesValues },
 			check: func(t *testing.T, m manifest) {
 				if !m.has("ServiceAccount", namespace, "vvp-platform") {
 					t.Error("the ServiceAccount vvp-platform is not rendered")
 				}
-				if got := deployment(t, m).Spec.Template.Spec.ServiceAccountName; got != "vvp-platform" {
+				if got := deployment(t, m).Spec.Template.Spec.ServiceAccountName; got != fullname+"-webhook" {
 					t.Errorf("serviceAccountName %s", got)
 				}
 				wantSubjects(t, "RoleBinding staging", get[rbacv1.RoleBinding](t, m, "RoleBinding", "staging", fullname+"-appmanager").Subjects, "vvp-platform")
-				wantSubjects(t, "webhook RoleBinding", get[rbacv1.RoleBinding](t, m, "RoleBinding", namespace, fullname+"-webhook").Subjects, "vvp-platform")
-				wantSubjects(t, "ClusterRoleBinding", get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", fullname+"-webhook").Subjects, "vvp-platform")
+				wantSubjects(t, "webhook RoleBinding", get[rbacv1.RoleBinding](t, m, "RoleBinding", namespace, fullname+"-webhook").Subjects, fullname+"-webhook")
+				wantSubjects(t, "ClusterRoleBinding", get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", fullname+"-webhook").Subjects, fullname+"-webhook")
 			},
 		},
 		{
-			name:   "serviceAccount.create=false renders no ServiceAccount but still runs as and binds the named one.",
+			name:   "serviceAccount.create=false renders no platform ServiceAccount but the preflight still asks about the named one.",
 			values: func(*testing.T) string { return "serviceAccount:\n  create: false\n  name: existing\n" },
 			check: func(t *testing.T, m manifest) {
-				if n := len(m.ofKind("ServiceAccount")); n != 0 {
-					t.Errorf("%d ServiceAccounts rendered", n)
+				if sas := m.ofKind("ServiceAccount"); len(sas) != 1 || sas[0].Name != fullname+"-webhook" {
+					t.Errorf("ServiceAccounts rendered: %+v; want only the webhook's", sas)
 				}
-				if got := deployment(t, m).Spec.Template.Spec.ServiceAccountName; got != "existing" {
-					t.Errorf("serviceAccountName %s", got)
+				if args := container(t, m).Args; !slices.Contains(args, "--platform-service-account=existing") {
+					t.Errorf("args %q lack --platform-service-account=existing", args)
 				}
-				wantSubjects(t, "ClusterRoleBinding", get[rbacv1.ClusterRoleBinding](t, m, "ClusterRoleBinding", "", fullname+"-webhook").Subjects, "existing")
 			},
 		},
 	})

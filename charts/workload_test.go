@@ -28,7 +28,8 @@ func TestWorkload(t *testing.T) {
 				want := []string{"serve",
 					"--tls-cert-file=/etc/flinkgate/tls/tls.crt", "--tls-private-key-file=/etc/flinkgate/tls/tls.key",
 					"--webhook-addr=:8443", "--metrics-addr=:8080", "--namespaces=" + namespace,
-					"--platform-namespace=" + namespace, "--rbac-preflight=enforce", "--log-level=info"}
+					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
+					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}

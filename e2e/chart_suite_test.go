@@ -161,10 +161,10 @@ func (s *chartSuite) startFlinkgate(t *testing.T, mode rbac.Mode) {
 		PlatformNamespace: chartNS,
 		Namespaces:        []string{chartNS},
 		WebhookPort:       s.port,
-		ExtraArgs:         []string{"--rbac-preflight=" + string(mode)},
+		ExtraArgs:         []string{"--rbac-preflight=" + string(mode), "--platform-service-account=" + chartFullname},
 	})
 	if err != nil {
-		t.Fatalf("start flinkgate as %s with --rbac-preflight=%s: %v", chartSA, mode, err)
+		t.Fatalf("start flinkgate as %s with --rbac-preflight=%s: %v", chartWebhookSA, mode, err)
 	}
 	s.fg = fg
 	s.fgLogs = append(s.fgLogs, fg.LogPath())

@@ -40,8 +40,13 @@ const (
 	// ServiceAccount, the TLS Secret and both webhook configurations.
 	chartFullname  = chartRelease + "-flinkgate"
 	chartTLSSecret = chartFullname + "-tls"
-	// chartSA is the chart's ServiceAccount as the API server names it.
+	// chartSA is the chart's platform ServiceAccount as the API server
+	// names it: the appmanager Roles bind it and the preflight asks about it.
 	chartSA = "system:serviceaccount:" + chartNS + ":" + chartFullname
+	// chartWebhookSA is the chart's webhook ServiceAccount, which flinkgate
+	// runs as.
+	chartWebhookName = chartFullname + "-webhook"
+	chartWebhookSA   = "system:serviceaccount:" + chartNS + ":" + chartWebhookName
 
 	// Namespaces of the chart test besides the listed ones (below), which
 	// are in appmanager.rbac.additionalNamespaces from the install on:
@@ -148,10 +153,14 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		s.wantCanI(t, checks, false)
 	})
 
+	t.Run("the webhook's ServiceAccount may not create pods or read secrets in any target namespace", func(t *testing.T) {
+		s.wantWebhookCannot(t, append(slices.Clone(listed), laterAdded, unlisted, chartNS))
+	})
+
 	step("flinkgate running as the chart's ServiceAccount syncs its caches and serves the chart's webhooks", func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		token, err := s.c.ServiceAccountToken(ctx, chartNS, chartFullname, 0)
+		token, err := s.c.ServiceAccountToken(ctx, chartNS, chartWebhookName, 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -160,8 +169,8 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		}
 		// The token must really be the chart's ServiceAccount, or a
 		// successful start proves nothing about the chart's RBAC.
-		if got := whoAmI(t, s.kubeconfig); got != chartSA {
-			t.Fatalf("the TokenRequest token authenticates as %q, want %q", got, chartSA)
+		if got := whoAmI(t, s.kubeconfig); got != chartWebhookSA {
+			t.Fatalf("the TokenRequest token authenticates as %q, want %q", got, chartWebhookSA)
 		}
 		// StartFlinkgate returns once /readyz passes, which needs the
 		// caches synced with nothing but the chart's least-privilege RBAC.
@@ -207,8 +216,8 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// refused its watch keeps re-listing, so the counts above would
 		// still come right: only the API server's audit log shows the
 		// watch. It records ConfigMap requests only.
-		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", chartNS, chartSA), func() (bool, string) {
-			events := s.auditEvents(t, chartSA)
+		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", chartNS, chartWebhookSA), func() (bool, string) {
+			events := s.auditEvents(t, chartWebhookSA)
 			var refused []string
 			watched := false
 			for _, e := range events {

@@ -168,8 +168,9 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	}
 
 	// The same server serve runs, with the files (and the cluster) as its
-	// look-ups; the RBAC preflight is about the platform's ServiceAccount in
-	// a live cluster, so it is not run here.
+	// look-ups. The RBAC preflight (about the platform's ServiceAccount) and
+	// the requesting user's authorization belong to a live cluster and the
+	// API server's view of the user, so neither is run here.
 	srv, err := webhook.NewServer(webhook.Config{Lookup: targets, PlatformNamespace: c.platformNamespace})
 	if err != nil {
 		return err

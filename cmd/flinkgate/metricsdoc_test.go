@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes/fake"
 
+	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/policy"
@@ -40,6 +41,13 @@ func registerFlinkgateMetrics(t *testing.T, reg prometheus.Registerer) {
 		t.Fatal(err)
 	}
 	if _, err := rbac.NewChecker(fake.NewClientset(), rbac.Options{Registerer: reg}); err != nil {
+		t.Fatal(err)
+	}
+	sar, err := authz.NewSubjectAccessReviews(fake.NewClientset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := authz.NewCached(sar, authz.Options{Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
