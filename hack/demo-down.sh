@@ -3,10 +3,11 @@
 # processes (etcd, kube-apiserver, flinkgate) is left, and removes .demo/.
 #
 #   FLINKGATE_DEMO_STOP_TIMEOUT   seconds to wait for a clean stop (default 60)
+#   FLINKGATE_DEMO_DIR            the demo's directory (default .demo/)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
-demo=$root/.demo
+demo=${FLINKGATE_DEMO_DIR:-$root/.demo}
 pidfile=$demo/devcluster.pid
 stop_timeout=${FLINKGATE_DEMO_STOP_TIMEOUT:-60}
 

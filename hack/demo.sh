@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Starts a local control plane with flinkgate (cmd/devcluster), applies the
-# examples and shows what flinkgate does with them: the patched deployment and
-# two denials. The cluster keeps running until `make demo-down`.
+# examples and shows what flinkgate does with them: the patched deployment,
+# two denials, and what an admin sees of them (the denial counters on
+# /metrics and the audit annotations in the API server's audit log). The
+# cluster keeps running until `make demo-down`.
 #
 #   FLINKGATE_DEMO_TIMEOUT   seconds to wait for the cluster (default 300)
+#   FLINKGATE_DEMO_DIR       where the cluster keeps its files (default .demo/)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
-demo=$root/.demo
+demo=${FLINKGATE_DEMO_DIR:-$root/.demo}
 pidfile=$demo/devcluster.pid
 ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
 
@@ -76,12 +79,21 @@ for ns in flink-platform staging; do
   kubectl get namespace "$ns" -o name 2>/dev/null || kubectl create namespace "$ns"
 done
 
+say "previewing offline what the target will do to the deployment: flinkgate check (no cluster needed)"
+printf '$ flinkgate check --platform-namespace flink-platform --target examples/deployment-target.yaml -o diff examples/deployment.yaml\n'
+"$demo/bin/flinkgate" check --platform-namespace flink-platform --target examples/deployment-target.yaml -o diff examples/deployment.yaml
+
 say "a DeploymentTarget and a Deployment that references it"
 show apply -f examples/deployment-target.yaml
 show apply -f examples/deployment.yaml
 
 say "the Deployment as stored: the target's deploymentPatchSet was applied"
 show get configmap top-speed-windowing -n flink-platform -o yaml
+
+metrics_url=$(cat "$demo/metrics-url")
+denial_counters() { curl -fsS "$metrics_url/metrics" | grep '^flinkgate_admission_denials_total' | sort || true; }
+# Set-up probes denials too; the demo shows only what its own requests add.
+denials_before=$(denial_counters)
 
 say "changing the target's namespace is denied: targets are immutable"
 expect_denied patch configmap staging -n flink-platform --type merge \
@@ -90,10 +102,35 @@ expect_denied patch configmap staging -n flink-platform --type merge \
 say "deleting the target is denied while a deployment references it"
 expect_denied delete configmap staging -n flink-platform
 
+say "what an admin sees: the denials just made, counted in flinkgate's metrics"
+printf '$ curl -s %s/metrics | grep ^flinkgate_admission_denials_total   # the series the denials above changed\n' "$metrics_url"
+denials=$(comm -13 <(printf '%s\n' "$denials_before") <(denial_counters))
+printf '%s\n' "$denials"
+for reason in immutable referenced; do
+  case $denials in
+    *"reason=\"$reason\""*) ;;
+    *) die "flinkgate_admission_denials_total has no series with reason=\"$reason\"" ;;
+  esac
+done
+
+say "and in the API server's audit log ($demo/audit.log): flinkgate's audit annotations"
+# The audit backend writes in batches; wait for the last denial to arrive.
+audit_deadline=$((SECONDS + 30))
+until grep -q 'validate.flinkgate.io/reason":"referenced"' "$demo/audit.log" 2>/dev/null; do
+  [ "$SECONDS" -lt "$audit_deadline" ] || die "the audit log shows no denial by flinkgate"
+  sleep 0.5
+done
+printf '$ grep %s .demo/audit.log   # one line per denied request: verb, name, annotations\n' "'flinkgate.io/decision\":\"denied'"
+grep 'flinkgate.io/decision":"denied"' "$demo/audit.log" | grep -v '"name":"flinkgate-webhook-probe"' | while IFS= read -r event; do
+  printf '%s\n' "$event" | grep -o '"verb":"[a-z]*"\|"name":"[^"]*"\|"[a-z]*\.flinkgate\.io/[a-z]*":"[^"]*"' | paste -sd' ' -
+done
+
 say "the demo cluster is running"
 cat <<EOF
 Use it:   export KUBECONFIG=$demo/kubeconfig
           export PATH=$tools:\$PATH   # the pinned kubectl and helm
 Logs:     .demo/flinkgate-1.log, .demo/kube-apiserver.log, .demo/audit.log
+Metrics:  $metrics_url/metrics (also /healthz, /readyz)
+Check:    .demo/bin/flinkgate check --platform-namespace flink-platform --target examples/deployment-target.yaml examples/deployment.yaml
 Stop it:  make demo-down
 EOF

@@ -126,14 +126,9 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			http.Error(w, he.msg, he.status)
 			return
 		}
-		req := rv.Request
 		ctx, cancel := requestContext(r)
 		defer cancel()
-		d, kind, before := s.decideSafely(ctx, stage, rv)
-		resp, d := s.response(req, before, d)
-		took := time.Since(start)
-		s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
-		s.log(stage, req, kind, d, took)
+		resp := s.admit(ctx, stage, rv, start)
 		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: rv.TypeMeta, Response: resp})
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
@@ -152,6 +147,26 @@ func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
 		return context.WithTimeout(r.Context(), d)
 	}
 	return context.WithCancel(r.Context())
+}
+
+// Admit answers one admission request as POST /mutate (StageMutate) or
+// POST /validate (StageValidate) would, counted and logged the same way; it
+// is the entry point for callers that hold the request without HTTP.
+func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+	rv := &Review{Request: req}
+	rv.Old, rv.oldErr = decodeConfigMap(req.OldObject)
+	rv.Object, rv.objErr = decodeConfigMap(req.Object)
+	return s.admit(ctx, stage, rv, time.Now())
+}
+
+func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time) *admissionv1.AdmissionResponse {
+	req := rv.Request
+	d, kind, before := s.decideSafely(ctx, stage, rv)
+	resp, d := s.response(req, before, d)
+	took := time.Since(start)
+	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
+	s.log(stage, req, kind, d, took)
+	return resp
 }
 
 func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, error) {

@@ -489,6 +489,7 @@ func TestAdmission(t *testing.T) {
 				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
 			}
 			compareGolden(t, tc.golden, resp)
+			assertDryRunAgrees(t, s, tc.body)
 		})
 	}
 }

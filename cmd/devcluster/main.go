@@ -3,7 +3,8 @@
 //
 //	devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]
 //
-// It keeps its files in DIR, writes DIR/kubeconfig (admin) and then DIR/ready,
+// It keeps its files in DIR, writes DIR/kubeconfig (admin), DIR/metrics-url
+// (flinkgate's /metrics, /healthz and /readyz) and then DIR/ready,
 // and runs until SIGINT or SIGTERM, when it stops everything it started.
 package main
 
@@ -71,6 +72,10 @@ func run(args []string) error {
 	}
 	if err := c.RegisterWebhooks(ctx, f.WebhookURL(), f.CABundle(), []string{platformNamespace}); err != nil {
 		return err
+	}
+	// The demo shows an admin's view: the metrics, and the audit log.
+	if err := os.WriteFile(filepath.Join(c.Dir, "metrics-url"), []byte(f.MetricsURL()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write metrics url: %w", err)
 	}
 	if err := os.WriteFile(ready, []byte(c.Kubeconfig+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write ready file: %w", err)

@@ -1,6 +1,7 @@
 // Command flinkgate is the DeploymentTarget admission webhook.
 //
 //	flinkgate serve [flags]                       run the webhook
+//	flinkgate check [flags] FILE...               admit manifests offline, as the webhook would
 //	flinkgate certs generate --out DIR --hosts H  write a CA and serving certificate
 package main
 
@@ -20,6 +21,7 @@ import (
 
 const usage = `usage:
   flinkgate serve [flags]                          run the admission webhook (see flinkgate serve -h)
+  flinkgate check [flags] FILE...                  admit manifests offline, as the webhook would (see flinkgate check -h)
   flinkgate certs generate --out DIR --hosts H,... write ca.crt, tls.crt and tls.key for local runs and tests`
 
 func main() {
@@ -27,6 +29,10 @@ func main() {
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {
+		var code exitCode
+		if errors.As(err, &code) {
+			os.Exit(int(code))
+		}
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(os.Stderr, "flinkgate:", err)
 		}
@@ -42,6 +48,8 @@ func run(ctx context.Context, args []string) error {
 			return err
 		}
 		return serve(ctx, cfg)
+	case len(args) >= 1 && args[0] == "check":
+		return runCheck(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
 	case len(args) >= 2 && args[0] == "certs" && args[1] == "generate":
 		return generateCerts(args[2:])
 	default:

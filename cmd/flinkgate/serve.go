@@ -228,16 +228,20 @@ func serve(ctx context.Context, c *serveConfig) error {
 	ops := http.NewServeMux()
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ops.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
-	ops.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+	ready := func() error {
 		if !caches.Synced() {
-			http.Error(w, "caches have not synced yet", http.StatusServiceUnavailable)
-			return
+			return errors.New("caches have not synced yet")
 		}
 		if err := refusals.Err(); err != nil {
-			http.Error(w, err.Error(), http.StatusServiceUnavailable)
-			return
+			return err
 		}
-		if err := reloader.Ready(); err != nil {
+		return reloader.Ready()
+	}
+	if err := metrics.NewReadiness(reg, ready); err != nil {
+		return fmt.Errorf("register readiness gauge: %w", err)
+	}
+	ops.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := ready(); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"flinkgate.io/flinkgate/check"
+	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/webhook"
+)
+
+// exitCode ends the process with a status and no further message: the
+// output already said why.
+type exitCode int
+
+func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// The exit statuses of flinkgate check, a stable interface for CI: 0 every
+// object is admitted, 1 at least one is denied, 2 usage, unreadable input or
+// a look-up that failed (nothing can be said about the input).
+const (
+	checkDenied    exitCode = 1
+	checkUndecided exitCode = 2
+)
+
+const checkUsage = `usage: flinkgate check [flags] FILE...
+
+Runs each object in FILE (- for stdin) through flinkgate's mutating and
+validating webhooks offline, as a CREATE: ConfigMap manifests as kubectl apply
+takes them, or bare DeploymentTarget and Deployment documents. Admitted objects
+are printed as they would be stored; warnings and denials go to stderr, as
+kubectl prints them. Targets in FILE are checked too, and deployments may
+reference them. Exit status: 0 all admitted, 1 something denied, 2 usage,
+unreadable input or a failed look-up.
+
+flags:`
+
+// checkTimeout bounds a whole check, cluster look-ups included.
+const checkTimeout = time.Minute
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+type checkConfig struct {
+	targets           stringList
+	files             []string
+	platformNamespace string
+	namespace         string
+	kubeconfig        string
+	format            check.Format
+}
+
+func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := &checkConfig{format: check.FormatManifest}
+	defaultNS := os.Getenv("POD_NAMESPACE")
+	if defaultNS == "" {
+		defaultNS = "default"
+	}
+	fs.Var(&c.targets, "target", "file of DeploymentTargets the deployments may reference (repeatable; - for stdin)")
+	fs.StringVar(&c.platformNamespace, "platform-namespace", defaultNS, "the platform namespace, as given to flinkgate serve (default $POD_NAMESPACE, else default)")
+	fs.StringVar(&c.namespace, "namespace", "", "namespace of objects that name none (default: the platform namespace)")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read targets that no file holds from this cluster (read-only GETs)")
+	formatHelp := fmt.Sprintf("output format: %v", check.Formats)
+	fs.Var(&c.format, "o", formatHelp)
+	fs.Var(&c.format, "output", formatHelp)
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), checkUsage)
+		fs.PrintDefaults()
+	}
+	// Flags may follow the files, as with kubectl.
+	rest := args
+	for len(rest) > 0 {
+		if err := fs.Parse(rest); err != nil {
+			return nil, err
+		}
+		remaining := fs.Args()
+		if used := len(rest) - len(remaining); used > 0 && rest[used-1] == "--" {
+			c.files = append(c.files, remaining...) // everything after -- is a file
+			break
+		}
+		if len(remaining) == 0 {
+			break
+		}
+		c.files = append(c.files, remaining[0])
+		rest = remaining[1:]
+	}
+	if len(c.files) == 0 {
+		fs.Usage()
+		return nil, errors.New("check needs at least one FILE")
+	}
+	if c.namespace == "" {
+		c.namespace = c.platformNamespace
+	}
+	for _, ns := range []string{c.platformNamespace, c.namespace} {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("namespace %q is not valid: %v", ns, errs)
+		}
+	}
+	stdins := 0
+	for _, f := range append(append([]string{}, c.files...), c.targets...) {
+		if f == "-" {
+			stdins++
+		}
+	}
+	if stdins > 1 {
+		return nil, errors.New("stdin (-) can be read only once")
+	}
+	return c, nil
+}
+
+func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	c, err := parseCheckFlags(args, stderr)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+
+	targets := &check.Targets{}
+	for _, f := range c.targets {
+		inputs, _, err := readInputs(f, stdin, c.namespace)
+		if err != nil {
+			return err
+		}
+		for _, in := range inputs {
+			if kind := in.ConfigMap.Labels[resource.LabelKind]; kind != resource.KindTarget {
+				return fmt.Errorf("%s: --target files may hold only DeploymentTargets, found %s %q", in.Source, kind, in.ConfigMap.Name)
+			}
+			targets.Add(in.ConfigMap)
+		}
+	}
+	if c.kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
+		if err != nil {
+			return fmt.Errorf("load kubeconfig %s: %w", c.kubeconfig, err)
+		}
+		cfg.UserAgent = "flinkgate-check"
+		cfg.Timeout = 10 * time.Second
+		client, err := kubernetes.NewForConfig(cfg)
+		if err != nil {
+			return fmt.Errorf("build kubernetes client: %w", err)
+		}
+		targets.Cluster = check.Cluster{Client: client}
+	}
+
+	var inputs []check.Input
+	var skipped []check.Skipped
+	for _, f := range c.files {
+		in, sk, err := readInputs(f, stdin, c.namespace)
+		if err != nil {
+			return err
+		}
+		inputs, skipped = append(inputs, in...), append(skipped, sk...)
+	}
+
+	// The same server serve runs, with the files (and the cluster) as its
+	// look-ups. The RBAC preflight (about the platform's ServiceAccount) and
+	// the requesting user's authorization belong to a live cluster and the
+	// API server's view of the user, so neither is run here.
+	srv, err := webhook.NewServer(webhook.Config{Lookup: targets, PlatformNamespace: c.platformNamespace})
+	if err != nil {
+		return err
+	}
+	results, err := check.Run(ctx, srv, targets, inputs)
+	if err != nil {
+		return err
+	}
+	if err := check.Write(stdout, stderr, c.format, results, skipped); err != nil {
+		return err
+	}
+	code := exitCode(0)
+	for i := range results {
+		switch {
+		case results[i].Undecided():
+			code = checkUndecided
+		case !results[i].Allowed && code == 0:
+			code = checkDenied
+		}
+	}
+	if code != 0 {
+		return code
+	}
+	return nil
+}
+
+func readInputs(name string, stdin io.Reader, namespace string) ([]check.Input, []check.Skipped, error) {
+	if name == "-" {
+		return check.Read(stdin, name, namespace)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, nil, fmt.Errorf("open input: %w", err)
+	}
+	defer f.Close()
+	return check.Read(f, name, namespace)
+}

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+
+// checkIn is where the check cases' input files are; the cases run with it
+// as their directory so sources print as plain file names.
+const checkIn = "testdata/check/in"
+
+// runCheckIn runs flinkgate check in checkIn and returns its exit status,
+// stdout and stderr.
+func runCheckIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	t.Chdir(checkIn)
+	var stdout, stderr bytes.Buffer
+	err := runCheck(context.Background(), args, strings.NewReader(stdin), &stdout, &stderr)
+	code := 0
+	var ec exitCode
+	switch {
+	case errors.As(err, &ec):
+		code = int(ec)
+	case err != nil:
+		// main prints the error and exits 2.
+		code = 2
+		stderr.WriteString("flinkgate: " + err.Error() + "\n")
+	}
+	return code, stdout.String(), stderr.String()
+}
+
+func TestCheck(t *testing.T) {
+	const pns = "--platform-namespace=flink-platform"
+	cases := []struct {
+		name   string
+		golden string
+		stdin  string
+		args   []string
+		code   int
+	}{
+		{name: "The seed's deployment is printed as stored, patched by the target given with --target.", golden: "deployment-manifest",
+			args: []string{pns, "--target", "staging.yaml", "deployment.yaml"}},
+		{name: "With -o document only the patched resource document is printed.", golden: "deployment-document",
+			args: []string{pns, "--target", "staging.yaml", "-o", "document", "deployment.yaml"}},
+		{name: "With -o diff a unified diff shows what admission changes.", golden: "deployment-diff",
+			args: []string{pns, "--target", "staging.yaml", "-o", "diff", "deployment.yaml"}},
+		{name: "With -o json the verdict, warnings and stored object are one JSON report.", golden: "deployment-json",
+			args: []string{pns, "--target", "staging.yaml", "-o", "json", "deployment.yaml"}},
+		{name: "Flags may follow the files, as with kubectl.", golden: "deployment-document",
+			args: []string{"deployment.yaml", "--target", "staging.yaml", "-o", "document", pns}},
+		{name: "Everything after -- is a file.", golden: "deployment-document",
+			args: []string{pns, "-o", "document", "--target", "staging.yaml", "--", "deployment.yaml"}},
+		{name: "A JSON document stays JSON.", golden: "deployment-json-document",
+			args: []string{pns, "--target", "staging.yaml", "-o", "document", "deployment.json"}},
+		{name: "A target alone is checked and printed as stored: immutable and annotated with its namespace.", golden: "target-alone",
+			args: []string{pns, "staging.yaml"}},
+		{name: "A bare target without a namespace is admitted with the warnings kubectl would print.", golden: "target-warnings",
+			args: []string{pns, "local.yaml"}},
+		{name: "A target with a misspelled field is denied with the webhook's message and exit status 1.", golden: "target-misspelled", code: 1,
+			args: []string{pns, "misspelled.yaml"}},
+		{name: "A denial in -o json carries the webhook, reason, code and message.", golden: "target-misspelled-json", code: 1,
+			args: []string{pns, "-o", "json", "misspelled.yaml"}},
+		{name: "A bare deployment document is wrapped in a ConfigMap named after its file, in --namespace.", golden: "bare-deployment",
+			args: []string{pns, "--namespace", "flink-platform", "--target", "staging.yaml", "session-job.yaml"}},
+		{name: "A deployment whose patch set fails is denied, naming the operation.", golden: "patch-fails", code: 1,
+			args: []string{pns, "--target", "remover.yaml", "needs-logging.yaml"}},
+		{name: "A deployment of a target given in an invalid file is denied, saying what is wrong with the target.", golden: "invalid-target", code: 1,
+			args:  []string{pns, "--target", "misspelled.yaml", "-o", "json", "-"},
+			stdin: "kind: Deployment\nmetadata: {name: d}\nspec: {deploymentTargetName: misspelled}\n"},
+		{name: "In a multi-document file targets serve its deployments, a missing target is denied and other objects are skipped.", golden: "multi-document", code: 1,
+			args: []string{pns, "platform.yaml"}},
+		{name: "Objects in a v1 List are checked.", golden: "list",
+			args: []string{pns, "--target", "staging.yaml", "-o", "document", "list.yaml"}},
+		{name: "Manifests are read from stdin with -.", golden: "stdin",
+			args: []string{pns, "-o", "document", "--target", "staging.yaml", "-"}, stdin: "kind: Deployment\nmetadata: {name: piped}\nspec: {deploymentTargetName: staging}\n"},
+		{name: "A bare document on stdin must name itself.", golden: "stdin-unnamed", code: 2,
+			args: []string{pns, "-"}, stdin: "kind: Deployment\nspec: {deploymentTargetName: staging}\n"},
+		{name: "A file that is not YAML exits with status 2.", golden: "unreadable", code: 2,
+			args: []string{pns, "broken.yaml"}},
+		{name: "A ConfigMap with an unknown field is refused as kubectl would, exit status 2.", golden: "unknown-field", code: 2,
+			args: []string{pns, "not-configmap-fields.yaml"}},
+		{name: "A missing file exits with status 2.", golden: "missing-file", code: 2,
+			args: []string{pns, "nothere.yaml"}},
+		{name: "An unknown output format is a usage error.", golden: "bad-format", code: 2,
+			args: []string{pns, "-o", "table", "deployment.yaml"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, stdout, stderr := runCheckIn(t, tc.stdin, tc.args...)
+			if code != tc.code {
+				t.Errorf("exit status %d, want %d\nstderr:\n%s", code, tc.code, stderr)
+			}
+			compareCheckGolden(t, tc.golden, stdout, stderr)
+		})
+	}
+}
+
+func TestCheckExitsTwoWhenTheClusterCannotBeAsked(t *testing.T) {
+	// Nothing listens on port 1, so the look-up of the target fails at once.
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1", insecure-skip-tls-verify: true}}]
+users: [{name: u, user: {token: t}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := runCheckIn(t, "", "--platform-namespace=flink-platform", "--kubeconfig", kubeconfig, "deployment.yaml")
+	if code != 2 || stdout != "" || !strings.Contains(stderr, `could not look up target "staging"`) || !strings.Contains(stderr, "try again") {
+		t.Errorf("exit status %d, stdout %q, stderr %q; want 2 and the webhook's unavailable denial", code, stdout, stderr)
+	}
+}
+
+func TestCheckWithoutFilesIsAUsageError(t *testing.T) {
+	code, _, stderr := runCheckIn(t, "")
+	if code != 2 || !strings.Contains(stderr, "usage: flinkgate check") {
+		t.Errorf("exit status %d, stderr %q; want 2 and the usage", code, stderr)
+	}
+}
+
+// compareCheckGolden compares the streams with testdata/check/NAME.golden.
+func compareCheckGolden(t *testing.T, name, stdout, stderr string) {
+	t.Helper()
+	got := "## stdout\n" + stdout + "## stderr\n" + stderr
+	// t.Chdir moved us into checkIn.
+	path := filepath.Join("..", name+".golden")
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file (go test ./cmd/flinkgate -run TestCheck -update): %v", err)
+	}
+	if got != string(want) {
+		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
+	}
+}

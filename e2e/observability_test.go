@@ -1,0 +1,203 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"flinkgate.io/flinkgate/charts/queries"
+	"flinkgate.io/flinkgate/e2e/testenv"
+)
+
+// The tools for the people who run flinkgate, against the shared control
+// plane: the chart's dashboard and alerts, the metrics reference, and
+// flinkgate check with --kubeconfig.
+
+func TestTheChartsDashboardAndAlertsReadOnlyMetricsFlinkgateExports(t *testing.T) {
+	s := admissionSuite(t)
+	used := chartMetrics(t, s)
+	// An allowed and a denied admission of each kind, so every labelled
+	// series exists whatever ran before.
+	target, job := name("observed"), name("observed-job")
+	s.apply(t, s.targetManifest(target, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"))
+	s.apply(t, s.deploymentManifest(job, "kind: Deployment\nspec:\n  deploymentTargetName: "+target+"\n"))
+	s.denied(t, s.deploymentManifest(name("observed-orphan"), "kind: Deployment\nspec:\n  deploymentTargetName: nowhere\n"), "does not exist", "apply", "-f", "-")
+
+	// The state gauges follow the informers, so poll until they catch up.
+	var missing []string
+	eventually(t, "every metric the chart reads is exported", func() (bool, string) {
+		exported := scrape(t, s)
+		missing = missing[:0]
+		for _, n := range used {
+			if !exported[n] {
+				missing = append(missing, n)
+			}
+		}
+		return len(missing) == 0, fmt.Sprintf("the chart's dashboard or alerts read %v, which a running flinkgate does not export", missing)
+	})
+}
+
+func TestEveryMetricFlinkgateExportsIsInTheMetricsReference(t *testing.T) {
+	s := admissionSuite(t)
+	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	documented := map[string]bool{}
+	for _, m := range regexp.MustCompile("(?m)^\\| `(flinkgate_[a-z0-9_]+)`").FindAllStringSubmatch(string(doc), -1) {
+		documented[m[1]] = true
+	}
+	families := scrapeFamilies(t, s)
+	if len(families) == 0 {
+		t.Fatal("the scrape holds no metrics")
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "flinkgate_") && !documented[name] {
+			t.Errorf("flinkgate exports %s, which docs/metrics.md lacks; add its collector to registerFlinkgateMetrics in cmd/flinkgate and run go test ./cmd/flinkgate -run TestMetricsReference -update", name)
+		}
+	}
+}
+
+func TestCheckWithKubeconfigGivesTheDocumentTheAPIServerStores(t *testing.T) {
+	s := admissionSuite(t)
+	target, job := name("checked"), name("checked-job")
+	s.apply(t, s.targetManifest(target, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/flinkConfiguration/state.backend, value: rocksdb}\n"))
+	dep := s.deploymentManifest(job, "kind: Deployment\nspec:\n  deploymentTargetName: "+target+"\n  template:\n    spec:\n      parallelism: 3\n")
+	file := filepath.Join(t.TempDir(), job+".yaml")
+	if err := os.WriteFile(file, []byte(dep), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, s.binary, "check", "--kubeconfig", s.c.Kubeconfig, "--platform-namespace", platformNS, "-o", "document", file).Output()
+	if err != nil {
+		t.Fatalf("flinkgate check: %v\n%s", err, out)
+	}
+	stored, _ := s.mustKubectl(t, dep, "create", "--dry-run=server", "-o", "json", "-f", "-")
+	var cm configMap
+	if err := json.Unmarshal([]byte(stored), &cm); err != nil {
+		t.Fatal(err)
+	}
+	if want := cm.Data["resource.yaml"]; string(out) != want {
+		t.Errorf("flinkgate check printed\n%s\nthe API server stores\n%s", out, want)
+	}
+	if !strings.Contains(string(out), "state.backend: rocksdb") {
+		t.Errorf("the cluster's target was not applied:\n%s", out)
+	}
+}
+
+// chartMetrics renders the chart with the dashboard and the alert rules and
+// returns every metric their queries read.
+func chartMetrics(t *testing.T, s *suite) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, errOut, err := s.c.Helm(ctx, "template", "flinkgate", filepath.Join("..", "charts", "flinkgate"), "--namespace", platformNS,
+		"--set", "metrics.dashboard.enabled=true,metrics.prometheusRule.enabled=true")
+	if err != nil {
+		t.Fatalf("helm template: %v\n%s", err, errOut)
+	}
+	qs, err := queries.FromManifest(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for _, q := range qs {
+		names, err := queries.Metrics(q.Expr)
+		if err != nil {
+			t.Fatalf("%s: %v", q.Where, err)
+		}
+		for _, n := range names {
+			seen[n] = true
+		}
+	}
+	if len(seen) < 5 {
+		t.Fatalf("the chart's queries read only %v; the extraction is broken", seen)
+	}
+	names := make([]string, 0, len(seen))
+	for n := range seen {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func scrapeFamilies(t *testing.T, s *suite) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := p.TextToMetricFamilies(strings.NewReader(httpGet(t, s.fg.MetricsURL()+"/metrics")))
+	if err != nil {
+		t.Fatalf("parse /metrics: %v", err)
+	}
+	return families
+}
+
+// scrape returns the names of the series a running flinkgate exports now,
+// histograms with their _bucket, _sum and _count series.
+func scrape(t *testing.T, s *suite) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	for name, f := range scrapeFamilies(t, s) {
+		if len(f.GetMetric()) == 0 {
+			continue
+		}
+		names[name] = true
+		if f.GetType() == dto.MetricType_HISTOGRAM {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				names[name+suffix] = true
+			}
+		}
+	}
+	return names
+}
+
+func TestDemoShowsTheAdminView(t *testing.T) {
+	testenv.ToolsBin(t)
+	dir := filepath.Join(t.TempDir(), "demo")
+	env := append(os.Environ(), "FLINKGATE_DEMO_DIR="+dir)
+	t.Cleanup(func() {
+		down := exec.Command("bash", filepath.Join("..", "hack", "demo-down.sh"))
+		down.Env = env
+		if out, err := down.CombinedOutput(); err != nil {
+			t.Errorf("demo-down: %v\n%s", err, out)
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	demo := exec.CommandContext(ctx, "bash", filepath.Join("hack", "demo.sh"))
+	demo.Dir = ".."
+	demo.Env = env
+	out, err := demo.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make demo: %v\n%s", err, tail(string(out), 60))
+	}
+	for _, want := range []string{
+		"--- examples/deployment.yaml (as written)", // the flinkgate check preview
+		`flinkgate_admission_denials_total{kind="DeploymentTarget",operation="UPDATE",reason="immutable"} 1`,
+		`flinkgate_admission_denials_total{kind="DeploymentTarget",operation="DELETE",reason="referenced"} 1`,
+		`"validate.flinkgate.io/reason":"referenced"`,
+		`"mutate.flinkgate.io/reason":"immutable"`,
+		"/metrics (also /healthz, /readyz)",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("the demo's output lacks %s", want)
+		}
+	}
+	if strings.Contains(string(out), "flinkgate-webhook-probe") || strings.Contains(string(out), `kind="other"`) {
+		t.Errorf("the demo shows the set-up's probe denials as its own:\n%s", out)
+	}
+}
