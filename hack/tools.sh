@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd and helm binaries from the Go module proxy
+# Builds the pinned Kubernetes, etcd and helm (4 and 3) binaries from the Go module proxy
 # (modules under tools/) and caches them, keyed by everything that decides their
 # bytes, so only the first run pays for the build. Prints the bin directory.
 #
@@ -13,22 +13,33 @@ cache_root=${FLINKGATE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flinkgate/to
 KUBE_VERSION=v1.37.2
 ETCD_VERSION=v3.6.6
 HELM_VERSION=v4.3.1
+HELM3_VERSION=v3.22.0
 
 kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
 hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+h3v="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
-key=$( { go version; echo "$kv $hv"; cat "$root"/tools/*/go.mod "$root"/tools/*/go.sum; } | sha256sum | cut -c1-16)
+# The three modules are named, not globbed, so that adding another tools module
+# (helm3, below) does not invalidate a build of kube-apiserver that took minutes.
+kube_modules=(etcd helm kube)
+key=$( { go version; echo "$kv $hv"
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.sum"; done; } | sha256sum | cut -c1-16)
+# Helm 3 has its own key, so bumping it rebuilds only itself; the bin directory
+# gets a symlink to it.
+helm3_key=helm3-$( { go version; echo "$h3v"; cat "$root/tools/helm3/go.mod" "$root/tools/helm3/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-build() { # module-dir output-name package ldflags
-  local dir=$1 out=$2 pkg=$3 ldflags=$4
-  if [ -x "$bin/$out" ]; then return; fi
+build() { # module-dir output-name package ldflags [output-dir]
+  local dir=$1 out=$2 pkg=$3 ldflags=$4 dest=${5:-$bin}
+  if [ -x "$dest/$out" ]; then return; fi
   log "building $out from $pkg (first run only; kube-apiserver takes several minutes)"
   local start=$SECONDS
-  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"
+  mkdir -p "$dest"
+  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dest/$out.tmp" "$pkg")
+  mv "$dest/$out.tmp" "$dest/$out"
   log "built $out in $((SECONDS - start))s"
 }
 
@@ -41,4 +52,6 @@ build etcd etcd go.etcd.io/etcd/server/v3 ""
 build helm helm helm.sh/helm/v4/cmd/helm "$hv"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
+build helm3 helm3 helm.sh/helm/v3/cmd/helm "$h3v" "$cache_root/$helm3_key/bin"
+ln -sfn "$cache_root/$helm3_key/bin/helm3" "$bin/helm3"
 echo "$bin"
