@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -22,7 +21,6 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 
 	"flinkgate.io/flinkgate/cache"
-	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/rbac"
@@ -38,6 +36,7 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
+	selfTLS           selfTLSFlags
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
@@ -56,14 +55,15 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	c.selfTLS.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.certFile == "" || c.keyFile == "" {
-		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
+	if err := c.selfTLS.check(c.certFile, c.keyFile); err != nil {
+		return nil, err
 	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
@@ -104,7 +104,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reloader, err := certs.NewReloader(c.certFile, c.keyFile, log, reg)
+	reloader, err := newCertSource(c, client, log, reg)
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 			log.Info("caches synced", zap.Strings("namespaces", c.namespaces))
 		}
 	}()
-	go reloader.Run(ctx, 2*time.Second)
+	go reloader.Run(ctx)
 
 	ops := http.NewServeMux()
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
