@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"time"
 
@@ -237,11 +238,12 @@ func (m *Manager) create(ctx context.Context) error {
 
 func (m *Manager) record(changes []string) {
 	for _, c := range changes {
-		what := "ca"
-		if bytes.HasPrefix([]byte(c), []byte("issued a serving certificate")) {
-			what = "serving"
+		switch {
+		case strings.HasPrefix(c, "issued a serving certificate"):
+			m.rotations.WithLabelValues("serving").Inc()
+		case strings.Contains(c, "CA"):
+			m.rotations.WithLabelValues("ca").Inc()
 		}
-		m.rotations.WithLabelValues(what).Inc()
 		m.log.Info("self-managed tls changed", zap.String("change", c))
 	}
 }

@@ -136,9 +136,12 @@ func (p policy) step(s state, now time.Time, injected bool) (state, []string, er
 		s.certPEM, s.keyPEM, s.cert = crt, key, cert
 		changes = append(changes, "issued a serving certificate ("+why+")")
 	}
-	if s.rotate != "" {
+	if s.rotate == RotateServing {
 		s.rotate = ""
-		changes = append(changes, "cleared the rotation request")
+	}
+	if s.rotate != "" {
+		changes = append(changes, fmt.Sprintf("ignored the unknown rotation request %q (want %q or %q)", s.rotate, RotateCA, RotateServing))
+		s.rotate = ""
 	}
 	return s, changes, nil
 }

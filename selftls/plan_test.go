@@ -305,3 +305,15 @@ func TestNoMomentOfDistrust(t *testing.T) {
 		t.Error("the CA was not rotated")
 	}
 }
+
+func TestAnUnknownRotationRequestIsClearedAndSaysWhatIsValid(t *testing.T) {
+	s := fresh(t)
+	s.rotate = "everything"
+	after, changes := mustStep(t, testPol, s, t0.Add(time.Hour), true)
+	if after.rotate != "" || !after.cert.Equal(s.cert) || after.next != nil {
+		t.Errorf("rotate %q, certificate replaced %v, next %v; want the request cleared and nothing rotated", after.rotate, !after.cert.Equal(s.cert), after.next)
+	}
+	if len(changes) != 1 || !strings.Contains(changes[0], `want "ca" or "serving"`) {
+		t.Errorf("changes %q; want one saying which requests exist", changes)
+	}
+}
