@@ -38,39 +38,9 @@ func Generate(hosts []string, validity time.Duration) (*Bundle, error) {
 	return &Bundle{CACert: ca.CertPEM, Cert: p.CertPEM, Key: p.KeyPEM}, nil
 }
 
-// CA is a self-signed certificate authority that signs serving and client
-// certificates: the webhook's for local runs, and a local control plane's.
-type CA struct {
-	// CertPEM is the CA certificate, for trust bundles.
-	CertPEM []byte
-	cert    *x509.Certificate
-	key     *ecdsa.PrivateKey
-}
-
 // KeyPair is a certificate and its private key (PKCS #8), PEM-encoded.
 type KeyPair struct {
 	CertPEM, KeyPEM []byte
-}
-
-// NewCA makes a new self-signed CA valid for the given duration.
-func NewCA(commonName string, validity time.Duration) (*CA, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("generate ca key: %w", err)
-	}
-	tmpl := template(commonName, validity)
-	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
-	tmpl.BasicConstraintsValid = true
-	tmpl.IsCA = true
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return nil, fmt.Errorf("create ca certificate: %w", err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		return nil, fmt.Errorf("parse ca certificate: %w", err)
-	}
-	return &CA{CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), cert: cert, key: key}, nil
 }
 
 // Serving signs a server certificate for hosts (DNS names or IP addresses);
@@ -105,7 +75,7 @@ func (ca *CA) sign(tmpl *x509.Certificate, what string) (*KeyPair, error) {
 	if err != nil {
 		return nil, fmt.Errorf("generate %s key: %w", what, err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, &key.PublicKey, ca.key)
 	if err != nil {
 		return nil, fmt.Errorf("create %s certificate: %w", what, err)
 	}

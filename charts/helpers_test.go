@@ -59,7 +59,7 @@ var watchChart = sync.OnceValue(func() error {
 // developer's repositories, plugins and clusters cannot change the result.
 func runHelm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	bin := testenv.Tool(t, "helm")
+	bin := testenv.Tool(t, helmTool())
 	if err := watchChart(); err != nil {
 		t.Fatalf("read the chart: %v", err)
 	}

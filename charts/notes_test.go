@@ -11,6 +11,7 @@ import (
 // client-side dry-run install (no cluster is contacted).
 func notes(t *testing.T, values string) string {
 	t.Helper()
+	skipNotesUnderHelm3(t)
 	out, err := runHelm(t, "install", release, chartDir, "--namespace", namespace, "--dry-run=client",
 		"--values", valuesFile(t, values))
 	if err != nil {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd and helm binaries and staticcheck from the
-# Go module proxy (modules under tools/) and caches them, keyed by everything
-# that decides their bytes, so only the first run pays for the build. Prints
-# the bin directory.
+# Builds the pinned Kubernetes, etcd and helm (4 and 3) binaries and staticcheck
+# from the Go module proxy (modules under tools/) and caches them, keyed by
+# everything that decides their bytes, so only the first run pays for the
+# build. Prints the bin directory.
 #
 #   hack/tools.sh            build if needed, print the bin directory
 #   FLINKGATE_TOOLS_CACHE    cache root (default: $XDG_CACHE_HOME or ~/.cache, /flinkgate/tools)
@@ -14,13 +14,15 @@ cache_root=${FLINKGATE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flinkgate/to
 KUBE_VERSION=v1.37.2
 ETCD_VERSION=v3.6.6
 HELM_VERSION=v4.3.1
+HELM3_VERSION=v3.22.0
 
 kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
 hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
+h3v="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
 # The three modules are named, not globbed, so that adding another tools module
-# (lint, below) does not invalidate a build of kube-apiserver that took minutes.
+# (lint, helm3, below) does not invalidate a build of kube-apiserver that took minutes.
 kube_modules=(etcd helm kube)
 key=$( { go version; echo "$kv $hv"
   for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
@@ -28,6 +30,9 @@ key=$( { go version; echo "$kv $hv"
 # staticcheck has its own key, so bumping it rebuilds only itself; the bin
 # directory gets a symlink to it.
 lint_key=lint-$( { go version; cat "$root/tools/lint/go.mod" "$root/tools/lint/go.sum"; } | sha256sum | cut -c1-16)
+# Helm 3 has its own key, so bumping it rebuilds only itself; the bin directory
+# gets a symlink to it.
+helm3_key=helm3-$( { go version; echo "$h3v"; cat "$root/tools/helm3/go.mod" "$root/tools/helm3/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -53,4 +58,6 @@ build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
 build lint staticcheck honnef.co/go/tools/cmd/staticcheck "" "$cache_root/$lint_key/bin"
 ln -sfn "$cache_root/$lint_key/bin/staticcheck" "$bin/staticcheck"
+build helm3 helm3 helm.sh/helm/v3/cmd/helm "$h3v" "$cache_root/$helm3_key/bin"
+ln -sfn "$cache_root/$helm3_key/bin/helm3" "$bin/helm3"
 echo "$bin"

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
+
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -41,10 +43,17 @@ type DryRunResult struct {
 // one written (CREATE, UPDATE). Nothing is stored anywhere; the answers are
 // counted and logged like any others.
 func (s *Server) DryRun(ctx context.Context, op policy.Operation, old, obj *corev1.ConfigMap) (*DryRunResult, error) {
+	return s.DryRunAs(ctx, authenticationv1.UserInfo{}, op, old, obj)
+}
+
+// DryRunAs is DryRun for a request sent by user: answers that depend on who
+// asks (authorization, flinkgate's own finalizer removals) follow it.
+func (s *Server) DryRunAs(ctx context.Context, user authenticationv1.UserInfo, op policy.Operation, old, obj *corev1.ConfigMap) (*DryRunResult, error) {
 	req, err := dryRunRequest(op, old, obj)
 	if err != nil {
 		return nil, err
 	}
+	req.UserInfo = user
 	out := &DryRunResult{}
 	mutated := s.Admit(ctx, policy.StageMutate, req)
 	out.addWarnings(mutated.Warnings)

@@ -3,6 +3,7 @@
 //	flinkgate serve [flags]                       run the webhook
 //	flinkgate check [flags] FILE...               admit manifests offline, as the webhook would
 //	flinkgate certs generate --out DIR --hosts H  write a CA and serving certificate
+//	flinkgate probe --url URL --ca-file F         check that the webhooks answer
 package main
 
 import (
@@ -22,7 +23,8 @@ import (
 const usage = `usage:
   flinkgate serve [flags]                          run the admission webhook (see flinkgate serve -h)
   flinkgate check [flags] FILE...                  admit manifests offline, as the webhook would (see flinkgate check -h)
-  flinkgate certs generate --out DIR --hosts H,... write ca.crt, tls.crt and tls.key for local runs and tests`
+  flinkgate certs generate --out DIR --hosts H,... write ca.crt, tls.crt and tls.key for local runs and tests
+  flinkgate probe --url URL --ca-file F            check that the webhooks answer over TLS (the helm test hook)`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
@@ -50,6 +52,8 @@ func run(ctx context.Context, args []string) error {
 		return serve(ctx, cfg)
 	case len(args) >= 1 && args[0] == "check":
 		return runCheck(ctx, args[1:], os.Stdin, os.Stdout, os.Stderr)
+	case len(args) >= 1 && args[0] == "probe":
+		return probeWebhooks(ctx, args[1:], os.Stdout)
 	case len(args) >= 2 && args[0] == "certs" && args[1] == "generate":
 		return generateCerts(args[2:])
 	default:

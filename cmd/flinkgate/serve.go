@@ -29,7 +29,6 @@ import (
 
 	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/cache"
-	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/protection"
@@ -56,6 +55,7 @@ type serveConfig struct {
 	leaseName      string
 	leaseNamespace string
 	settle         time.Duration
+	selfTLS        selfTLSFlags
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -86,14 +86,15 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
 	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
+	c.selfTLS.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	if c.certFile == "" || c.keyFile == "" {
-		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
+	if err := c.selfTLS.check(c.certFile, c.keyFile); err != nil {
+		return nil, err
 	}
 	if c.authzCacheTTL < 0 || c.authzCacheTTL > maxAuthzCacheTTL {
 		return nil, fmt.Errorf("--authorization-cache-ttl=%s is out of range: want 0 to %s", c.authzCacheTTL, maxAuthzCacheTTL)
@@ -148,7 +149,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	reloader, err := certs.NewReloader(c.certFile, c.keyFile, log, reg)
+	reloader, err := newCertSource(c, client, log, reg)
 	if err != nil {
 		return err
 	}
@@ -203,7 +204,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 			log.Info("caches synced", zap.Strings("namespaces", c.namespaces))
 		}
 	}()
-	go reloader.Run(ctx, 2*time.Second)
+	go reloader.Run(ctx)
 
 	pm, err := protection.NewMetrics(reg)
 	if err != nil {

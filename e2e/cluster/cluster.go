@@ -336,6 +336,12 @@ func (c *Cluster) Helm(ctx context.Context, args ...string) (stdout, stderr stri
 	return c.runTool(ctx, "helm", "", args)
 }
 
+// HelmWith runs another pinned helm binary of the tools directory (helm3) the
+// way Helm runs helm.
+func (c *Cluster) HelmWith(ctx context.Context, tool string, args ...string) (stdout, stderr string, err error) {
+	return c.runTool(ctx, tool, "", args)
+}
+
 func (c *Cluster) runTool(ctx context.Context, tool, stdin string, args []string) (string, string, error) {
 	// Caches and configuration live in the cluster directory, so runs
 	// neither read nor pollute the user's home, and a port reused by a

@@ -24,6 +24,9 @@ type FlinkgateOptions struct {
 	// and --namespaces; empty leaves flinkgate's defaults.
 	PlatformNamespace string
 	Namespaces        []string
+	// SelfTLS leaves the certificate to flinkgate (tls.mode self): no files,
+	// and ExtraArgs must carry the --self-tls-* flags.
+	SelfTLS bool
 	// ExtraArgs are appended to the serve command line.
 	ExtraArgs []string
 	// WebhookPort and MetricsPort are the loopback ports; 0 picks free ones.
@@ -61,7 +64,9 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 		}
 	}
 	certDir := opts.CertDir
-	if certDir == "" {
+	if opts.SelfTLS {
+		certDir = ""
+	} else if certDir == "" {
 		certDir = filepath.Join(c.Dir, name+"-certs")
 		if err := os.Mkdir(certDir, 0o700); err != nil {
 			return nil, fmt.Errorf("create flinkgate certificate directory: %w", err)
@@ -72,9 +77,11 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 	} else if certDir, err = filepath.Abs(certDir); err != nil {
 		return nil, fmt.Errorf("resolve certificate directory: %w", err)
 	}
-	caBundle, err := os.ReadFile(filepath.Join(certDir, "ca.crt"))
-	if err != nil {
-		return nil, fmt.Errorf("read flinkgate ca bundle: %w", err)
+	var caBundle []byte
+	if !opts.SelfTLS {
+		if caBundle, err = os.ReadFile(filepath.Join(certDir, "ca.crt")); err != nil {
+			return nil, fmt.Errorf("read flinkgate ca bundle: %w", err)
+		}
 	}
 
 	f := &Flinkgate{webhookPort: opts.WebhookPort, metricsPort: opts.MetricsPort, certDir: certDir, caBundle: caBundle}
@@ -89,14 +96,17 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 		f.metricsPort = ports[1]
 	}
 
-	args := []string{"serve",
-		"--tls-cert-file=" + filepath.Join(certDir, "tls.crt"),
-		"--tls-private-key-file=" + filepath.Join(certDir, "tls.key"),
-		"--webhook-addr=127.0.0.1:" + strconv.Itoa(f.webhookPort),
-		"--metrics-addr=127.0.0.1:" + strconv.Itoa(f.metricsPort),
-		"--kubeconfig=" + kubeconfig,
-		"--log-level=debug",
+	args := []string{"serve"}
+	if !opts.SelfTLS {
+		args = append(args, "--tls-cert-file="+filepath.Join(certDir, "tls.crt"),
+			"--tls-private-key-file="+filepath.Join(certDir, "tls.key"))
 	}
+	args = append(args,
+		"--webhook-addr=127.0.0.1:"+strconv.Itoa(f.webhookPort),
+		"--metrics-addr=127.0.0.1:"+strconv.Itoa(f.metricsPort),
+		"--kubeconfig="+kubeconfig,
+		"--log-level=debug",
+	)
 	if opts.PlatformNamespace != "" {
 		args = append(args, "--platform-namespace="+opts.PlatformNamespace)
 	}

@@ -29,13 +29,27 @@ app.kubernetes.io/name: {{ include "flinkgate.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
+{{/* The labels of the webhook's objects. */}}
 {{- define "flinkgate.labels" -}}
-helm.sh/chart: {{ include "flinkgate.chart" . }}
-{{ include "flinkgate.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/component: webhook
+{{ include "flinkgate.componentLabels" (list . "webhook") }}
+{{- end }}
+
+{{/*
+The labels of one component's objects; the argument is (list $root $component):
+webhook, appmanager (the platform's Roles) or test (the helm test hook).
+commonLabels come last; the schema keeps them off the chart's own keys.
+*/}}
+{{- define "flinkgate.componentLabels" -}}
+{{- $root := index . 0 -}}
+helm.sh/chart: {{ include "flinkgate.chart" $root }}
+{{ include "flinkgate.selectorLabels" $root }}
+app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
+app.kubernetes.io/component: {{ index . 1 }}
 app.kubernetes.io/part-of: flinkgate
-app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/managed-by: {{ $root.Release.Service }}
+{{- with $root.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
 {{- end }}
 
 {{/* The platform's ServiceAccount: the appmanager Roles bind to it and the RBAC preflight asks about it. */}}
@@ -179,4 +193,10 @@ objectSelector:
 matchConditions:
   - name: not-the-namespace-controller
     expression: "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
+{{- end }}
+
+{{/* The hosts of the serving certificate as a comma-separated list (self mode's --self-tls-hosts). */}}
+{{- define "flinkgate.certHosts" -}}
+{{- $sans := include "flinkgate.certSANs" . | fromJson }}
+{{- concat $sans.dns $sans.ips | join "," }}
 {{- end }}

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"flinkgate.io/flinkgate/certs"
+	"flinkgate.io/flinkgate/webhook"
+)
+
+// tlsServer serves h with a certificate for 127.0.0.1 and returns its URL and CA.
+func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
+	t.Helper()
+	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(b.Cert, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(h)
+	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL, b.CACert
+}
+
+func flinkgateHandler(t *testing.T) http.Handler {
+	t.Helper()
+	s, err := webhook.NewServer(webhook.Config{PlatformNamespace: "flink-platform"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Handler()
+}
+
+func TestProbe(t *testing.T) {
+	cases := []struct {
+		name      string
+		args      func(t *testing.T) []string
+		wantError string
+	}{
+		{
+			name: "The probe passes against flinkgate's handlers over TLS verified with --ca-file.",
+			args: func(t *testing.T) []string {
+				url, ca := tlsServer(t, flinkgateHandler(t))
+				path := filepath.Join(t.TempDir(), "ca.crt")
+				if err := os.WriteFile(path, ca, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return []string{"--url=" + url, "--ca-file=" + path}
+			},
+		},
+		{
+			name: "The probe passes with the CA given as a base64 caBundle.",
+			args: func(t *testing.T) []string {
+				url, ca := tlsServer(t, flinkgateHandler(t))
+				return []string{"--url=" + url + "/", "--ca-bundle-base64=" + base64.StdEncoding.EncodeToString(ca)}
+			},
+		},
+		{
+			name: "The probe fails when another CA signed the serving certificate.",
+			args: func(t *testing.T) []string {
+				url, _ := tlsServer(t, flinkgateHandler(t))
+				_, other := tlsServer(t, flinkgateHandler(t))
+				return []string{"--url=" + url, "--ca-bundle-base64=" + base64.StdEncoding.EncodeToString(other)}
+			},
+			wantError: "certificate",
+		},
+		{
+			name: "The probe fails when the server answers without the request's uid.",
+			args: func(t *testing.T) []string {
+				url, ca := tlsServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.WriteString(w, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"uid":"other","allowed":true}}`)
+				}))
+				return []string{"--url=" + url, "--ca-bundle-base64=" + base64.StdEncoding.EncodeToString(ca)}
+			},
+			wantError: "does not respond to request",
+		},
+		{
+			name: "The probe fails on an HTTP error and shows the body.",
+			args: func(t *testing.T) []string {
+				url, ca := tlsServer(t, http.NotFoundHandler())
+				return []string{"--url=" + url, "--ca-bundle-base64=" + base64.StdEncoding.EncodeToString(ca)}
+			},
+			wantError: "HTTP 404",
+		},
+		{
+			name:      "The probe needs exactly one source of the CA.",
+			args:      func(*testing.T) []string { return []string{"--url=https://127.0.0.1:1"} },
+			wantError: "exactly one of --ca-file and --ca-bundle-base64",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var out strings.Builder
+			err := probeWebhooks(t.Context(), tc.args(t), &out)
+			if tc.wantError == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(out.String(), "/mutate answered") || !strings.Contains(out.String(), "/validate answered") {
+					t.Errorf("output %q does not report both webhooks", out.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Errorf("got %v, want an error containing %q", err, tc.wantError)
+			}
+		})
+	}
+}
