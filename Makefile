@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: all build test unit e2e tools demo demo-down image lint fmt vet bench
+.PHONY: all build test unit e2e tools demo demo-down demo-node demo-node-down image image-oci lint fmt vet bench
 
 all: build
 
@@ -41,3 +41,11 @@ demo-down:
 # image needs a Docker engine (none runs on the CI machines).
 image:
 	docker build -t flinkgate:dev .
+
+# image-oci builds the same image without Docker, from a static binary, as an
+# OCI image layout tarball (bin/flinkgate-image.tar) that `ctr images import`,
+# `skopeo copy oci-archive:` or `crane push` take.
+IMAGE_REF ?= flinkgate.local/flinkgate:dev
+image-oci:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/flinkgate-linux ./cmd/flinkgate
+	$(GO) run ./cmd/ociimage -binary bin/flinkgate-linux -ref $(IMAGE_REF) -out bin/flinkgate-image.tar

@@ -4,6 +4,9 @@
 # bytes, so only the first run pays for the build. Prints the bin directory.
 #
 #   hack/tools.sh            build if needed, print the bin directory
+#   hack/tools.sh node       also the node's binaries (tools/node: kubelet,
+#                            kube-controller-manager, kube-scheduler, kube-proxy) for
+#                            the node e2e and make demo-node, symlinked into the same directory
 #   FLINKGATE_TOOLS_CACHE    cache root (default: $XDG_CACHE_HOME or ~/.cache, /flinkgate/tools)
 set -euo pipefail
 
@@ -18,17 +21,26 @@ kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/componen
 hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
-key=$( { go version; echo "$kv $hv"; cat "$root"/tools/*/go.mod "$root"/tools/*/go.sum; } | sha256sum | cut -c1-16)
+# The three modules are named, not globbed, so that adding another tools module
+# (node, below) does not invalidate a build of kube-apiserver that took minutes.
+kube_modules=(etcd helm kube)
+key=$( { go version; echo "$kv $hv"
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
+  for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.sum"; done; } | sha256sum | cut -c1-16)
+# The node's binaries have their own key, so bumping tools/node rebuilds only
+# them; the bin directory gets symlinks to them.
+node_key=node-$( { go version; echo "$kv"; cat "$root/tools/node/go.mod" "$root/tools/node/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
-build() { # module-dir output-name package ldflags
-  local dir=$1 out=$2 pkg=$3 ldflags=$4
-  if [ -x "$bin/$out" ]; then return; fi
+build() { # module-dir output-name package ldflags [output-dir]
+  local dir=$1 out=$2 pkg=$3 ldflags=$4 dest=${5:-$bin}
+  if [ -x "$dest/$out" ]; then return; fi
   log "building $out from $pkg (first run only; kube-apiserver takes several minutes)"
   local start=$SECONDS
-  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$bin/$out.tmp" "$pkg")
-  mv "$bin/$out.tmp" "$bin/$out"
+  mkdir -p "$dest"
+  (cd "$root/tools/$dir" && go build -trimpath -ldflags "-s -w $ldflags" -o "$dest/$out.tmp" "$pkg")
+  mv "$dest/$out.tmp" "$dest/$out"
   log "built $out in $((SECONDS - start))s"
 }
 
@@ -41,4 +53,12 @@ build etcd etcd go.etcd.io/etcd/server/v3 ""
 build helm helm helm.sh/helm/v4/cmd/helm "$hv"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
+if [ "${1:-}" = node ]; then
+  # Most packages are shared with kube-apiserver (same versions), so Go's
+  # build cache keeps these to a few minutes after it.
+  for b in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+    build node "$b" "k8s.io/kubernetes/cmd/$b" "$kv" "$cache_root/$node_key/bin"
+    ln -sfn "$cache_root/$node_key/bin/$b" "$bin/$b"
+  done
+fi
 echo "$bin"

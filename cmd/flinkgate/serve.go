@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -38,11 +39,12 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
+	shutdownDrain     time.Duration
 }
 
 func parseServeFlags(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel}
+	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, shutdownDrain: defaultShutdownDrain}
 	defaultNS := os.Getenv("POD_NAMESPACE")
 	if defaultNS == "" {
 		defaultNS = "default"
@@ -56,8 +58,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.shutdownDrain < 0 || c.shutdownDrain > time.Minute {
+		return nil, fmt.Errorf("--shutdown-drain=%s: want between 0s and 60s", c.shutdownDrain)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -76,6 +82,17 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	return c, nil
 }
+
+// defaultShutdownDrain covers the time for a terminating pod to leave the
+// Service's endpoints and for the API server and kube-proxy to notice, which
+// is about a second on a healthy cluster; the chart's
+// terminationGracePeriodSeconds (30) leaves room for it plus shutdownTimeout.
+const defaultShutdownDrain = 5 * time.Second
+
+// shutdownTimeout bounds how long in-flight admissions may finish after the
+// drain; the API server gives up on a webhook call after at most 30s, and
+// flinkgate's answers take milliseconds.
+const shutdownTimeout = 10 * time.Second
 
 func serve(ctx context.Context, c *serveConfig) error {
 	zcfg := zap.NewProductionConfig()
@@ -136,8 +153,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The caches and the certificate reloader outlive the signal: they keep
+	// serving admissions until the listeners have drained.
+	stopping := ctx
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var draining atomic.Bool
 	caches.Start(ctx)
 	go func() {
 		if caches.WaitForSync(ctx) {
@@ -150,6 +171,10 @@ func serve(ctx context.Context, c *serveConfig) error {
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ops.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ops.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if draining.Load() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if !caches.Synced() {
 			http.Error(w, "caches have not synced yet", http.StatusServiceUnavailable)
 			return
@@ -178,16 +203,30 @@ func serve(ctx context.Context, c *serveConfig) error {
 		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)))
 
 	select {
-	case <-ctx.Done():
+	case <-stopping.Done():
 	case err := <-errc:
 		return fmt.Errorf("listener stopped: %w", err)
 	}
-	log.Info("shutting down")
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	// Graceful shutdown, so a rollout fails no admission: unready at once,
+	// still serving while the endpoints update (HTTP/1 connections are
+	// closed after each answer, so the API server dials a replica that
+	// stays), then the in-flight requests finish.
+	draining.Store(true)
+	servers[0].SetKeepAlivesEnabled(false)
+	log.Info("shutting down: unready, serving while the endpoints update", zap.Duration("drain", c.shutdownDrain))
+	select {
+	case <-time.After(c.shutdownDrain):
+	case err := <-errc:
+		return fmt.Errorf("listener stopped: %w", err)
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer done()
 	for _, s := range servers {
-		_ = s.Shutdown(shutdownCtx)
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			log.Warn("shutdown did not finish every request", zap.String("addr", s.Addr), zap.Error(err))
+		}
 	}
+	log.Info("shut down")
 	return nil
 }
 
