@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 GO ?= go
 
-.PHONY: all build test unit e2e tools demo demo-down demo-node demo-node-down image image-oci lint fmt vet bench
+.PHONY: all build test unit e2e tools demo demo-down demo-node image image-oci lint fmt vet bench
 
 all: build
 
@@ -14,9 +14,11 @@ tools:
 	@hack/tools.sh
 
 # test runs everything: unit tests, chart template tests and the e2e suite
-# against a real etcd and kube-apiserver. The tools are required, never skipped.
+# against a real etcd and kube-apiserver, and the chart on a real node (as
+# root; FLINKGATE_SKIP_NODE=1 skips it elsewhere). The tools are required,
+# never skipped.
 test: vet
-	@bin=$$(hack/tools.sh) && \
+	@bin=$$(hack/tools.sh node) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -count=1 ./... && \
 	$(GO) test -count=1 -tags e2e -timeout 20m ./e2e/...
@@ -37,6 +39,11 @@ demo:
 
 demo-down:
 	@hack/demo-down.sh
+
+# demo-node is the demo on a real one-node cluster, flinkgate installed with
+# helm from the chart and the local image; needs root. make demo-down stops it.
+demo-node:
+	@hack/demo-node.sh
 
 # image needs a Docker engine (none runs on the CI machines).
 image:

@@ -198,7 +198,7 @@ func WriteOCI(file, ref string, img v1.Image) error {
 			Size:      int64(len(manifest)),
 			Digest:    digest,
 			Annotations: map[string]string{
-				"io.containerd.image.name":         ref,
+				"io.containerd.image.name":          ref,
 				"org.opencontainers.image.ref.name": tag,
 			},
 		}},

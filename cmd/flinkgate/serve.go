@@ -189,10 +189,25 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	admit := srv.Handler()
+	webhookHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// While draining, each answer closes its connection, so the API
+		// server's next call dials anew and reaches a replica that stays.
+		// Closing idle connections from this side instead would race a
+		// request the API server is already sending (a failed admission).
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		admit.ServeHTTP(w, r)
+	})
+	// HTTP/1.1 only: an HTTP/2 connection cannot be handed off per answer
+	// like this (and it spares the webhook HTTP/2's rapid-reset exposure).
+	http1 := new(http.Protocols)
+	http1.SetHTTP1(true)
 	servers := []*http.Server{
 		// The API server gives up on a webhook after at most 30s; a client
 		// that trickles its body must not hold a goroutine and buffer longer.
-		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), Protocols: http1, ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log)},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
@@ -208,11 +223,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return fmt.Errorf("listener stopped: %w", err)
 	}
 	// Graceful shutdown, so a rollout fails no admission: unready at once,
-	// still serving while the endpoints update (HTTP/1 connections are
-	// closed after each answer, so the API server dials a replica that
-	// stays), then the in-flight requests finish.
+	// still serving while the endpoints update (connections are closed after
+	// each answer, see webhookHandler), then the in-flight requests finish.
 	draining.Store(true)
-	servers[0].SetKeepAlivesEnabled(false)
 	log.Info("shutting down: unready, serving while the endpoints update", zap.Duration("drain", c.shutdownDrain))
 	select {
 	case <-time.After(c.shutdownDrain):
