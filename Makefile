@@ -1,58 +1,82 @@
 # The two commands a newcomer needs: `make demo` and `make test`.
+# `make help` lists every target with the line after its `##`.
 SHELL := /bin/bash
 GO ?= go
+# The pinned tools (etcd, kube-apiserver, kubectl, helm, staticcheck), built
+# once by hack/tools.sh; expanded only by the targets that use it.
+TOOLS = $$(hack/tools.sh)
+# The same plus the node's binaries (kubelet, kube-proxy, kube-controller-manager,
+# kube-scheduler) for the node e2e and demo-node.
+NODE_TOOLS = $$(hack/tools.sh node)
 
-.PHONY: all build test unit e2e tools demo demo-down demo-node image image-oci lint fmt vet bench
+.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench demo demo-down demo-node image image-oci
 
-all: build
+all: build ## build bin/flinkgate (the default)
 
-build:
+help: ## list the targets
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^([a-z0-9-]+):.*## (.*)/  \1\t\2/' | expand -t 14
+
+build: ## build bin/flinkgate
 	$(GO) build -o bin/flinkgate ./cmd/flinkgate
 
-# tools builds (once) and caches the pinned etcd, kube-apiserver, kubectl and helm.
-tools:
+tools: ## build (once) and cache the pinned tools; prints their directory
 	@hack/tools.sh
 
-# test runs everything: unit tests, chart template tests and the e2e suite
-# against a real etcd and kube-apiserver, and the chart on a real node (as
-# root; FLINKGATE_SKIP_NODE=1 skips it elsewhere). The tools are required,
-# never skipped.
-test: vet
-	@bin=$$(hack/tools.sh node) && \
+# test is the CI entry (.ci/run): the tools are required, never skipped. The
+# e2e suite includes the chart on a real node, as root (FLINKGATE_SKIP_NODE=1
+# skips it elsewhere).
+test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests, then the e2e suite
+	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -count=1 ./... && \
-	$(GO) test -count=1 -tags e2e -timeout 20m ./e2e/...
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m ./e2e/...
 
-unit:
+unit: ## unit tests only (chart and tool-backed tests skip without the tools)
 	$(GO) test ./...
 
-vet:
-	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+# -p 1: each e2e package starts its own control plane; two at once on a
+# two-core machine only make both slow.
+e2e: ## the e2e suite against a real kube-apiserver (RUN=regexp selects tests)
+	@bin=$(NODE_TOOLS) && \
+	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') ./e2e/...
+
+fmt: ## rewrite every Go file with gofmt
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check: ## fail if a Go file is not gofmt-clean
+	@files=$$(gofmt -l $$(git ls-files '*.go')); \
+	test -z "$$files" || { echo "gofmt needed (run make fmt):"; echo "$$files"; exit 1; }
+
+vet: ## go vet, with and without the e2e build tag
 	$(GO) vet ./...
 	$(GO) vet -tags e2e ./e2e/...
 
-bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./webhook/ ./patchset/
+lint: vet ## go vet plus the pinned staticcheck (its default checks)
+	@bin=$(TOOLS) && \
+	$$bin/staticcheck ./... && \
+	$$bin/staticcheck -tags e2e ./e2e/...
 
-demo:
+bench: ## every benchmark of the module
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo: ## a local control plane with flinkgate and the examples
 	@hack/demo.sh
 
-demo-down:
+demo-down: ## stop the demo cluster (either demo)
 	@hack/demo-down.sh
 
-# demo-node is the demo on a real one-node cluster, flinkgate installed with
-# helm from the chart and the local image; needs root. make demo-down stops it.
-demo-node:
+demo-node: ## the demo on a real one-node cluster, flinkgate installed by helm (root)
 	@hack/demo-node.sh
 
 # image needs a Docker engine (none runs on the CI machines).
-image:
+image: ## build the container image flinkgate:dev (needs Docker)
 	docker build -t flinkgate:dev .
 
 # image-oci builds the same image without Docker, from a static binary, as an
-# OCI image layout tarball (bin/flinkgate-image.tar) that `ctr images import`,
-# `skopeo copy oci-archive:` or `crane push` take.
+# OCI image layout tarball that `ctr images import`, `skopeo copy oci-archive:`
+# or `crane push` take.
 IMAGE_REF ?= flinkgate.local/flinkgate:dev
-image-oci:
+image-oci: ## build the image without Docker: bin/flinkgate-image.tar (OCI layout)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/flinkgate-linux ./cmd/flinkgate
 	$(GO) run ./cmd/ociimage -binary bin/flinkgate-linux -ref $(IMAGE_REF) -out bin/flinkgate-image.tar

@@ -60,13 +60,13 @@ func TestChartOnANode(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Log: testWriter{t}, Node: true, Images: []string{imageTar}})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Log: testLog{t}, Node: true, Images: []string{imageTar}})
 	if err != nil {
 		t.Fatalf("start the control plane and node: %v", err)
 	}
 	t.Cleanup(c.Stop)
 	t.Logf("node Ready %s after its first process started", c.NodeStats().Startup.Round(time.Millisecond))
-	s := &suite{c: c, toolsBin: bin}
+	s := &suite{c: c, ns: platformNS}
 
 	step := func(name string, f func(t *testing.T)) {
 		t.Helper()
@@ -111,16 +111,16 @@ func TestChartOnANode(t *testing.T) {
 		}
 		// A kind flinkgate does not know is denied by flinkgate itself,
 		// which proves the call reached a pod through the Service.
-		s.denied(t, manifest("probe", "Bogus", "kind: Bogus\nspec: {}\n"), "Bogus", "apply", "--dry-run=server", "-f", "-")
+		s.denied(t, s.manifest("probe", "Bogus", "kind: Bogus\nspec: {}\n"), "Bogus", "apply", "--dry-run=server", "-f", "-")
 	})
 
 	t.Run("the seed's target is stored immutable and a deployment is patched, as in the URL-mode suite", func(t *testing.T) {
-		s.mustKubectl(t, readExample(t, "deployment-target.yaml"), "apply", "-f", "-")
+		s.apply(t, s.example(t, "deployment-target.yaml", "staging", nil))
 		cm := s.get(t, "staging")
 		if cm.Immutable == nil || !*cm.Immutable || cm.Metadata.Annotations["flinkgate.io/namespace"] != "staging" {
 			t.Errorf("target stored as %+v; want immutable with flinkgate.io/namespace=staging", cm)
 		}
-		s.mustKubectl(t, readExample(t, "deployment.yaml"), "apply", "-f", "-")
+		s.apply(t, s.example(t, "deployment.yaml", "top-speed-windowing", nil))
 		d := s.get(t, "top-speed-windowing")
 		if !strings.Contains(d.Data["resource.yaml"], "state.checkpoints.dir: s3://my-bucket/checkpoints") ||
 			d.Metadata.Labels["flinkgate.io/deployment-target"] != "staging" {
@@ -129,7 +129,9 @@ func TestChartOnANode(t *testing.T) {
 	})
 
 	t.Run("a change to the target's spec is denied as immutable", func(t *testing.T) {
-		changed := strings.Replace(readExample(t, "deployment-target.yaml"), "namespace: staging", "namespace: production", 1)
+		changed := s.example(t, "deployment-target.yaml", "staging", func(doc string) string {
+			return strings.Replace(doc, "namespace: staging", "namespace: production", 1)
+		})
 		s.denied(t, changed, "targets are immutable", "apply", "-f", "-")
 	})
 
@@ -157,7 +159,7 @@ func TestChartOnANode(t *testing.T) {
 		if err := c.Client().CoreV1().Pods(platformNS).Delete(ctx, pods[0].Name, metav1.DeleteOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		waitFor(t, podWait, "the deleted pod to be gone and two pods Ready", func() (bool, string) {
+		waitUntil(t, podWait, "the deleted pod to be gone and two pods Ready", func() (bool, string) {
 			if _, err := c.Client().CoreV1().Pods(platformNS).Get(ctx, pods[0].Name, metav1.GetOptions{}); err == nil {
 				return false, "pod " + pods[0].Name + " still exists"
 			}
@@ -171,7 +173,7 @@ func TestChartOnANode(t *testing.T) {
 		if _, errOut, err := c.Helm(ctx, "uninstall", chartRelease, "-n", platformNS, "--wait"); err != nil {
 			t.Fatalf("helm uninstall: %v\n%s", err, errOut)
 		}
-		waitFor(t, podWait, "no pods and no containers", func() (bool, string) {
+		waitUntil(t, podWait, "no pods and no containers", func() (bool, string) {
 			pods, err := c.Client().CoreV1().Pods(platformNS).List(ctx, metav1.ListOptions{})
 			if err != nil {
 				return false, err.Error()
@@ -274,7 +276,7 @@ func conditions(d *appsv1.Deployment) []string {
 
 func waitRollout(t *testing.T, c *cluster.Cluster, want int32) {
 	t.Helper()
-	waitFor(t, podWait, "the chart's Deployment to roll out", func() (bool, string) {
+	waitUntil(t, podWait, "the chart's Deployment to roll out", func() (bool, string) {
 		ok, why := rolledOut(c, want)
 		if !ok {
 			why += "; pods: " + podSummary(c)
@@ -307,8 +309,8 @@ func podSummary(c *cluster.Cluster) string {
 	return strings.Join(parts, "; ")
 }
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+// waitUntil polls cond until it holds or timeout passes.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -405,4 +407,12 @@ func (l *load) stopAndCheck(t *testing.T) {
 	if rate < 20 {
 		t.Errorf("the load ran at %.1f writes/s, want at least 20", rate)
 	}
+}
+
+// testLog writes the cluster's progress into the test's log.
+type testLog struct{ t *testing.T }
+
+func (w testLog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
 }

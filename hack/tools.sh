@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds the pinned Kubernetes, etcd and helm binaries from the Go module proxy
-# (modules under tools/) and caches them, keyed by everything that decides their
-# bytes, so only the first run pays for the build. Prints the bin directory.
+# Builds the pinned Kubernetes, etcd and helm binaries and staticcheck from the
+# Go module proxy (modules under tools/) and caches them, keyed by everything
+# that decides their bytes, so only the first run pays for the build. Prints
+# the bin directory.
 #
 #   hack/tools.sh            build if needed, print the bin directory
 #   hack/tools.sh node       also the node's binaries (tools/node: kubelet,
@@ -22,11 +23,14 @@ hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
 # The three modules are named, not globbed, so that adding another tools module
-# (node, below) does not invalidate a build of kube-apiserver that took minutes.
+# (lint, node, below) does not invalidate a build of kube-apiserver that took minutes.
 kube_modules=(etcd helm kube)
 key=$( { go version; echo "$kv $hv"
   for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
   for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.sum"; done; } | sha256sum | cut -c1-16)
+# staticcheck has its own key, so bumping it rebuilds only itself; the bin
+# directory gets a symlink to it.
+lint_key=lint-$( { go version; cat "$root/tools/lint/go.mod" "$root/tools/lint/go.sum"; } | sha256sum | cut -c1-16)
 # The node's binaries have their own key, so bumping tools/node rebuilds only
 # them; the bin directory gets symlinks to them.
 node_key=node-$( { go version; echo "$kv"; cat "$root/tools/node/go.mod" "$root/tools/node/go.sum"; } | sha256sum | cut -c1-16)
@@ -53,6 +57,8 @@ build etcd etcd go.etcd.io/etcd/server/v3 ""
 build helm helm helm.sh/helm/v4/cmd/helm "$hv"
 build kube kubectl k8s.io/kubernetes/cmd/kubectl "$kv"
 build kube kube-apiserver k8s.io/kubernetes/cmd/kube-apiserver "$kv"
+build lint staticcheck honnef.co/go/tools/cmd/staticcheck "" "$cache_root/$lint_key/bin"
+ln -sfn "$cache_root/$lint_key/bin/staticcheck" "$bin/staticcheck"
 if [ "${1:-}" = node ]; then
   # Most packages are shared with kube-apiserver (same versions), so Go's
   # build cache keeps these to a few minutes after it.

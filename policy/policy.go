@@ -40,13 +40,16 @@ const (
 	ReasonTargetNotFound Reason = "target_not_found"
 	ReasonPatchFailed    Reason = "patch_failed"
 	ReasonRBAC           Reason = "rbac_preflight"
-	ReasonUnavailable    Reason = "unavailable"
-	ReasonInternal       Reason = "internal"
+	// ReasonForbidden: the requesting user may not act on the virtual
+	// resource (authz), as opposed to the platform lacking access (RBAC).
+	ReasonForbidden   Reason = "forbidden"
+	ReasonUnavailable Reason = "unavailable"
+	ReasonInternal    Reason = "internal"
 )
 
 // Reasons lists every Reason a denial can carry, for metrics that start at zero.
 var Reasons = []Reason{ReasonInvalid, ReasonImmutable, ReasonReferenced, ReasonTargetNotFound,
-	ReasonPatchFailed, ReasonRBAC, ReasonUnavailable, ReasonInternal}
+	ReasonPatchFailed, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
 
 // Request is what every policy knows about an admission request.
 type Request struct {

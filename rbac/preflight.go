@@ -8,9 +8,12 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/singleflight"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -178,14 +181,42 @@ func requiredPermissions() []Permission {
 	return slices.Compact(perms)
 }
 
+// ServiceAccount names the platform's ServiceAccount, the identity the
+// preflight asks about.
+type ServiceAccount struct{ Namespace, Name string }
+
+// User is the name the API server gives the ServiceAccount.
+func (sa ServiceAccount) User() string {
+	return "system:serviceaccount:" + sa.Namespace + ":" + sa.Name
+}
+
+// Groups are the groups the API server puts every token of the
+// ServiceAccount in; RBAC bindings to them count.
+func (sa ServiceAccount) Groups() []string {
+	return []string{"system:serviceaccounts", "system:serviceaccounts:" + sa.Namespace, "system:authenticated"}
+}
+
 // Options tune a Checker. Zero values mean the defaults.
 type Options struct {
+	// Mode is the --rbac-preflight setting. With ModeOff, Check only counts
+	// the skip. Empty means ModeEnforce.
+	Mode Mode
+	// ServiceAccount is the platform's ServiceAccount, asked about with
+	// SubjectAccessReviews. Empty means flinkgate's own identity, asked
+	// about with SelfSubjectAccessReviews (for flinkgate running as the
+	// platform's account, e.g. outside a cluster).
+	ServiceAccount ServiceAccount
 	// Timeout bounds the whole check (default 2s), well inside the API
 	// server's webhook timeout.
 	Timeout time.Duration
 	// GrantedTTL is how long a fully granted namespace is remembered
 	// (default 30s); a negative value disables the cache.
 	GrantedTTL time.Duration
+	// RefusedTTL is how long a refusal (missing permissions, missing
+	// namespace) is remembered (default 2s): a burst of retries costs one
+	// check, and a fixed Role still takes effect on the next deliberate try.
+	// A negative value disables it. Unanswered checks are never remembered.
+	RefusedTTL time.Duration
 	// Registerer receives flinkgate_rbac_preflight_total; nil registers nothing.
 	Registerer prometheus.Registerer
 	// Now is the clock for the cache; tests replace it.
@@ -195,41 +226,45 @@ type Options struct {
 const (
 	defaultTimeout    = 2 * time.Second
 	defaultGrantedTTL = 30 * time.Second
-	// parallelism bounds concurrent access reviews: enough to finish the 80
-	// reviews in a few round trips without flooding the API server.
+	defaultRefusedTTL = 2 * time.Second
+	// parallelism bounds concurrent access reviews of one check: enough to
+	// finish the 80 reviews in a few round trips without flooding the API
+	// server. A namespace has at most one check running at a time.
 	parallelism = 8
 )
 
-// Checker checks that flinkgate may manage Flink clusters in a namespace.
+// Checker checks that the platform's ServiceAccount may manage Flink
+// clusters in a namespace.
 //
-// It asks with SelfSubjectAccessReviews rather than SubjectAccessReviews: a
-// SelfSubjectAccessReview asks about the identity flinkgate runs as (in the
-// cluster, the platform's ServiceAccount) and every authenticated identity may
-// create one, so the check needs no extra rights. Neither review is stored;
-// flinkgate only reads, and never writes rbac.authorization.k8s.io objects.
-// Run outside the cluster, the check is about the kubeconfig's user instead.
+// It asks with SubjectAccessReviews about the platform's ServiceAccount
+// (Options.ServiceAccount), so flinkgate itself can run under a separate,
+// least-privilege account that holds none of those permissions. Reviews are
+// not stored; flinkgate never writes rbac.authorization.k8s.io objects.
 //
 // A Checker is safe for concurrent use.
 type Checker struct {
-	client  kubernetes.Interface
-	timeout time.Duration
-	ttl     time.Duration
-	now     func() time.Time
-	total   *prometheus.CounterVec
-	perms   []Permission
+	client     kubernetes.Interface
+	mode       Mode
+	sa         ServiceAccount
+	timeout    time.Duration
+	grantedTTL time.Duration
+	refusedTTL time.Duration
+	now        func() time.Time
+	total      *prometheus.CounterVec
+	perms      []Permission
 
-	mu       sync.Mutex
-	granted  map[string]time.Time // namespace -> expiry of its granted result
-	inflight map[string]*call     // namespace -> the check running for it
-	// onJoin, if set, is called (under mu) when a Check joins a running
-	// check; tests use it to know callers overlap without sleeping.
-	onJoin func()
+	flight singleflight.Group
+	mu     sync.Mutex
+	recent map[string]remembered // namespace -> a recent result
+	// flightJoined, if set, is called once a Check has joined or started
+	// the shared check of its namespace; tests use it to know callers
+	// overlap without sleeping.
+	flightJoined func()
 }
 
-// call is one check shared by all concurrent Checks of a namespace.
-type call struct {
-	done chan struct{} // closed when res is set
-	res  Result
+type remembered struct {
+	res     Result
+	expires time.Time
 }
 
 // NewChecker returns a Checker that talks to client and registers
@@ -238,14 +273,23 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 	if client == nil {
 		return nil, errors.New("rbac preflight: nil kubernetes client")
 	}
+	mode := cmp.Or(opts.Mode, ModeEnforce)
+	if _, err := ParseMode(string(mode)); err != nil {
+		return nil, err
+	}
+	if (opts.ServiceAccount.Namespace == "") != (opts.ServiceAccount.Name == "") {
+		return nil, fmt.Errorf("rbac preflight: service account %q/%q needs both a namespace and a name", opts.ServiceAccount.Namespace, opts.ServiceAccount.Name)
+	}
 	c := &Checker{
-		client:   client,
-		timeout:  cmp.Or(opts.Timeout, defaultTimeout),
-		ttl:      cmp.Or(opts.GrantedTTL, defaultGrantedTTL),
-		now:      opts.Now,
-		perms:    requiredPermissions(),
-		granted:  map[string]time.Time{},
-		inflight: map[string]*call{},
+		client:     client,
+		mode:       mode,
+		sa:         opts.ServiceAccount,
+		timeout:    cmp.Or(opts.Timeout, defaultTimeout),
+		grantedTTL: cmp.Or(opts.GrantedTTL, defaultGrantedTTL),
+		refusedTTL: cmp.Or(opts.RefusedTTL, defaultRefusedTTL),
+		now:        opts.Now,
+		perms:      requiredPermissions(),
+		recent:     map[string]remembered{},
 	}
 	if c.timeout < 0 {
 		c.timeout = defaultTimeout
@@ -279,20 +323,16 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 	return c, nil
 }
 
-// Skip returns the skipped result for namespace and counts it, for
-// --rbac-preflight=off, so the metric shows that checks are being skipped.
-func (c *Checker) Skip(namespace string) Result {
-	c.total.WithLabelValues(string(OutcomeSkipped)).Inc()
-	return Result{Outcome: OutcomeSkipped, Namespace: namespace}
-}
+// Mode is the mode the Checker was built with.
+func (c *Checker) Mode() Mode { return c.mode }
 
-// Check reports whether flinkgate may perform every verb of RequiredRules in
-// namespace. It returns within Options.Timeout, or sooner if ctx ends.
+// Check reports whether the platform may perform every verb of
+// RequiredRules in namespace, or OutcomeSkipped in ModeOff. It returns
+// within Options.Timeout, or sooner if ctx ends. Every call is counted once.
 //
-// A granted result is cached for Options.GrantedTTL so a burst of target
-// creations does not flood the API server; any other result is not, so a
-// fixed Role takes effect on the next try. Concurrent Checks of one namespace
-// share a single check.
+// A granted result is remembered for Options.GrantedTTL and a refusal for
+// Options.RefusedTTL, so a burst of target creations does not flood the API
+// server; concurrent Checks of one namespace share a single check.
 func (c *Checker) Check(ctx context.Context, namespace string) Result {
 	res := c.check(ctx, namespace)
 	c.total.WithLabelValues(string(res.Outcome)).Inc()
@@ -300,30 +340,29 @@ func (c *Checker) Check(ctx context.Context, namespace string) Result {
 }
 
 func (c *Checker) check(ctx context.Context, ns string) Result {
+	if c.mode == ModeOff {
+		return Result{Outcome: OutcomeSkipped, Namespace: ns}
+	}
 	c.mu.Lock()
-	if expiry, ok := c.granted[ns]; ok && c.now().Before(expiry) {
-		c.mu.Unlock()
-		return Result{Outcome: OutcomeGranted, Namespace: ns}
-	}
-	cl, running := c.inflight[ns]
-	if running {
-		if c.onJoin != nil {
-			c.onJoin()
-		}
-	} else {
-		cl = &call{done: make(chan struct{})}
-		c.inflight[ns] = cl
-		// The shared check must not die with the first caller's request,
-		// so it runs detached from ctx's cancellation, bounded by c.timeout.
-		go c.run(context.WithoutCancel(ctx), ns, cl)
-	}
+	r, ok := c.recent[ns]
 	c.mu.Unlock()
-
+	if ok && c.now().Before(r.expires) {
+		return r.res.clone()
+	}
+	// The shared check must not die with the first caller's request, so it
+	// runs detached from ctx's cancellation, bounded by c.timeout.
+	detached := context.WithoutCancel(ctx)
+	ch := c.flight.DoChan(ns, func() (any, error) {
+		res := c.review(detached, ns)
+		c.remember(ns, res)
+		return res, nil
+	})
+	if c.flightJoined != nil {
+		c.flightJoined()
+	}
 	select {
-	case <-cl.done:
-		res := cl.res
-		res.Missing = slices.Clone(res.Missing) // callers may not share a slice
-		return res
+	case out := <-ch:
+		return out.Val.(Result).clone()
 	case <-ctx.Done():
 		return Result{
 			Outcome:   OutcomeUnavailable,
@@ -333,32 +372,34 @@ func (c *Checker) check(ctx context.Context, ns string) Result {
 	}
 }
 
-// run performs the check for cl and publishes its result.
-func (c *Checker) run(ctx context.Context, ns string, cl *call) {
-	res := c.review(ctx, ns)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	delete(c.inflight, ns)
-	if res.Outcome == OutcomeGranted && c.ttl > 0 {
-		now := c.now()
-		for n, expiry := range c.granted { // keep the map as small as the set of live namespaces
-			if !now.Before(expiry) {
-				delete(c.granted, n)
-			}
-		}
-		c.granted[ns] = now.Add(c.ttl)
-	} else {
-		delete(c.granted, ns)
-	}
-	cl.res = res
-	close(cl.done)
+// clone copies the result so callers never share a slice.
+func (r Result) clone() Result {
+	r.Missing = slices.Clone(r.Missing)
+	return r
 }
 
-// answer is the outcome of one access review.
-type answer struct {
-	perm    Permission
-	allowed bool
-	err     error
+// remember keeps a result for its TTL; unanswered checks are forgotten.
+func (c *Checker) remember(ns string, res Result) {
+	var ttl time.Duration
+	switch res.Outcome {
+	case OutcomeGranted:
+		ttl = c.grantedTTL
+	case OutcomeMissing, OutcomeNamespaceMissing:
+		ttl = c.refusedTTL
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := c.now()
+	for n, r := range c.recent { // keep the map as small as the set of live namespaces
+		if !now.Before(r.expires) {
+			delete(c.recent, n)
+		}
+	}
+	if ttl <= 0 {
+		delete(c.recent, ns)
+		return
+	}
+	c.recent[ns] = remembered{res: res, expires: now.Add(ttl)}
 }
 
 // review asks the API server about every required permission in ns, and
@@ -372,89 +413,95 @@ func (c *Checker) review(parent context.Context, ns string) Result {
 		return unavailable(errors.New("no namespace to check"))
 	}
 	ctx, cancel := context.WithTimeout(parent, c.timeout)
-	defer cancel() // also stops the remaining reviews after an early return
+	defer cancel()
 
-	// Both channels are buffered so workers never block on a Check that
-	// has already returned.
-	nsDone := make(chan error, 1)
+	// errNamespaceMissing ends the group early: no review matters then.
+	errNamespaceMissing := errors.New("namespace missing")
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(parallelism + 1)
+	g.Go(func() error {
+		_, err := c.client.CoreV1().Namespaces().Get(gctx, ns, metav1.GetOptions{})
+		switch {
+		case err == nil, apierrors.IsForbidden(err):
+			// A flinkgate that may not read namespaces still learns from
+			// the access reviews whether it may manage clusters there.
+			return nil
+		case apierrors.IsNotFound(err):
+			return errNamespaceMissing
+		}
+		return fmt.Errorf("get namespace %q: %w", ns, err)
+	})
+	allowed := make([]bool, len(c.perms))
+	var answered atomic.Int64
+	// The reviews are started and awaited in a goroutine, so a client that
+	// ignores its context cannot hold the check past c.timeout.
+	done := make(chan error, 1)
 	go func() {
-		_, err := c.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-		nsDone <- err
-	}()
-	jobs := make(chan Permission, len(c.perms))
-	for _, p := range c.perms {
-		jobs <- p
-	}
-	close(jobs)
-	answers := make(chan answer, len(c.perms))
-	for range min(parallelism, len(c.perms)) {
-		go func() {
-			for p := range jobs {
-				if err := ctx.Err(); err != nil {
-					answers <- answer{perm: p, err: err}
-					continue
+		for i, p := range c.perms {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err // an earlier review failed, or time is up
 				}
-				allowed, err := c.access(ctx, ns, p)
-				answers <- answer{perm: p, allowed: allowed, err: err}
-			}
-		}()
+				ok, err := c.access(gctx, ns, p)
+				if err != nil {
+					return fmt.Errorf("access review of %q: %w", p, err)
+				}
+				allowed[i] = ok
+				answered.Add(1)
+				return nil
+			})
+		}
+		done <- g.Wait()
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
-
+	switch {
+	case errors.Is(err, errNamespaceMissing):
+		return Result{Outcome: OutcomeNamespaceMissing, Namespace: ns}
+	case ctx.Err() != nil:
+		// Whatever failed first, the check ran out of time.
+		return unavailable(fmt.Errorf("%d of %d access reviews unanswered: %w", len(c.perms)-int(answered.Load()), len(c.perms), ctx.Err()))
+	case err != nil:
+		return unavailable(err)
+	}
 	var missing []Permission
-	pending, nsPending := len(c.perms), true
-	for pending > 0 || nsPending {
-		select {
-		case err := <-nsDone:
-			nsPending = false
-			switch {
-			case err == nil:
-			case apierrors.IsNotFound(err):
-				return Result{Outcome: OutcomeNamespaceMissing, Namespace: ns}
-			case apierrors.IsForbidden(err):
-				// flinkgate may not read namespaces; the access reviews
-				// still tell whether it may manage clusters there.
-			case ctx.Err() != nil:
-				return unavailable(fmt.Errorf("%d of %d access reviews unanswered: %w", pending, len(c.perms), ctx.Err()))
-			default:
-				return unavailable(fmt.Errorf("get namespace %q: %w", ns, err))
-			}
-		case a := <-answers:
-			pending--
-			switch {
-			case a.err != nil && ctx.Err() != nil:
-				return unavailable(fmt.Errorf("%d of %d access reviews unanswered: %w", pending+1, len(c.perms), ctx.Err()))
-			case a.err != nil:
-				return unavailable(fmt.Errorf("access review of %q: %w", a.perm, a.err))
-			case !a.allowed:
-				missing = append(missing, a.perm)
-			}
-		case <-ctx.Done():
-			return unavailable(fmt.Errorf("%d of %d access reviews unanswered: %w", pending, len(c.perms), ctx.Err()))
+	for i, p := range c.perms {
+		if !allowed[i] {
+			missing = append(missing, p)
 		}
 	}
 	if len(missing) > 0 {
-		slices.SortFunc(missing, comparePermissions)
-		return Result{Outcome: OutcomeMissing, Namespace: ns, Missing: missing}
+		return Result{Outcome: OutcomeMissing, Namespace: ns, Missing: missing} // c.perms is sorted
 	}
 	return Result{Outcome: OutcomeGranted, Namespace: ns}
 }
 
-// access asks whether flinkgate may perform p in ns.
+// access asks whether the platform may perform p in ns.
 func (c *Checker) access(ctx context.Context, ns string, p Permission) (bool, error) {
-	review, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
-		Spec: authorizationv1.SelfSubjectAccessReviewSpec{
-			ResourceAttributes: &authorizationv1.ResourceAttributes{
-				Namespace: ns,
-				Verb:      p.Verb,
-				Group:     p.Group,
-				Resource:  p.Resource,
-			},
-		},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		return false, err
+	attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: p.Verb, Group: p.Group, Resource: p.Resource}
+	var status authorizationv1.SubjectAccessReviewStatus
+	if c.sa.Name == "" {
+		review, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{
+			Spec: authorizationv1.SelfSubjectAccessReviewSpec{ResourceAttributes: attrs},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		status = review.Status
+	} else {
+		review, err := c.client.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+			Spec: authorizationv1.SubjectAccessReviewSpec{User: c.sa.User(), Groups: c.sa.Groups(), ResourceAttributes: attrs},
+		}, metav1.CreateOptions{})
+		if err != nil {
+			return false, err
+		}
+		status = review.Status
 	}
 	// Denied is an explicit refusal; Allowed false without it means no
 	// authorizer granted the verb. Either way the permission is missing.
-	return review.Status.Allowed && !review.Status.Denied, nil
+	return status.Allowed && !status.Denied, nil
 }

@@ -260,7 +260,7 @@ func TestCheckCache(t *testing.T) {
 		name        string
 		decide      decideFunc
 		advance     time.Duration // between the two checks
-		wantReviews int64         // over both checks
+		wantReviews int64         // over both checks; 0: the second check must ask again
 	}{
 		{
 			name:        "A granted result is served from the cache within the TTL.",
@@ -275,9 +275,22 @@ func TestCheckCache(t *testing.T) {
 			wantReviews: 2 * perCheck,
 		},
 		{
-			name:        "A missing result is not cached, so a fixed Role takes effect on the next try.",
+			name:        "A missing result is remembered briefly, so a burst of retries costs one check.",
 			decide:      denyOnly(Permission{Group: "apps", Resource: "deployments", Verb: "create"}),
+			advance:     1999 * time.Millisecond,
+			wantReviews: perCheck,
+		},
+		{
+			name:        "A missing result is checked again after two seconds, so a fixed Role takes effect on the next try.",
+			decide:      denyOnly(Permission{Group: "apps", Resource: "deployments", Verb: "create"}),
+			advance:     2 * time.Second,
 			wantReviews: 2 * perCheck,
+		},
+		{
+			name: "An unanswered check is never remembered.",
+			decide: func(authorizationv1.ResourceAttributes) (bool, error) {
+				return false, apierrors.NewServiceUnavailable("etcd is down")
+			},
 		},
 	}
 	for _, tt := range tests {
@@ -287,13 +300,18 @@ func TestCheckCache(t *testing.T) {
 			c := newChecker(t, api, Options{GrantedTTL: 30 * time.Second, Now: clock.Now})
 
 			first := c.Check(t.Context(), "staging")
+			afterFirst := api.reviews.Load()
 			clock.Advance(tt.advance)
 			second := c.Check(t.Context(), "staging")
 
 			if first.Outcome != second.Outcome {
 				t.Errorf("outcomes %q then %q, want the same", first.Outcome, second.Outcome)
 			}
-			if got := api.reviews.Load(); got != tt.wantReviews {
+			got := api.reviews.Load()
+			switch {
+			case tt.wantReviews == 0 && got == afterFirst:
+				t.Errorf("the second check asked nothing; want it to ask again")
+			case tt.wantReviews != 0 && got != tt.wantReviews:
 				t.Errorf("%d access reviews, want %d", got, tt.wantReviews)
 			}
 		})
@@ -309,13 +327,13 @@ func TestConcurrentChecksOfANamespaceShareOneCheck(t *testing.T) {
 	}, "staging")
 	c := newChecker(t, api, Options{Timeout: time.Minute})
 	joined := make(chan struct{}, callers)
-	c.onJoin = func() { joined <- struct{}{} }
+	c.flightJoined = func() { joined <- struct{}{} }
 
 	results := make(chan Result, callers)
 	for range callers {
 		go func() { results <- c.Check(t.Context(), "staging") }()
 	}
-	for range callers - 1 { // every caller but the one that started the check
+	for range callers { // each has joined or started the one check
 		<-joined
 	}
 	close(gate)
@@ -467,7 +485,8 @@ func TestMetricCountsEveryCheckByOutcome(t *testing.T) {
 	c.Check(t.Context(), "short")
 	c.Check(t.Context(), "absent")
 	c.Check(t.Context(), "broken")
-	c.Skip("ok")
+	off := newChecker(t, api, Options{Registerer: reg, Mode: ModeOff})
+	off.Check(t.Context(), "ok")
 
 	want := `
 # HELP flinkgate_rbac_preflight_total RBAC preflight checks of deployment target namespaces, by result.
@@ -511,5 +530,55 @@ func TestACallerWhoseContextEndsGetsUnavailableWithoutStoppingTheSharedCheck(t *
 	// The detached check finishes and caches its grant for the next caller.
 	if again := c.Check(t.Context(), "staging"); again.Outcome != OutcomeGranted {
 		t.Errorf("next Check: Outcome = %q (err %v), want granted", again.Outcome, again.Err)
+	}
+}
+
+func TestCheckAsksAboutThePlatformServiceAccount(t *testing.T) {
+	api := newFakeAPI(t, allowAll, "staging")
+	var mu sync.Mutex
+	var specs []authorizationv1.SubjectAccessReviewSpec
+	api.client.PrependReactor("create", "subjectaccessreviews", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		review := action.(k8stesting.CreateAction).GetObject().(*authorizationv1.SubjectAccessReview).DeepCopy()
+		mu.Lock()
+		specs = append(specs, review.Spec)
+		mu.Unlock()
+		review.Status.Allowed = review.Spec.ResourceAttributes.Resource != "secrets"
+		return true, review, nil
+	})
+	c := newChecker(t, api, Options{ServiceAccount: ServiceAccount{Namespace: "flink-platform", Name: "vvp"}})
+
+	got := c.Check(t.Context(), "staging")
+
+	if got.Outcome != OutcomeMissing || len(got.Missing) != len(ManageVerbs) || got.Missing[0].Resource != "secrets" {
+		t.Errorf("Outcome %q, Missing %v; want exactly the refused secrets verbs", got.Outcome, got.Missing)
+	}
+	if n := api.reviews.Load(); n != 0 {
+		t.Errorf("%d self-subject access reviews; want none, the question is about the platform's account", n)
+	}
+	if len(specs) != len(requiredPermissions()) {
+		t.Fatalf("%d subject access reviews, want %d", len(specs), len(requiredPermissions()))
+	}
+	wantGroups := []string{"system:serviceaccounts", "system:serviceaccounts:flink-platform", "system:authenticated"}
+	for _, s := range specs {
+		if s.User != "system:serviceaccount:flink-platform:vvp" || !slices.Equal(s.Groups, wantGroups) || s.ResourceAttributes.Namespace != "staging" {
+			t.Fatalf("review spec %+v; want the platform's ServiceAccount and its groups in staging", s)
+		}
+	}
+}
+
+func TestOffModeSkipsWithoutAsking(t *testing.T) {
+	api := newFakeAPI(t, allowAll, "staging")
+	c := newChecker(t, api, Options{Mode: ModeOff})
+	if got := c.Check(t.Context(), "staging"); got.Outcome != OutcomeSkipped || got.Problem() != "" {
+		t.Errorf("Outcome %q, problem %q; want skipped without a problem", got.Outcome, got.Problem())
+	}
+	if n := api.reviews.Load(); n != 0 {
+		t.Errorf("%d access reviews in off mode, want none", n)
+	}
+}
+
+func TestNewCheckerRefusesHalfAServiceAccount(t *testing.T) {
+	if _, err := NewChecker(newFakeAPI(t, allowAll).client, Options{ServiceAccount: ServiceAccount{Name: "vvp"}}); err == nil {
+		t.Error("NewChecker accepted a service account without a namespace")
 	}
 }

@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
@@ -43,19 +44,21 @@ type Lookup interface {
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
 }
 
-// Preflight checks the platform's access to a target namespace; Skip
-// records a check that --rbac-preflight=off leaves out.
+// Preflight checks the platform's access to a target namespace. It owns
+// its mode: with off, Check returns a skipped result without asking.
 type Preflight interface {
 	Check(ctx context.Context, namespace string) rbac.Result
-	Skip(namespace string) rbac.Result
+	Mode() rbac.Mode
 }
 
 // Config configures a Server.
 type Config struct {
-	Logger            *zap.Logger
-	Lookup            Lookup
-	Preflight         Preflight // nil: no preflight
-	PreflightMode     rbac.Mode
+	Logger    *zap.Logger
+	Lookup    Lookup
+	Preflight Preflight // nil: no preflight
+	// Authorizer says whether the requesting user may act on flinkgate's
+	// virtual resources; nil allows everyone (--authorization=off).
+	Authorizer        authz.Authorizer
 	PlatformNamespace string
 	Registerer        prometheus.Registerer
 	MaxBodyBytes      int64 // 0: DefaultMaxBodyBytes
@@ -194,12 +197,63 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 		Old: old, New: cm, PlatformNamespace: s.cfg.PlatformNamespace,
 	}
 	route := policy.Classify(r)
-	return s.decide(ctx, r, route), route.Kind, cm
+	// A deployment's document is parsed once, for its target name (which
+	// the authorization needs) and for the policy.
+	var dep *resource.Deployment
+	var depErr error
+	if route.Rule == policy.RuleDeploymentWrite {
+		dep, depErr = configmap.ParseDeployment(r.New)
+	}
+	// Authorization comes before every policy, so a user who may not touch
+	// a target hears "forbidden", not why the change would be wrong.
+	if d, ok := s.authorize(ctx, req, r, route, dep); !ok {
+		return d, route.Kind, cm
+	}
+	return s.decide(ctx, r, route, dep, depErr), route.Kind, cm
+}
+
+// authorize asks the authorizer every check the request needs, in order,
+// and returns the denial of the first one refused or unanswered.
+func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionRequest, r policy.Request, route policy.Route, dep *resource.Deployment) (policy.Decision, bool) {
+	if s.cfg.Authorizer == nil {
+		return policy.Decision{}, true
+	}
+	ar := authz.Request{Operation: string(r.Operation), Kind: route.Kind, Name: r.Name}
+	if r.Old != nil {
+		ar.OldKind = r.Old.Labels[resource.LabelKind]
+		// The label is flinkgate's record of the stored document's target:
+		// the validating webhook insists that they match.
+		ar.OldTarget = r.Old.Labels[resource.LabelDeploymentTarget]
+		if ar.Name == "" { // a DELETE through deletecollection
+			ar.Name = r.Old.Name
+		}
+	}
+	if dep != nil {
+		ar.NewTarget = dep.TargetName
+	}
+	checks := authz.Required(ar)
+	if len(checks) == 0 {
+		return policy.Decision{}, true
+	}
+	user := authz.User{Name: req.UserInfo.Username, UID: req.UserInfo.UID, Groups: req.UserInfo.Groups}
+	if len(req.UserInfo.Extra) > 0 {
+		user.Extra = make(map[string][]string, len(req.UserInfo.Extra))
+		for k, v := range req.UserInfo.Extra {
+			user.Extra[k] = v
+		}
+	}
+	for _, c := range checks {
+		ok, err := s.cfg.Authorizer.Allowed(ctx, authz.Attributes{User: user, Namespace: r.Namespace, Check: c})
+		if err != nil || !ok {
+			return policy.Unauthorized(user.Name, r.Namespace, c.Verb, c.Resource, c.Name, err), false
+		}
+	}
+	return policy.Decision{}, true
 }
 
 // decide gathers what the route's policy needs (parsed documents, look-ups,
 // the preflight) and asks it.
-func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route) policy.Decision {
+func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, dep *resource.Deployment, depErr error) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
 		t, err := configmap.ParseTarget(r.New)
@@ -219,9 +273,8 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 		return policy.TargetDeleteValidate(r, refs, err)
 	case policy.RuleDeploymentWrite:
-		dep, err := configmap.ParseDeployment(r.New)
-		if err != nil {
-			return policy.InvalidDeployment(r, err)
+		if depErr != nil {
+			return policy.InvalidDeployment(r, depErr)
 		}
 		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
 		if r.Stage == policy.StageMutate {
@@ -232,18 +285,14 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 	return route.Decision
 }
 
-// access runs the RBAC preflight for a namespace, or records that it is off.
+// access runs the RBAC preflight for a namespace; in off mode the preflight
+// itself returns (and counts) a skipped result.
 func (s *Server) access(ctx context.Context, namespace string) policy.Access {
-	var r rbac.Result
-	switch {
-	case s.cfg.Preflight == nil:
+	if s.cfg.Preflight == nil {
 		return policy.Access{}
-	case s.cfg.PreflightMode == rbac.ModeOff:
-		r = s.cfg.Preflight.Skip(namespace)
-	default:
-		r = s.cfg.Preflight.Check(ctx, namespace)
 	}
-	return policy.Access{Problem: r.Problem(), Unavailable: r.Outcome == rbac.OutcomeUnavailable, Enforce: s.cfg.PreflightMode == rbac.ModeEnforce}
+	r := s.cfg.Preflight.Check(ctx, namespace)
+	return policy.Access{Problem: r.Problem(), Unavailable: r.Outcome == rbac.OutcomeUnavailable, Enforce: s.cfg.Preflight.Mode() == rbac.ModeEnforce}
 }
 
 func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {

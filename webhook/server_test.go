@@ -62,13 +62,19 @@ func (f *fakeLookup) Referrers(_ context.Context, _, target string) ([]string, e
 	return f.referrers[target], nil
 }
 
-type fakePreflight struct{ result rbac.Result }
-
-func (f fakePreflight) Skip(ns string) rbac.Result {
-	return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: ns}
+// fakePreflight answers with a fixed result, or skips in off mode as the
+// real one does.
+type fakePreflight struct {
+	result rbac.Result
+	mode   rbac.Mode
 }
 
+func (f fakePreflight) Mode() rbac.Mode { return f.mode }
+
 func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
+	if f.mode == rbac.ModeOff {
+		return rbac.Result{Outcome: rbac.OutcomeSkipped, Namespace: ns}
+	}
 	r := f.result
 	r.Namespace = ns
 	return r
@@ -170,7 +176,11 @@ type golden struct {
 func newTestServer(t testing.TB, lookup Lookup, pre Preflight, mode rbac.Mode) (*Server, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	s, err := NewServer(Config{Lookup: lookup, Preflight: pre, PreflightMode: mode, PlatformNamespace: platformNS, Registerer: reg})
+	if fp, ok := pre.(fakePreflight); ok {
+		fp.mode = mode
+		pre = fp
+	}
+	s, err := NewServer(Config{Lookup: lookup, Preflight: pre, PlatformNamespace: platformNS, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -265,15 +275,15 @@ func TestAdmission(t *testing.T) {
 		// preflight
 		{name: "a target the platform cannot serve is denied under enforce, with the remedy", golden: "target-preflight-enforce", path: "/validate",
 			body: review(admissionv1.Create, nil, stored(target, "staging")),
-			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeEnforce,
+			pre:  fakePreflight{result: rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeEnforce,
 			contains: "appmanager.rbac.additionalNamespaces"},
 		{name: "a target the platform cannot serve is admitted with a warning under warn", golden: "target-preflight-warn", path: "/validate",
 			body: review(admissionv1.Create, nil, stored(target, "staging")),
-			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeWarn,
+			pre:  fakePreflight{result: rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeWarn,
 			allowed: true},
 		{name: "with the preflight off a target is admitted without a check and without a warning", golden: "target-preflight-off", path: "/validate",
 			body: review(admissionv1.Create, nil, stored(target, "staging")),
-			pre:  fakePreflight{rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeOff,
+			pre:  fakePreflight{result: rbac.Result{Outcome: rbac.OutcomeMissing, Missing: []rbac.Permission{{Group: "apps", Resource: "deployments", Verb: "create"}}}}, mode: rbac.ModeOff,
 			allowed: true},
 		// DeploymentTarget UPDATE
 		{name: "a change to a target's spec is denied as immutable", golden: "target-update-spec", path: "/mutate",

@@ -10,6 +10,7 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
+	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/rbac"
 )
 
@@ -24,8 +25,15 @@ func TestServeFlags(t *testing.T) {
 	}{
 		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
 			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
-				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == ""
+				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" &&
+				c.authorization == authz.ModeRBAC && c.authzCacheTTL == 5*time.Second && c.platformSA == ""
 		}},
+		{name: "authorization, its cache TTL and the platform's ServiceAccount are parsed", args: append([]string{"--authorization=off", "--authorization-cache-ttl=2s", "--platform-service-account=vvp"}, required...), check: func(c *serveConfig) bool {
+			return c.authorization == authz.ModeOff && c.authzCacheTTL == 2*time.Second && c.platformSA == "vvp"
+		}},
+		{name: "an unknown authorization mode is an error", args: append([]string{"--authorization=abac"}, required...), wantError: "abac"},
+		{name: "an authorization cache TTL over a minute is an error", args: append([]string{"--authorization-cache-ttl=2m"}, required...), wantError: "out of range"},
+		{name: "an invalid platform ServiceAccount name is an error", args: append([]string{"--platform-service-account=Bad_SA"}, required...), wantError: "Bad_SA"},
 		{name: "the platform namespace defaults to POD_NAMESPACE", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
 			return c.platformNamespace == "flink-platform" && slices.Equal(c.namespaces, []string{"flink-platform"})
 		}},

@@ -15,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
@@ -22,6 +24,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
 
+	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/cache"
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
@@ -39,12 +42,21 @@ type serveConfig struct {
 	namespaces        []string
 	logLevel          zapcore.Level
 	preflight         rbac.Mode
-	shutdownDrain     time.Duration
+	authorization     authz.Mode
+	authzCacheTTL     time.Duration
+	// platformSA is the platform's ServiceAccount (in the platform
+	// namespace) that the preflight asks about; empty: flinkgate's own.
+	platformSA    string
+	shutdownDrain time.Duration
 }
+
+// maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
+// not keep working for long.
+const maxAuthzCacheTTL = time.Minute
 
 func parseServeFlags(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, shutdownDrain: defaultShutdownDrain}
+	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, authorization: authz.ModeRBAC, shutdownDrain: defaultShutdownDrain}
 	defaultNS := os.Getenv("POD_NAMESPACE")
 	if defaultNS == "" {
 		defaultNS = "default"
@@ -58,6 +70,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
+	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
+	fs.DurationVar(&c.authzCacheTTL, "authorization-cache-ttl", 5*time.Second, "how long an allowed authorization answer is reused (refusals at most 1s); at most 1m")
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -70,6 +85,14 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.certFile == "" || c.keyFile == "" {
 		return nil, errors.New("--tls-cert-file and --tls-private-key-file are required")
+	}
+	if c.authzCacheTTL < 0 || c.authzCacheTTL > maxAuthzCacheTTL {
+		return nil, fmt.Errorf("--authorization-cache-ttl=%s is out of range: want 0 to %s", c.authzCacheTTL, maxAuthzCacheTTL)
+	}
+	if c.platformSA != "" {
+		if errs := validation.IsDNS1123Subdomain(c.platformSA); len(errs) > 0 {
+			return nil, fmt.Errorf("--platform-service-account %q is not a valid ServiceAccount name: %v", c.platformSA, errs)
+		}
 	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
@@ -141,12 +164,20 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return fmt.Errorf("build preflight client: %w", err)
 	}
-	preflight, err := rbac.NewChecker(pclient, rbac.Options{Registerer: reg})
+	popts := rbac.Options{Mode: c.preflight, Registerer: reg}
+	if c.platformSA != "" {
+		popts.ServiceAccount = rbac.ServiceAccount{Namespace: c.platformNamespace, Name: c.platformSA}
+	}
+	preflight, err := rbac.NewChecker(pclient, popts)
+	if err != nil {
+		return err
+	}
+	authorizer, err := buildAuthorizer(ctx, c, pclient, reg, log)
 	if err != nil {
 		return err
 	}
 	srv, err := webhook.NewServer(webhook.Config{
-		Logger: log, Lookup: caches, Preflight: preflight, PreflightMode: c.preflight,
+		Logger: log, Lookup: caches, Preflight: preflight, Authorizer: authorizer,
 		PlatformNamespace: c.platformNamespace, Registerer: reg,
 	})
 	if err != nil {
@@ -215,7 +246,8 @@ func serve(ctx context.Context, c *serveConfig) error {
 	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
 	go func() { errc <- servers[1].ListenAndServe() }()
 	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
-		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)))
+		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
+		zap.String("authorization", string(c.authorization)), zap.String("platform_service_account", c.platformSA))
 
 	select {
 	case <-stopping.Done():
@@ -241,6 +273,34 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	log.Info("shut down")
 	return nil
+}
+
+// buildAuthorizer returns the authorizer of --authorization, or nil for off.
+// flinkgate's own identity is always allowed (it must be able to drain and
+// clean up), so it asks the API server who it is.
+func buildAuthorizer(ctx context.Context, c *serveConfig, client kubernetes.Interface, reg prometheus.Registerer, log *zap.Logger) (authz.Authorizer, error) {
+	if c.authorization == authz.ModeOff {
+		return nil, nil
+	}
+	sar, err := authz.NewSubjectAccessReviews(client)
+	if err != nil {
+		return nil, err
+	}
+	exempt := []string{authz.NamespaceController}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if review, err := client.AuthenticationV1().SelfSubjectReviews().Create(wctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{}); err != nil {
+		// Not fatal: flinkgate then asks about itself like anyone else.
+		log.Warn("could not learn flinkgate's own identity; its own requests will be authorized like any user's", zap.Error(err))
+	} else {
+		exempt = append(exempt, review.Status.UserInfo.Username)
+		log.Info("authorization on", zap.Strings("always_allowed", exempt), zap.Duration("cache_ttl", c.authzCacheTTL))
+	}
+	ttl := c.authzCacheTTL
+	if ttl == 0 {
+		ttl = -1 // the flag's 0 means no cache; Options' 0 means the default
+	}
+	return authz.NewCached(sar, authz.Options{TTL: ttl, AlwaysAllowed: exempt, Registerer: reg})
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

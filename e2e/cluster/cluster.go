@@ -23,13 +23,13 @@ import (
 	"sync"
 	"time"
 
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"flinkgate.io/flinkgate/certs"
 )
 
 const (
@@ -85,6 +85,7 @@ type Cluster struct {
 	procs      []*process // in start order
 	flinkgates int        // number of StartFlinkgate calls, for unique names
 	tokens     int        // number of KubeconfigFor calls, for unique names
+	chartDir   string     // the embedded chart, written on first use
 	node       *node      // with Options.Node
 
 	stopOnce sync.Once
@@ -151,11 +152,11 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 }
 
 func (c *Cluster) start(ctx context.Context) error {
-	ca, err := newCA("flinkgate-e2e-ca")
+	ca, err := certs.NewCA("flinkgate-e2e-ca", certValidity)
 	if err != nil {
 		return err
 	}
-	ips, names := []net.IP{net.IPv4(127, 0, 0, 1)}, []string{"localhost"}
+	hosts := []string{"127.0.0.1", "localhost"}
 	var nodeIP net.IP
 	if c.opts.Node {
 		if err := ensureNodePackages(ctx, c.logf); err != nil {
@@ -165,14 +166,14 @@ func (c *Cluster) start(ctx context.Context) error {
 			return err
 		}
 		// Pods reach the API server at the "kubernetes" Service's ClusterIP.
-		ips = append(ips, nodeIP, net.ParseIP(kubernetesServiceIP))
-		names = append(names, "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+		hosts = append(hosts, nodeIP.String(), kubernetesServiceIP,
+			"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
 	}
-	serving, err := ca.newServingCert("kube-apiserver", ips, names)
+	serving, err := ca.Serving(hosts, certValidity)
 	if err != nil {
 		return err
 	}
-	admin, err := ca.newClientCert("admin", "system:masters")
+	admin, err := ca.Client("admin", []string{"system:masters"}, certValidity)
 	if err != nil {
 		return err
 	}
@@ -181,9 +182,9 @@ func (c *Cluster) start(ctx context.Context) error {
 		return err
 	}
 	if err := writeFiles(c.Dir, map[string][]byte{
-		"ca.crt":            ca.certPEM,
-		"apiserver.crt":     serving.certPEM,
-		"apiserver.key":     serving.keyPEM,
+		"ca.crt":            ca.CertPEM,
+		"apiserver.crt":     serving.CertPEM,
+		"apiserver.key":     serving.KeyPEM,
 		"sa.key":            saKey,
 		"sa.pub":            saPub,
 		"audit-policy.yaml": []byte(auditPolicy),
@@ -244,11 +245,11 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--profiling=false",
 	}
 	if c.opts.Node {
-		kubeletClient, err := ca.newClientCert("kube-apiserver-kubelet-client")
+		kubeletClient, err := ca.Client("kube-apiserver-kubelet-client", nil, certValidity)
 		if err != nil {
 			return err
 		}
-		if err := writeFiles(c.Dir, map[string][]byte{"kubelet-client.crt": kubeletClient.certPEM, "kubelet-client.key": kubeletClient.keyPEM}); err != nil {
+		if err := writeFiles(c.Dir, map[string][]byte{"kubelet-client.crt": kubeletClient.CertPEM, "kubelet-client.key": kubeletClient.KeyPEM}); err != nil {
 			return err
 		}
 		apiserverArgs = append(apiserverArgs,
@@ -284,9 +285,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.restConfig = &rest.Config{
 		Host: c.Server,
 		TLSClientConfig: rest.TLSClientConfig{
-			CAData:   ca.certPEM,
-			CertData: admin.certPEM,
-			KeyData:  admin.keyPEM,
+			CAData:   ca.CertPEM,
+			CertData: admin.CertPEM,
+			KeyData:  admin.KeyPEM,
 		},
 		// Tests create objects in quick succession; the defaults (5/10)
 		// would throttle them for no benefit against a private server.
@@ -307,9 +308,9 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.logf("kube-apiserver ready at %s in %s", c.Server, time.Since(t0).Round(time.Millisecond))
 
-	if err := writeKubeconfig(c.Kubeconfig, c.Server, ca.certPEM, &clientcmdapi.AuthInfo{
-		ClientCertificateData: admin.certPEM,
-		ClientKeyData:         admin.keyPEM,
+	if err := writeKubeconfig(c.Kubeconfig, c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{
+		ClientCertificateData: admin.CertPEM,
+		ClientKeyData:         admin.KeyPEM,
 	}); err != nil {
 		return err
 	}
@@ -419,48 +420,6 @@ func (c *Cluster) CreateNamespace(ctx context.Context, name string, labels map[s
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels}}
 	if _, err := c.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create namespace %s: %w", name, err)
-	}
-	return nil
-}
-
-// ServiceAccountToken returns a token for an existing ServiceAccount from
-// the TokenRequest API. The API server accepts a ttl of ten minutes or
-// more; zero means its default (one hour).
-func (c *Cluster) ServiceAccountToken(ctx context.Context, namespace, name string, ttl time.Duration) (string, error) {
-	req := &authenticationv1.TokenRequest{}
-	if ttl > 0 {
-		req.Spec.ExpirationSeconds = new(int64(ttl / time.Second))
-	}
-	resp, err := c.client.CoreV1().ServiceAccounts(namespace).CreateToken(ctx, name, req, metav1.CreateOptions{})
-	if err != nil {
-		return "", fmt.Errorf("request token for service account %s/%s: %w", namespace, name, err)
-	}
-	return resp.Status.Token, nil
-}
-
-// KubeconfigFor writes a kubeconfig that authenticates with token, and
-// returns its path.
-func (c *Cluster) KubeconfigFor(token string) (string, error) {
-	c.mu.Lock()
-	c.tokens++
-	path := filepath.Join(c.Dir, fmt.Sprintf("kubeconfig-token-%d", c.tokens))
-	c.mu.Unlock()
-	if err := writeKubeconfig(path, c.Server, c.restConfig.CAData, &clientcmdapi.AuthInfo{Token: token}); err != nil {
-		return "", err
-	}
-	return path, nil
-}
-
-// writeKubeconfig writes a self-contained kubeconfig (no file references),
-// so it keeps working when copied.
-func writeKubeconfig(path, server string, caPEM []byte, user *clientcmdapi.AuthInfo) error {
-	cfg := clientcmdapi.NewConfig()
-	cfg.Clusters["flinkgate-e2e"] = &clientcmdapi.Cluster{Server: server, CertificateAuthorityData: caPEM}
-	cfg.AuthInfos["user"] = user
-	cfg.Contexts["flinkgate-e2e"] = &clientcmdapi.Context{Cluster: "flinkgate-e2e", AuthInfo: "user"}
-	cfg.CurrentContext = "flinkgate-e2e"
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		return fmt.Errorf("write kubeconfig %s: %w", path, err)
 	}
 	return nil
 }

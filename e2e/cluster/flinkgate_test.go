@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/e2e/testenv"
+	"flinkgate.io/flinkgate/resource"
 )
 
 // buildFlinkgate builds cmd/flinkgate into a temporary directory.
@@ -67,9 +68,9 @@ kind: ConfigMap
 metadata:
   name: staging
   namespace: ` + ns + `
-  labels: {flinkgate.io/kind: DeploymentTarget}
+  labels: {` + resource.LabelKind + `: ` + resource.KindTarget + `}
 data:
-  resource.yaml: |
+  ` + resource.DataKey + `: |
     kind: DeploymentTarget
     spec:
       kubernetes:

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
+	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/ociimage"
 )
 
@@ -137,7 +138,7 @@ func (c *Cluster) NodeStats() NodeStats {
 // startNode runs containerd, imports the images, and runs the kubelet,
 // kube-proxy, kube-controller-manager and kube-scheduler, returning once the
 // node is Ready. certs are the components' client certificates.
-func (c *Cluster) startNode(ctx context.Context, ca *keyPair, ip net.IP) error {
+func (c *Cluster) startNode(ctx context.Context, ca *certs.CA, ip net.IP) error {
 	started := time.Now()
 	n := &node{dir: filepath.Join(c.Dir, nodeDir)}
 	c.node = n
@@ -163,11 +164,11 @@ func (c *Cluster) startNode(ctx context.Context, ca *keyPair, ip net.IP) error {
 		"kube-scheduler":          {"system:kube-scheduler"},
 	}
 	for name, id := range kubeconfigs {
-		cert, err := ca.newClientCert(id[0], id[1:]...)
+		cert, err := ca.Client(id[0], id[1:], certValidity)
 		if err != nil {
 			return err
 		}
-		if err := writeKubeconfig(filepath.Join(n.dir, name+".kubeconfig"), c.Server, ca.certPEM, &clientcmdapi.AuthInfo{ClientCertificateData: cert.certPEM, ClientKeyData: cert.keyPEM}); err != nil {
+		if err := writeKubeconfig(filepath.Join(n.dir, name+".kubeconfig"), c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{ClientCertificateData: cert.CertPEM, ClientKeyData: cert.KeyPEM}); err != nil {
 			return err
 		}
 	}

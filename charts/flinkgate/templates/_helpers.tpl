@@ -38,9 +38,14 @@ app.kubernetes.io/part-of: flinkgate
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 
-{{/* The platform's ServiceAccount: flinkgate runs as it and the appmanager Roles bind to it. */}}
+{{/* The platform's ServiceAccount: the appmanager Roles bind to it and the RBAC preflight asks about it. */}}
 {{- define "flinkgate.serviceAccountName" -}}
 {{- default (include "flinkgate.fullname" .) .Values.serviceAccount.name }}
+{{- end }}
+
+{{/* The webhook's own ServiceAccount, which the pods run as. */}}
+{{- define "flinkgate.webhookServiceAccountName" -}}
+{{- default (printf "%s-webhook" (include "flinkgate.fullname" .)) .Values.webhook.serviceAccount.name }}
 {{- end }}
 
 {{- define "flinkgate.image" -}}

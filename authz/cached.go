@@ -1,0 +1,255 @@
+package authz
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+)
+
+// Options tune a Cached. Zero values mean the defaults.
+type Options struct {
+	// TTL is how long an allowed answer is reused (default 5s): a revoked
+	// grant takes at most this long to bite.
+	TTL time.Duration
+	// DeniedTTL is how long a refusal is reused (default and at most
+	// min(TTL, 1s)): long enough to absorb a burst of retries, short enough
+	// that a new grant is seen on the next try.
+	DeniedTTL time.Duration
+	// Timeout bounds one question to the API server (default 2s), well inside
+	// the API server's webhook timeout.
+	Timeout time.Duration
+	// MaxEntries bounds the cache (default 10000 answers); beyond it, expired
+	// answers are dropped, then arbitrary ones.
+	MaxEntries int
+	// AlwaysAllowed are user names that are never asked about: flinkgate's
+	// own identity and the namespace controller, which must be able to
+	// drain and clean up.
+	AlwaysAllowed []string
+	// Registerer receives flinkgate_authorization_checks_total; nil
+	// registers nothing.
+	Registerer prometheus.Registerer
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+const (
+	defaultTTL        = 5 * time.Second
+	maxDeniedTTL      = time.Second
+	defaultTimeout    = 2 * time.Second
+	defaultMaxEntries = 10000
+)
+
+// Cached answers from a short-lived cache and asks next only on a miss,
+// sharing one question among concurrent identical ones. It is safe for
+// concurrent use.
+type Cached struct {
+	next      Authorizer
+	ttl       time.Duration
+	deniedTTL time.Duration
+	timeout   time.Duration
+	max       int
+	exempt    map[string]bool
+	now       func() time.Time
+	checks    *prometheus.CounterVec
+
+	flight singleflight.Group
+	// flightJoined, if set, is called once a caller has joined or started
+	// a question; tests use it to know callers overlap without sleeping.
+	flightJoined func()
+	mu           sync.Mutex
+	cache        map[string]entry
+}
+
+type entry struct {
+	allowed bool
+	expires time.Time
+}
+
+// The result label's values of flinkgate_authorization_checks_total.
+const (
+	resultAllowed = "allowed"
+	resultDenied  = "denied"
+	resultError   = "error"
+	resultExempt  = "exempt"
+)
+
+// NewCached wraps next.
+func NewCached(next Authorizer, opts Options) (*Cached, error) {
+	if next == nil {
+		return nil, errors.New("authorization: nil authorizer")
+	}
+	c := &Cached{
+		next:    next,
+		ttl:     cmp.Or(opts.TTL, defaultTTL),
+		timeout: cmp.Or(opts.Timeout, defaultTimeout),
+		max:     cmp.Or(opts.MaxEntries, defaultMaxEntries),
+		exempt:  map[string]bool{},
+		now:     opts.Now,
+		cache:   map[string]entry{},
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.ttl < 0 {
+		c.ttl = 0
+	}
+	c.deniedTTL = min(cmp.Or(opts.DeniedTTL, maxDeniedTTL), maxDeniedTTL, c.ttl)
+	for _, u := range opts.AlwaysAllowed {
+		if u != "" {
+			c.exempt[u] = true
+		}
+	}
+	c.checks = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flinkgate_authorization_checks_total",
+		Help: "Authorization checks of requesting users on flinkgate.io resources, by result (allowed, denied, error, exempt) and whether the API server was asked.",
+	}, []string{"result", "asked"})
+	if opts.Registerer != nil {
+		if err := opts.Registerer.Register(c.checks); err != nil {
+			return nil, fmt.Errorf("register authorization metric: %w", err)
+		}
+	}
+	for _, r := range []string{resultAllowed, resultDenied} {
+		c.checks.WithLabelValues(r, "true")
+		c.checks.WithLabelValues(r, "false")
+	}
+	c.checks.WithLabelValues(resultError, "true")
+	c.checks.WithLabelValues(resultExempt, "false")
+	return c, nil
+}
+
+// Allowed implements Authorizer.
+func (c *Cached) Allowed(ctx context.Context, a Attributes) (bool, error) {
+	if c.exempt[a.User.Name] {
+		c.checks.WithLabelValues(resultExempt, "false").Inc()
+		return true, nil
+	}
+	key := cacheKey(a)
+	c.mu.Lock()
+	e, ok := c.cache[key]
+	c.mu.Unlock()
+	if ok && c.now().Before(e.expires) {
+		c.count(e.allowed, nil, false)
+		return e.allowed, nil
+	}
+	// The shared question must not die with the first caller's request, so
+	// it runs detached from ctx's cancellation, bounded by c.timeout.
+	detached := context.WithoutCancel(ctx)
+	ch := c.flight.DoChan(key, func() (any, error) {
+		qctx, cancel := context.WithTimeout(detached, c.timeout)
+		defer cancel()
+		allowed, err := c.next.Allowed(qctx, a)
+		if err == nil {
+			c.store(key, allowed)
+		}
+		return allowed, err
+	})
+	if c.flightJoined != nil {
+		c.flightJoined()
+	}
+	select {
+	case res := <-ch:
+		allowed, _ := res.Val.(bool)
+		c.count(allowed, res.Err, true)
+		return allowed && res.Err == nil, res.Err
+	case <-ctx.Done():
+		c.count(false, ctx.Err(), true)
+		return false, fmt.Errorf("waiting for the authorization check: %w", context.Cause(ctx))
+	}
+}
+
+func (c *Cached) count(allowed bool, err error, asked bool) {
+	result := resultDenied
+	switch {
+	case err != nil:
+		result = resultError
+	case allowed:
+		result = resultAllowed
+	}
+	a := "false"
+	if asked {
+		a = "true"
+	}
+	c.checks.WithLabelValues(result, a).Inc()
+}
+
+func (c *Cached) store(key string, allowed bool) {
+	ttl := c.ttl
+	if !allowed {
+		ttl = c.deniedTTL
+	}
+	if ttl <= 0 {
+		return
+	}
+	now := c.now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cache[key]; !ok && len(c.cache) >= c.max {
+		for k, e := range c.cache {
+			if !now.Before(e.expires) {
+				delete(c.cache, k)
+			}
+		}
+		// Still full of live answers: drop arbitrary ones (map order is
+		// random), which only costs a repeated question.
+		for k := range c.cache {
+			if len(c.cache) < c.max {
+				break
+			}
+			delete(c.cache, k)
+		}
+	}
+	c.cache[key] = entry{allowed: allowed, expires: now.Add(ttl)}
+}
+
+// Len is the number of cached answers, for tests of the bound.
+func (c *Cached) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.cache)
+}
+
+// cacheKey identifies a question: everything the authorizer may decide on.
+// Fields are separated by a byte that Kubernetes names cannot contain, and
+// lists are length-prefixed, so distinct questions never share a key.
+func cacheKey(a Attributes) string {
+	var b strings.Builder
+	b.Grow(96 + len(a.User.Name) + len(a.Namespace) + len(a.Check.Name))
+	field := func(s string) {
+		b.WriteString(s)
+		b.WriteByte(0)
+	}
+	field(a.User.Name)
+	field(a.User.UID)
+	field(a.Namespace)
+	field(a.Check.Verb)
+	field(a.Check.Resource)
+	field(a.Check.Name)
+	field(strconv.Itoa(len(a.User.Groups)))
+	for _, g := range a.User.Groups {
+		field(g)
+	}
+	if len(a.User.Extra) > 0 {
+		keys := make([]string, 0, len(a.User.Extra))
+		for k := range a.User.Extra {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			field(k)
+			field(strconv.Itoa(len(a.User.Extra[k])))
+			for _, v := range a.User.Extra[k] {
+				field(v)
+			}
+		}
+	}
+	return b.String()
+}
