@@ -54,7 +54,7 @@ func TestRBAC(t *testing.T) {
 			},
 		},
 		{
-			name:   "The webhook's own RBAC grants only configmap reads, namespace get and subject access reviews, to the webhook's ServiceAccount.",
+			name:   "The webhook's own RBAC grants only configmap reads and updates, events, namespace get and subject access reviews, to the webhook's ServiceAccount.",
 			values: noValues,
 			check: func(t *testing.T, m manifest) {
 				cr := get[rbacv1.ClusterRole](t, m, "ClusterRole", "", fullname+"-webhook")
@@ -69,7 +69,8 @@ func TestRBAC(t *testing.T) {
 				wantSubjects(t, "ClusterRoleBinding", crb.Subjects, fullname+"-webhook")
 				r := get[rbacv1.Role](t, m, "Role", namespace, fullname+"-webhook")
 				sameRules(t, "webhook Role", r.Rules, []rbacv1.PolicyRule{
-					{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch"}},
+					{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "update"}},
+					{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 				})
 				if n := len(m.ofKind("ClusterRole")); n != 3 {
 					t.Errorf("%d ClusterRoles, want only the webhook's and the two of authorization (authz_test.go)", n)

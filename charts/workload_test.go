@@ -34,6 +34,7 @@ func TestWorkload(t *testing.T) {
 					"--webhook-addr=:8443", "--metrics-addr=:8080", "--namespaces=" + namespace,
 					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
 					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info",
+					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection",
 					"--shutdown-drain=5s"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)

@@ -327,7 +327,7 @@ func ownFlinkgate(t *testing.T, base string, extraArgs ...string) *suite {
 	}
 	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
 		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns},
-		ExtraArgs: append([]string{"--rbac-preflight=off"}, extraArgs...),
+		ExtraArgs: append([]string{"--rbac-preflight=off", settle}, extraArgs...),
 	})
 	if err != nil {
 		t.Fatalf("start flinkgate for %s: %v", ns, err)

@@ -161,7 +161,7 @@ func (s *chartSuite) startFlinkgate(t *testing.T, mode rbac.Mode) {
 		PlatformNamespace: chartNS,
 		Namespaces:        []string{chartNS},
 		WebhookPort:       s.port,
-		ExtraArgs:         []string{"--rbac-preflight=" + string(mode), "--platform-service-account=" + chartFullname},
+		ExtraArgs:         []string{"--rbac-preflight=" + string(mode), "--platform-service-account=" + chartFullname, settle},
 	})
 	if err != nil {
 		t.Fatalf("start flinkgate as %s with --rbac-preflight=%s: %v", chartWebhookSA, mode, err)

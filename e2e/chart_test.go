@@ -409,10 +409,18 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		t.Logf("helm uninstall removed all %d objects: %v", len(objects), objects)
 	})
 
-	t.Run("after helm uninstall the webhooks are gone, so the referenced target can be deleted", func(t *testing.T) {
+	t.Run("after helm uninstall the webhooks are gone, so the referenced target can be deleted once its finalizer is removed by hand", func(t *testing.T) {
 		// flinkgate still runs and would deny this delete (see above); it
-		// succeeds only because the API server no longer calls it.
-		s.mustKubectl(t, "", "-n", chartNS, "delete", "configmap", "staging")
+		// is accepted only because the API server no longer calls it. The
+		// target then waits on flinkgate's in-use-protection finalizer,
+		// which the README says how to remove once flinkgate is gone.
+		s.mustKubectl(t, "", "-n", chartNS, "delete", "configmap", "staging", "--wait=false")
+		out, _ := s.mustKubectl(t, "", "-n", chartNS, "get", "configmap", "staging", "-o", "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}")
+		if !strings.Contains(out, "flinkgate.io/in-use-protection") {
+			t.Fatalf("the deleted target is not held by flinkgate's finalizer: %q", out)
+		}
+		s.mustKubectl(t, "", "-n", chartNS, "patch", "configmap", "staging", "--type=json",
+			"-p", `[{"op":"test","path":"/metadata/finalizers/0","value":"flinkgate.io/in-use-protection"},{"op":"remove","path":"/metadata/finalizers/0"}]`)
 		s.wantAbsent(t, "staging")
 	})
 }

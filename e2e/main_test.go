@@ -114,7 +114,8 @@ func (e *env) setUp(ctx context.Context) error {
 	}
 	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
 		Binary: e.binary, PlatformNamespace: platformNS, Namespaces: []string{platformNS},
-		ExtraArgs: []string{"--rbac-preflight=off"},
+		// A short settle time: deleting a target waits for it (protection_test.go).
+		ExtraArgs: []string{"--rbac-preflight=off", settle},
 	})
 	if err != nil {
 		return fmt.Errorf("start flinkgate: %w", err)

@@ -13,8 +13,9 @@ func InvalidDeployment(r Request, err error) Decision {
 	return Denied(ReasonInvalid, "invalid Deployment %q: %v", r.New.Name, err)
 }
 
-// targetProblem denies a deployment whose target is missing, invalid or could
-// not be looked up; it returns false when the target is usable.
+// targetProblem denies a deployment whose target is missing, invalid, could
+// not be looked up, or is being deleted while the deployment newly points at
+// it; it returns false when the target is usable.
 func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLookup) (Decision, bool) {
 	name, cm := dep.TargetName, r.New
 	switch {
@@ -27,7 +28,7 @@ func targetProblem(r Request, dep *resource.Deployment, found resource.TargetLoo
 	case found.Target == nil:
 		return Denied(ReasonTargetNotFound, "deployment %q references target %q, which does not exist in namespace %s; create the DeploymentTarget first or fix spec.deploymentTargetName", cm.Name, name, cm.Namespace).WithTarget(name), true
 	}
-	return Decision{}, false
+	return terminatingTarget(r, dep, found.Target)
 }
 
 // DeploymentWriteMutate applies the target's patch set to a created or

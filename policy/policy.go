@@ -38,8 +38,11 @@ const (
 	ReasonImmutable      Reason = "immutable"
 	ReasonReferenced     Reason = "referenced"
 	ReasonTargetNotFound Reason = "target_not_found"
-	ReasonPatchFailed    Reason = "patch_failed"
-	ReasonRBAC           Reason = "rbac_preflight"
+	// ReasonTargetTerminating: a deployment may not newly reference a target
+	// that is being deleted.
+	ReasonTargetTerminating Reason = "target_terminating"
+	ReasonPatchFailed       Reason = "patch_failed"
+	ReasonRBAC              Reason = "rbac_preflight"
 	// ReasonForbidden: the requesting user may not act on the virtual
 	// resource (authz), as opposed to the platform lacking access (RBAC).
 	ReasonForbidden   Reason = "forbidden"
@@ -49,7 +52,7 @@ const (
 
 // Reasons lists every Reason a denial can carry, for metrics that start at zero.
 var Reasons = []Reason{ReasonInvalid, ReasonImmutable, ReasonReferenced, ReasonTargetNotFound,
-	ReasonPatchFailed, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
+	ReasonTargetTerminating, ReasonPatchFailed, ReasonRBAC, ReasonForbidden, ReasonUnavailable, ReasonInternal}
 
 // Request is what every policy knows about an admission request.
 type Request struct {
@@ -65,6 +68,8 @@ type Request struct {
 	// PlatformNamespace is where flinkgate runs; targets without a namespace
 	// run their Flink clusters there.
 	PlatformNamespace string
+	// ByFlinkgate is set when flinkgate's own identity sent the request.
+	ByFlinkgate bool
 }
 
 // Decision is a policy's answer.

@@ -22,14 +22,15 @@ func InvalidTarget(err error) Decision {
 	return Denied(ReasonInvalid, "invalid DeploymentTarget: %v", err)
 }
 
-// TargetCreateMutate makes a new target immutable and records the namespace
-// its Flink clusters run in.
+// TargetCreateMutate makes a new target immutable, records the namespace
+// its Flink clusters run in and adds the in-use protection finalizer.
 func TargetCreateMutate(r Request, t *resource.Target) Decision {
 	d := Allowed(targetWarnings(t, r.PlatformNamespace)...).WithTarget(t.Name)
 	out := r.New.DeepCopy()
 	immutable := true
 	out.Immutable = &immutable
 	out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	out.Finalizers = withFinalizer(out)
 	d.Object = out
 	return d
 }
@@ -109,9 +110,10 @@ func TargetUpdateValidate(r Request) Decision {
 	return Allowed().WithTarget(old.Name)
 }
 
-// TargetUpdateMutate applies the validating rules early and keeps the stored
+// TargetUpdateMutate applies the validating rules early, keeps the stored
 // document bytes when only their formatting changed, so the immutable
-// ConfigMap accepts the update.
+// ConfigMap accepts the update, and keeps the in-use protection finalizer on
+// a live target.
 func TargetUpdateMutate(r Request) Decision {
 	d := TargetUpdateValidate(r)
 	if !d.Allowed {
@@ -126,6 +128,13 @@ func TargetUpdateMutate(r Request) Decision {
 	}
 	if t, err := configmap.ParseTarget(old); err == nil {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	}
+	if out.DeletionTimestamp == nil && !r.ByFlinkgate {
+		// Targets created before in-use protection, or while the webhook was
+		// bypassed, get the finalizer on their next update (the API server
+		// refuses new finalizers on an object being deleted). flinkgate's own
+		// removal, from targets in a namespace being deleted, stands.
+		out.Finalizers = withFinalizer(out)
 	}
 	d.Object = out
 	return d

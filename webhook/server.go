@@ -40,8 +40,14 @@ const DefaultMaxBodyBytes = 6 << 20
 type Lookup interface {
 	// Target finds a DeploymentTarget by name.
 	Target(ctx context.Context, namespace, name string) resource.TargetLookup
-	// Referrers lists the deployments that reference a target, sorted.
+	// Referrers lists the deployments that reference a target, sorted; an
+	// empty answer is confirmed live.
 	Referrers(ctx context.Context, namespace, target string) ([]string, error)
+	// TargetLive finds a DeploymentTarget with a live GET: a deployment that
+	// newly references a target must not see a stale "not terminating",
+	// since the protection controller's settle time counts from the
+	// deletion, not from when a cache learns of it.
+	TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup
 }
 
 // Preflight checks the platform's access to a target namespace. It owns
@@ -60,8 +66,11 @@ type Config struct {
 	// virtual resources; nil allows everyone (--authorization=off).
 	Authorizer        authz.Authorizer
 	PlatformNamespace string
-	Registerer        prometheus.Registerer
-	MaxBodyBytes      int64 // 0: DefaultMaxBodyBytes
+	// Self is flinkgate's own user name (from a SelfSubjectReview); its
+	// requests may remove the in-use protection finalizer. Empty: none.
+	Self         string
+	Registerer   prometheus.Registerer
+	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
 }
 
 // Server is the admission webhook.
@@ -195,6 +204,7 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, req *admi
 	r := policy.Request{
 		Stage: stage, Operation: policy.Operation(req.Operation), Namespace: req.Namespace, Name: req.Name,
 		Old: old, New: cm, PlatformNamespace: s.cfg.PlatformNamespace,
+		ByFlinkgate: s.cfg.Self != "" && req.UserInfo.Username == s.cfg.Self,
 	}
 	route := policy.Classify(r)
 	// A deployment's document is parsed once, for its target name (which
@@ -268,7 +278,12 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		if r.Stage == policy.StageMutate {
 			return policy.TargetUpdateMutate(r)
 		}
-		return policy.TargetUpdateValidate(r)
+		d := policy.TargetUpdateValidate(r)
+		if d.Allowed && policy.RemovesFinalizer(r) {
+			refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
+			d = policy.FinalizerRemovalValidate(r, refs, err)
+		}
+		return d
 	case policy.RuleTargetDelete:
 		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 		return policy.TargetDeleteValidate(r, refs, err)
@@ -279,6 +294,9 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
 		if r.Stage == policy.StageMutate {
 			return policy.DeploymentWriteMutate(r, dep, found)
+		}
+		if found.Target != nil && !found.Target.Terminating && policy.NewReference(r, dep) {
+			found = s.cfg.Lookup.TargetLive(ctx, r.Namespace, dep.TargetName)
 		}
 		return policy.DeploymentWriteValidate(r, dep, found)
 	}

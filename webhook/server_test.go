@@ -34,7 +34,10 @@ const platformNS = "flink-platform"
 
 // fakeLookup answers from fixed data: the unit under test is the policy.
 type fakeLookup struct {
-	targets   map[string]*corev1.ConfigMap
+	targets map[string]*corev1.ConfigMap
+	// live overrides targets for TargetLive: what the API server says when
+	// the cache is stale.
+	live      map[string]*corev1.ConfigMap
 	referrers map[string][]string
 	err       error
 	panics    bool
@@ -53,6 +56,14 @@ func (f *fakeLookup) Target(_ context.Context, _, name string) resource.TargetLo
 	}
 	t, err := configmap.ParseTarget(cm)
 	return resource.TargetLookup{Target: t, Err: err}
+}
+
+func (f *fakeLookup) TargetLive(ctx context.Context, ns, name string) resource.TargetLookup {
+	if cm, ok := f.live[name]; ok {
+		t, err := configmap.ParseTarget(cm)
+		return resource.TargetLookup{Target: t, Err: err}
+	}
+	return f.Target(ctx, ns, name)
 }
 
 func (f *fakeLookup) Referrers(_ context.Context, _, target string) ([]string, error) {
@@ -162,6 +173,33 @@ func review(op admissionv1.Operation, old, obj *corev1.ConfigMap) []byte {
 	return b
 }
 
+// edit rewrites the AdmissionRequest inside a review body.
+func edit(body []byte, f func(*admissionv1.AdmissionRequest)) []byte {
+	var r admissionv1.AdmissionReview
+	if err := json.Unmarshal(body, &r); err != nil {
+		panic(err)
+	}
+	f(r.Request)
+	b, _ := json.Marshal(&r)
+	return b
+}
+
+// as sends a review as the named user.
+func as(user string, body []byte) []byte {
+	return edit(body, func(r *admissionv1.AdmissionRequest) { r.UserInfo.Username = user })
+}
+
+func deleting(cm *corev1.ConfigMap) *corev1.ConfigMap {
+	return with(cm, func(c *corev1.ConfigMap) { ts := metav1.Unix(1000000000, 0); c.DeletionTimestamp = &ts })
+}
+
+func protected(cm *corev1.ConfigMap) *corev1.ConfigMap {
+	return with(cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, resource.FinalizerInUse) })
+}
+
+// flinkgateUser is the identity the test server is told is its own.
+const flinkgateUser = "system:serviceaccount:flink-platform:flinkgate"
+
 // golden is an AdmissionResponse with its patch decoded, so a golden file
 // shows the operations rather than base64.
 type golden struct {
@@ -214,6 +252,7 @@ func TestAdmission(t *testing.T) {
 			"appender":   stored(configMap("appender", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/args/-, value: --verbose}\n"), "staging"),
 			"kind-thief": stored(configMap("kind-thief", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {}\n  deploymentPatchSet:\n  - {op: replace, path: /spec, value: {deploymentTargetName: other}}\n"), platformNS),
 			"renamer":    stored(configMap("renamer", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /metadata/name, value: other}\n"), "staging"),
+			"doomed":     deleting(protected(stored(configMap("doomed", resource.KindTarget, seedTarget), "staging"))),
 			"remover":    stored(configMap("remover", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/a, value: 1}\n  - {op: remove, path: /spec/template/spec/missing}\n"), "staging"),
 		},
 		referrers: map[string][]string{
@@ -345,6 +384,45 @@ func TestAdmission(t *testing.T) {
 			body: review(admissionv1.Create, nil, configMap("big", resource.KindDeployment, yamlDeployment+"  seed: 18446744073709551615\n")), allowed: true},
 		{name: "deleting a deployment is allowed", golden: "deployment-delete", path: "/validate",
 			body: review(admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},
+		// In-use protection
+		{name: "a target update that drops the finalizer gets it back while the target is live", golden: "target-update-readds-finalizer", path: "/mutate",
+			body: review(admissionv1.Update, protected(stored(target, "staging")), stored(target, "staging")), allowed: true},
+		{name: "a target created before protection gets the finalizer on its next update", golden: "target-update-adds-finalizer", path: "/mutate",
+			body: review(admissionv1.Update, stored(target, "staging"), with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Labels["team"] = "data" })), allowed: true},
+		{name: "flinkgate's own removal of the finalizer from a live target is not undone", golden: "target-update-flinkgate-release", path: "/mutate",
+			body: as(flinkgateUser, review(admissionv1.Update, protected(stored(target, "staging")), stored(target, "staging"))), allowed: true},
+		{name: "a terminating target does not get the finalizer back", golden: "target-update-terminating", path: "/mutate",
+			body: review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging"))), allowed: true},
+		{name: "removing the finalizer of a referenced target is denied to anyone but flinkgate, naming the deployments", golden: "target-finalizer-removal-referenced", path: "/validate",
+			body: as("alice", review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging")))), contains: "cannot be removed while 1 deployment(s) reference it: top-speed-windowing"},
+		{name: "removing the finalizer of an unreferenced target is allowed to anyone", golden: "target-finalizer-removal-free", path: "/validate",
+			body: as("alice", review(admissionv1.Update, deleting(protected(stored(configMap("free", resource.KindTarget, seedTarget), "staging"))), deleting(stored(configMap("free", resource.KindTarget, seedTarget), "staging")))), allowed: true},
+		{name: "flinkgate itself may remove the finalizer of a referenced target", golden: "target-finalizer-removal-flinkgate", path: "/validate",
+			body: as(flinkgateUser, review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging")))), allowed: true},
+		{name: "a finalizer removal is denied when references cannot be checked", golden: "target-finalizer-removal-unavailable", path: "/validate",
+			body:   as("alice", review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging")))),
+			lookup: &fakeLookup{err: fmt.Errorf("connection refused")}, contains: "try again"},
+		{name: "removing a foreign finalizer of a referenced target is the owner's business", golden: "target-foreign-finalizer-removal", path: "/validate",
+			body: as("alice", review(admissionv1.Update, deleting(protected(with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Finalizers = []string{"example.com/keep"} }))), deleting(protected(stored(target, "staging"))))), allowed: true},
+		{name: "a deployment created for a terminating target is denied", golden: "deployment-create-terminating-target", path: "/mutate",
+			body: review(admissionv1.Create, nil, configMap("d", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "doomed", 1))), contains: `target "doomed" is being deleted; point the deployment at another target`},
+		{name: "validation asks the API server whether a newly referenced target is terminating, not the cache", golden: "deployment-validate-terminating-live", path: "/validate",
+			body:     review(admissionv1.Create, nil, admittedDeployment(yamlDeployment)),
+			lookup:   &fakeLookup{targets: map[string]*corev1.ConfigMap{"staging": stored(target, "staging")}, live: map[string]*corev1.ConfigMap{"staging": deleting(protected(stored(target, "staging")))}},
+			contains: `target "staging" is being deleted`},
+		{name: "a deployment moved to a terminating target is denied", golden: "deployment-move-to-terminating-target", path: "/mutate",
+			body: review(admissionv1.Update, admittedDeployment(yamlDeployment), configMap("top-speed-windowing", resource.KindDeployment, strings.Replace(yamlDeployment, "staging", "doomed", 1))), contains: `target "doomed" is being deleted`},
+		{name: "a deployment that already references a terminating target may still change, to drain it", golden: "deployment-update-terminating-target", path: "/validate",
+			body: review(admissionv1.Update,
+				with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "doomed", 1)), func(c *corev1.ConfigMap) { c.Labels[resource.LabelDeploymentTarget] = "doomed" }),
+				with(admittedDeployment(strings.Replace(yamlDeployment, "parallelism: 2", "parallelism: 1", 1)), func(c *corev1.ConfigMap) {
+					c.Data[resource.DataKey] = strings.Replace(strings.Replace(yamlDeployment, "staging", "doomed", 1), "parallelism: 2", "parallelism: 1", 1)
+					c.Labels[resource.LabelDeploymentTarget] = "doomed"
+				})), allowed: true},
+		{name: "deleting a deployment of a terminating target is allowed", golden: "deployment-delete-terminating-target", path: "/validate",
+			body: review(admissionv1.Delete, with(admittedDeployment(yamlDeployment), func(c *corev1.ConfigMap) { c.Labels[resource.LabelDeploymentTarget] = "doomed" }), nil), allowed: true},
+		{name: "a referenced target deleted through deletecollection (no request name) is denied by the old object's name", golden: "target-deletecollection-referenced", path: "/validate",
+			body: edit(review(admissionv1.Delete, stored(target, "staging"), nil), func(r *admissionv1.AdmissionRequest) { r.Name = "" }), contains: `target "staging" is referenced by 1 deployment(s): top-speed-windowing`},
 		{name: "a lookup that panics is answered with an internal error", golden: "panic", path: "/mutate",
 			body: review(admissionv1.Create, nil, deployment), lookup: &fakeLookup{panics: true}, contains: "failed internally"},
 	}
@@ -359,6 +437,7 @@ func TestAdmission(t *testing.T) {
 				mode = rbac.ModeOff
 			}
 			s, _ := newTestServer(t, l, tc.pre, mode)
+			s.cfg.Self = flinkgateUser
 			resp := post(t, s.Handler(), tc.path, tc.body)
 			if resp.Allowed != tc.allowed {
 				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
@@ -592,6 +671,10 @@ func (c *cachedLookup) Target(context.Context, string, string) resource.TargetLo
 		c.parsed = &resource.TargetLookup{Target: t, Err: err}
 	}
 	return *c.parsed
+}
+
+func (c *cachedLookup) TargetLive(ctx context.Context, ns, name string) resource.TargetLookup {
+	return c.Target(ctx, ns, name)
 }
 
 func (c *cachedLookup) Referrers(context.Context, string, string) ([]string, error) { return nil, nil }

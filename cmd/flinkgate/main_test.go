@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"flinkgate.io/flinkgate/authz"
+	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
 
@@ -43,6 +44,13 @@ func TestServeFlags(t *testing.T) {
 		{name: "the preflight mode and log level are parsed", args: append([]string{"--rbac-preflight=warn", "--log-level=debug"}, required...), check: func(c *serveConfig) bool {
 			return c.preflight == rbac.ModeWarn && c.logLevel == zapcore.DebugLevel
 		}},
+		{name: "leader election is on by default, with a lease in the platform namespace and the derived settle time", env: "flink-platform", args: required, check: func(c *serveConfig) bool {
+			return c.leaderElect && c.leaseName == "flinkgate-protection" && c.leaseNamespace == "flink-platform" && c.settle == protection.DefaultSettle
+		}},
+		{name: "the lease and the settle time can be set", args: append([]string{"--leader-elect=false", "--leader-elect-lease-name=l", "--leader-elect-namespace=ops", "--protection-settle=2s"}, required...), check: func(c *serveConfig) bool {
+			return !c.leaderElect && c.leaseName == "l" && c.leaseNamespace == "ops" && c.settle == 2*time.Second
+		}},
+		{name: "an invalid lease namespace is an error", args: append([]string{"--leader-elect-namespace=Bad_NS"}, required...), wantError: "Bad_NS"},
 		{name: "the shutdown drain defaults to five seconds, within the chart's grace period", args: required, check: func(c *serveConfig) bool {
 			return c.shutdownDrain == 5*time.Second
 		}},

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +32,7 @@ import (
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/metrics"
+	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/webhook"
 )
@@ -46,8 +50,12 @@ type serveConfig struct {
 	authzCacheTTL     time.Duration
 	// platformSA is the platform's ServiceAccount (in the platform
 	// namespace) that the preflight asks about; empty: flinkgate's own.
-	platformSA    string
-	shutdownDrain time.Duration
+	platformSA     string
+	leaderElect    bool
+	leaseName      string
+	leaseNamespace string
+	settle         time.Duration
+	shutdownDrain  time.Duration
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -73,6 +81,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
 	fs.DurationVar(&c.authzCacheTTL, "authorization-cache-ttl", 5*time.Second, "how long an allowed authorization answer is reused (refusals at most 1s); at most 1m")
+	fs.BoolVar(&c.leaderElect, "leader-elect", true, "run the protection controller only in the replica that holds the Lease")
+	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
+	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
+	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -94,11 +106,17 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 			return nil, fmt.Errorf("--platform-service-account %q is not a valid ServiceAccount name: %v", c.platformSA, errs)
 		}
 	}
+	if c.leaseNamespace == "" {
+		c.leaseNamespace = c.platformNamespace
+	}
+	if c.settle < 0 {
+		return nil, errors.New("--protection-settle must not be negative")
+	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
 		c.namespaces = []string{c.platformNamespace}
 	}
-	for _, ns := range append([]string{c.platformNamespace}, c.namespaces...) {
+	for _, ns := range append([]string{c.platformNamespace, c.leaseNamespace}, c.namespaces...) {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("namespace %q is not valid: %v", ns, errs)
 		}
@@ -172,13 +190,20 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
-	authorizer, err := buildAuthorizer(ctx, c, pclient, reg, log)
+	self, err := selfUser(ctx, client)
+	if err != nil {
+		// Without it the webhook still lets the controller release targets
+		// nothing references; only the shutdown release in a namespace being
+		// deleted needs it, and authorization asks about flinkgate like anyone.
+		log.Warn("could not learn flinkgate's own user name; its own requests are checked like anyone's", zap.Error(err))
+	}
+	authorizer, err := buildAuthorizer(c, pclient, self, reg, log)
 	if err != nil {
 		return err
 	}
 	srv, err := webhook.NewServer(webhook.Config{
 		Logger: log, Lookup: caches, Preflight: preflight, Authorizer: authorizer,
-		PlatformNamespace: c.platformNamespace, Registerer: reg,
+		PlatformNamespace: c.platformNamespace, Self: self, Registerer: reg,
 	})
 	if err != nil {
 		return err
@@ -197,6 +222,28 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 	}()
 	go reloader.Run(ctx, 2*time.Second)
+
+	pm, err := protection.NewMetrics(reg)
+	if err != nil {
+		return err
+	}
+	controllerDone := make(chan struct{})
+	go func() {
+		defer close(controllerDone)
+		runController := func(ctx context.Context) {
+			err := protection.Run(ctx, protection.Config{Client: client, Meta: meta, Namespaces: c.namespaces, Settle: c.settle, Logger: log, Metrics: pm})
+			if err != nil && ctx.Err() == nil {
+				log.Error("protection controller stopped", zap.Error(err))
+			}
+		}
+		// The controller, unlike the admissions, stops at the signal, so the
+		// next replica can take the Lease without waiting for the drain.
+		if !c.leaderElect {
+			protection.Lead(stopping, pm, runController)
+			return
+		}
+		protection.RunLeaderElected(stopping, client, protection.Lease{Namespace: c.leaseNamespace, Name: c.leaseName, Identity: leaseIdentity()}, pm, log, runController)
+	}()
 
 	ops := http.NewServeMux()
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
@@ -231,15 +278,19 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 		admit.ServeHTTP(w, r)
 	})
-	// HTTP/1.1 only: an HTTP/2 connection cannot be handed off per answer
-	// like this (and it spares the webhook HTTP/2's rapid-reset exposure).
-	http1 := new(http.Protocols)
-	http1.SetHTTP1(true)
 	servers := []*http.Server{
 		// The API server gives up on a webhook after at most 30s; a client
 		// that trickles its body must not hold a goroutine and buffer longer.
-		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), Protocols: http1, ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log)},
+		//
+		// HTTP/1.1 only: with HTTP/2 each API server multiplexes every call
+		// over one connection, so behind a Service one replica would get
+		// them all; it also keeps HTTP/2 rapid-reset floods (CVE-2023-44487)
+		// off the port any pod can reach. A non-nil empty TLSNextProto turns
+		// HTTP/2 off. It also lets a draining replica hand each connection
+		// off per answer (webhookHandler).
+		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log),
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	errc := make(chan error, len(servers))
@@ -247,7 +298,8 @@ func serve(ctx context.Context, c *serveConfig) error {
 	go func() { errc <- servers[1].ListenAndServe() }()
 	log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
 		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
-		zap.String("authorization", string(c.authorization)), zap.String("platform_service_account", c.platformSA))
+		zap.String("authorization", string(c.authorization)), zap.String("platform_service_account", c.platformSA),
+		zap.String("self", self), zap.Bool("leader_elect", c.leaderElect), zap.Duration("protection_settle", c.settle))
 
 	select {
 	case <-stopping.Done():
@@ -266,6 +318,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer done()
+	<-controllerDone // the lease is released
+	// Before the listeners close, since the release passes this webhook.
+	if err := protection.ReleaseInDyingNamespaces(shutdownCtx, client, c.platformNamespace, c.namespaces, log); err != nil {
+		log.Warn("releasing targets in namespaces being deleted failed", zap.Error(err))
+	}
 	for _, s := range servers {
 		if err := s.Shutdown(shutdownCtx); err != nil {
 			log.Warn("shutdown did not finish every request", zap.String("addr", s.Addr), zap.Error(err))
@@ -278,7 +335,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 // buildAuthorizer returns the authorizer of --authorization, or nil for off.
 // flinkgate's own identity is always allowed (it must be able to drain and
 // clean up), so it asks the API server who it is.
-func buildAuthorizer(ctx context.Context, c *serveConfig, client kubernetes.Interface, reg prometheus.Registerer, log *zap.Logger) (authz.Authorizer, error) {
+func buildAuthorizer(c *serveConfig, client kubernetes.Interface, self string, reg prometheus.Registerer, log *zap.Logger) (authz.Authorizer, error) {
 	if c.authorization == authz.ModeOff {
 		return nil, nil
 	}
@@ -287,20 +344,38 @@ func buildAuthorizer(ctx context.Context, c *serveConfig, client kubernetes.Inte
 		return nil, err
 	}
 	exempt := []string{authz.NamespaceController}
-	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if review, err := client.AuthenticationV1().SelfSubjectReviews().Create(wctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{}); err != nil {
-		// Not fatal: flinkgate then asks about itself like anyone else.
-		log.Warn("could not learn flinkgate's own identity; its own requests will be authorized like any user's", zap.Error(err))
-	} else {
-		exempt = append(exempt, review.Status.UserInfo.Username)
-		log.Info("authorization on", zap.Strings("always_allowed", exempt), zap.Duration("cache_ttl", c.authzCacheTTL))
+	if self != "" {
+		// Without it flinkgate asks about itself like anyone else.
+		exempt = append(exempt, self)
 	}
+	log.Info("authorization on", zap.Strings("always_allowed", exempt), zap.Duration("cache_ttl", c.authzCacheTTL))
 	ttl := c.authzCacheTTL
 	if ttl == 0 {
 		ttl = -1 // the flag's 0 means no cache; Options' 0 means the default
 	}
 	return authz.NewCached(sar, authz.Options{TTL: ttl, AlwaysAllowed: exempt, Registerer: reg})
+}
+
+// selfUser asks the API server who flinkgate is, so the webhook can tell
+// flinkgate's own finalizer removals from anyone else's.
+func selfUser(ctx context.Context, client kubernetes.Interface) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r, err := client.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("self subject review: %w", err)
+	}
+	return r.Status.UserInfo.Username, nil
+}
+
+// leaseIdentity is unique per process: the host (the pod's name in a
+// cluster) and a random suffix, so a restarted pod does not pass for its
+// predecessor.
+func leaseIdentity() string {
+	host, _ := os.Hostname()
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return host + "_" + hex.EncodeToString(b)
 }
 
 func restConfig(kubeconfig string) (*rest.Config, error) {

@@ -141,3 +141,9 @@ func (f *Flinkgate) Pid() int { return f.proc.pid() }
 // Stop stops flinkgate (SIGTERM, then SIGKILL after a bounded wait). It is
 // idempotent; Cluster.Stop also stops it.
 func (f *Flinkgate) Stop() { f.proc.stop() }
+
+// Kill ends flinkgate with SIGKILL: no lease release, no shutdown work.
+func (f *Flinkgate) Kill() { f.proc.kill() }
+
+// Exited reports whether the process has ended.
+func (f *Flinkgate) Exited() bool { return f.proc.exitError() != nil }

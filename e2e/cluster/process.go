@@ -188,3 +188,12 @@ func run(ctx context.Context, env []string, stdin string, bin string, args ...st
 	}
 	return stdout.String(), stderr.String(), err
 }
+
+// kill sends SIGKILL to the process group and waits until it is reaped, as a
+// crash or an OOM kill would end it: no shutdown code runs.
+func (p *process) kill() {
+	p.stopOnce.Do(func() {
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-p.done
+	})
+}

@@ -172,4 +172,11 @@ objectSelector:
   matchExpressions:
     - key: flinkgate.io/kind
       operator: Exists
+# The namespace controller (kube-controller-manager with
+# --use-service-account-credentials) must be able to empty a namespace being
+# deleted, flinkgate's own included, after flinkgate's pods are gone; the
+# in-use-protection finalizer, not this webhook, guards its deletes.
+matchConditions:
+  - name: not-the-namespace-controller
+    expression: "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
 {{- end }}

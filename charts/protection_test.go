@@ -1,0 +1,45 @@
+package charts_test
+
+import (
+	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+)
+
+// The chart's part of in-use protection: the Lease, and the namespace
+// controller's way past the webhooks.
+func TestProtectionInTheChart(t *testing.T) {
+	m := mustRender(t, "")
+	t.Run("The leader-election Role grants the protection Lease in the release namespace and nothing else.", func(t *testing.T) {
+		r := get[rbacv1.Role](t, m, "Role", namespace, fullname+"-leader-election")
+		sameRules(t, "leader-election Role", r.Rules, []rbacv1.PolicyRule{
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create"}},
+			{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, ResourceNames: []string{fullname + "-protection"}, Verbs: []string{"get", "update"}},
+		})
+		rb := get[rbacv1.RoleBinding](t, m, "RoleBinding", namespace, fullname+"-leader-election")
+		if rb.RoleRef.Kind != "Role" || rb.RoleRef.Name != r.Name {
+			t.Errorf("RoleBinding roleRef %+v", rb.RoleRef)
+		}
+		wantSubjects(t, "leader-election RoleBinding", rb.Subjects, fullname+"-webhook")
+	})
+	t.Run("Both webhooks let only the namespace controller past them, so a namespace being deleted can be emptied.", func(t *testing.T) {
+		const want = "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
+		for name, mc := range map[string][]string{
+			"mutating":   conditions(mutating(t, m).MatchConditions),
+			"validating": conditions(validating(t, m).MatchConditions),
+		} {
+			if len(mc) != 1 || mc[0] != want {
+				t.Errorf("%s webhook matchConditions %q, want [%q]", name, mc, want)
+			}
+		}
+	})
+}
+
+func conditions(mcs []admissionregistrationv1.MatchCondition) []string {
+	var out []string
+	for _, mc := range mcs {
+		out = append(out, mc.Expression)
+	}
+	return out
+}

@@ -1,0 +1,75 @@
+package policy
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/resource"
+)
+
+// The in-use protection rules: every target carries resource.FinalizerInUse,
+// only flinkgate removes it while deployments reference the target, and a
+// terminating target takes no new references.
+
+// withFinalizer returns cm's finalizers with FinalizerInUse added, copying.
+func withFinalizer(cm *corev1.ConfigMap) []string {
+	if resource.HasFinalizer(cm.Finalizers, resource.FinalizerInUse) {
+		return cm.Finalizers
+	}
+	return append(slices.Clone(cm.Finalizers), resource.FinalizerInUse)
+}
+
+// RemovesFinalizer reports whether an UPDATE of a target takes
+// FinalizerInUse away, and is not flinkgate's own: then the router must
+// look the target's referrers up for FinalizerRemovalValidate.
+func RemovesFinalizer(r Request) bool {
+	return r.Operation == Update && r.Old != nil && r.New != nil && !r.ByFlinkgate &&
+		resource.HasFinalizer(r.Old.Finalizers, resource.FinalizerInUse) &&
+		!resource.HasFinalizer(r.New.Finalizers, resource.FinalizerInUse)
+}
+
+// FinalizerRemovalValidate lets anyone but flinkgate remove the finalizer
+// only from a target that no deployment references (referrers from a live
+// check, or err why there is none).
+func FinalizerRemovalValidate(r Request, referrers []string, err error) Decision {
+	name := r.Old.Name
+	if r.ByFlinkgate {
+		return Allowed().WithTarget(name)
+	}
+	if err != nil {
+		return Denied(ReasonUnavailable, "could not check which deployments reference target %q before its finalizer %s is removed: %v; try again", name, resource.FinalizerInUse, err).WithTarget(name)
+	}
+	if len(referrers) == 0 {
+		return Allowed().WithTarget(name)
+	}
+	named, more := referrers, ""
+	if len(named) > maxNamedReferrers {
+		more = fmt.Sprintf(" and %d more", len(named)-maxNamedReferrers)
+		named = named[:maxNamedReferrers]
+	}
+	return Denied(ReasonReferenced, "the finalizer %s of target %q cannot be removed while %d deployment(s) reference it: %s%s; delete those deployments or point them at another target, and flinkgate removes it itself", resource.FinalizerInUse, name, len(referrers), strings.Join(named, ", "), more).WithTarget(name)
+}
+
+// NewReference reports whether a deployment write points the deployment at
+// its target anew: a create, or an update that sets or changes
+// spec.deploymentTargetName (flinkgate labels every admitted deployment with
+// its target, so a missing label counts as a change).
+func NewReference(r Request, dep *resource.Deployment) bool {
+	if r.Operation != Update || r.Old == nil {
+		return true
+	}
+	return r.Old.Labels[resource.LabelDeploymentTarget] != dep.TargetName
+}
+
+// terminatingTarget denies a new reference to a target that is being deleted;
+// deployments that already reference it may still change and go, so users
+// can drain it.
+func terminatingTarget(r Request, dep *resource.Deployment, t *resource.Target) (Decision, bool) {
+	if !t.Terminating || !NewReference(r, dep) {
+		return Decision{}, false
+	}
+	return Denied(ReasonTargetTerminating, "target %q is being deleted; point the deployment at another target", t.Name).WithTarget(t.Name), true
+}
