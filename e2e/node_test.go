@@ -110,8 +110,13 @@ func TestChartOnANode(t *testing.T) {
 			}
 		}
 		// A kind flinkgate does not know is denied by flinkgate itself,
-		// which proves the call reached a pod through the Service.
-		s.denied(t, s.manifest("probe", "Bogus", "kind: Bogus\nspec: {}\n"), "Bogus", "apply", "--dry-run=server", "-f", "-")
+		// which proves the call reached a pod through the Service. Ready
+		// pods precede kube-proxy's rules for them by a moment, so it polls.
+		probe := s.manifest("probe", "Bogus", "kind: Bogus\nspec: {}\n")
+		waitUntil(t, time.Minute, "flinkgate's denial through the Service", func() (bool, string) {
+			_, errOut, err := s.kubectl(t, probe, "apply", "--dry-run=server", "-f", "-")
+			return err != nil && strings.Contains(errOut, "flinkgate.io\" denied the request"), errOut
+		})
 	})
 
 	t.Run("the seed's target is stored immutable and a deployment is patched, as in the URL-mode suite", func(t *testing.T) {

@@ -63,6 +63,15 @@ helm install flinkgate charts/flinkgate -n flink-platform \
   --set 'appmanager.rbac.additionalNamespaces={staging}' --wait --timeout "${ready_timeout}s"
 show get pods -n flink-platform -o wide
 
+# Ready pods precede kube-proxy's rules for their Service by a moment: wait
+# until a probe (a kind flinkgate does not know) is denied by flinkgate.
+probe='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"probe","namespace":"flink-platform","labels":{"flinkgate.io/kind":"Bogus"}},"data":{"resource.yaml":"kind: Bogus\nspec: {}\n"}}'
+deadline=$((SECONDS + 60))
+until kubectl apply --dry-run=server -f - <<<"$probe" 2>&1 | grep -q 'flinkgate.io" denied the request'; do
+  [ "$SECONDS" -lt "$deadline" ] || die "flinkgate's webhooks did not answer through the Service within 60s"
+  sleep 0.5
+done
+
 say "a DeploymentTarget and a Deployment that references it"
 show apply -f examples/deployment-target.yaml
 show apply -f examples/deployment.yaml
