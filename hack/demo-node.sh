@@ -67,8 +67,10 @@ show get pods -n flink-platform -o wide
 # until a probe (a kind flinkgate does not know) is denied by flinkgate.
 probe='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"probe","namespace":"flink-platform","labels":{"flinkgate.io/kind":"Bogus"}},"data":{"resource.yaml":"kind: Bogus\nspec: {}\n"}}'
 deadline=$((SECONDS + 60))
-until kubectl apply --dry-run=server -f - <<<"$probe" 2>&1 | grep -q 'flinkgate.io" denied the request'; do
-  [ "$SECONDS" -lt "$deadline" ] || die "flinkgate's webhooks did not answer through the Service within 60s"
+while :; do
+  out=$(kubectl apply --dry-run=server -f - <<<"$probe" 2>&1 || true)
+  case $out in *'flinkgate.io" denied the request'*) break ;; esac
+  [ "$SECONDS" -lt "$deadline" ] || die "flinkgate's webhooks did not answer through the Service within 60s: $out"
   sleep 0.5
 done
 
