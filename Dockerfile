@@ -24,6 +24,10 @@ RUN --mount=type=cache,target=/go/pkg/mod \
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/flinkgate /flinkgate
 USER 65532:65532
+# The same labels, user, ports and entrypoint as `make image-oci` (ociimage/), which
+# builds this image without Docker; ociimage's tests check the two agree.
+LABEL org.opencontainers.image.title="flinkgate" \
+      org.opencontainers.image.description="Ververica-Platform-style DeploymentTargets for Flink on Kubernetes: an admission webhook"
 # Webhook (TLS) and metrics/health ports; see `flinkgate serve --help`.
 EXPOSE 8443 8080
 ENTRYPOINT ["/flinkgate"]

@@ -5,8 +5,11 @@ GO ?= go
 # The pinned tools (etcd, kube-apiserver, kubectl, helm, staticcheck), built
 # once by hack/tools.sh; expanded only by the targets that use it.
 TOOLS = $$(hack/tools.sh)
+# The same plus the node's binaries (kubelet, kube-proxy, kube-controller-manager,
+# kube-scheduler) for the node e2e and demo-node.
+NODE_TOOLS = $$(hack/tools.sh node)
 
-.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench bench-scale demo demo-down image
+.PHONY: help all build tools test unit e2e fmt fmt-check vet lint bench bench-scale demo demo-down demo-node image image-oci
 
 all: build ## build bin/flinkgate (the default)
 
@@ -19,9 +22,11 @@ build: ## build bin/flinkgate
 tools: ## build (once) and cache the pinned tools; prints their directory
 	@hack/tools.sh
 
-# test is the CI entry (.ci/run): the tools are required, never skipped.
+# test is the CI entry (.ci/run): the tools are required, never skipped. The
+# e2e suite includes the chart on a real node, as root (FLINKGATE_SKIP_NODE=1
+# skips it elsewhere).
 test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests, then the e2e suite
-	@bin=$(TOOLS) && \
+	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -count=1 ./... && \
 	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m ./e2e/...
@@ -32,7 +37,7 @@ unit: ## unit tests only (chart and tool-backed tests skip without the tools)
 # -p 1: each e2e package starts its own control plane; two at once on a
 # two-core machine only make both slow.
 e2e: ## the e2e suite against a real kube-apiserver (RUN=regexp selects tests)
-	@bin=$(TOOLS) && \
+	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') ./e2e/...
 
@@ -65,9 +70,20 @@ bench-scale: build ## flinkgate's cache sync, memory and delete check at 10,000 
 demo: ## a local control plane with flinkgate and the examples
 	@hack/demo.sh
 
-demo-down: ## stop the demo cluster
+demo-down: ## stop the demo cluster (either demo)
 	@hack/demo-down.sh
+
+demo-node: ## the demo on a real one-node cluster, flinkgate installed by helm (root)
+	@hack/demo-node.sh
 
 # image needs a Docker engine (none runs on the CI machines).
 image: ## build the container image flinkgate:dev (needs Docker)
 	docker build -t flinkgate:dev .
+
+# image-oci builds the same image without Docker, from a static binary, as an
+# OCI image layout tarball that `ctr images import`, `skopeo copy oci-archive:`
+# or `crane push` take.
+IMAGE_REF ?= flinkgate.local/flinkgate:dev
+image-oci: ## build the image without Docker: bin/flinkgate-image.tar (OCI layout)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags="-s -w" -o bin/flinkgate-linux ./cmd/flinkgate
+	$(GO) run ./cmd/ociimage -binary bin/flinkgate-linux -ref $(IMAGE_REF) -out bin/flinkgate-image.tar

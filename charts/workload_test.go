@@ -24,13 +24,18 @@ func TestWorkload(t *testing.T) {
 				if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
 					t.Errorf("replicas %v, want 2", d.Spec.Replicas)
 				}
+				// The drain (5s) and the in-flight budget (10s) fit the grace period.
+				if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g != 30 {
+					t.Errorf("terminationGracePeriodSeconds %v, want 30", g)
+				}
 				c := container(t, m)
 				want := []string{"serve",
 					"--tls-cert-file=/etc/flinkgate/tls/tls.crt", "--tls-private-key-file=/etc/flinkgate/tls/tls.key",
 					"--webhook-addr=:8443", "--metrics-addr=:8080", "--namespaces=" + namespace,
 					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
 					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info",
-					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection"}
+					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection",
+					"--shutdown-drain=5s"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}

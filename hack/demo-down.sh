@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Stops the demo cluster started by hack/demo.sh, checks that none of its
-# processes (etcd, kube-apiserver, flinkgate) is left, and removes .demo/.
+# Stops the demo cluster started by hack/demo.sh (or hack/demo-node.sh, whose
+# devcluster tears its node down first), checks that none of its processes
+# (etcd, kube-apiserver, flinkgate, the node's) is left, and removes .demo/.
 #
 #   FLINKGATE_DEMO_STOP_TIMEOUT   seconds to wait for a clean stop (default 60)
 #   FLINKGATE_DEMO_DIR            the demo's directory (default .demo/)

@@ -5,6 +5,9 @@
 # build. Prints the bin directory.
 #
 #   hack/tools.sh            build if needed, print the bin directory
+#   hack/tools.sh node       also the node's binaries (tools/node: kubelet,
+#                            kube-controller-manager, kube-scheduler, kube-proxy) for
+#                            the node e2e and make demo-node, symlinked into the same directory
 #   FLINKGATE_TOOLS_CACHE    cache root (default: $XDG_CACHE_HOME or ~/.cache, /flinkgate/tools)
 set -euo pipefail
 
@@ -22,7 +25,7 @@ h3v="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/
 
 # The key covers what decides the binaries' bytes: Go, the pinned modules and the ldflags.
 # The three modules are named, not globbed, so that adding another tools module
-# (lint, helm3, below) does not invalidate a build of kube-apiserver that took minutes.
+# (lint, helm3, node, below) does not invalidate a build of kube-apiserver that took minutes.
 kube_modules=(etcd helm kube)
 key=$( { go version; echo "$kv $hv"
   for m in "${kube_modules[@]}"; do cat "$root/tools/$m/go.mod"; done
@@ -33,6 +36,9 @@ lint_key=lint-$( { go version; cat "$root/tools/lint/go.mod" "$root/tools/lint/g
 # Helm 3 has its own key, so bumping it rebuilds only itself; the bin directory
 # gets a symlink to it.
 helm3_key=helm3-$( { go version; echo "$h3v"; cat "$root/tools/helm3/go.mod" "$root/tools/helm3/go.sum"; } | sha256sum | cut -c1-16)
+# The node's binaries have their own key, so bumping tools/node rebuilds only
+# them; the bin directory gets symlinks to them.
+node_key=node-$( { go version; echo "$kv"; cat "$root/tools/node/go.mod" "$root/tools/node/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -60,4 +66,12 @@ build lint staticcheck honnef.co/go/tools/cmd/staticcheck "" "$cache_root/$lint_
 ln -sfn "$cache_root/$lint_key/bin/staticcheck" "$bin/staticcheck"
 build helm3 helm3 helm.sh/helm/v3/cmd/helm "$h3v" "$cache_root/$helm3_key/bin"
 ln -sfn "$cache_root/$helm3_key/bin/helm3" "$bin/helm3"
+if [ "${1:-}" = node ]; then
+  # Most packages are shared with kube-apiserver (same versions), so Go's
+  # build cache keeps these to a few minutes after it.
+  for b in kubelet kube-controller-manager kube-scheduler kube-proxy; do
+    build node "$b" "k8s.io/kubernetes/cmd/$b" "$kv" "$cache_root/$node_key/bin"
+    ln -sfn "$cache_root/$node_key/bin/$b" "$bin/$b"
+  done
+fi
 echo "$bin"

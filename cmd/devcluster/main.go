@@ -2,7 +2,10 @@
 // registered as its admission webhook, for the demo (hack/demo.sh).
 //
 //	devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]
+//	devcluster up --state DIR --bin TOOLSDIR --node --image TAR
 //
+// With --node it runs a one-node cluster instead (as root), with the image
+// tarball imported, and no flinkgate: hack/demo-node.sh installs it with helm.
 // It keeps its files in DIR, writes DIR/kubeconfig (admin), DIR/metrics-url
 // (flinkgate's /metrics, /healthz and /readyz) and then DIR/ready,
 // and runs until SIGINT or SIGTERM, when it stops everything it started.
@@ -33,23 +36,29 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] != "up" {
-		return errors.New("usage: devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]")
+		return errors.New("usage: devcluster up --state DIR --bin TOOLSDIR (--flinkgate BIN [-- extra serve flags] | --node --image TAR)")
 	}
 	fs := flag.NewFlagSet("devcluster up", flag.ContinueOnError)
 	state := fs.String("state", "", "directory for the cluster's files (kept)")
 	binary := fs.String("flinkgate", "", "flinkgate binary")
 	bin := fs.String("bin", "", "directory with etcd, kube-apiserver, kubectl and helm (hack/tools.sh)")
+	node := fs.Bool("node", false, "run a node (containerd, kubelet, ...) and no local flinkgate; needs root")
+	image := fs.String("image", "", "with --node: an OCI image tarball to import into the node")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
-	if *state == "" || *binary == "" || *bin == "" {
-		return errors.New("--state, --flinkgate and --bin are required")
+	if *state == "" || *bin == "" || (*binary == "" && !*node) {
+		return errors.New("--state, --bin and --flinkgate (or --node) are required")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: *bin, Dir: *state, Log: os.Stderr})
+	opts := cluster.Options{BinDir: *bin, Dir: *state, Log: os.Stderr, Node: *node}
+	if *image != "" {
+		opts.Images = []string{*image}
+	}
+	c, err := cluster.Start(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -58,6 +67,20 @@ func run(args []string) error {
 	// A ready file must never outlive the cluster it announces.
 	defer os.Remove(ready)
 
+	if *node {
+		// The chart's pods run here; the namespace enforces the restricted
+		// Pod Security Standard they are written for.
+		if err := c.CreateNamespace(ctx, platformNamespace, map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}); err != nil {
+			return err
+		}
+		if err := os.WriteFile(ready, []byte(c.Kubeconfig+"\n"), 0o600); err != nil {
+			return fmt.Errorf("write ready file: %w", err)
+		}
+		fmt.Fprintf(os.Stderr, "devcluster: node ready; KUBECONFIG=%s; stop with SIGTERM\n", c.Kubeconfig)
+		<-ctx.Done()
+		fmt.Fprintln(os.Stderr, "devcluster: stopping")
+		return nil
+	}
 	if err := c.CreateNamespace(ctx, platformNamespace, nil); err != nil {
 		return err
 	}

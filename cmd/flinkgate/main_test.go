@@ -54,6 +54,13 @@ func TestServeFlags(t *testing.T) {
 			return !c.leaderElect && c.leaseName == "l" && c.leaseNamespace == "ops" && c.settle == 2*time.Second
 		}},
 		{name: "an invalid lease namespace is an error", args: append([]string{"--leader-elect-namespace=Bad_NS"}, required...), wantError: "Bad_NS"},
+		{name: "the shutdown drain defaults to five seconds, within the chart's grace period", args: required, check: func(c *serveConfig) bool {
+			return c.shutdownDrain == 5*time.Second
+		}},
+		{name: "the shutdown drain is parsed as a duration", args: append([]string{"--shutdown-drain=0s"}, required...), check: func(c *serveConfig) bool {
+			return c.shutdownDrain == 0
+		}},
+		{name: "a shutdown drain over a minute is an error", args: append([]string{"--shutdown-drain=2m"}, required...), wantError: "between 0s and 60s"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,7 @@ type serveConfig struct {
 	leaseNamespace string
 	settle         time.Duration
 	selfTLS        selfTLSFlags
+	shutdownDrain  time.Duration
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -64,7 +66,7 @@ const maxAuthzCacheTTL = time.Minute
 
 func parseServeFlags(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, authorization: authz.ModeRBAC}
+	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, authorization: authz.ModeRBAC, shutdownDrain: defaultShutdownDrain}
 	defaultNS := os.Getenv("POD_NAMESPACE")
 	if defaultNS == "" {
 		defaultNS = "default"
@@ -87,8 +89,12 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
 	c.selfTLS.register(fs)
+	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if c.shutdownDrain < 0 || c.shutdownDrain > time.Minute {
+		return nil, fmt.Errorf("--shutdown-drain=%s: want between 0s and 60s", c.shutdownDrain)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
@@ -121,6 +127,17 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	return c, nil
 }
+
+// defaultShutdownDrain covers the time for a terminating pod to leave the
+// Service's endpoints and for the API server and kube-proxy to notice, which
+// is about a second on a healthy cluster; the chart's
+// terminationGracePeriodSeconds (30) leaves room for it plus shutdownTimeout.
+const defaultShutdownDrain = 5 * time.Second
+
+// shutdownTimeout bounds how long in-flight admissions may finish after the
+// drain; the API server gives up on a webhook call after at most 30s, and
+// flinkgate's answers take milliseconds.
+const shutdownTimeout = 10 * time.Second
 
 func serve(ctx context.Context, c *serveConfig) error {
 	zcfg := zap.NewProductionConfig()
@@ -196,8 +213,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The caches and the certificate reloader outlive the signal: they keep
+	// serving admissions until the listeners have drained.
+	stopping := ctx
+	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	var draining atomic.Bool
 	caches.Start(ctx)
 	go func() {
 		if caches.WaitForSync(ctx) {
@@ -219,17 +240,22 @@ func serve(ctx context.Context, c *serveConfig) error {
 				log.Error("protection controller stopped", zap.Error(err))
 			}
 		}
+		// The controller, unlike the admissions, stops at the signal, so the
+		// next replica can take the Lease without waiting for the drain.
 		if !c.leaderElect {
-			protection.Lead(ctx, pm, runController)
+			protection.Lead(stopping, pm, runController)
 			return
 		}
-		protection.RunLeaderElected(ctx, client, protection.Lease{Namespace: c.leaseNamespace, Name: c.leaseName, Identity: leaseIdentity()}, pm, log, runController)
+		protection.RunLeaderElected(stopping, client, protection.Lease{Namespace: c.leaseNamespace, Name: c.leaseName, Identity: leaseIdentity()}, pm, log, runController)
 	}()
 
 	ops := http.NewServeMux()
 	ops.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	ops.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	ready := func() error {
+		if draining.Load() {
+			return errors.New("shutting down")
+		}
 		if !caches.Synced() {
 			return errors.New("caches have not synced yet")
 		}
@@ -248,6 +274,17 @@ func serve(ctx context.Context, c *serveConfig) error {
 		}
 		_, _ = w.Write([]byte("ok\n"))
 	})
+	admit := srv.Handler()
+	webhookHandler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// While draining, each answer closes its connection, so the API
+		// server's next call dials anew and reaches a replica that stays.
+		// Closing idle connections from this side instead would race a
+		// request the API server is already sending (a failed admission).
+		if draining.Load() {
+			w.Header().Set("Connection", "close")
+		}
+		admit.ServeHTTP(w, r)
+	})
 	servers := []*http.Server{
 		// The API server gives up on a webhook after at most 30s; a client
 		// that trickles its body must not hold a goroutine and buffer longer.
@@ -256,8 +293,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// over one connection, so behind a Service one replica would get
 		// them all; it also keeps HTTP/2 rapid-reset floods (CVE-2023-44487)
 		// off the port any pod can reach. A non-nil empty TLSNextProto turns
-		// HTTP/2 off.
-		{Addr: c.webhookAddr, Handler: srv.Handler(), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		// HTTP/2 off. It also lets a draining replica hand each connection
+		// off per answer (webhookHandler).
+		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log),
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
@@ -279,12 +317,21 @@ func serve(ctx context.Context, c *serveConfig) error {
 		zap.String("profiling_addr", c.profilingAddr))
 
 	select {
-	case <-ctx.Done():
+	case <-stopping.Done():
 	case err := <-errc:
 		return fmt.Errorf("listener stopped: %w", err)
 	}
-	log.Info("shutting down")
-	shutdownCtx, done := context.WithTimeout(context.Background(), 10*time.Second)
+	// Graceful shutdown, so a rollout fails no admission: unready at once,
+	// still serving while the endpoints update (connections are closed after
+	// each answer, see webhookHandler), then the in-flight requests finish.
+	draining.Store(true)
+	log.Info("shutting down: unready, serving while the endpoints update", zap.Duration("drain", c.shutdownDrain))
+	select {
+	case <-time.After(c.shutdownDrain):
+	case err := <-errc:
+		return fmt.Errorf("listener stopped: %w", err)
+	}
+	shutdownCtx, done := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer done()
 	<-controllerDone // the lease is released
 	// Before the listeners close, since the release passes this webhook.
@@ -292,8 +339,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 		log.Warn("releasing targets in namespaces being deleted failed", zap.Error(err))
 	}
 	for _, s := range servers {
-		_ = s.Shutdown(shutdownCtx)
+		if err := s.Shutdown(shutdownCtx); err != nil {
+			log.Warn("shutdown did not finish every request", zap.String("addr", s.Addr), zap.Error(err))
+		}
 	}
+	log.Info("shut down")
 	return nil
 }
 

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -51,6 +52,14 @@ type Options struct {
 	Dir string
 	// Log receives progress messages; nil discards them.
 	Log io.Writer
+	// Node also runs a one-node cluster (node.go): containerd, kubelet,
+	// kube-proxy, kube-controller-manager and kube-scheduler, so pods run.
+	// It needs root (CheckNodeHost), the node binaries in BinDir
+	// (`hack/tools.sh node`) and installs missing Debian packages.
+	Node bool
+	// Images are OCI image tarballs (ociimage) imported into the node's
+	// containerd; pods use them with imagePullPolicy Never.
+	Images []string
 }
 
 // Cluster is a running control plane. Its exported fields are read-only.
@@ -77,6 +86,7 @@ type Cluster struct {
 	flinkgates int        // number of StartFlinkgate calls, for unique names
 	tokens     int        // number of KubeconfigFor calls, for unique names
 	chartDir   string     // the embedded chart, written on first use
+	node       *node      // with Options.Node
 
 	stopOnce sync.Once
 }
@@ -89,7 +99,14 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	for _, tool := range []string{"etcd", "kube-apiserver"} {
+	tools := []string{"etcd", "kube-apiserver"}
+	if opts.Node {
+		if err := CheckNodeHost(); err != nil {
+			return nil, err
+		}
+		tools = append(tools, "kubelet", "kube-proxy", "kube-controller-manager", "kube-scheduler")
+	}
+	for _, tool := range tools {
 		if _, err := os.Stat(filepath.Join(opts.BinDir, tool)); err != nil {
 			return nil, fmt.Errorf("find %s in the tools directory: %w", tool, err)
 		}
@@ -139,7 +156,20 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	serving, err := ca.Serving([]string{"127.0.0.1", "localhost"}, certValidity)
+	hosts := []string{"127.0.0.1", "localhost"}
+	var nodeIP net.IP
+	if c.opts.Node {
+		if err := ensureNodePackages(ctx, c.logf); err != nil {
+			return err
+		}
+		if nodeIP, err = hostIP(); err != nil {
+			return err
+		}
+		// Pods reach the API server at the "kubernetes" Service's ClusterIP.
+		hosts = append(hosts, nodeIP.String(), kubernetesServiceIP,
+			"kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local")
+	}
+	serving, err := ca.Serving(hosts, certValidity)
 	if err != nil {
 		return err
 	}
@@ -199,33 +229,55 @@ func (c *Cluster) start(ctx context.Context) error {
 	c.logf("etcd ready at %s in %s", etcdURL, time.Since(t0).Round(time.Millisecond))
 
 	t0 = time.Now()
-	apiserver, err := c.spawn("kube-apiserver", filepath.Join(c.opts.BinDir, "kube-apiserver"),
-		"--etcd-servers="+etcdURL,
-		"--bind-address=127.0.0.1",
-		"--advertise-address=127.0.0.1",
-		"--secure-port="+strconv.Itoa(ports[2]),
-		"--tls-cert-file="+filepath.Join(c.Dir, "apiserver.crt"),
-		"--tls-private-key-file="+filepath.Join(c.Dir, "apiserver.key"),
-		"--client-ca-file="+filepath.Join(c.Dir, "ca.crt"),
-		"--authorization-mode=RBAC",
+	apiserverArgs := []string{
+		"--etcd-servers=" + etcdURL,
+		"--secure-port=" + strconv.Itoa(ports[2]),
+		"--tls-cert-file=" + filepath.Join(c.Dir, "apiserver.crt"),
+		"--tls-private-key-file=" + filepath.Join(c.Dir, "apiserver.key"),
+		"--client-ca-file=" + filepath.Join(c.Dir, "ca.crt"),
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-		"--service-account-key-file="+filepath.Join(c.Dir, "sa.pub"),
-		"--service-account-signing-key-file="+filepath.Join(c.Dir, "sa.key"),
-		"--service-cluster-ip-range=10.96.0.0/24",
+		"--service-account-key-file=" + filepath.Join(c.Dir, "sa.pub"),
+		"--service-account-signing-key-file=" + filepath.Join(c.Dir, "sa.key"),
+		"--service-cluster-ip-range=" + serviceCIDR,
 		"--allow-privileged=true",
-		// Without a controller-manager nobody creates a namespace's
-		// "default" ServiceAccount, which this plugin demands of every Pod.
-		// The other default plugins (PodSecurity, NamespaceLifecycle, the
-		// webhooks, ...) stay on so admission behaves like a real cluster.
-		"--disable-admission-plugins=ServiceAccount",
-		// The API server would publish its loopback address as the endpoint
-		// of the "kubernetes" Service, which Endpoints validation rejects;
-		// nothing in-cluster needs that Service here.
-		"--endpoint-reconciler-type=none",
-		"--audit-policy-file="+filepath.Join(c.Dir, "audit-policy.yaml"),
-		"--audit-log-path="+c.AuditLog,
+		"--audit-policy-file=" + filepath.Join(c.Dir, "audit-policy.yaml"),
+		"--audit-log-path=" + c.AuditLog,
 		"--profiling=false",
-	)
+	}
+	if c.opts.Node {
+		kubeletClient, err := ca.Client("kube-apiserver-kubelet-client", nil, certValidity)
+		if err != nil {
+			return err
+		}
+		if err := writeFiles(c.Dir, map[string][]byte{"kubelet-client.crt": kubeletClient.CertPEM, "kubelet-client.key": kubeletClient.KeyPEM}); err != nil {
+			return err
+		}
+		apiserverArgs = append(apiserverArgs,
+			// Pods and the kubelet reach it at the node's address.
+			"--bind-address=0.0.0.0",
+			"--advertise-address="+nodeIP.String(),
+			// The kubelet as system:node:<name>, as in a real cluster.
+			"--authorization-mode=Node,RBAC",
+			"--kubelet-client-certificate="+filepath.Join(c.Dir, "kubelet-client.crt"),
+			"--kubelet-client-key="+filepath.Join(c.Dir, "kubelet-client.key"),
+		)
+	} else {
+		apiserverArgs = append(apiserverArgs,
+			"--bind-address=127.0.0.1",
+			"--advertise-address=127.0.0.1",
+			"--authorization-mode=RBAC",
+			// Without a controller-manager nobody creates a namespace's
+			// "default" ServiceAccount, which this plugin demands of every Pod.
+			// The other default plugins (PodSecurity, NamespaceLifecycle, the
+			// webhooks, ...) stay on so admission behaves like a real cluster.
+			"--disable-admission-plugins=ServiceAccount",
+			// The API server would publish its loopback address as the endpoint
+			// of the "kubernetes" Service, which Endpoints validation rejects;
+			// nothing in-cluster needs that Service here.
+			"--endpoint-reconciler-type=none",
+		)
+	}
+	apiserver, err := c.spawn("kube-apiserver", filepath.Join(c.opts.BinDir, "kube-apiserver"), apiserverArgs...)
 	if err != nil {
 		return err
 	}
@@ -256,10 +308,16 @@ func (c *Cluster) start(ctx context.Context) error {
 	}
 	c.logf("kube-apiserver ready at %s in %s", c.Server, time.Since(t0).Round(time.Millisecond))
 
-	return writeKubeconfig(c.Kubeconfig, c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{
+	if err := writeKubeconfig(c.Kubeconfig, c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{
 		ClientCertificateData: admin.CertPEM,
 		ClientKeyData:         admin.KeyPEM,
-	})
+	}); err != nil {
+		return err
+	}
+	if c.opts.Node {
+		return c.startNode(ctx, ca, nodeIP)
+	}
+	return nil
 }
 
 // auditPolicy records who did what to ConfigMaps, with the webhooks' audit
@@ -302,6 +360,11 @@ func (c *Cluster) Stop() {
 		c.stopped = true
 		procs := c.procs
 		c.mu.Unlock()
+		// The node goes first, while the API server can still tell the
+		// kubelet to stop the pods.
+		if c.node != nil {
+			c.stopNode()
+		}
 		for i := len(procs) - 1; i >= 0; i-- {
 			procs[i].stop()
 		}

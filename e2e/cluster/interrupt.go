@@ -80,6 +80,11 @@ func removeStaleTempDirs() {
 		if !ok || err != nil || pid == os.Getpid() || processExists(pid) {
 			continue
 		}
+		// A node leaves mounts (volumes, rootfs, netns) if killed; removing
+		// through them would reach outside the directory's own files.
+		if len(unmountUnder(dir)) > 0 {
+			continue
+		}
 		_ = os.RemoveAll(dir)
 	}
 }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The demo on a real one-node cluster (as root): etcd, kube-apiserver,
+# containerd, kubelet, kube-proxy, kube-controller-manager and kube-scheduler
+# (cmd/devcluster --node), flinkgate's image built without Docker (make
+# image-oci) and installed with `helm install` from the chart, the examples
+# applied. The cluster keeps running until `make demo-down`.
+#
+#   FLINKGATE_DEMO_TIMEOUT   seconds to wait for the cluster and the pods (default 300)
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+demo=$root/.demo
+pidfile=$demo/devcluster.pid
+ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
+image_repo=flinkgate.local/flinkgate
+image_tag=dev
+
+if [ -t 1 ]; then bold=$'\033[1m' reset=$'\033[0m'; else bold='' reset=''; fi
+say() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
+die() { printf 'demo-node: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || die "the node needs root (containerd, kubelet, iptables, mounts); 'make demo' runs without it"
+if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+  die "a demo cluster is already running (pid $(cat "$pidfile")); run 'make demo-down' first"
+fi
+rm -rf "$demo"
+mkdir -p "$demo/bin"
+
+say "building flinkgate's image without Docker (make image-oci) and devcluster"
+make --no-print-directory image-oci IMAGE_REF="$image_repo:$image_tag" >/dev/null
+go build -o "$demo/bin/devcluster" ./cmd/devcluster
+
+say "getting the pinned tools and the node's binaries (hack/tools.sh node; the first run builds them)"
+tools=$(hack/tools.sh node)
+
+say "starting the control plane and the node (log: .demo/devcluster.log)"
+nohup "$demo/bin/devcluster" up --state "$demo" --bin "$tools" --node --image bin/flinkgate-image.tar \
+  >"$demo/devcluster.log" 2>&1 &
+echo $! >"$pidfile"
+trap 'rc=$?; [ "$rc" -eq 0 ] || printf "demo-node: failed; the cluster is still running for inspection (logs in .demo/); stop it with make demo-down\n" >&2' EXIT
+
+deadline=$((SECONDS + ready_timeout))
+until [ -f "$demo/ready" ]; do
+  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    tail -n 40 "$demo/devcluster.log" >&2
+    die "devcluster exited before it was ready"
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || { tail -n 40 "$demo/devcluster.log" >&2; die "devcluster was not ready after ${ready_timeout}s"; }
+  sleep 0.5
+done
+
+export KUBECONFIG=$demo/kubeconfig HELM_CACHE_HOME=$demo/helm/cache HELM_CONFIG_HOME=$demo/helm/config HELM_DATA_HOME=$demo/helm/data
+kubectl() { "$tools/kubectl" "$@"; }
+helm() { "$tools/helm" "$@"; }
+show() { printf '$ kubectl %s\n' "$*"; kubectl "$@"; }
+
+say "helm install flinkgate from the chart, with the local image"
+kubectl get namespace staging -o name 2>/dev/null || kubectl create namespace staging
+printf '$ helm install flinkgate charts/flinkgate -n flink-platform --set image.repository=%s --set image.tag=%s --set image.pullPolicy=Never --set appmanager.rbac.additionalNamespaces={staging} --wait\n' "$image_repo" "$image_tag"
+helm install flinkgate charts/flinkgate -n flink-platform \
+  --set image.repository="$image_repo" --set image.tag="$image_tag" --set image.pullPolicy=Never \
+  --set 'appmanager.rbac.additionalNamespaces={staging}' --wait --timeout "${ready_timeout}s"
+show get pods -n flink-platform -o wide
+
+# Ready pods precede kube-proxy's rules for their Service by a moment: wait
+# until a probe (a kind flinkgate does not know) is denied by flinkgate.
+probe='{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"probe","namespace":"flink-platform","labels":{"flinkgate.io/kind":"Bogus"}},"data":{"resource.yaml":"kind: Bogus\nspec: {}\n"}}'
+deadline=$((SECONDS + 60))
+while :; do
+  out=$(kubectl apply --dry-run=server -f - <<<"$probe" 2>&1 || true)
+  case $out in *'flinkgate.io" denied the request'*) break ;; esac
+  [ "$SECONDS" -lt "$deadline" ] || die "flinkgate's webhooks did not answer through the Service within 60s: $out"
+  sleep 0.5
+done
+
+say "a DeploymentTarget and a Deployment that references it"
+show apply -f examples/deployment-target.yaml
+show apply -f examples/deployment.yaml
+
+say "the Deployment as stored: the target's deploymentPatchSet was applied"
+show get configmap top-speed-windowing -n flink-platform -o yaml
+
+say "the one-node cluster is running, with flinkgate from the chart"
+cat <<EOF
+Use it:   export KUBECONFIG=$demo/kubeconfig
+          kubectl: $tools/kubectl
+          helm:    $tools/helm   (HELM_*_HOME under .demo/helm)
+Logs:     .demo/kubelet.log, .demo/containerd.log, .demo/kube-apiserver.log, kubectl logs -n flink-platform deploy/flinkgate
+Stop it:  make demo-down   (removes the pods, containers, mounts, bridge and iptables chains)
+EOF
