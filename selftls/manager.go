@@ -183,15 +183,13 @@ func (m *Manager) sync(ctx context.Context) error {
 		encode(next, sec)
 		// Update carries the resourceVersion read above: if another replica
 		// wrote in between, this one loses and starts over from its result.
-		updated, err := secrets.Update(ctx, sec, metav1.UpdateOptions{})
-		if apierrors.IsConflict(err) {
+		if _, err := secrets.Update(ctx, sec, metav1.UpdateOptions{}); apierrors.IsConflict(err) {
 			return errRetry
-		}
-		if err != nil {
+		} else if err != nil {
 			return fmt.Errorf("update secret %s/%s: %w", m.cfg.Namespace, m.cfg.SecretName, err)
 		}
 		m.record(changes)
-		sec, s = updated, next
+		s = next
 		_, injectErr = m.inject(ctx, certsPEM(s))
 	}
 	if err := m.load(s); err != nil {
