@@ -1,3 +1,6 @@
+// This file is over 400 lines because it is the authorizer's table tests: the checks a request
+// needs, caching, coalescing and bounds.
+
 package authz
 
 import (

@@ -1,3 +1,6 @@
+// This file is over 400 lines because it is one bounded YAML reader and writer; the bounds are
+// checked inside the same loops that do the work.
+
 package codec
 
 import (

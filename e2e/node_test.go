@@ -1,5 +1,8 @@
 //go:build e2e
 
+// This file is over 400 lines because it is one ordered story on one node (install, admission
+// through the Service, rollout and pod deletion under load, uninstall, teardown).
+
 package e2e
 
 import (

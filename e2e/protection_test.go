@@ -1,5 +1,9 @@
 //go:build e2e
 
+// This file is over 400 lines because the in-use protection proofs (terminating targets,
+// replicas behind a proxy, forged reviews, the storm with a leader kill, namespace deletion)
+// share one environment and its helpers; each test still runs alone.
+
 package e2e
 
 import (

@@ -1,3 +1,6 @@
+// This file is over 400 lines because the controller's informers, queue, events and dangling
+// gauge share its state; the decision itself is in decide.go.
+
 package protection
 
 import (

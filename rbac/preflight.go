@@ -1,3 +1,6 @@
+// This file is over 400 lines because the preflight's mode, its results and the messages they
+// give belong with the checker that produces them.
+
 package rbac
 
 import (

@@ -1,3 +1,6 @@
+// This file is over 400 lines because it is the preflight's table tests: outcomes, messages,
+// caching, coalescing and the metric.
+
 package rbac
 
 import (

@@ -1,3 +1,6 @@
+// This file is over 400 lines because it is the one place a request is handled: reading the
+// review, routing it to the policies with the facts they need, and building the answer.
+
 // Package webhook answers Kubernetes admission reviews for DeploymentTargets
 // and Deployments stored as ConfigMaps: HTTP handling once, policies as plain
 // functions.
@@ -33,6 +36,12 @@ import (
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
 // and new ConfigMap, each up to 1 MiB, and JSON escaping can double them.
 const DefaultMaxBodyBytes = 6 << 20
+
+// MaxPatchBytes bounds the JSON patch of an answer, as a backstop: the
+// patched document is at most 1 MiB (the codec stops there) and JSON
+// escaping at most doubles it, so real patches stay near 2 MiB; no answer
+// may be larger than the largest review flinkgate reads.
+const MaxPatchBytes = DefaultMaxBodyBytes
 
 // Lookup is what the policies need to know beyond the request, answered from
 // the caches and confirmed against the API server where a stale answer
@@ -462,6 +471,9 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
 			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target))
+		}
+		if len(patch) > MaxPatchBytes {
+			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target))
 		}
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch

@@ -1,3 +1,6 @@
+// This file is over 400 lines because TestAdmission is the table of golden responses for every
+// admission rule, with its fixtures beside the cases that use them.
+
 package webhook
 
 import (

@@ -1,3 +1,6 @@
+// This file is over 400 lines because it wires every part of flinkgate serve (flags, clients,
+// caches, controller, listeners, shutdown) in one readable order.
+
 package main
 
 import (

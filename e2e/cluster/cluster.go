@@ -1,3 +1,6 @@
+// This file is over 400 lines because it starts, configures and stops one control plane; the
+// pieces share its state.
+
 // Package cluster runs a throwaway Kubernetes control plane (etcd and
 // kube-apiserver) and flinkgate as local processes, for end-to-end tests and
 // the demo.

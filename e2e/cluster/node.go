@@ -1,3 +1,6 @@
+// This file is over 400 lines because a node is one life cycle: host packages, containerd,
+// CNI, kubelet, controllers and images, and a teardown that must undo each of them in reverse.
+
 package cluster
 
 import (

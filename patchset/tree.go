@@ -1,0 +1,207 @@
+package patchset
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// The pointer walk under every operation: get, add and remove a value at a
+// path of a decoded JSON tree.
+
+func get(doc any, path []string) (any, error) {
+	if len(path) == 0 {
+		return doc, nil
+	}
+	p, err := parent(doc, path, false)
+	if err != nil {
+		return nil, err
+	}
+	last := path[len(path)-1]
+	switch c := p.(type) {
+	case map[string]any:
+		v, ok := c[last]
+		if !ok {
+			return nil, fmt.Errorf("%s does not exist", render(path))
+		}
+		return v, nil
+	case []any:
+		idx, err := index(last, len(c), false)
+		if err != nil {
+			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
+		}
+		return c[idx], nil
+	default:
+		return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+	}
+}
+
+// parent walks to the container holding the last token. With create, missing
+// objects on the way are created (never arrays, and arrays are never padded).
+func parent(doc any, path []string, create bool) (any, error) {
+	cur := doc
+	for i, tok := range path[:len(path)-1] {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				if !create {
+					return nil, fmt.Errorf("%s does not exist", render(path[:i+1]))
+				}
+				v = map[string]any{}
+				c[tok] = v
+			}
+			cur = v
+		case []any:
+			idx, err := index(tok, len(c), false)
+			if err != nil {
+				return nil, fmt.Errorf("at %s: %w", render(path[:i]), err)
+			}
+			cur = c[idx]
+		default:
+			return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:i]), KindOf(cur), tok)
+		}
+	}
+	return cur, nil
+}
+
+// add inserts v at path and returns the (possibly new) document root.
+func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
+	if len(path) == 0 {
+		return v, nil
+	}
+	p, err := parent(doc, path, create)
+	if err != nil {
+		return nil, err
+	}
+	last := path[len(path)-1]
+	switch c := p.(type) {
+	case map[string]any:
+		c[last] = v
+		return doc, nil
+	case []any:
+		idx, err := index(last, len(c), true)
+		if err != nil {
+			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
+		}
+		b.left -= (len(c) - idx) * shiftCost
+		grown := append(c, nil)
+		copy(grown[idx+1:], grown[idx:])
+		grown[idx] = v
+		return setChild(doc, path[:len(path)-1], grown)
+	default:
+		return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+	}
+}
+
+// remove deletes the value at path and returns it and the document root.
+func remove(doc any, path []string, b *budget) (any, any, error) {
+	if len(path) == 0 {
+		return nil, nil, fmt.Errorf("the whole document cannot be removed")
+	}
+	p, err := parent(doc, path, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	last := path[len(path)-1]
+	switch c := p.(type) {
+	case map[string]any:
+		v, ok := c[last]
+		if !ok {
+			return nil, nil, fmt.Errorf("%s does not exist", render(path))
+		}
+		delete(c, last)
+		return v, doc, nil
+	case []any:
+		idx, err := index(last, len(c), false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
+		}
+		v := c[idx]
+		b.left -= (len(c) - idx) * shiftCost
+		// In place: the document belongs to this request alone.
+		copy(c[idx:], c[idx+1:])
+		c[len(c)-1] = nil
+		shrunk := c[:len(c)-1]
+		d, err := setChild(doc, path[:len(path)-1], shrunk)
+		return v, d, err
+	default:
+		return nil, nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+	}
+}
+
+// setChild stores a resized array back into its parent: Go slices that grow
+// or shrink are new values.
+func setChild(doc any, path []string, v any) (any, error) {
+	if len(path) == 0 {
+		return v, nil
+	}
+	p, err := parent(doc, path, false)
+	if err != nil {
+		return nil, err
+	}
+	last := path[len(path)-1]
+	switch c := p.(type) {
+	case map[string]any:
+		c[last] = v
+	case []any:
+		idx, err := index(last, len(c), false)
+		if err != nil {
+			return nil, err
+		}
+		c[idx] = v
+	}
+	return doc, nil
+}
+
+// index parses an RFC 6901 array index. "-" (the end) is allowed only where
+// an element is inserted. Leading zeros and negative indices are refused, and
+// an index beyond the array is refused before anything is allocated.
+func index(tok string, n int, inserting bool) (int, error) {
+	if tok == "-" {
+		if inserting {
+			return n, nil
+		}
+		return 0, fmt.Errorf("- (the end of the array) names no element here")
+	}
+	if tok == "" || (len(tok) > 1 && tok[0] == '0') || strings.TrimLeft(tok, "0123456789") != "" {
+		return 0, fmt.Errorf("%q is not an array index (use 0, 1, ... or - to append)", tok)
+	}
+	limit := n - 1
+	if inserting {
+		limit = n
+	}
+	if len(tok) > 9 {
+		return 0, fmt.Errorf("index %s is out of range for an array of %d elements", tok, n)
+	}
+	i, err := strconv.Atoi(tok)
+	if err != nil || i > limit {
+		return 0, fmt.Errorf("index %s is out of range for an array of %d elements", tok, n)
+	}
+	return i, nil
+}
+
+func isPrefix(prefix, path []string) bool {
+	if len(prefix) > len(path) {
+		return false
+	}
+	for i := range prefix {
+		if prefix[i] != path[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// render writes tokens back as an escaped JSON pointer for messages.
+func render(tokens []string) string {
+	if len(tokens) == 0 {
+		return "the document root"
+	}
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(EscapeToken(t))
+	}
+	return b.String()
+}
