@@ -12,7 +12,6 @@ import (
 	"unique"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -187,16 +186,7 @@ func (c *Cache) Target(ctx context.Context, namespace, name string) resource.Tar
 			}
 		}
 	}
-	cm, err := c.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return resource.TargetLookup{}
-	case err != nil:
-		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
-	case cm.Labels[resource.LabelKind] != resource.KindTarget:
-		return resource.TargetLookup{}
-	}
-	return c.parse(cm)
+	return c.TargetLive(ctx, namespace, name)
 }
 
 // parse memoizes ParseTarget per object version: targets are immutable, so

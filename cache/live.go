@@ -2,12 +2,11 @@ package cache
 
 import (
 	"context"
-	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 // TargetLive finds a target with a live GET, bypassing the informer: the
@@ -15,13 +14,8 @@ import (
 // cache cannot hide that the target is being deleted.
 func (c *Cache) TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup {
 	cm, err := c.client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return resource.TargetLookup{}
-	case err != nil:
-		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
-	case cm.Labels[resource.LabelKind] != resource.KindTarget:
-		return resource.TargetLookup{}
+	if found, ok := configmap.FromGet(namespace, name, cm, err); !ok {
+		return found
 	}
 	return c.parse(cm)
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -64,21 +63,16 @@ type Cluster struct{ Client kubernetes.Interface }
 
 var _ webhook.Lookup = Cluster{}
 
-// Target implements webhook.Lookup.
 // TargetLive implements webhook.Lookup; every look-up here is live.
 func (c Cluster) TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup {
 	return c.Target(ctx, namespace, name)
 }
 
+// Target implements webhook.Lookup.
 func (c Cluster) Target(ctx context.Context, namespace, name string) resource.TargetLookup {
 	cm, err := c.Client.CoreV1().ConfigMaps(namespace).Get(ctx, name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return resource.TargetLookup{}
-	case err != nil:
-		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}
-	case cm.Labels[resource.LabelKind] != resource.KindTarget:
-		return resource.TargetLookup{}
+	if found, ok := configmap.FromGet(namespace, name, cm, err); !ok {
+		return found
 	}
 	t, err := configmap.ParseTarget(cm)
 	return resource.TargetLookup{Target: t, Err: err}

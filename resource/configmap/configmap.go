@@ -4,8 +4,10 @@ package configmap
 
 import (
 	"context"
+	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	"flinkgate.io/flinkgate/resource"
 )
@@ -42,4 +44,19 @@ func ParseTargetContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Ta
 // ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
 func ParseDeploymentContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Deployment, error) {
 	return resource.ParseDeploymentContext(ctx, Object(cm))
+}
+
+// FromGet reads the answer to a GET of a target's ConfigMap: a ConfigMap
+// that is missing or carries another kind is no target; any other error
+// means the look-up failed. ok is false when lookup is already the answer.
+func FromGet(namespace, name string, cm *corev1.ConfigMap, err error) (lookup resource.TargetLookup, ok bool) {
+	switch {
+	case apierrors.IsNotFound(err):
+		return resource.TargetLookup{}, false
+	case err != nil:
+		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}, false
+	case cm.Labels[resource.LabelKind] != resource.KindTarget:
+		return resource.TargetLookup{}, false
+	}
+	return resource.TargetLookup{}, true
 }
