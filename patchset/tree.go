@@ -32,7 +32,7 @@ func get(doc any, path []string) (any, error) {
 		}
 		return c[idx], nil
 	default:
-		return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+		return nil, noMember(path[:len(path)-1], p, last)
 	}
 }
 
@@ -59,7 +59,7 @@ func parent(doc any, path []string, create bool) (any, error) {
 			}
 			cur = c[idx]
 		default:
-			return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:i]), KindOf(cur), tok)
+			return nil, noMember(path[:i], cur, tok)
 		}
 	}
 	return cur, nil
@@ -90,7 +90,7 @@ func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
 		grown[idx] = v
 		return setChild(doc, path[:len(path)-1], grown)
 	default:
-		return nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+		return nil, noMember(path[:len(path)-1], p, last)
 	}
 }
 
@@ -126,7 +126,7 @@ func remove(doc any, path []string, b *budget) (any, any, error) {
 		d, err := setChild(doc, path[:len(path)-1], shrunk)
 		return v, d, err
 	default:
-		return nil, nil, fmt.Errorf("%s is %s, which has no member %q", render(path[:len(path)-1]), KindOf(p), last)
+		return nil, nil, noMember(path[:len(path)-1], p, last)
 	}
 }
 
@@ -204,4 +204,10 @@ func render(tokens []string) string {
 		b.WriteString(EscapeToken(t))
 	}
 	return b.String()
+}
+
+// noMember says that the value at path, neither mapping nor list, cannot
+// hold the token tok.
+func noMember(path []string, v any, tok string) error {
+	return fmt.Errorf("%s is %s, which has no member %q", render(path), KindOf(v), tok)
 }
