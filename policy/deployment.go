@@ -98,11 +98,12 @@ func patchDenied(r Request, name string, err error) Decision {
 // while its metadata (the protection finalizer, labels) changes its
 // resourceVersion without changing what it does to deployments.
 func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
-	if r.Operation != Update || r.Old == nil || t.UID == "" || !maps.Equal(r.Old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
+	old := storedDeployment(r)
+	if old == nil || t.UID == "" || !maps.Equal(old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
 		return false
 	}
-	a := r.Old.Annotations
-	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationDigest] == resource.Digest(t, r.Old.Data[resource.DataKey])
+	a := old.Annotations
+	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationDigest] == resource.Digest(t, old.Data[resource.DataKey])
 }
 
 // DeploymentWriteValidate checks the final deployment: its target exists and

@@ -58,10 +58,19 @@ func FinalizerRemovalValidate(r Request, referrers []string, err error) Decision
 // spec.deploymentTargetName (flinkgate labels every admitted deployment with
 // its target, so a missing label counts as a change).
 func NewReference(r Request, dep *resource.Deployment) bool {
-	if r.Operation != Update || r.Old == nil {
-		return true
+	old := storedDeployment(r)
+	return old == nil || old.Labels[resource.LabelDeploymentTarget] != dep.TargetName
+}
+
+// storedDeployment is the old object of an UPDATE when flinkgate admitted it
+// as a deployment, else nil: a ConfigMap that gains the Deployment kind label
+// was never seen by the webhooks, so whatever labels and annotations it
+// carries were written by anyone and count for nothing.
+func storedDeployment(r Request) *corev1.ConfigMap {
+	if r.Operation != Update || r.Old == nil || r.Old.Labels[resource.LabelKind] != resource.KindDeployment {
+		return nil
 	}
-	return r.Old.Labels[resource.LabelDeploymentTarget] != dep.TargetName
+	return r.Old
 }
 
 // terminatingTarget denies a new reference to a target that is being deleted;
