@@ -263,6 +263,9 @@ func (c *Cluster) start(ctx context.Context) error {
 			"--authorization-mode=Node,RBAC",
 			"--kubelet-client-certificate="+filepath.Join(c.Dir, "kubelet-client.crt"),
 			"--kubelet-client-key="+filepath.Join(c.Dir, "kubelet-client.key"),
+			// The node's name resolves nowhere; `kubectl logs` and `exec`
+			// reach the kubelet at its address.
+			"--kubelet-preferred-address-types=InternalIP",
 		)
 	} else {
 		apiserverArgs = append(apiserverArgs,

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -421,37 +423,43 @@ conntrack:
 `, filepath.Join(dir, "kube-proxy.kubeconfig"), podSubnet, healthzPort, metricsPort)
 }
 
-// stopNode tears the node down: pods first, through the kubelet, so that
-// the runtime releases their networks; then the processes; then whatever is
-// left (containers, mounts, the bridge, iptables chains, cgroups). It
-// records what it could not remove in the stats.
+// Teardown bounds. stopNode must finish well inside `make demo-down`'s 60 s
+// wait for devcluster, which otherwise kills it half-way and leaves the
+// pods' shims, mounts and bridge on the host.
+const (
+	// podStopWait is how long the kubelet gets to stop the pods itself,
+	// which is what releases their networks cleanly (the CNI DEL).
+	podStopWait = 20 * time.Second
+	// podStopGrace is the pods' grace period at teardown: the chart's 30 s
+	// (a drain and in-flight requests) is for rollouts, not for this.
+	podStopGrace int64 = 1
+	// nodeTeardownTimeout bounds every command the teardown runs.
+	nodeTeardownTimeout = 45 * time.Second
+)
+
+// stopNode tears the node down and records what it could not remove in the
+// stats. The order matters:
+//  1. the controller-manager and scheduler, so that no ReplicaSet replaces
+//     the pods the next step deletes (they did, and the wait for an empty
+//     node never ended while the chart was installed);
+//  2. every pod, deleted with a short grace period, so that the kubelet
+//     stops their sandboxes, which runs the CNI DEL and unmounts volumes;
+//  3. the kubelet and kube-proxy;
+//  4. whatever is left, by force: every task and container in containerd,
+//     then every process still in the kubelet's cgroups or still using
+//     this node's containerd (a shim, or a container whose shim is gone);
+//  5. containerd, then mounts, the bridge, iptables chains and cgroups.
 func (c *Cluster) stopNode() {
 	n := c.node
 	started := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTeardownTimeout)
 	defer cancel()
 
-	// Deleting every pod makes the kubelet stop its sandboxes, which runs
-	// the CNI DEL (addresses, veths, portmap rules) and unmounts volumes.
+	n.stopProcs("kube-controller-manager", "kube-scheduler")
 	if c.client != nil {
-		nss, err := c.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
-		if err == nil {
-			for _, ns := range nss.Items {
-				_ = c.client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(int64(0))}, metav1.ListOptions{})
-			}
-		}
-		_ = poll(ctx, time.Minute, "the kubelet to stop every pod", nil, func(ctx context.Context) (bool, error) {
-			out, _, err := run(ctx, nil, "", "ctr", append(n.ctr, "tasks", "ls", "-q")...)
-			if err != nil {
-				return false, err
-			}
-			return strings.TrimSpace(out) == "", fmt.Errorf("tasks still running: %s", strings.Join(strings.Fields(out), " "))
-		})
+		c.deletePods(ctx)
 	}
-	// Then the node processes, newest first, while containerd still runs.
-	for i := len(n.procs) - 1; i >= 1; i-- {
-		n.procs[i].stop()
-	}
+	n.stopProcs("kubelet", "kube-proxy")
 	// Anything the kubelet left: kill and delete every task and container,
 	// which ends their shims.
 	if out, _, err := run(ctx, nil, "", "ctr", append(n.ctr, "containers", "ls", "-q")...); err == nil {
@@ -461,9 +469,11 @@ func (c *Cluster) stopNode() {
 			_, _, _ = run(ctx, nil, "", "ctr", append(n.ctr, "containers", "delete", id)...)
 		}
 	}
-	if len(n.procs) > 0 {
-		n.procs[0].stop() // containerd
-	}
+	c.killNodeStragglers(ctx)
+	n.stopProcs("containerd")
+	// A shim outlives containerd; none should be left, but one that is
+	// would hold mounts and the pod's network namespace.
+	c.killNodeStragglers(ctx)
 	// kube-proxy's chains (KUBE-*) in every table.
 	_, _, _ = run(ctx, nil, "", filepath.Join(c.opts.BinDir, "kube-proxy"), "--cleanup")
 	var leftovers []string
@@ -474,7 +484,7 @@ func (c *Cluster) stopNode() {
 		}
 	}
 	leftovers = append(leftovers, removeChains(ctx)...)
-	leftovers = append(leftovers, removeCgroups("kubepods")...)
+	leftovers = append(leftovers, removeCgroups(kubeletCgroup)...)
 	if n.ipFwdOld != "" {
 		_ = os.WriteFile("/proc/sys/net/ipv4/ip_forward", []byte(n.ipFwdOld), 0o644)
 	}
@@ -482,6 +492,134 @@ func (c *Cluster) stopNode() {
 	n.stats.Leftovers = leftovers
 	n.stats.Teardown = time.Since(started)
 	c.logf("node torn down in %s; leftovers: %d %v", n.stats.Teardown.Round(time.Millisecond), len(leftovers), leftovers)
+}
+
+// stopProcs stops the named node processes at once, so that the teardown
+// waits for the slowest, not for their sum.
+func (n *node) stopProcs(names ...string) {
+	var wg sync.WaitGroup
+	for _, p := range n.procs {
+		if slices.Contains(names, p.name) {
+			wg.Go(p.stop)
+		}
+	}
+	wg.Wait()
+}
+
+// deletePods deletes every pod with a short grace period and waits, at most
+// podStopWait, until the API server has none and containerd runs no task.
+// A node that does not get there is cleaned up by force afterwards.
+func (c *Cluster) deletePods(ctx context.Context) {
+	n := c.node
+	nss, err := c.client.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		c.logf("teardown: list namespaces: %v", err)
+		return
+	}
+	for _, ns := range nss.Items {
+		err := c.client.CoreV1().Pods(ns.Name).DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: new(podStopGrace)}, metav1.ListOptions{})
+		if err != nil {
+			c.logf("teardown: delete the pods of %s: %v", ns.Name, err)
+		}
+	}
+	err = poll(ctx, podStopWait, "the kubelet to stop every pod", nil, func(ctx context.Context) (bool, error) {
+		pods, err := c.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		if len(pods.Items) > 0 {
+			return false, fmt.Errorf("%d pods left, first %s/%s", len(pods.Items), pods.Items[0].Namespace, pods.Items[0].Name)
+		}
+		out, _, err := run(ctx, nil, "", "ctr", append(n.ctr, "tasks", "ls", "-q")...)
+		if err != nil {
+			return false, err
+		}
+		return strings.TrimSpace(out) == "", fmt.Errorf("tasks still running: %s", strings.Join(strings.Fields(out), " "))
+	})
+	if err != nil {
+		c.logf("teardown: %v; removing the rest by force", err)
+	}
+}
+
+// killNodeStragglers kills every process of the node that outlived its
+// parent: those in the kubelet's cgroups (containers) and those naming the
+// node's containerd socket (shims).
+func (c *Cluster) killNodeStragglers(ctx context.Context) {
+	pids := c.nodeProcesses()
+	if len(pids) == 0 {
+		return
+	}
+	for pid := range pids {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	_ = poll(ctx, 5*time.Second, "killed node processes to exit", nil, func(context.Context) (bool, error) {
+		for pid := range pids {
+			if processExists(pid) && !zombie(pid) {
+				return false, fmt.Errorf("process %d still runs", pid)
+			}
+		}
+		return true, nil
+	})
+}
+
+// nodeProcesses returns the node's processes other than the ones the
+// cluster started itself, with their command lines: those in the kubelet's
+// cgroups and those whose command line names the node's containerd socket
+// (shims). A command line merely naming the cluster directory (devcluster,
+// a `tail -f` of a log) is not the node's.
+func (c *Cluster) nodeProcesses() map[int]string {
+	own := map[int]bool{os.Getpid(): true}
+	c.mu.Lock()
+	for _, p := range c.procs {
+		own[p.pid()] = true
+	}
+	c.mu.Unlock()
+	found := map[int]string{}
+	cmdline := func(pid int) string {
+		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+		return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
+	}
+	// Each hierarchy holds every process, so the first one found will do.
+	if roots := cgroupRoots(kubeletCgroup); len(roots) > 0 {
+		_ = filepath.WalkDir(roots[0], func(path string, d os.DirEntry, err error) error {
+			if err != nil || !d.IsDir() {
+				return nil
+			}
+			data, _ := os.ReadFile(filepath.Join(path, "cgroup.procs"))
+			for _, f := range strings.Fields(string(data)) {
+				if pid, err := strconv.Atoi(f); err == nil && !own[pid] && !zombie(pid) {
+					found[pid] = cmdline(pid)
+				}
+			}
+			return nil
+		})
+	}
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		if err != nil || own[pid] || zombie(pid) {
+			continue
+		}
+		if line := cmdline(pid); strings.Contains(line, c.node.socket) {
+			found[pid] = line
+		}
+	}
+	return found
+}
+
+// zombie reports whether pid has exited and waits for its parent to reap
+// it; it holds nothing then. A process killed by the teardown whose parent
+// is an init that does not reap stays a zombie.
+func zombie(pid int) bool {
+	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	// The state follows the command name, which is in parentheses and may
+	// itself contain them.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] == 'Z'
 }
 
 // unmountUnder unmounts every mount below dir, deepest first, and returns
@@ -568,15 +706,25 @@ func removeChains(ctx context.Context) []string {
 	return left
 }
 
-// removeCgroups removes the kubelet's cgroup tree (name) from every cgroup
-// v1 hierarchy, children first; they are empty once the containers are gone.
-func removeCgroups(name string) []string {
-	var left []string
+// kubeletCgroup is the cgroup tree the kubelet puts pods in (cgroupfs
+// driver); the node's containers' processes are in it.
+const kubeletCgroup = "kubepods"
+
+// cgroupRoots lists the kubelet's cgroup tree (name) in every cgroup v1
+// hierarchy, or the one of cgroup v2.
+func cgroupRoots(name string) []string {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*/" + name)
 	if _, err := os.Stat("/sys/fs/cgroup/" + name); err == nil {
 		roots = append(roots, "/sys/fs/cgroup/"+name)
 	}
-	for _, root := range roots {
+	return roots
+}
+
+// removeCgroups removes the kubelet's cgroup tree (name) from every cgroup
+// hierarchy, children first; they are empty once the containers are gone.
+func removeCgroups(name string) []string {
+	var left []string
+	for _, root := range cgroupRoots(name) {
 		var dirs []string
 		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err == nil && d.IsDir() {
@@ -594,25 +742,14 @@ func removeCgroups(name string) []string {
 	return left
 }
 
-// nodeLeftovers checks that teardown left nothing: no process that mentions
-// the cluster directory (shims, containers' processes started from it), no
-// mount under it, no bridge or pod veth, no KUBE- or CNI- iptables chain.
+// nodeLeftovers checks that teardown left nothing: no process in the
+// kubelet's cgroups or naming the node's containerd (shims), no mount under
+// the cluster directory, no bridge or pod veth, no KUBE- or CNI- iptables chain.
 func (c *Cluster) nodeLeftovers() []string {
 	var left []string
-	// The control plane still runs; Stop ends it next.
-	controlPlane := map[string]bool{}
-	for _, p := range c.procs {
-		controlPlane[strconv.Itoa(p.pid())] = true
-	}
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, p := range procs {
-		b, err := os.ReadFile(p)
-		if err != nil || controlPlane[filepath.Base(filepath.Dir(p))] {
-			continue
-		}
-		if strings.Contains(string(b), c.Dir) {
-			left = append(left, "process "+filepath.Base(filepath.Dir(p))+": "+strings.ReplaceAll(string(b), "\x00", " "))
-		}
+	procs := c.nodeProcesses()
+	for _, pid := range slices.Sorted(maps.Keys(procs)) {
+		left = append(left, fmt.Sprintf("process %d: %s", pid, procs[pid]))
 	}
 	for _, m := range mountsUnder(c.Dir) {
 		left = append(left, "mount "+m)
