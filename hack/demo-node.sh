@@ -54,6 +54,21 @@ export KUBECONFIG=$demo/kubeconfig HELM_CACHE_HOME=$demo/helm/cache HELM_CONFIG_
 kubectl() { "$tools/kubectl" "$@"; }
 helm() { "$tools/helm" "$@"; }
 show() { printf '$ kubectl %s\n' "$*"; kubectl "$@"; }
+# expect_denied runs kubectl, which must fail with a denial from flinkgate's
+# webhooks (through the Service, to a pod): anything else fails the demo.
+expect_denied() {
+  printf '$ kubectl %s\n' "$*"
+  local out
+  if out=$(kubectl "$@" 2>&1); then
+    printf '%s\n' "$out"
+    die "expected flinkgate to deny this request, but it was allowed"
+  fi
+  printf '%s\n' "$out"
+  case $out in
+    *'admission webhook "'*'" denied the request'*) ;;
+    *) die "the request failed, but not with a denial from flinkgate" ;;
+  esac
+}
 
 say "helm install flinkgate from the chart, with the local image"
 kubectl get namespace staging -o name 2>/dev/null || kubectl create namespace staging
@@ -81,11 +96,15 @@ show apply -f examples/deployment.yaml
 say "the Deployment as stored: the target's deploymentPatchSet was applied"
 show get configmap top-speed-windowing -n flink-platform -o yaml
 
+say "deleting the target is denied while a deployment references it"
+expect_denied delete configmap staging -n flink-platform
+
 say "the one-node cluster is running, with flinkgate from the chart"
 cat <<EOF
 Use it:   export KUBECONFIG=$demo/kubeconfig
           kubectl: $tools/kubectl
           helm:    $tools/helm   (HELM_*_HOME under .demo/helm)
 Logs:     .demo/kubelet.log, .demo/containerd.log, .demo/kube-apiserver.log, kubectl logs -n flink-platform deploy/flinkgate
-Stop it:  make demo-down   (removes the pods, containers, mounts, bridge and iptables chains)
+Stop it:  make demo-down   (with the chart installed or not: removes the pods, containers,
+          mounts, bridge and iptables chains)
 EOF
