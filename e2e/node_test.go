@@ -122,6 +122,20 @@ func TestChartOnANode(t *testing.T) {
 		})
 	})
 
+	t.Run("helm test runs the chart's test hook, flinkgate probe from the node's image, and it succeeds", func(t *testing.T) {
+		// The hook dials the Service by its DNS name, which the node's
+		// cluster DNS answers, and verifies the certificate with the CA.
+		tested := time.Now()
+		out, errOut, err := c.Helm(ctx, "test", chartRelease, "-n", platformNS, "--timeout", podWait.String(), "--logs")
+		if err != nil {
+			t.Fatalf("helm test: %v\n%s\n%s", err, out, errOut)
+		}
+		if !strings.Contains(out, "Phase:          Succeeded") {
+			t.Errorf("helm test did not report the hook succeeded:\n%s", out)
+		}
+		t.Logf("helm test succeeded in %s", time.Since(tested).Round(time.Millisecond))
+	})
+
 	t.Run("the seed's target is stored immutable and a deployment is patched, as in the URL-mode suite", func(t *testing.T) {
 		s.apply(t, s.example(t, "deployment-target.yaml", "staging", nil))
 		cm := s.get(t, "staging")

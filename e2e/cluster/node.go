@@ -119,6 +119,7 @@ type node struct {
 	procs    []*process
 	stats    NodeStats
 	ipFwdOld string
+	dns      *dnsServer
 }
 
 // NodeStats are the node's measured costs, for the test's report.
@@ -207,8 +208,12 @@ func (c *Cluster) startNode(ctx context.Context, ca *certs.CA, ip net.IP) error 
 	if err != nil {
 		return err
 	}
+	// The kubelet gives pods this address as their nameserver.
+	if n.dns, err = startDNS(ip, c.client); err != nil {
+		return err
+	}
 	if err := writeFiles(n.dir, map[string][]byte{
-		"kubelet-config.yaml":    []byte(kubeletConfig(n, c.Dir, ports[0], ports[1])),
+		"kubelet-config.yaml":    []byte(kubeletConfig(n, c.Dir, ip, ports[0], ports[1])),
 		"kube-proxy-config.yaml": []byte(kubeProxyConfig(n.dir, ports[2], ports[3])),
 	}); err != nil {
 		return err
@@ -377,7 +382,7 @@ func cniConfig(dir string) string {
 `, bridgeName, podSubnet, filepath.Join(dir, "cni/ipam"))
 }
 
-func kubeletConfig(n *node, clusterDir string, port, healthzPort int) string {
+func kubeletConfig(n *node, clusterDir string, dns net.IP, port, healthzPort int) string {
 	return fmt.Sprintf(`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This host has cgroup v1 and no systemd.
@@ -404,7 +409,10 @@ evictionHard: {}
 imageGCHighThresholdPercent: 100
 syncFrequency: 10s
 fileCheckFrequency: 10s
-`, n.socket, port, healthzPort, filepath.Join(n.dir, "pod-logs"), filepath.Join(clusterDir, "ca.crt"))
+# The cluster's DNS (dns.go) answers for Services.
+clusterDNS: [%[6]q]
+clusterDomain: %[7]q
+`, n.socket, port, healthzPort, filepath.Join(n.dir, "pod-logs"), filepath.Join(clusterDir, "ca.crt"), dns.String(), clusterDomain)
 }
 
 func kubeProxyConfig(dir string, healthzPort, metricsPort int) string {
@@ -470,6 +478,9 @@ func (c *Cluster) stopNode() {
 		}
 	}
 	c.killNodeStragglers(ctx)
+	if n.dns != nil {
+		n.dns.close()
+	}
 	n.stopProcs("containerd")
 	// A shim outlives containerd; none should be left, but one that is
 	// would hold mounts and the pod's network namespace.
