@@ -99,6 +99,10 @@ show get configmap top-speed-windowing -n flink-platform -o yaml
 say "deleting the target is denied while a deployment references it"
 expect_denied delete configmap staging -n flink-platform
 
+say "the chart's own test: a pod running flinkgate probe through the Service"
+printf '$ helm test flinkgate -n flink-platform\n'
+helm test flinkgate -n flink-platform --timeout "${ready_timeout}s" | sed -n '/^TEST SUITE/,$p'
+
 say "the one-node cluster is running, with flinkgate from the chart"
 cat <<EOF
 Use it:   export KUBECONFIG=$demo/kubeconfig
