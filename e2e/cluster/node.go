@@ -590,9 +590,8 @@ func (c *Cluster) nodeProcesses() map[int]string {
 		b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 		return strings.TrimSpace(strings.ReplaceAll(string(b), "\x00", " "))
 	}
-	// Each hierarchy holds every process, so the first one found will do.
-	if roots := cgroupRoots(kubeletCgroup); len(roots) > 0 {
-		_ = filepath.WalkDir(roots[0], func(path string, d os.DirEntry, err error) error {
+	for _, root := range cgroupRoots(kubeletCgroup) {
+		_ = filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
 			if err != nil || !d.IsDir() {
 				return nil
 			}
