@@ -366,9 +366,10 @@ func startLoad(t *testing.T, c *cluster.Cluster, name string) *load {
 	l := &load{name: name, stop: make(chan struct{}), started: time.Now()}
 	cms := c.Client().CoreV1().ConfigMaps(platformNS)
 	// Writes take longer than the interval when the machine is busy; a
-	// few workers keep the rate without unbounded concurrency.
+	// bounded pool of workers keeps the rate without unbounded concurrency
+	// (32 workers hold 25/s while writes take up to 1.2 s).
 	jobs := make(chan int)
-	for range 8 {
+	for range 32 {
 		l.wg.Go(func() {
 			for i := range jobs {
 				doc := fmt.Sprintf("kind: Deployment\nspec:\n  deploymentTargetName: staging\n  template:\n    spec:\n      parallelism: %d\n", i%8+1)
