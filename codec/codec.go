@@ -4,6 +4,8 @@
 // A decoded document is a tree of JSON values: map[string]any, []any,
 // string, bool, nil and json.Number. Numbers keep the exact text of their
 // value, so 2^53 and 2^53+1 stay different through decode, compare and encode.
+// patchset owns what is said of such values (KindOf, EscapeToken), so a
+// message names a value or a path the same way wherever it comes from.
 package codec
 
 import (
@@ -11,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"flinkgate.io/flinkgate/patchset"
 )
 
 // The bounds every document is held to; README "Bounds" explains them.
@@ -269,7 +273,7 @@ func pointer(tokens []string) string {
 	var b strings.Builder
 	for _, t := range tokens {
 		b.WriteByte('/')
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
+		b.WriteString(patchset.EscapeToken(t))
 	}
 	return b.String()
 }

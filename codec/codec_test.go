@@ -2,13 +2,13 @@ package codec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/internal/jsontest"
 	"flinkgate.io/flinkgate/patchset"
 )
 
@@ -50,9 +50,9 @@ func TestDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			want := mustJSON(t, tc.want)
-			if !patchset.Equal(doc.Tree, want) || canonical(t, doc.Tree) != canonical(t, want) {
-				t.Errorf("got %s, want %s", canonical(t, doc.Tree), tc.want)
+			want := jsontest.Decode(t, tc.want)
+			if !patchset.Equal(doc.Tree, want) || jsontest.Canonical(t, doc.Tree) != jsontest.Canonical(t, want) {
+				t.Errorf("got %s, want %s", jsontest.Canonical(t, doc.Tree), tc.want)
 			}
 			if doc.Format != tc.format || doc.Indented != tc.indented {
 				t.Errorf("got format %v indented %v, want %v %v", doc.Format, doc.Indented, tc.format, tc.indented)
@@ -133,7 +133,7 @@ func TestEncode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Encode(context.Background(), mustJSON(t, tc.tree), tc.format, tc.indented, false)
+			got, err := Encode(context.Background(), jsontest.Decode(t, tc.tree), tc.format, tc.indented, false)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
 			}
@@ -144,8 +144,8 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the output does not decode: %v", err)
 			}
-			if !patchset.Equal(back.Tree, mustJSON(t, tc.tree)) {
-				t.Errorf("the output reads back as %s", canonical(t, back.Tree))
+			if !patchset.Equal(back.Tree, jsontest.Decode(t, tc.tree)) {
+				t.Errorf("the output reads back as %s", jsontest.Canonical(t, back.Tree))
 			}
 		})
 	}
@@ -231,26 +231,6 @@ func TestFlowAndBlockCostTheSame(t *testing.T) {
 	if allocs[0] > 2*allocs[1] || allocs[1] > 2*allocs[0] {
 		t.Errorf("flow input cost %d bytes to encode, block input %d", allocs[0], allocs[1])
 	}
-}
-
-func mustJSON(t testing.TB, s string) any {
-	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
-}
-
-func canonical(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func aliasBomb() string {
