@@ -51,21 +51,7 @@ func TestObservabilityIsOffByDefault(t *testing.T) {
 }
 
 func TestObservabilityGoldenRender(t *testing.T) {
-	got := sameUnderEveryHelm(observabilityObjects(t, observabilityValues).text())
-	path := filepath.Join("testdata", "observability.yaml")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("update golden: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run `go test ./charts -run TestObservabilityGoldenRender -update`): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("render differs from %s (run `go test ./charts -update` if intended):\n%s", path, lineDiff(string(want), got))
-	}
+	checkRender(t, "observability.yaml", observabilityObjects(t, observabilityValues).text())
 }
 
 // exportedMetrics reads the metric names of docs/metrics.md, which a test in

@@ -7,11 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,13 +23,12 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"flinkgate.io/flinkgate/internal/golden"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 	"flinkgate.io/flinkgate/resource/configmap"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const platformNS = "flink-platform"
 
@@ -211,9 +208,9 @@ func protected(cm *corev1.ConfigMap) *corev1.ConfigMap {
 // flinkgateUser is the identity the test server is told is its own.
 const flinkgateUser = "system:serviceaccount:flink-platform:flinkgate"
 
-// golden is an AdmissionResponse with its patch decoded, so a golden file
+// goldenResponse is an AdmissionResponse with its patch decoded, so a golden file
 // shows the operations rather than base64.
-type golden struct {
+type goldenResponse struct {
 	Allowed          bool              `json:"allowed"`
 	Code             int32             `json:"code,omitempty"`
 	Message          string            `json:"message,omitempty"`
@@ -499,7 +496,7 @@ func TestAdmission(t *testing.T) {
 
 func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionResponse) {
 	t.Helper()
-	g := golden{Allowed: resp.Allowed, Warnings: resp.Warnings, Patch: resp.Patch, AuditAnnotations: resp.AuditAnnotations}
+	g := goldenResponse{Allowed: resp.Allowed, Warnings: resp.Warnings, Patch: resp.Patch, AuditAnnotations: resp.AuditAnnotations}
 	if resp.Result != nil {
 		g.Code, g.Message = resp.Result.Code, resp.Result.Message
 	}
@@ -507,23 +504,7 @@ func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionRespons
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", "responses", name+".json")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./webhook -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("response differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", "responses", name+".json"), append(got, '\n'), "go test ./webhook -update")
 }
 
 func stringBomb() string {
