@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/internal/jsontest"
 	"flinkgate.io/flinkgate/patchset"
 )
@@ -79,7 +80,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a JSON document with more values than the limit is refused", many, true, "more than 20000 values"},
 		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many entries"},
 		{"a document larger than a ConfigMap is refused", "a: " + strings.Repeat("x", MaxDocumentBytes) + "\n", true, "more than a ConfigMap can hold"},
-		{"an alias bomb is refused", aliasBomb(), true, "expands through YAML aliases"},
+		{"an alias bomb is refused", hostile.AliasBomb(), true, "expands through YAML aliases"},
 		{"infinity is refused with a hint to quote it", "a: .inf\n", false, "not a number JSON can hold; quote it"},
 		{"an unknown tag is refused", "a: !foo bar\n", false, "uses the tag !foo"},
 		{"a list is not a document", "- a\n", false, "is a list, not a mapping"},
@@ -233,17 +234,6 @@ func TestFlowAndBlockCostTheSame(t *testing.T) {
 	}
 }
 
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	prev := "a"
-	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		fmt.Fprintf(&b, "%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = n
-	}
-	return b.String()
-}
-
 // FuzzDecodeEncode checks that any input is decoded or refused within the
 // per-request budget, and that what decodes is written back (in both
 // formats) to text that decodes to an equal tree.
@@ -254,7 +244,7 @@ func FuzzDecodeEncode(f *testing.F) {
 	f.Add("a: |\n  multi\n  line\n---\nb: 1\n")
 	f.Add("{\n  \"a\": [\n    {}\n  ]\n}\n")
 	// Hostile shapes, so mutations start from the inputs that used to hurt.
-	f.Add(aliasBomb())
+	f.Add(hostile.AliasBomb())
 	f.Add("a: " + nested("{a: ", "}", 9000, "1") + "\n")
 	f.Add(`{"a":` + nested(`{"a":`, "}", 6000, "1") + "}")
 	f.Add(`{"l":[` + strings.Repeat("0,", MaxValues) + "0]}")

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"flinkgate.io/flinkgate/internal/golden"
+	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
@@ -325,9 +326,9 @@ func TestAdmission(t *testing.T) {
 		{name: "a target whose document does not parse is denied", golden: "target-unparsable", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
 		{name: "a YAML alias bomb is refused without being expanded", golden: "target-alias-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, aliasBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, hostile.AliasBomb()+"kind: DeploymentTarget\nspec: {kubernetes: {}}\n")), contains: "expands through YAML aliases"},
 		{name: "a few aliases of a long string that would expand to gigabytes are refused", golden: "target-alias-string-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, stringBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, hostile.StringBomb()+"kind: DeploymentTarget\nspec: {kubernetes: {}}\n")), contains: "expands through YAML aliases"},
 		{name: "a deployment using a small YAML alias is patched as usual", golden: "deployment-small-alias", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("aliased", resource.KindDeployment, "kind: Deployment\nx: &x {a: 1}\nspec:\n  deploymentTargetName: staging\n  copy: *x\n")), allowed: true},
 		{name: "a target with an extra data key is denied", golden: "target-extra-key", path: "/mutate",
@@ -505,27 +506,6 @@ func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionRespons
 		t.Fatal(err)
 	}
 	golden.Check(t, filepath.Join("testdata", "responses", name+".json"), append(got, '\n'), "go test ./webhook -update")
-}
-
-func stringBomb() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "s: &s %s\n", strings.Repeat("x", 10000))
-	b.WriteString("a: &a [" + strings.TrimSuffix(strings.Repeat("*s,", 100), ",") + "]\n")
-	b.WriteString("b: [" + strings.TrimSuffix(strings.Repeat("*a,", 100), ",") + "]\n")
-	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
-	return b.String()
-}
-
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	prev := "a"
-	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		fmt.Fprintf(&b, "%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = n
-	}
-	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
-	return b.String()
 }
 
 func TestUnreadableRequests(t *testing.T) {
