@@ -4,7 +4,7 @@
 // A decoded document is a tree of JSON values: map[string]any, []any,
 // string, bool, nil and json.Number. Numbers keep the exact text of their
 // value, so 2^53 and 2^53+1 stay different through decode, compare and encode.
-// patchset owns what is said of such values (KindOf, EscapeToken), so a
+// patchset owns what is said of such values (KindOf, Pointer), so a
 // message names a value or a path the same way wherever it comes from.
 package codec
 
@@ -270,10 +270,5 @@ func pointer(tokens []string) string {
 	if len(tokens) == 0 {
 		return "the top level"
 	}
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(patchset.EscapeToken(t))
-	}
-	return b.String()
+	return patchset.Pointer(tokens)
 }

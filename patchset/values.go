@@ -251,3 +251,14 @@ func EscapeToken(s string) string {
 	}
 	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
 }
+
+// Pointer joins tokens into an escaped JSON pointer; the pointer to the
+// whole document is "", which a message words for itself.
+func Pointer(tokens []string) string {
+	var b strings.Builder
+	for _, t := range tokens {
+		b.WriteByte('/')
+		b.WriteString(EscapeToken(t))
+	}
+	return b.String()
+}
