@@ -17,7 +17,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
 	"flinkgate.io/flinkgate/internal/hostile"
 )
 
@@ -186,35 +185,5 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 // GOMEMLIMIT=128MiB, serving a fresh namespace under webhooks of its own.
 func hostileFlinkgate(t *testing.T) *suite {
 	t.Helper()
-	e := sharedEnv(t)
-	ns := name("hostile")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := e.c.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
-	// Only this flinkgate gets the memory limit: a child takes the
-	// environment when it starts, and the control plane is already running.
-	os.Setenv("GOMEMLIMIT", goMemLimit)
-	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns},
-		ExtraArgs: []string{"--rbac-preflight=off"},
-	})
-	os.Unsetenv("GOMEMLIMIT")
-	if err != nil {
-		t.Fatalf("start flinkgate for %s: %v", ns, err)
-	}
-	logOnFailure(t, fg)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := e.c.UnregisterWebhooks(ctx, ns); err != nil {
-			t.Errorf("unregister webhooks %s: %v", ns, err)
-		}
-		fg.Stop()
-	})
-	if err := e.c.RegisterWebhooksNamed(ctx, ns, fg.WebhookURL(), fg.CABundle(), []string{ns}); err != nil {
-		t.Fatalf("register webhooks for %s: %v", ns, err)
-	}
-	return &suite{c: e.c, fg: fg, binary: e.binary, ns: ns}
+	return ownFlinkgateWithEnv(t, "hostile", map[string]string{"GOMEMLIMIT": goMemLimit}, "--rbac-preflight=off")
 }

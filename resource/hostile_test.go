@@ -42,18 +42,7 @@ type corpusFile struct {
 }
 
 func seedTarget(name string) item {
-	return item{name: name, kind: resource.KindTarget, expect: "allowed", doc: `kind: DeploymentTarget
-spec:
-  kubernetes:
-    namespace: staging
-  deploymentPatchSet:
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.checkpoints.dir
-    value: s3://my-bucket/checkpoints
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.savepoints.dir
-    value: s3://my-bucket/savepoints
-`}
+	return item{name: name, kind: resource.KindTarget, expect: "allowed", doc: hostile.SeedTarget}
 }
 
 func target(name, patchSet string) item {

@@ -152,13 +152,7 @@ func TestAuthorization(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp := post(t, s.Handler(), tc.path, tc.body)
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
-				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
-			}
-			compareGolden(t, tc.golden, resp)
+			checkResponse(t, resp, tc.allowed, tc.contains, tc.golden)
 		})
 	}
 }

@@ -92,18 +92,8 @@ func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
 	return r
 }
 
-const seedTarget = `kind: DeploymentTarget
-spec:
-  kubernetes:
-    namespace: staging
-  deploymentPatchSet:
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.checkpoints.dir
-    value: s3://my-bucket/checkpoints
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.savepoints.dir
-    value: s3://my-bucket/savepoints
-`
+// seedTarget is the seed's example target.
+const seedTarget = hostile.SeedTarget
 
 const yamlDeployment = `kind: Deployment
 spec:
@@ -483,16 +473,23 @@ func TestAdmission(t *testing.T) {
 			s, _ := newTestServer(t, l, tc.pre, mode)
 			s.cfg.Self = flinkgateUser
 			resp := post(t, s.Handler(), tc.path, tc.body)
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
-				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
-			}
-			compareGolden(t, tc.golden, resp)
+			checkResponse(t, resp, tc.allowed, tc.contains, tc.golden)
 			assertDryRunAgrees(t, s, tc.body)
 		})
 	}
+}
+
+// checkResponse checks an answer's verdict, that its message contains
+// contains (if set), and the golden file of the whole answer.
+func checkResponse(t *testing.T, resp *admissionv1.AdmissionResponse, allowed bool, contains, golden string) {
+	t.Helper()
+	if resp.Allowed != allowed {
+		t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, allowed, resp.Result)
+	}
+	if contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, contains)) {
+		t.Errorf("message %v does not contain %q", resp.Result, contains)
+	}
+	compareGolden(t, golden, resp)
 }
 
 func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionResponse) {

@@ -1,7 +1,7 @@
 // Package hostile gives tests hostile inputs: the corpus of ConfigMaps under
 // testdata/hostile with the outcome each file's header expects for each
-// object, and the YAML alias bombs the corpus and the unit tests are built
-// from.
+// object, and the documents the corpus and the unit tests are built from
+// (the seed's target, YAML alias bombs).
 //
 // resource/hostile_test.go generates the corpus; the resource, webhook and
 // e2e tests run it through parsing, the handler and the API server.
@@ -19,6 +19,22 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 )
+
+// SeedTarget is the seed's example target document (namespace staging, the
+// checkpoint and savepoint directories), which most corpus files pair with
+// their deployment.
+const SeedTarget = `kind: DeploymentTarget
+spec:
+  kubernetes:
+    namespace: staging
+  deploymentPatchSet:
+  - op: add
+    path: /spec/template/spec/flinkConfiguration/state.checkpoints.dir
+    value: s3://my-bucket/checkpoints
+  - op: add
+    path: /spec/template/spec/flinkConfiguration/state.savepoints.dir
+    value: s3://my-bucket/savepoints
+`
 
 // Object is one ConfigMap of a corpus file: what the tests read of it, and
 // what admission must answer.

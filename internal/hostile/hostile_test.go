@@ -63,10 +63,8 @@ metadata:
 
 func TestTheBombsAreSmall(t *testing.T) {
 	cases := []struct {
-		name    string
-		doc     string
-		max     int
-		aliases int
+		name, doc    string
+		max, aliases int
 	}{
 		{"The alias bomb is under 1 KB, with 72 aliases.", AliasBomb(), 1 << 10, 72},
 		{"The string bomb is about 10 KB, with 200 aliases.", StringBomb(), 11 << 10, 200},
