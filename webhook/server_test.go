@@ -643,15 +643,28 @@ func FuzzDecodeReview(f *testing.F) {
 // BenchmarkDeploymentCreate measures a deployment CREATE through the handler
 // with a 10-operation patch set.
 func BenchmarkDeploymentCreate(b *testing.B) {
+	lookup := benchLookup()
+	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
+	h := s.Handler()
+	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
+	benchAllowedCreates(b, h, body)
+}
+
+// benchLookup answers with a target whose patch set has 10 operations.
+func benchLookup() *cachedLookup {
 	var ps strings.Builder
 	ps.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n")
 	for i := range 10 {
 		fmt.Fprintf(&ps, "  - {op: add, path: /spec/template/spec/flinkConfiguration/key%d, value: value%d}\n", i, i)
 	}
 	lookup := &cachedLookup{target: stored(configMap("staging", resource.KindTarget, ps.String()), "staging")}
-	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
-	h := s.Handler()
-	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
+	return lookup
+}
+
+// benchAllowedCreates posts body to h's /mutate b.N times; each answer must
+// allow.
+func benchAllowedCreates(b *testing.B, h http.Handler, body []byte) {
+	b.Helper()
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()
