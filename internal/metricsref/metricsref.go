@@ -14,24 +14,30 @@ import (
 // histogram whose series carry suffixes.
 var row = regexp.MustCompile("(?m)^\\| `(flinkgate_[a-z0-9_]+)`( \\(`_bucket`)?")
 
-// Names reads the reference at path: every metric family's name, and for a
-// histogram also its series' names (_bucket, _sum, _count).
+// Names reads the reference at path; see Parse.
 func Names(path string) (map[string]bool, error) {
 	doc, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("read the metrics reference: %w", err)
 	}
-	names := map[string]bool{}
-	for _, m := range row.FindAllStringSubmatch(string(doc), -1) {
-		names[m[1]] = true
-		if m[2] != "" {
-			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				names[m[1]+s] = true
-			}
-		}
-	}
+	names := Parse(doc)
 	if len(names) == 0 {
 		return nil, fmt.Errorf("%s lists no metrics", path)
 	}
 	return names, nil
+}
+
+// Parse reads a reference's table rows: every metric family's name, and
+// for a histogram also its series' names (_bucket, _sum, _count).
+func Parse(doc []byte) map[string]bool {
+	names := map[string]bool{}
+	for _, m := range row.FindAllSubmatch(doc, -1) {
+		names[string(m[1])] = true
+		if len(m[2]) > 0 {
+			for _, s := range []string{"_bucket", "_sum", "_count"} {
+				names[string(m[1])+s] = true
+			}
+		}
+	}
+	return names
 }

@@ -3,12 +3,19 @@ package metricsref
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-func TestNames(t *testing.T) {
-	const doc = "| metric | type |\n| --- | --- |\n| `flinkgate_a_total` | counter |\n| `flinkgate_b_seconds` (`_bucket`, `_sum`, `_count`) | histogram |\nflinkgate_c in prose\n"
-	cases := []struct {
+// reference is a metrics reference in the layout docs/metrics.md has.
+const reference = "| metric | type |\n| --- | --- |\n" +
+	"| `flinkgate_a_total` | counter |\n" +
+	"| `flinkgate_b_seconds` (`_bucket`, `_sum`, `_count`) | histogram |\n" +
+	"flinkgate_c in prose\n"
+
+func TestParse(t *testing.T) {
+	names := Parse([]byte(reference))
+	for _, tc := range []struct {
 		name, metric string
 		want         bool
 	}{
@@ -18,16 +25,7 @@ func TestNames(t *testing.T) {
 		{"A histogram's row names its count series.", "flinkgate_b_seconds_count", true},
 		{"A counter's row names no series.", "flinkgate_a_total_count", false},
 		{"A name outside a table row is not a metric.", "flinkgate_c", false},
-	}
-	path := filepath.Join(t.TempDir(), "metrics.md")
-	if err := os.WriteFile(path, []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	names, err := Names(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, tc := range cases {
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if names[tc.metric] != tc.want {
 				t.Errorf("names[%s] = %v, want %v", tc.metric, names[tc.metric], tc.want)
@@ -36,12 +34,19 @@ func TestNames(t *testing.T) {
 	}
 }
 
-func TestAReferenceWithoutMetricsIsAnError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "metrics.md")
-	if err := os.WriteFile(path, []byte("# Metrics\n"), 0o644); err != nil {
+func TestNamesRefusesWhatIsNotAReference(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "metrics.md")
+	if err := os.WriteFile(empty, []byte("# Metrics\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Names(path); err == nil {
-		t.Error("a reference that lists no metrics was read without an error")
+	for _, tc := range []struct{ name, path, want string }{
+		{"A path that cannot be read is an error.", filepath.Dir(empty), "read the metrics reference"},
+		{"A reference that lists no metrics is an error.", empty, "lists no metrics"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := Names(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Names(%s) = %v, want an error saying %q", tc.path, err, tc.want)
+			}
+		})
 	}
 }
