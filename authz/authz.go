@@ -6,8 +6,8 @@ package authz
 
 import (
 	"context"
-	"fmt"
 
+	"flinkgate.io/flinkgate/internal/enumflag"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -47,25 +47,14 @@ const (
 // ParseMode parses an --authorization value, strictly, so a typo fails at
 // start-up instead of weakening the check.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeRBAC, ModeOff:
-		return m, nil
-	}
-	return "", fmt.Errorf("invalid authorization mode %q: want rbac or off", s)
+	return enumflag.Parse("authorization mode", s, ModeRBAC, ModeOff)
 }
 
 // String implements flag.Value.
 func (m *Mode) String() string { return string(*m) }
 
 // Set implements flag.Value.
-func (m *Mode) Set(s string) error {
-	p, err := ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*m = p
-	return nil
-}
+func (m *Mode) Set(s string) error { return enumflag.Set(m, s, ParseMode) }
 
 // User is the requesting user as the AdmissionRequest's userInfo names it.
 type User struct {

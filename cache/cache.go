@@ -228,8 +228,14 @@ func (c *Cache) Referrers(ctx context.Context, namespace, target string) ([]stri
 			return names, nil
 		}
 	}
+	return LiveReferrers(ctx, c.meta, namespace, target)
+}
+
+// LiveReferrers lists, from the API server rather than a cache, the
+// deployments that reference a target, sorted.
+func LiveReferrers(ctx context.Context, meta metadata.Interface, namespace, target string) ([]string, error) {
 	sel := labels.Set{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: target}.AsSelector().String()
-	list, err := c.meta.Resource(configMaps).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	list, err := meta.Resource(configMaps).Namespace(namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
 	if err != nil {
 		return nil, fmt.Errorf("list deployments of target %s/%s: %w", namespace, target, err)
 	}

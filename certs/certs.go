@@ -3,14 +3,12 @@
 package certs
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,28 +24,15 @@ type Reloader struct {
 	log               *zap.Logger
 	now               func() time.Time
 
-	mu       sync.RWMutex
-	cert     *tls.Certificate
-	notAfter time.Time
-	certPEM  []byte
-	keyPEM   []byte
-	lastErr  error
-
-	expiry prometheus.Gauge
+	served *Served
 }
 
 // NewReloader loads the certificate once; a failure is reported by Ready and
 // retried on every poll, so the process can start before its Secret exists.
 func NewReloader(certFile, keyFile string, log *zap.Logger, reg prometheus.Registerer) (*Reloader, error) {
-	r := &Reloader{
-		certFile: certFile, keyFile: keyFile, log: log, now: time.Now,
-		expiry: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flinkgate_tls_certificate_expiry_timestamp_seconds",
-			Help: "When the serving certificate expires, as a Unix timestamp.",
-		}),
-	}
+	r := &Reloader{certFile: certFile, keyFile: keyFile, log: log, now: time.Now, served: NewServed(nil)}
 	if reg != nil {
-		if err := reg.Register(r.expiry); err != nil {
+		if err := reg.Register(r.served.Expiry()); err != nil {
 			return nil, fmt.Errorf("register certificate expiry gauge: %w", err)
 		}
 	}
@@ -64,10 +49,7 @@ func (r *Reloader) Reload() {
 		r.fail(fmt.Errorf("read certificate files: %w", err))
 		return
 	}
-	r.mu.RLock()
-	same := bytes.Equal(certPEM, r.certPEM) && bytes.Equal(keyPEM, r.keyPEM)
-	r.mu.RUnlock()
-	if same {
+	if r.served.Same(certPEM, keyPEM) {
 		return
 	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
@@ -81,19 +63,12 @@ func (r *Reloader) Reload() {
 		return
 	}
 	cert.Leaf = leaf
-	r.mu.Lock()
-	r.cert, r.notAfter, r.certPEM, r.keyPEM, r.lastErr = &cert, leaf.NotAfter, certPEM, keyPEM, nil
-	r.mu.Unlock()
-	r.expiry.Set(float64(leaf.NotAfter.Unix()))
+	r.served.Serve(&cert, certPEM, keyPEM)
 	r.log.Info("serving certificate loaded", zap.String("subject", leaf.Subject.String()), zap.Strings("dns_names", leaf.DNSNames), zap.Time("not_after", leaf.NotAfter))
 }
 
 func (r *Reloader) fail(err error) {
-	r.mu.Lock()
-	changed := r.lastErr == nil || r.lastErr.Error() != err.Error()
-	r.lastErr = err
-	r.mu.Unlock()
-	if changed {
+	if r.served.Fail(err) {
 		r.log.Error("serving certificate not loaded", zap.Error(err))
 	}
 }
@@ -114,29 +89,12 @@ func (r *Reloader) Run(ctx context.Context, every time.Duration) {
 
 // GetCertificate is for tls.Config: each handshake takes the newest
 // certificate, so a rotation needs no restart and drops no connection.
-func (r *Reloader) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	if r.cert == nil {
-		return nil, fmt.Errorf("no serving certificate loaded: %w", r.lastErr)
-	}
-	return r.cert, nil
+func (r *Reloader) GetCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return r.served.GetCertificate(h)
 }
 
 // Ready reports why the webhook cannot serve TLS, or nil.
-func (r *Reloader) Ready() error {
-	r.mu.RLock()
-	defer r.mu.RUnlock()
-	switch {
-	case r.cert == nil:
-		return fmt.Errorf("no serving certificate loaded: %w", r.lastErr)
-	case !r.now().Before(r.notAfter):
-		return fmt.Errorf("the serving certificate expired at %s", r.notAfter.Format(time.RFC3339))
-	}
-	return nil
-}
+func (r *Reloader) Ready() error { return r.served.Check(r.now()) }
 
 // TLSConfig is the webhook listener's configuration.
-func (r *Reloader) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: r.GetCertificate}
-}
+func (r *Reloader) TLSConfig() *tls.Config { return r.served.TLSConfig() }

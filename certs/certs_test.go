@@ -102,7 +102,7 @@ func TestReloaderServesRotatedCertificateWithoutRestart(t *testing.T) {
 	if err := get(first.CACert); err == nil {
 		t.Errorf("the old certificate is still served after rotation")
 	}
-	if got := testutil.ToFloat64(r.expiry); got < float64(time.Now().Unix()) {
+	if got := testutil.ToFloat64(r.served.expiry); got < float64(time.Now().Unix()) {
 		t.Errorf("expiry gauge %v is not in the future", got)
 	}
 }

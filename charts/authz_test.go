@@ -1,8 +1,6 @@
 package charts_test
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -29,21 +27,7 @@ func TestAuthorizationGoldenRender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := sameUnderEveryHelm(pemMaterial.ReplaceAllString(out, "REDACTED-PEM"))
-	path := filepath.Join("testdata", "authorization.yaml")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("update golden: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run `go test ./charts -update` to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("render differs from %s (run `go test ./charts -update` if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
+	checkRender(t, "authorization.yaml", out)
 }
 
 func TestAuthorizationRoles(t *testing.T) {

@@ -4,16 +4,12 @@
 package charts_test
 
 import (
-	"flag"
-	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
-	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/ from the current chart")
+	"flinkgate.io/flinkgate/internal/golden"
+)
 
 // pemMaterial matches certificates and keys, raw or base64-encoded (base64 of
 // "-----BEGIN" starts with "LS0tLS1CRUdJTi"): helm mode generates them anew on
@@ -42,40 +38,16 @@ func TestGoldenRenders(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := sameUnderEveryHelm(pemMaterial.ReplaceAllString(out, "REDACTED-PEM"))
-			path := filepath.Join("testdata", tc.golden)
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatalf("update golden: %v", err)
-				}
-				return
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("read golden (run `go test ./charts -update` to create it): %v", err)
-			}
-			if got != string(want) {
-				t.Errorf("render differs from %s (run `go test ./charts -update` if the change is intended):\n%s",
-					path, lineDiff(string(want), got))
-			}
+			checkRender(t, tc.golden, out)
 		})
 	}
 }
 
-// lineDiff shows the first differing lines, enough to find a golden change.
-func lineDiff(want, got string) string {
-	w, g := strings.Split(want, "\n"), strings.Split(got, "\n")
-	for i := 0; i < max(len(w), len(g)); i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if wl != gl {
-			return fmt.Sprintf("line %d:\n  want: %q\n  got:  %q", i+1, wl, gl)
-		}
-	}
-	return "(no line differs)"
+// checkRender compares a render with testdata/<file> (or rewrites it with
+// -update), with certificate material redacted and Helm's versions' layout
+// differences evened out.
+func checkRender(t *testing.T, file, render string) {
+	t.Helper()
+	got := sameUnderEveryHelm(pemMaterial.ReplaceAllString(render, "REDACTED-PEM"))
+	golden.Check(t, filepath.Join("testdata", file), []byte(got), "go test ./charts -update")
 }

@@ -1,15 +1,14 @@
 package charts_test
 
 import (
-	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
 
 	"flinkgate.io/flinkgate/charts/queries"
+	"flinkgate.io/flinkgate/internal/metricsref"
 )
 
 const observabilityValues = `
@@ -51,43 +50,16 @@ func TestObservabilityIsOffByDefault(t *testing.T) {
 }
 
 func TestObservabilityGoldenRender(t *testing.T) {
-	got := sameUnderEveryHelm(observabilityObjects(t, observabilityValues).text())
-	path := filepath.Join("testdata", "observability.yaml")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("update golden: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run `go test ./charts -run TestObservabilityGoldenRender -update`): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("render differs from %s (run `go test ./charts -update` if intended):\n%s", path, lineDiff(string(want), got))
-	}
+	checkRender(t, "observability.yaml", observabilityObjects(t, observabilityValues).text())
 }
 
-// exportedMetrics reads the metric names of docs/metrics.md, which a test in
-// cmd/flinkgate keeps equal to the code's descriptors; histograms count
-// with their series suffixes.
+// exportedMetrics reads the metric names of docs/metrics.md; histograms
+// count with their series suffixes.
 func exportedMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	doc, err := os.ReadFile(filepath.Join("..", "docs", "metrics.md"))
+	names, err := metricsref.Names(filepath.Join("..", "docs", "metrics.md"))
 	if err != nil {
 		t.Fatal(err)
-	}
-	names := map[string]bool{}
-	for _, m := range regexp.MustCompile("(?m)^\\| `(flinkgate_[a-z0-9_]+)`( \\(`_bucket`)?").FindAllStringSubmatch(string(doc), -1) {
-		names[m[1]] = true
-		if m[2] != "" {
-			for _, s := range []string{"_bucket", "_sum", "_count"} {
-				names[m[1]+s] = true
-			}
-		}
-	}
-	if len(names) == 0 {
-		t.Fatal("docs/metrics.md lists no metrics")
 	}
 	return names
 }

@@ -1,8 +1,6 @@
 package charts_test
 
 import (
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+
+	"flinkgate.io/flinkgate/internal/golden"
 )
 
 const (
@@ -38,26 +38,6 @@ containerSecurityContext:
 `
 )
 
-// goldenCompare compares a render with testdata/<file>, or rewrites it with -update.
-func goldenCompare(t *testing.T, out, file string) {
-	t.Helper()
-	got := sameUnderEveryHelm(pemMaterial.ReplaceAllString(out, "REDACTED-PEM"))
-	path := filepath.Join("testdata", file)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatalf("update golden: %v", err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden (run `go test ./charts -update` to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("render differs from %s (run `go test ./charts -update` if the change is intended):\n%s", path, lineDiff(string(want), got))
-	}
-}
-
 func TestGoldenRendersOfTheEscapeHatches(t *testing.T) {
 	cases := []struct {
 		name, golden, values string
@@ -72,7 +52,7 @@ func TestGoldenRendersOfTheEscapeHatches(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			goldenCompare(t, out, tc.golden)
+			checkRender(t, tc.golden, out)
 		})
 	}
 }
@@ -103,7 +83,7 @@ func TestSelfModeRendersAreIdentical(t *testing.T) {
 		t.Fatal(err)
 	}
 	if first != second {
-		t.Errorf("two renders in self mode differ, so a GitOps tool would show a diff on every sync:\n%s", lineDiff(first, second))
+		t.Errorf("two renders in self mode differ, so a GitOps tool would show a diff on every sync:\n%s", golden.Diff(first, second))
 	}
 	// The control: helm mode mints a new CA per render, so the comparison can fail.
 	a, _ := render(t, "")

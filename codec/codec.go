@@ -4,6 +4,8 @@
 // A decoded document is a tree of JSON values: map[string]any, []any,
 // string, bool, nil and json.Number. Numbers keep the exact text of their
 // value, so 2^53 and 2^53+1 stay different through decode, compare and encode.
+// patchset owns what is said of such values (KindOf, Pointer), so a
+// message names a value or a path the same way wherever it comes from.
 package codec
 
 import (
@@ -11,6 +13,8 @@ import (
 	"fmt"
 	"strings"
 	"unicode/utf8"
+
+	"flinkgate.io/flinkgate/patchset"
 )
 
 // The bounds every document is held to; README "Bounds" explains them.
@@ -266,10 +270,5 @@ func pointer(tokens []string) string {
 	if len(tokens) == 0 {
 		return "the top level"
 	}
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(strings.ReplaceAll(strings.ReplaceAll(t, "~", "~0"), "/", "~1"))
-	}
-	return b.String()
+	return patchset.Pointer(tokens)
 }

@@ -2,13 +2,14 @@ package codec
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/internal/hostile"
+	"flinkgate.io/flinkgate/internal/jsontest"
 	"flinkgate.io/flinkgate/patchset"
 )
 
@@ -50,9 +51,9 @@ func TestDecode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("decode: %v", err)
 			}
-			want := mustJSON(t, tc.want)
-			if !patchset.Equal(doc.Tree, want) || canonical(t, doc.Tree) != canonical(t, want) {
-				t.Errorf("got %s, want %s", canonical(t, doc.Tree), tc.want)
+			want := jsontest.Decode(t, tc.want)
+			if !patchset.Equal(doc.Tree, want) || jsontest.Canonical(t, doc.Tree) != jsontest.Canonical(t, want) {
+				t.Errorf("got %s, want %s", jsontest.Canonical(t, doc.Tree), tc.want)
 			}
 			if doc.Format != tc.format || doc.Indented != tc.indented {
 				t.Errorf("got format %v indented %v, want %v %v", doc.Format, doc.Indented, tc.format, tc.indented)
@@ -79,7 +80,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a JSON document with more values than the limit is refused", many, true, "more than 20000 values"},
 		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many entries"},
 		{"a document larger than a ConfigMap is refused", "a: " + strings.Repeat("x", MaxDocumentBytes) + "\n", true, "more than a ConfigMap can hold"},
-		{"an alias bomb is refused", aliasBomb(), true, "expands through YAML aliases"},
+		{"an alias bomb is refused", hostile.AliasBomb(), true, "expands through YAML aliases"},
 		{"infinity is refused with a hint to quote it", "a: .inf\n", false, "not a number JSON can hold; quote it"},
 		{"an unknown tag is refused", "a: !foo bar\n", false, "uses the tag !foo"},
 		{"a list is not a document", "- a\n", false, "is a list, not a mapping"},
@@ -133,7 +134,7 @@ func TestEncode(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Encode(context.Background(), mustJSON(t, tc.tree), tc.format, tc.indented, false)
+			got, err := Encode(context.Background(), jsontest.Decode(t, tc.tree), tc.format, tc.indented, false)
 			if err != nil {
 				t.Fatalf("encode: %v", err)
 			}
@@ -144,8 +145,8 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the output does not decode: %v", err)
 			}
-			if !patchset.Equal(back.Tree, mustJSON(t, tc.tree)) {
-				t.Errorf("the output reads back as %s", canonical(t, back.Tree))
+			if !patchset.Equal(back.Tree, jsontest.Decode(t, tc.tree)) {
+				t.Errorf("the output reads back as %s", jsontest.Canonical(t, back.Tree))
 			}
 		})
 	}
@@ -233,37 +234,6 @@ func TestFlowAndBlockCostTheSame(t *testing.T) {
 	}
 }
 
-func mustJSON(t testing.TB, s string) any {
-	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
-}
-
-func canonical(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
-}
-
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	prev := "a"
-	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		fmt.Fprintf(&b, "%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = n
-	}
-	return b.String()
-}
-
 // FuzzDecodeEncode checks that any input is decoded or refused within the
 // per-request budget, and that what decodes is written back (in both
 // formats) to text that decodes to an equal tree.
@@ -274,7 +244,7 @@ func FuzzDecodeEncode(f *testing.F) {
 	f.Add("a: |\n  multi\n  line\n---\nb: 1\n")
 	f.Add("{\n  \"a\": [\n    {}\n  ]\n}\n")
 	// Hostile shapes, so mutations start from the inputs that used to hurt.
-	f.Add(aliasBomb())
+	f.Add(hostile.AliasBomb())
 	f.Add("a: " + nested("{a: ", "}", 9000, "1") + "\n")
 	f.Add(`{"a":` + nested(`{"a":`, "}", 6000, "1") + "}")
 	f.Add(`{"l":[` + strings.Repeat("0,", MaxValues) + "0]}")

@@ -17,6 +17,8 @@ import (
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"flinkgate.io/flinkgate/patchset"
 )
 
 // yamlShape counts the places a YAML value can start: every value sits
@@ -95,7 +97,7 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errorf("is %s, not a mapping with kind and spec", kindOf(v))
+		return nil, errorf("is %s, not a mapping with kind and spec", patchset.KindOf(v))
 	}
 	return m, nil
 }
@@ -240,7 +242,7 @@ func (c *yamlConverter) mapping(n *yaml.Node, depth int) (any, error) {
 			}
 			sm, ok := v.(map[string]any)
 			if !ok {
-				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", kindOf(v), pointer(c.path), m.Line)
+				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", patchset.KindOf(v), pointer(c.path), m.Line)
 			}
 			for k, e := range sm {
 				if _, set := out[k]; !set {
@@ -409,24 +411,6 @@ func canonicalNumber(s string) string {
 	}
 	b.WriteString(exp)
 	return b.String()
-}
-
-func kindOf(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "a mapping"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case json.Number:
-		return "a number"
-	}
-	return fmt.Sprintf("%T", v)
 }
 
 // encodeYAML writes v as block-style YAML with sorted keys and two-space

@@ -318,6 +318,13 @@ func TestDecisionsReachTheAPIServersAuditLog(t *testing.T) {
 // namespace under webhooks of its own, for tests that change a flinkgate.
 func ownFlinkgate(t *testing.T, base string, extraArgs ...string) *suite {
 	t.Helper()
+	return ownFlinkgateWithEnv(t, base, nil, append([]string{"--rbac-preflight=off", settle}, extraArgs...)...)
+}
+
+// ownFlinkgateWithEnv is ownFlinkgate with exactly args and with env (NAME
+// to value) set for this flinkgate alone.
+func ownFlinkgateWithEnv(t *testing.T, base string, env map[string]string, args ...string) *suite {
+	t.Helper()
 	e := sharedEnv(t)
 	ns := name(base)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -325,10 +332,17 @@ func ownFlinkgate(t *testing.T, base string, extraArgs ...string) *suite {
 	if err := e.c.CreateNamespace(ctx, ns, nil); err != nil {
 		t.Fatal(err)
 	}
+	// A child takes the environment when it starts, and the control plane
+	// is already running, so only this flinkgate sees env.
+	for k, v := range env {
+		os.Setenv(k, v)
+	}
 	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns},
-		ExtraArgs: append([]string{"--rbac-preflight=off", settle}, extraArgs...),
+		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns}, ExtraArgs: args,
 	})
+	for k := range env {
+		os.Unsetenv(k)
+	}
 	if err != nil {
 		t.Fatalf("start flinkgate for %s: %v", ns, err)
 	}

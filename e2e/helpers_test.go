@@ -202,14 +202,20 @@ const waitFor = 30 * time.Second
 // eventually polls cond until it holds or waitFor passes; cond says why not.
 func eventually(t *testing.T, what string, cond func() (bool, string)) {
 	t.Helper()
-	deadline := time.Now().Add(waitFor)
+	waitUntil(t, waitFor, what, cond)
+}
+
+// waitUntil polls cond until it holds or timeout passes; cond says why not.
+func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
 	for {
 		ok, why := cond()
 		if ok {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last: %s", waitFor, what, why)
+			t.Fatalf("waited %s for %s; last: %s", timeout, what, why)
 		}
 		pollPause()
 	}

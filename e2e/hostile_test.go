@@ -7,8 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
-	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,11 +14,10 @@ import (
 	"testing"
 	"time"
 
-	yaml "go.yaml.in/yaml/v3"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/hostile"
 )
 
 // The hostile corpus's bounds, as the issue that asked for them states them:
@@ -33,56 +30,14 @@ const (
 	maxRoundTrip = time.Second
 )
 
-// corpusObject is one ConfigMap of testdata/hostile and the outcome its file
-// expects: allowed, or a denial reason.
-type corpusObject struct {
-	file   string
-	cm     *corev1.ConfigMap
-	expect string
-}
-
-func readCorpus(t *testing.T) []corpusObject {
+// readCorpus reads every object of testdata/hostile, in file order.
+func readCorpus(t *testing.T) []hostile.Object {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join("..", "testdata", "hostile", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no corpus files: %v", err)
+	objects, err := hostile.Read(filepath.Join("..", "testdata", "hostile"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	var out []corpusObject
-	for _, path := range files {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		expect := map[string]string{}
-		sc := bufio.NewScanner(bytes.NewReader(raw))
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "# expect: "); ok {
-				name, outcome, _ := strings.Cut(rest, " ")
-				expect[name] = outcome
-			}
-		}
-		dec := yaml.NewDecoder(bytes.NewReader(raw))
-		for {
-			var m map[string]any
-			err := dec.Decode(&m)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				t.Fatalf("%s: %v", path, err)
-			}
-			b, err := json.Marshal(m)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var cm corev1.ConfigMap
-			if err := json.Unmarshal(b, &cm); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, corpusObject{file: filepath.Base(path), cm: &cm, expect: expect[cm.Name]})
-		}
-	}
-	return out
+	return objects
 }
 
 // decision is what flinkgate's log says it decided about one object.
@@ -150,12 +105,11 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 	for _, o := range objects {
 		callCtx, done := context.WithTimeout(ctx, 30*time.Second)
 		start := time.Now()
-		cm := o.cm.DeepCopy()
-		cm.Namespace = s.ns
+		cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: s.ns, Labels: o.Labels}, Data: o.Data}
 		_, err := c.Client().CoreV1().ConfigMaps(s.ns).Create(callCtx, cm, metav1.CreateOptions{})
-		took[o.cm.Name] = time.Since(start)
+		took[o.Name] = time.Since(start)
 		done()
-		outcome[o.cm.Name] = err
+		outcome[o.Name] = err
 	}
 
 	t.Run("flinkgate still admits the seed's deployment correctly", func(t *testing.T) {
@@ -172,8 +126,8 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 	byName := decisions(t, fg.LogPath())
 	var slowest, slowestFlinkgate time.Duration
 	for _, o := range objects {
-		name := o.cm.Name
-		t.Run(o.file+"/"+name, func(t *testing.T) {
+		name := o.Name
+		t.Run(o.File+"/"+name, func(t *testing.T) {
 			err := outcome[name]
 			var inFlinkgate time.Duration
 			got := "allowed"
@@ -190,8 +144,8 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 			switch {
 			case len(byName[name]) == 0:
 				t.Errorf("flinkgate logged no decision about %s (create: %v)", name, err)
-			case got != o.expect:
-				t.Errorf("got %s, want %s (create: %v)", got, o.expect, err)
+			case got != o.Expect:
+				t.Errorf("got %s, want %s (create: %v)", got, o.Expect, err)
 			case got == "allowed" && err != nil:
 				t.Errorf("flinkgate allowed it but the create failed: %v", err)
 			case got != "allowed" && (err == nil || !strings.Contains(err.Error(), `flinkgate.io" denied the request`)):
@@ -231,35 +185,5 @@ func TestHostileCorpusThroughTheAPIServer(t *testing.T) {
 // GOMEMLIMIT=128MiB, serving a fresh namespace under webhooks of its own.
 func hostileFlinkgate(t *testing.T) *suite {
 	t.Helper()
-	e := sharedEnv(t)
-	ns := name("hostile")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	if err := e.c.CreateNamespace(ctx, ns, nil); err != nil {
-		t.Fatal(err)
-	}
-	// Only this flinkgate gets the memory limit: a child takes the
-	// environment when it starts, and the control plane is already running.
-	os.Setenv("GOMEMLIMIT", goMemLimit)
-	fg, err := e.c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
-		Binary: e.binary, PlatformNamespace: ns, Namespaces: []string{ns},
-		ExtraArgs: []string{"--rbac-preflight=off"},
-	})
-	os.Unsetenv("GOMEMLIMIT")
-	if err != nil {
-		t.Fatalf("start flinkgate for %s: %v", ns, err)
-	}
-	logOnFailure(t, fg)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		if err := e.c.UnregisterWebhooks(ctx, ns); err != nil {
-			t.Errorf("unregister webhooks %s: %v", ns, err)
-		}
-		fg.Stop()
-	})
-	if err := e.c.RegisterWebhooksNamed(ctx, ns, fg.WebhookURL(), fg.CABundle(), []string{ns}); err != nil {
-		t.Fatalf("register webhooks for %s: %v", ns, err)
-	}
-	return &suite{c: e.c, fg: fg, binary: e.binary, ns: ns}
+	return ownFlinkgateWithEnv(t, "hostile", map[string]string{"GOMEMLIMIT": goMemLimit}, "--rbac-preflight=off")
 }

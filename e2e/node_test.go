@@ -331,22 +331,6 @@ func podSummary(c *cluster.Cluster) string {
 	return strings.Join(parts, "; ")
 }
 
-// waitUntil polls cond until it holds or timeout passes.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last: %s", timeout, what, why)
-		}
-		pollPause()
-	}
-}
-
 // load creates deployments that reference the seed's target at loadRate per
 // second, each a CREATE through both webhooks, and counts the failures.
 type load struct {

@@ -1,5 +1,8 @@
 //go:build e2e
 
+// This file is just over 400 lines because it is one chart lifecycle (helm and self TLS modes
+// under Helm 3 and Helm 4, a rotation under load) with the steps it runs beside it.
+
 package e2e
 
 import (

@@ -12,35 +12,16 @@ import (
 	jsonpatch "github.com/evanphx/json-patch/v5"
 
 	fuzzbudget "flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/internal/jsontest"
 )
-
-func decode(t testing.TB, s string) any {
-	t.Helper()
-	d := json.NewDecoder(strings.NewReader(s))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		t.Fatalf("decode %s: %v", s, err)
-	}
-	return v
-}
 
 func mustParse(t testing.TB, patch string) []Operation {
 	t.Helper()
-	ops, err := Parse(decode(t, patch))
+	ops, err := Parse(jsontest.Decode(t, patch))
 	if err != nil {
 		t.Fatalf("parse %s: %v", patch, err)
 	}
 	return ops
-}
-
-func canonical(t testing.TB, v any) string {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestApply(t *testing.T) {
@@ -77,11 +58,11 @@ func TestApply(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
+			got, err := Apply(context.Background(), jsontest.Decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
-			if g, w := canonical(t, got), canonical(t, decode(t, tc.want)); g != w {
+			if g, w := jsontest.Canonical(t, got), jsontest.Canonical(t, jsontest.Decode(t, tc.want)); g != w {
 				t.Errorf("got %s, want %s", g, w)
 			}
 		})
@@ -114,7 +95,7 @@ func TestApplyFails(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
+			_, err := Apply(context.Background(), jsontest.Decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			perr, ok := err.(*Error)
 			if !ok {
 				t.Fatalf("got error %v, want a *Error", err)
@@ -147,7 +128,7 @@ func TestParseRejects(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Parse(decode(t, tc.patch))
+			_, err := Parse(jsontest.Decode(t, tc.patch))
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("got %v, want an error containing %q", err, tc.want)
 			}
@@ -177,11 +158,11 @@ func TestAgreesWithJSONPatchLibrary(t *testing.T) {
 			if err != nil {
 				t.Fatalf("library: %v", err)
 			}
-			got, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
+			got, err := Apply(context.Background(), jsontest.Decode(t, tc.doc), mustParse(t, tc.patch), Limits{})
 			if err != nil {
 				t.Fatalf("apply: %v", err)
 			}
-			if g, w := canonical(t, got), canonical(t, decode(t, string(want))); g != w {
+			if g, w := jsontest.Canonical(t, got), jsontest.Canonical(t, jsontest.Decode(t, string(want))); g != w {
 				t.Errorf("got %s, library gives %s", g, w)
 			}
 		})
@@ -214,10 +195,10 @@ func TestApplyBoundsItsWork(t *testing.T) {
 		patch   string
 		wantErr bool
 	}{
-		{"copies that double the document every time are refused", decode(t, `{"spec":{"x":"y"}}`), doubling.String(), true},
+		{"copies that double the document every time are refused", jsontest.Decode(t, `{"spec":{"x":"y"}}`), doubling.String(), true},
 		{"thousands of inserts at the front of a long array are refused", map[string]any{"a": long}, front.String(), true},
 		{"a few inserts at the front of a long array are allowed", map[string]any{"a": long}, `[{"op":"add","path":"/a/0","value":1},{"op":"remove","path":"/a/0"}]`, false},
-		{"copying a large subtree once is allowed", decode(t, `{"spec":{"a":[1,2,3,4,5,6,7,8,9,10]}}`), `[{"op":"copy","from":"/spec","path":"/copy"}]`, false},
+		{"copying a large subtree once is allowed", jsontest.Decode(t, `{"spec":{"a":[1,2,3,4,5,6,7,8,9,10]}}`), `[{"op":"copy","from":"/spec","path":"/copy"}]`, false},
 		{"copies of a long string cost its length, so hundreds of them are refused", map[string]any{"s": strings.Repeat("x", 12<<10)}, stringCopies(200), true},
 		{"a few copies of a long string are allowed", map[string]any{"s": strings.Repeat("x", 12<<10)}, stringCopies(5), false},
 		{"moving a long string back and forth costs its length every time", map[string]any{"s": strings.Repeat("x", 100<<10)}, moves(200), true},
@@ -280,7 +261,7 @@ func TestApplyRefusesADocumentBeyondTheLimits(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Apply(context.Background(), decode(t, tc.doc), mustParse(t, tc.patch), tc.lim)
+			_, err := Apply(context.Background(), jsontest.Decode(t, tc.doc), mustParse(t, tc.patch), tc.lim)
 			perr, ok := err.(*Error)
 			if !ok || !perr.TooLarge || err.Error() != tc.want {
 				t.Fatalf("got %v, want a too-large *Error %q", err, tc.want)
@@ -292,7 +273,7 @@ func TestApplyRefusesADocumentBeyondTheLimits(t *testing.T) {
 func TestApplyStopsWhenTheContextEnds(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_, err := Apply(ctx, decode(t, `{}`), mustParse(t, `[{"op":"add","path":"/a","value":1}]`), Limits{})
+	_, err := Apply(ctx, jsontest.Decode(t, `{}`), mustParse(t, `[{"op":"add","path":"/a","value":1}]`), Limits{})
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("got %v, want context.Canceled", err)
 	}
@@ -324,10 +305,10 @@ func TestEqualNumbers(t *testing.T) {
 
 func TestApplyDoesNotShareValuesWithTheOperations(t *testing.T) {
 	ops := mustParse(t, `[{"op":"add","path":"/a","value":{"b":1}},{"op":"add","path":"/a/c","value":2}]`)
-	if _, err := Apply(context.Background(), decode(t, `{}`), ops, Limits{}); err != nil {
+	if _, err := Apply(context.Background(), jsontest.Decode(t, `{}`), ops, Limits{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := canonical(t, ops[0].Value); got != `{"b":1}` {
+	if got := jsontest.Canonical(t, ops[0].Value); got != `{"b":1}` {
 		t.Errorf("the operation's value was changed to %s by a later operation", got)
 	}
 }
@@ -355,7 +336,7 @@ func BenchmarkApplyLargeDocument(b *testing.B) {
 	raw := buf.String()
 	for b.Loop() {
 		b.StopTimer()
-		doc := decode(b, raw)
+		doc := jsontest.Decode(b, raw)
 		b.StartTimer()
 		if _, err := Apply(context.Background(), doc, ops, Limits{}); err != nil {
 			b.Fatal(err)

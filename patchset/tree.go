@@ -198,12 +198,7 @@ func render(tokens []string) string {
 	if len(tokens) == 0 {
 		return "the document root"
 	}
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(EscapeToken(t))
-	}
-	return b.String()
+	return Pointer(tokens)
 }
 
 // noMember says that the value at path, neither mapping nor list, cannot

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"sort"
 	"sync"
 	"time"
 
@@ -17,7 +16,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
@@ -29,6 +27,7 @@ import (
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
 
+	"flinkgate.io/flinkgate/cache"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -258,7 +257,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		d = Decide(in)
 	}
 	if d.Action == List {
-		refs, err := LiveReferrers(ctx, c.cfg.Meta, ns, name)
+		refs, err := cache.LiveReferrers(ctx, c.cfg.Meta, ns, name)
 		if err != nil {
 			return 0, err
 		}
@@ -316,22 +315,6 @@ func NamespaceTerminating(ctx context.Context, client kubernetes.Interface, ns s
 		return false, fmt.Errorf("get namespace %s: %w", ns, err)
 	}
 	return n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating, nil
-}
-
-// LiveReferrers lists, from the API server rather than a cache, the
-// deployments that reference a target, sorted.
-func LiveReferrers(ctx context.Context, meta metadata.Interface, ns, target string) ([]string, error) {
-	sel := labels.Set{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: target}.AsSelector().String()
-	list, err := meta.Resource(configMaps).Namespace(ns).List(ctx, metav1.ListOptions{LabelSelector: sel})
-	if err != nil {
-		return nil, fmt.Errorf("list deployments of target %s/%s: %w", ns, target, err)
-	}
-	out := make([]string, 0, len(list.Items))
-	for _, it := range list.Items {
-		out = append(out, it.Name)
-	}
-	sort.Strings(out)
-	return out, nil
 }
 
 // countDangling sets flinkgate_dangling_deployments from the caches and

@@ -21,6 +21,8 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"flinkgate.io/flinkgate/internal/enumflag"
 )
 
 // Mode is the --rbac-preflight setting: what a failed preflight does to a
@@ -40,25 +42,14 @@ const (
 // folding) so a typo in the chart value fails at start-up rather than silently
 // weakening the check.
 func ParseMode(s string) (Mode, error) {
-	switch m := Mode(s); m {
-	case ModeEnforce, ModeWarn, ModeOff:
-		return m, nil
-	}
-	return "", fmt.Errorf("invalid rbac preflight mode %q: want enforce, warn or off", s)
+	return enumflag.Parse("rbac preflight mode", s, ModeEnforce, ModeWarn, ModeOff)
 }
 
 // String implements flag.Value.
 func (m *Mode) String() string { return string(*m) }
 
 // Set implements flag.Value, so *Mode can be passed to flag.Var.
-func (m *Mode) Set(s string) error {
-	p, err := ParseMode(s)
-	if err != nil {
-		return err
-	}
-	*m = p
-	return nil
-}
+func (m *Mode) Set(s string) error { return enumflag.Set(m, s, ParseMode) }
 
 // Permission is one verb on one resource.
 type Permission struct{ Group, Resource, Verb string }

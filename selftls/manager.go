@@ -62,15 +62,11 @@ type Manager struct {
 	policy policy
 	log    *zap.Logger
 
-	mu       sync.RWMutex
-	cert     *tls.Certificate
-	certPEM  []byte
-	keyPEM   []byte
-	notAfter time.Time
-	injected bool
-	lastErr  error
+	served *certs.Served
 
-	expiry    prometheus.Gauge
+	mu       sync.RWMutex
+	injected bool
+
 	rotations *prometheus.CounterVec
 }
 
@@ -105,19 +101,15 @@ func New(cfg Config) (*Manager, error) {
 		cfg: cfg,
 		policy: policy{hosts: hosts, caValidity: cfg.CAValidity, certValidity: cfg.CertValidity,
 			overlap: cfg.Overlap},
-		log:     cfg.Logger.With(zap.String("secret", cfg.Namespace+"/"+cfg.SecretName)),
-		lastErr: errors.New("the secret has not been read yet"),
-		expiry: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flinkgate_tls_certificate_expiry_timestamp_seconds",
-			Help: "When the serving certificate expires, as a Unix timestamp.",
-		}),
+		log:    cfg.Logger.With(zap.String("secret", cfg.Namespace+"/"+cfg.SecretName)),
+		served: certs.NewServed(errors.New("the secret has not been read yet")),
 		rotations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkgate_tls_self_rotations_total",
 			Help: "Changes flinkgate made to its self-managed certificate Secret, by what: ca (a new CA started, promoted or an old one dropped) or serving.",
 		}, []string{"what"}),
 	}
 	if cfg.Registerer != nil {
-		for _, c := range []prometheus.Collector{m.expiry, m.rotations} {
+		for _, c := range []prometheus.Collector{m.served.Expiry(), m.rotations} {
 			if err := cfg.Registerer.Register(c); err != nil {
 				return nil, fmt.Errorf("register self-managed tls metrics: %w", err)
 			}
@@ -154,11 +146,11 @@ func (m *Manager) Run(ctx context.Context) {
 // applies the due rotation step and loads the serving certificate.
 func (m *Manager) Sync(ctx context.Context) error {
 	err := m.sync(ctx)
-	m.mu.Lock()
-	if err != nil && !errors.Is(err, errRetry) && m.cert == nil {
-		m.lastErr = err
+	if err != nil && !errors.Is(err, errRetry) {
+		// Only read while no certificate is in service: a failed sync
+		// leaves the one in service serving.
+		m.served.Fail(err)
 	}
-	m.mu.Unlock()
 	return err
 }
 
@@ -304,10 +296,7 @@ func setBundles[W any](ws []W, ca func(*W) *[]byte, bundle []byte) bool {
 
 // load serves the Secret's certificate from the next handshake on.
 func (m *Manager) load(s state) error {
-	m.mu.RLock()
-	same := bytes.Equal(s.certPEM, m.certPEM) && bytes.Equal(s.keyPEM, m.keyPEM)
-	m.mu.RUnlock()
-	if same {
+	if m.served.Same(s.certPEM, s.keyPEM) {
 		return nil
 	}
 	pair, err := tls.X509KeyPair(s.certPEM, s.keyPEM)
@@ -315,41 +304,29 @@ func (m *Manager) load(s state) error {
 		return fmt.Errorf("load the serving certificate from secret %s/%s: %w", m.cfg.Namespace, m.cfg.SecretName, err)
 	}
 	pair.Leaf = s.cert
-	m.mu.Lock()
-	m.cert, m.certPEM, m.keyPEM, m.notAfter, m.lastErr = &pair, s.certPEM, s.keyPEM, s.cert.NotAfter, nil
-	m.mu.Unlock()
-	m.expiry.Set(float64(s.cert.NotAfter.Unix()))
+	m.served.Serve(&pair, s.certPEM, s.keyPEM)
 	m.log.Info("serving certificate loaded", zap.String("issuer", s.cert.Issuer.CommonName),
 		zap.String("serial", s.cert.SerialNumber.Text(16)), zap.Time("not_after", s.cert.NotAfter))
 	return nil
 }
 
 // GetCertificate is for tls.Config: each handshake takes the newest certificate.
-func (m *Manager) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	if m.cert == nil {
-		return nil, fmt.Errorf("no serving certificate loaded: %w", m.lastErr)
-	}
-	return m.cert, nil
+func (m *Manager) GetCertificate(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return m.served.GetCertificate(h)
 }
 
 // TLSConfig is the webhook listener's configuration.
-func (m *Manager) TLSConfig() *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: m.GetCertificate}
-}
+func (m *Manager) TLSConfig() *tls.Config { return m.served.TLSConfig() }
 
 // Ready reports why the webhook cannot serve yet, or nil: it needs a valid
 // certificate and its CA injected into both webhook configurations once.
 func (m *Manager) Ready() error {
+	if err := m.served.Check(m.cfg.Now()); err != nil {
+		return err
+	}
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	switch {
-	case m.cert == nil:
-		return fmt.Errorf("no serving certificate loaded: %w", m.lastErr)
-	case !m.cfg.Now().Before(m.notAfter):
-		return fmt.Errorf("the serving certificate expired at %s", m.notAfter.Format(time.RFC3339))
-	case !m.injected:
+	if !m.injected {
 		return fmt.Errorf("the ca bundle has not been injected into the webhook configurations %s yet", m.cfg.WebhookConfiguration)
 	}
 	return nil

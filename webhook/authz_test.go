@@ -1,12 +1,8 @@
 package webhook
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,13 +148,7 @@ func TestAuthorization(t *testing.T) {
 				t.Fatal(err)
 			}
 			resp := post(t, s.Handler(), tc.path, tc.body)
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
-				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
-			}
-			compareGolden(t, tc.golden, resp)
+			checkResponse(t, resp, tc.allowed, tc.contains, tc.golden)
 		})
 	}
 }
@@ -179,12 +169,7 @@ func TestForbiddenIsCountedAsADenialWithItsOwnReason(t *testing.T) {
 // of a deployment create's checks answered from the cache; the difference
 // between the two is what authorization adds to an admission.
 func BenchmarkDeploymentCreateAuthorized(b *testing.B) {
-	var ps strings.Builder
-	ps.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n")
-	for i := range 10 {
-		fmt.Fprintf(&ps, "  - {op: add, path: /spec/template/spec/flinkConfiguration/key%d, value: value%d}\n", i, i)
-	}
-	lookup := &cachedLookup{target: stored(configMap("staging", resource.KindTarget, ps.String()), "staging")}
+	lookup := benchLookup()
 	f := (&authz.Fake{}).
 		Grant("alice", platformNS, authz.Check{Verb: "create", Resource: "deployments"}).
 		Grant("alice", platformNS, authz.Check{Verb: "use", Resource: "deploymenttargets", Name: "staging"})
@@ -198,16 +183,7 @@ func BenchmarkDeploymentCreateAuthorized(b *testing.B) {
 	}
 	h := s.Handler()
 	body := reviewAs(b, "alice", false, admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
-	b.ReportAllocs()
-	for b.Loop() {
-		rec := httptest.NewRecorder()
-		req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusOK || !bytes.Contains(rec.Body.Bytes(), []byte(`"allowed":true`)) {
-			b.Fatalf("unexpected answer: %s", rec.Body.String())
-		}
-	}
+	benchAllowedCreates(b, h, body)
 	if f.Asked() != 2 {
 		b.Fatalf("asked %d times; the benchmark must measure cache hits", f.Asked())
 	}

@@ -1,62 +1,26 @@
 package webhook
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
-	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	yaml "go.yaml.in/yaml/v3"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/resource"
 )
 
-// readCorpusFile returns a testdata/hostile file's ConfigMaps and the
-// outcome its header expects for each, by name.
-func readCorpusFile(t *testing.T, path string) ([]*corev1.ConfigMap, map[string]string) {
-	t.Helper()
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	expect := map[string]string{}
-	sc := bufio.NewScanner(bytes.NewReader(raw))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "# expect: "); ok {
-			name, outcome, _ := strings.Cut(rest, " ")
-			expect[name] = outcome
-		}
-	}
-	dec := yaml.NewDecoder(bytes.NewReader(raw))
-	var cms []*corev1.ConfigMap
-	for {
-		var m map[string]any
-		err := dec.Decode(&m)
-		if errors.Is(err, io.EOF) {
-			return cms, expect
-		}
-		if err != nil {
-			t.Fatalf("%s: %v", path, err)
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var cm corev1.ConfigMap
-		if err := json.Unmarshal(b, &cm); err != nil {
-			t.Fatal(err)
-		}
-		cm.Namespace = platformNS
-		cms = append(cms, &cm)
+// corpusConfigMap is a corpus object as a ConfigMap in the platform namespace.
+func corpusConfigMap(o hostile.Object) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: metav1.ObjectMeta{Name: o.Name, Namespace: platformNS, Labels: o.Labels},
+		Data:       o.Data,
 	}
 }
 
@@ -64,17 +28,21 @@ func readCorpusFile(t *testing.T, path string) ([]*corev1.ConfigMap, map[string]
 // to the mutating webhook as a CREATE, targets first, and checks each is
 // answered as its file says, within the per-request budget.
 func TestHostileCorpusThroughTheHandler(t *testing.T) {
-	files, err := filepath.Glob("../testdata/hostile/*.yaml")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no corpus files: %v", err)
+	files, err := hostile.Files("../testdata/hostile")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, path := range files {
 		t.Run(filepath.Base(path), func(t *testing.T) {
-			cms, expect := readCorpusFile(t, path)
+			objs, err := hostile.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
 			lookup := &fakeLookup{targets: map[string]*corev1.ConfigMap{}}
 			s, _ := newTestServer(t, lookup, nil, "")
 			h := s.Handler()
-			for _, cm := range cms {
+			for _, o := range objs {
+				cm := corpusConfigMap(o)
 				var resp *admissionv1.AdmissionResponse
 				u := budget.Measure(func() { resp = post(t, h, "/mutate", review(admissionv1.Create, nil, cm)) })
 				got := "allowed"
@@ -85,7 +53,7 @@ func TestHostileCorpusThroughTheHandler(t *testing.T) {
 					}
 				}
 				t.Logf("%s: %s in %v, %.2f MiB allocated", cm.Name, got, u.Took.Round(time.Microsecond), float64(u.Alloc)/(1<<20))
-				if want := expect[cm.Name]; got != want {
+				if want := o.Expect; got != want {
 					msg := ""
 					if resp.Result != nil {
 						msg = resp.Result.Message

@@ -7,11 +7,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -25,13 +23,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"flinkgate.io/flinkgate/internal/golden"
+	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 	"flinkgate.io/flinkgate/resource/configmap"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files")
 
 const platformNS = "flink-platform"
 
@@ -94,18 +92,8 @@ func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
 	return r
 }
 
-const seedTarget = `kind: DeploymentTarget
-spec:
-  kubernetes:
-    namespace: staging
-  deploymentPatchSet:
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.checkpoints.dir
-    value: s3://my-bucket/checkpoints
-  - op: add
-    path: /spec/template/spec/flinkConfiguration/state.savepoints.dir
-    value: s3://my-bucket/savepoints
-`
+// seedTarget is the seed's example target.
+const seedTarget = hostile.SeedTarget
 
 const yamlDeployment = `kind: Deployment
 spec:
@@ -211,9 +199,9 @@ func protected(cm *corev1.ConfigMap) *corev1.ConfigMap {
 // flinkgateUser is the identity the test server is told is its own.
 const flinkgateUser = "system:serviceaccount:flink-platform:flinkgate"
 
-// golden is an AdmissionResponse with its patch decoded, so a golden file
+// goldenResponse is an AdmissionResponse with its patch decoded, so a golden file
 // shows the operations rather than base64.
-type golden struct {
+type goldenResponse struct {
 	Allowed          bool              `json:"allowed"`
 	Code             int32             `json:"code,omitempty"`
 	Message          string            `json:"message,omitempty"`
@@ -328,9 +316,9 @@ func TestAdmission(t *testing.T) {
 		{name: "a target whose document does not parse is denied", golden: "target-unparsable", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, "kind: [DeploymentTarget\n")), contains: "not valid YAML"},
 		{name: "a YAML alias bomb is refused without being expanded", golden: "target-alias-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, aliasBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, hostile.AliasBomb()+"kind: DeploymentTarget\nspec: {kubernetes: {}}\n")), contains: "expands through YAML aliases"},
 		{name: "a few aliases of a long string that would expand to gigabytes are refused", golden: "target-alias-string-bomb", path: "/mutate",
-			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, stringBomb())), contains: "expands through YAML aliases"},
+			body: review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, hostile.StringBomb()+"kind: DeploymentTarget\nspec: {kubernetes: {}}\n")), contains: "expands through YAML aliases"},
 		{name: "a deployment using a small YAML alias is patched as usual", golden: "deployment-small-alias", path: "/mutate",
 			body: review(admissionv1.Create, nil, configMap("aliased", resource.KindDeployment, "kind: Deployment\nx: &x {a: 1}\nspec:\n  deploymentTargetName: staging\n  copy: *x\n")), allowed: true},
 		{name: "a target with an extra data key is denied", golden: "target-extra-key", path: "/mutate",
@@ -485,21 +473,28 @@ func TestAdmission(t *testing.T) {
 			s, _ := newTestServer(t, l, tc.pre, mode)
 			s.cfg.Self = flinkgateUser
 			resp := post(t, s.Handler(), tc.path, tc.body)
-			if resp.Allowed != tc.allowed {
-				t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, tc.allowed, resp.Result)
-			}
-			if tc.contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, tc.contains)) {
-				t.Errorf("message %v does not contain %q", resp.Result, tc.contains)
-			}
-			compareGolden(t, tc.golden, resp)
+			checkResponse(t, resp, tc.allowed, tc.contains, tc.golden)
 			assertDryRunAgrees(t, s, tc.body)
 		})
 	}
 }
 
+// checkResponse checks an answer's verdict, that its message contains
+// contains (if set), and the golden file of the whole answer.
+func checkResponse(t *testing.T, resp *admissionv1.AdmissionResponse, allowed bool, contains, golden string) {
+	t.Helper()
+	if resp.Allowed != allowed {
+		t.Errorf("allowed = %v, want %v (%v)", resp.Allowed, allowed, resp.Result)
+	}
+	if contains != "" && (resp.Result == nil || !strings.Contains(resp.Result.Message, contains)) {
+		t.Errorf("message %v does not contain %q", resp.Result, contains)
+	}
+	compareGolden(t, golden, resp)
+}
+
 func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionResponse) {
 	t.Helper()
-	g := golden{Allowed: resp.Allowed, Warnings: resp.Warnings, Patch: resp.Patch, AuditAnnotations: resp.AuditAnnotations}
+	g := goldenResponse{Allowed: resp.Allowed, Warnings: resp.Warnings, Patch: resp.Patch, AuditAnnotations: resp.AuditAnnotations}
 	if resp.Result != nil {
 		g.Code, g.Message = resp.Result.Code, resp.Result.Message
 	}
@@ -507,44 +502,7 @@ func compareGolden(t *testing.T, name string, resp *admissionv1.AdmissionRespons
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", "responses", name+".json")
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./webhook -update): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("response differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
-
-func stringBomb() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "s: &s %s\n", strings.Repeat("x", 10000))
-	b.WriteString("a: &a [" + strings.TrimSuffix(strings.Repeat("*s,", 100), ",") + "]\n")
-	b.WriteString("b: [" + strings.TrimSuffix(strings.Repeat("*a,", 100), ",") + "]\n")
-	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
-	return b.String()
-}
-
-func aliasBomb() string {
-	var b strings.Builder
-	b.WriteString("a: &a [\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\",\"lol\"]\n")
-	prev := "a"
-	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
-		fmt.Fprintf(&b, "%s: &%s [*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s,*%s]\n", n, n, prev, prev, prev, prev, prev, prev, prev, prev, prev)
-		prev = n
-	}
-	b.WriteString("kind: DeploymentTarget\nspec: {kubernetes: {}}\n")
-	return b.String()
+	golden.Check(t, filepath.Join("testdata", "responses", name+".json"), append(got, '\n'), "go test ./webhook -update")
 }
 
 func TestUnreadableRequests(t *testing.T) {
@@ -685,15 +643,28 @@ func FuzzDecodeReview(f *testing.F) {
 // BenchmarkDeploymentCreate measures a deployment CREATE through the handler
 // with a 10-operation patch set.
 func BenchmarkDeploymentCreate(b *testing.B) {
+	lookup := benchLookup()
+	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
+	h := s.Handler()
+	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
+	benchAllowedCreates(b, h, body)
+}
+
+// benchLookup answers with a target whose patch set has 10 operations.
+func benchLookup() *cachedLookup {
 	var ps strings.Builder
 	ps.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n")
 	for i := range 10 {
 		fmt.Fprintf(&ps, "  - {op: add, path: /spec/template/spec/flinkConfiguration/key%d, value: value%d}\n", i, i)
 	}
 	lookup := &cachedLookup{target: stored(configMap("staging", resource.KindTarget, ps.String()), "staging")}
-	s, _ := newTestServer(b, lookup, nil, rbac.ModeOff)
-	h := s.Handler()
-	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
+	return lookup
+}
+
+// benchAllowedCreates posts body to h's /mutate b.N times; each answer must
+// allow.
+func benchAllowedCreates(b *testing.B, h http.Handler, body []byte) {
+	b.Helper()
 	b.ReportAllocs()
 	for b.Loop() {
 		rec := httptest.NewRecorder()

@@ -4,14 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"flinkgate.io/flinkgate/internal/golden"
+)
 
 // checkIn is where the check cases' input files are; the cases run with it
 // as their directory so sources print as plain file names.
@@ -134,16 +133,5 @@ func compareCheckGolden(t *testing.T, name, stdout, stderr string) {
 	got := "## stdout\n" + stdout + "## stderr\n" + stderr
 	// t.Chdir moved us into checkIn.
 	path := filepath.Join("..", name+".golden")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (go test ./cmd/flinkgate -run TestCheck -update): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("output differs from %s:\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	golden.Check(t, path, []byte(got), "go test ./cmd/flinkgate -run TestCheck -update")
 }

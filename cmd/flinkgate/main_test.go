@@ -17,13 +17,7 @@ import (
 
 func TestServeFlags(t *testing.T) {
 	required := []string{"--tls-cert-file=c", "--tls-private-key-file=k"}
-	cases := []struct {
-		name      string
-		env       string
-		args      []string
-		check     func(*serveConfig) bool
-		wantError string
-	}{
+	cases := []flagCase{
 		{name: "the defaults are those of the contract", args: required, check: func(c *serveConfig) bool {
 			return c.webhookAddr == ":8443" && c.metricsAddr == ":8080" && c.platformNamespace == "default" &&
 				slices.Equal(c.namespaces, []string{"default"}) && c.preflight == rbac.ModeEnforce && c.logLevel == zapcore.InfoLevel && c.kubeconfig == "" &&
@@ -66,6 +60,21 @@ func TestServeFlags(t *testing.T) {
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},
 		{name: "a stray argument is an error", args: append([]string{"extra"}, required...), wantError: "unexpected arguments"},
 	}
+	runFlagCases(t, cases)
+}
+
+// flagCase is a serve command line and what parsing it must give: a
+// configuration check passes, or an error contains wantError.
+type flagCase struct {
+	name      string
+	env       string // POD_NAMESPACE
+	args      []string
+	check     func(*serveConfig) bool
+	wantError string
+}
+
+func runFlagCases(t *testing.T, cases []flagCase) {
+	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("POD_NAMESPACE", tc.env)
@@ -80,7 +89,7 @@ func TestServeFlags(t *testing.T) {
 				t.Fatal(err)
 			}
 			if !tc.check(c) {
-				t.Errorf("unexpected configuration %+v", c)
+				t.Errorf("unexpected configuration %+v (self-managed TLS %+v)", c, c.selfTLS)
 			}
 		})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -18,6 +17,7 @@ import (
 
 	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/certs"
+	"flinkgate.io/flinkgate/internal/golden"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/protection"
@@ -214,16 +214,5 @@ func TestMetricsReference(t *testing.T) {
 	rec := &recorder{}
 	registerFlinkgateMetrics(t, rec)
 	got := renderMetricsDoc(describe(t, rec))
-	if *update {
-		if err := os.WriteFile(metricsDoc, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(metricsDoc)
-	if err != nil {
-		t.Fatalf("read %s (go test ./cmd/flinkgate -run TestMetricsReference -update): %v", metricsDoc, err)
-	}
-	if got != string(want) {
-		t.Errorf("docs/metrics.md has drifted from the metric descriptors; run go test ./cmd/flinkgate -run TestMetricsReference -update and review the change.\ngot:\n%s", got)
-	}
+	golden.Check(t, metricsDoc, []byte(got), "go test ./cmd/flinkgate -run TestMetricsReference -update")
 }

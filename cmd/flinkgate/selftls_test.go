@@ -1,19 +1,13 @@
 package main
 
 import (
-	"strings"
 	"testing"
 	"time"
 )
 
 func TestSelfTLSFlags(t *testing.T) {
 	self := []string{"--self-tls-secret=fg-tls", "--self-tls-webhook-configuration=fg", "--self-tls-hosts=fg.ns.svc,127.0.0.1"}
-	cases := []struct {
-		name      string
-		args      []string
-		check     func(*serveConfig) bool
-		wantError string
-	}{
+	cases := []flagCase{
 		{name: "With --self-tls-secret no certificate files are needed.", args: self, check: func(c *serveConfig) bool {
 			return c.selfTLS.enabled() && c.selfTLS.secret == "fg-tls" && c.selfTLS.webhooks == "fg" && c.certFile == ""
 		}},
@@ -26,21 +20,5 @@ func TestSelfTLSFlags(t *testing.T) {
 		{name: "Self-managed TLS without hosts is an error.", args: []string{"--self-tls-secret=fg-tls", "--self-tls-webhook-configuration=fg"}, wantError: "--self-tls-hosts"},
 		{name: "Neither certificate files nor a Secret is an error that names both ways.", args: nil, wantError: "--self-tls-secret"},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			c, err := parseServeFlags(tc.args)
-			if tc.wantError != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantError) {
-					t.Fatalf("got %v, want an error containing %q", err, tc.wantError)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !tc.check(c) {
-				t.Errorf("unexpected configuration %+v", c.selfTLS)
-			}
-		})
-	}
+	runFlagCases(t, cases)
 }

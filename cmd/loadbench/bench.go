@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -94,7 +93,7 @@ func (e *env) startFlinkgate(ctx context.Context, o *options) error {
 	// and --profile=false lets them be measured for comparison.
 	profiling := ""
 	if o.profile || len(o.scale) > 0 {
-		ports, err := freePorts(1)
+		ports, err := cluster.FreePorts(1)
 		if err != nil {
 			return err
 		}
@@ -121,7 +120,7 @@ func (e *env) startBare(ctx context.Context, client *http.Client) error {
 	if err != nil {
 		return fmt.Errorf("find own executable: %w", err)
 	}
-	ports, err := freePorts(1)
+	ports, err := cluster.FreePorts(1)
 	if err != nil {
 		return err
 	}
@@ -324,19 +323,6 @@ func fetch(ctx context.Context, url, path string) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return f.Close()
-}
-
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, fmt.Errorf("find a free port: %w", err)
-		}
-		defer l.Close()
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 // pollUntil calls check every 100ms until it succeeds or timeout passes.

@@ -85,7 +85,7 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 	}
 
 	f := &Flinkgate{webhookPort: opts.WebhookPort, metricsPort: opts.MetricsPort, certDir: certDir, caBundle: caBundle}
-	ports, err := freePorts(2)
+	ports, err := FreePorts(2)
 	if err != nil {
 		return nil, err
 	}

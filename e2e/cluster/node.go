@@ -204,7 +204,7 @@ func (c *Cluster) startNode(ctx context.Context, ca *certs.CA, ip net.IP) error 
 	}
 	c.logf("imported %d images in %s", 1+len(c.opts.Images), time.Since(t0).Round(time.Millisecond))
 
-	ports, err := freePorts(6)
+	ports, err := FreePorts(6)
 	if err != nil {
 		return err
 	}

@@ -116,11 +116,11 @@ func fileTail(path string, n int) string {
 	return string(bytes.Join(lines, []byte("\n")))
 }
 
-// freePorts returns n distinct free loopback ports. All listeners stay open
+// FreePorts returns n distinct free loopback ports. All listeners stay open
 // until every port is chosen, so the kernel cannot hand out one port twice;
 // another program may still take a port before our child binds it, which a
 // failed start then reports with the child's log.
-func freePorts(n int) ([]int, error) {
+func FreePorts(n int) ([]int, error) {
 	ports := make([]int, 0, n)
 	for range n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")

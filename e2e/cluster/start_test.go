@@ -25,7 +25,7 @@ func TestStartRefusesADirectoryWithAPreviousCluster(t *testing.T) {
 }
 
 func TestFreePortsAreDistinct(t *testing.T) {
-	ports, err := freePorts(5)
+	ports, err := FreePorts(5)
 	if err != nil {
 		t.Fatal(err)
 	}
