@@ -8,11 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"golang.org/x/sync/singleflight"
+
+	"flinkgate.io/flinkgate/internal/memo"
 )
 
 // Options tune a Cached. Zero values mean the defaults.
@@ -61,17 +61,10 @@ type Cached struct {
 	now       func() time.Time
 	checks    *prometheus.CounterVec
 
-	flight singleflight.Group
+	answers *memo.Memo[bool]
 	// flightJoined, if set, is called once a caller has joined or started
 	// a question; tests use it to know callers overlap without sleeping.
 	flightJoined func()
-	mu           sync.Mutex
-	cache        map[string]entry
-}
-
-type entry struct {
-	allowed bool
-	expires time.Time
 }
 
 // The result label's values of flinkgate_authorization_checks_total.
@@ -94,7 +87,6 @@ func NewCached(next Authorizer, opts Options) (*Cached, error) {
 		max:     cmp.Or(opts.MaxEntries, defaultMaxEntries),
 		exempt:  map[string]bool{},
 		now:     opts.Now,
-		cache:   map[string]entry{},
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -103,6 +95,25 @@ func NewCached(next Authorizer, opts Options) (*Cached, error) {
 		c.ttl = 0
 	}
 	c.deniedTTL = min(cmp.Or(opts.DeniedTTL, maxDeniedTTL), maxDeniedTTL, c.ttl)
+	c.answers = memo.New(memo.Options[bool]{
+		TTL: func(allowed bool, err error) time.Duration {
+			switch {
+			case err != nil:
+				return 0
+			case allowed:
+				return c.ttl
+			}
+			return c.deniedTTL
+		},
+		Timeout: c.timeout,
+		Max:     c.max,
+		Now:     c.now,
+		Joined: func() {
+			if c.flightJoined != nil {
+				c.flightJoined()
+			}
+		},
+	})
 	for _, u := range opts.AlwaysAllowed {
 		if u != "" {
 			c.exempt[u] = true
@@ -133,37 +144,18 @@ func (c *Cached) Allowed(ctx context.Context, a Attributes) (bool, error) {
 		return true, nil
 	}
 	key := cacheKey(a)
-	c.mu.Lock()
-	e, ok := c.cache[key]
-	c.mu.Unlock()
-	if ok && c.now().Before(e.expires) {
-		c.count(e.allowed, nil, false)
-		return e.allowed, nil
+	if allowed, ok := c.answers.Recall(key); ok {
+		c.count(allowed, nil, false)
+		return allowed, nil
 	}
-	// The shared question must not die with the first caller's request, so
-	// it runs detached from ctx's cancellation, bounded by c.timeout.
-	detached := context.WithoutCancel(ctx)
-	ch := c.flight.DoChan(key, func() (any, error) {
-		qctx, cancel := context.WithTimeout(detached, c.timeout)
-		defer cancel()
-		allowed, err := c.next.Allowed(qctx, a)
-		if err == nil {
-			c.store(key, allowed)
-		}
-		return allowed, err
+	allowed, err := c.answers.Ask(ctx, key, func(qctx context.Context) (bool, error) {
+		return c.next.Allowed(qctx, a)
 	})
-	if c.flightJoined != nil {
-		c.flightJoined()
+	c.count(allowed, err, true)
+	if err != nil && ctx.Err() != nil {
+		return false, fmt.Errorf("waiting for the authorization check: %w", err)
 	}
-	select {
-	case res := <-ch:
-		allowed, _ := res.Val.(bool)
-		c.count(allowed, res.Err, true)
-		return allowed && res.Err == nil, res.Err
-	case <-ctx.Done():
-		c.count(false, ctx.Err(), true)
-		return false, fmt.Errorf("waiting for the authorization check: %w", context.Cause(ctx))
-	}
+	return allowed && err == nil, err
 }
 
 func (c *Cached) count(allowed bool, err error, asked bool) {
@@ -181,41 +173,8 @@ func (c *Cached) count(allowed bool, err error, asked bool) {
 	c.checks.WithLabelValues(result, a).Inc()
 }
 
-func (c *Cached) store(key string, allowed bool) {
-	ttl := c.ttl
-	if !allowed {
-		ttl = c.deniedTTL
-	}
-	if ttl <= 0 {
-		return
-	}
-	now := c.now()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.cache[key]; !ok && len(c.cache) >= c.max {
-		for k, e := range c.cache {
-			if !now.Before(e.expires) {
-				delete(c.cache, k)
-			}
-		}
-		// Still full of live answers: drop arbitrary ones (map order is
-		// random), which only costs a repeated question.
-		for k := range c.cache {
-			if len(c.cache) < c.max {
-				break
-			}
-			delete(c.cache, k)
-		}
-	}
-	c.cache[key] = entry{allowed: allowed, expires: now.Add(ttl)}
-}
-
 // Len is the number of cached answers, for tests of the bound.
-func (c *Cached) Len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.cache)
-}
+func (c *Cached) Len() int { return c.answers.Len() }
 
 // cacheKey identifies a question: everything the authorizer may decide on.
 // Fields are separated by a byte that Kubernetes names cannot contain, and

@@ -10,19 +10,18 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
-	"golang.org/x/sync/singleflight"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"flinkgate.io/flinkgate/internal/enumflag"
+	"flinkgate.io/flinkgate/internal/memo"
 )
 
 // Mode is the --rbac-preflight setting: what a failed preflight does to a
@@ -221,6 +220,9 @@ const (
 	defaultTimeout    = 2 * time.Second
 	defaultGrantedTTL = 30 * time.Second
 	defaultRefusedTTL = 2 * time.Second
+	// maxRemembered bounds the namespaces whose result is remembered: target
+	// namespaces are whatever target writers name.
+	maxRemembered = 10000
 	// parallelism bounds concurrent access reviews of one check: enough to
 	// finish the 80 reviews in a few round trips without flooding the API
 	// server. A namespace has at most one check running at a time.
@@ -247,18 +249,11 @@ type Checker struct {
 	total      *prometheus.CounterVec
 	perms      []Permission
 
-	flight singleflight.Group
-	mu     sync.Mutex
-	recent map[string]remembered // namespace -> a recent result
+	recent *memo.Memo[Result] // by namespace
 	// flightJoined, if set, is called once a Check has joined or started
 	// the shared check of its namespace; tests use it to know callers
 	// overlap without sleeping.
 	flightJoined func()
-}
-
-type remembered struct {
-	res     Result
-	expires time.Time
 }
 
 // NewChecker returns a Checker that talks to client and registers
@@ -283,7 +278,6 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 		refusedTTL: cmp.Or(opts.RefusedTTL, defaultRefusedTTL),
 		now:        opts.Now,
 		perms:      requiredPermissions(),
-		recent:     map[string]remembered{},
 	}
 	if c.timeout < 0 {
 		c.timeout = defaultTimeout
@@ -291,6 +285,17 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.recent = memo.New(memo.Options[Result]{
+		TTL:     c.keepFor,
+		Timeout: c.timeout,
+		Max:     maxRemembered,
+		Now:     c.now,
+		Joined: func() {
+			if c.flightJoined != nil {
+				c.flightJoined()
+			}
+		},
+	})
 	c.total = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flinkgate_rbac_preflight_total",
 		Help: "RBAC preflight checks of deployment target namespaces, by result.",
@@ -337,33 +342,20 @@ func (c *Checker) check(ctx context.Context, ns string) Result {
 	if c.mode == ModeOff {
 		return Result{Outcome: OutcomeSkipped, Namespace: ns}
 	}
-	c.mu.Lock()
-	r, ok := c.recent[ns]
-	c.mu.Unlock()
-	if ok && c.now().Before(r.expires) {
-		return r.res.clone()
+	if res, ok := c.recent.Recall(ns); ok {
+		return res.clone()
 	}
-	// The shared check must not die with the first caller's request, so it
-	// runs detached from ctx's cancellation, bounded by c.timeout.
-	detached := context.WithoutCancel(ctx)
-	ch := c.flight.DoChan(ns, func() (any, error) {
-		res := c.review(detached, ns)
-		c.remember(ns, res)
-		return res, nil
+	res, err := c.recent.Ask(ctx, ns, func(qctx context.Context) (Result, error) {
+		return c.review(qctx, ns), nil
 	})
-	if c.flightJoined != nil {
-		c.flightJoined()
-	}
-	select {
-	case out := <-ch:
-		return out.Val.(Result).clone()
-	case <-ctx.Done():
+	if err != nil {
 		return Result{
 			Outcome:   OutcomeUnavailable,
 			Namespace: ns,
-			Err:       fmt.Errorf("waiting for the access check: %w", context.Cause(ctx)),
+			Err:       fmt.Errorf("waiting for the access check: %w", err),
 		}
 	}
+	return res.clone()
 }
 
 // clone copies the result so callers never share a slice.
@@ -372,28 +364,16 @@ func (r Result) clone() Result {
 	return r
 }
 
-// remember keeps a result for its TTL; unanswered checks are forgotten.
-func (c *Checker) remember(ns string, res Result) {
-	var ttl time.Duration
+// keepFor says how long a result is remembered; unanswered checks are
+// forgotten.
+func (c *Checker) keepFor(res Result, _ error) time.Duration {
 	switch res.Outcome {
 	case OutcomeGranted:
-		ttl = c.grantedTTL
+		return c.grantedTTL
 	case OutcomeMissing, OutcomeNamespaceMissing:
-		ttl = c.refusedTTL
+		return c.refusedTTL
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for n, r := range c.recent { // keep the map as small as the set of live namespaces
-		if !now.Before(r.expires) {
-			delete(c.recent, n)
-		}
-	}
-	if ttl <= 0 {
-		delete(c.recent, ns)
-		return
-	}
-	c.recent[ns] = remembered{res: res, expires: now.Add(ttl)}
+	return 0
 }
 
 // review asks the API server about every required permission in ns, and
