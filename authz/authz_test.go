@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
 
+	"flinkgate.io/flinkgate/internal/enumflag/enumflagtest"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -84,25 +85,7 @@ func TestRequired(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    Mode
-		wantErr bool
-	}{
-		{name: "rbac is accepted.", in: "rbac", want: ModeRBAC},
-		{name: "off is accepted.", in: "off", want: ModeOff},
-		{name: "An unknown mode is rejected.", in: "on", wantErr: true},
-		{name: "A mode in another case is rejected.", in: "RBAC", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMode(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("ParseMode(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.wantErr)
-			}
-		})
-	}
+	enumflagtest.Words(t, ParseMode, ModeRBAC, ModeOff)
 }
 
 func TestSubjectAccessReviewsAskAboutTheRequestingUser(t *testing.T) {

@@ -24,6 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+
+	"flinkgate.io/flinkgate/internal/enumflag/enumflagtest"
 )
 
 // decideFunc answers one access review: allowed, or an error for the API call.
@@ -352,33 +354,7 @@ func TestConcurrentChecksOfANamespaceShareOneCheck(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	tests := []struct {
-		name    string
-		in      string
-		want    Mode
-		wantErr bool
-	}{
-		{name: "enforce is accepted.", in: "enforce", want: ModeEnforce},
-		{name: "warn is accepted.", in: "warn", want: ModeWarn},
-		{name: "off is accepted.", in: "off", want: ModeOff},
-		{name: "An unknown mode is rejected.", in: "bogus", wantErr: true},
-		{name: "An empty mode is rejected rather than read as a default.", in: "", wantErr: true},
-		{name: "A mode in another case is rejected.", in: "Enforce", wantErr: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := ParseMode(tt.in)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("ParseMode(%q) error = %v, wantErr %v", tt.in, err, tt.wantErr)
-			}
-			if err != nil && !strings.Contains(err.Error(), "want enforce, warn or off") {
-				t.Errorf("error %q does not list the valid modes", err)
-			}
-			if got != tt.want {
-				t.Errorf("ParseMode(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	enumflagtest.Words(t, ParseMode, ModeEnforce, ModeWarn, ModeOff)
 }
 
 func TestProblem(t *testing.T) {
