@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"flinkgate.io/flinkgate/internal/enumflag/enumflagtest"
 	"flinkgate.io/flinkgate/resource"
@@ -144,24 +144,6 @@ func TestSubjectAccessReviewsAskAboutTheRequestingUser(t *testing.T) {
 	}
 }
 
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 var (
 	alice = User{Name: "alice", Groups: []string{"team-a", "system:authenticated"}}
 	use   = Check{VerbUse, ResourceTargets, "staging"}
@@ -211,7 +193,7 @@ func TestCachedAnswers(t *testing.T) {
 			if tt.grant {
 				f.Grant(tt.first.User.Name, tt.first.Namespace, tt.first.Check)
 			}
-			clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			c, err := NewCached(f, Options{TTL: 5 * time.Second, Now: clock.Now})
 			if err != nil {
 				t.Fatal(err)
@@ -226,7 +208,7 @@ func TestCachedAnswers(t *testing.T) {
 				f.grant = nil
 				f.mu.Unlock()
 			}
-			clock.Advance(tt.advance)
+			clock.Step(tt.advance)
 			got, err := c.Allowed(t.Context(), tt.second)
 			if (err != nil) != (tt.fail != nil) {
 				t.Fatalf("second: err = %v", err)

@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes/fake"
 	k8stesting "k8s.io/client-go/testing"
+	testingclock "k8s.io/utils/clock/testing"
 
 	"flinkgate.io/flinkgate/internal/enumflag/enumflagtest"
 )
@@ -65,24 +66,6 @@ func newFakeAPI(t *testing.T, decide decideFunc, namespaces ...string) *fakeAPI 
 		return true, review, nil
 	})
 	return api
-}
-
-// fakeClock is a settable clock for the granted-result cache.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
 }
 
 func newChecker(t *testing.T, api *fakeAPI, opts Options) *Checker {
@@ -301,12 +284,12 @@ func TestCheckCache(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			api := newFakeAPI(t, tt.decide, "staging")
-			clock := &fakeClock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			clock := testingclock.NewFakeClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 			c := newChecker(t, api, Options{GrantedTTL: 30 * time.Second, Now: clock.Now})
 
 			first := c.Check(t.Context(), "staging")
 			afterFirst := api.reviews.Load()
-			clock.Advance(tt.advance)
+			clock.Step(tt.advance)
 			second := c.Check(t.Context(), "staging")
 
 			if first.Outcome != second.Outcome {

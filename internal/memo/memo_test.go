@@ -8,20 +8,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	testingclock "k8s.io/utils/clock/testing"
 )
-
-// clock is a settable time for expiry tests.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func keepFor(d time.Duration) func(int, error) time.Duration {
 	return func(_ int, err error) time.Duration {
@@ -45,12 +34,12 @@ func TestRecall(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{t: time.Unix(1000, 0)}
+			clk := testingclock.NewFakeClock(time.Unix(1000, 0))
 			m := New(Options[int]{TTL: keepFor(10 * time.Second), Timeout: time.Second, Max: 10, Now: clk.Now})
 			if _, err := m.Ask(context.Background(), "k", func(context.Context) (int, error) { return 7, tc.answer }); !errors.Is(err, tc.answer) {
 				t.Fatalf("ask: %v, want %v", err, tc.answer)
 			}
-			clk.Add(tc.advance)
+			clk.Step(tc.advance)
 			v, ok := m.Recall("k")
 			if ok != tc.want || (ok && v != 7) {
 				t.Errorf("recall = %d, %t; want 7, %t", v, ok, tc.want)
@@ -130,12 +119,12 @@ func TestBound(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			clk := &clock{t: time.Unix(1000, 0)}
+			clk := testingclock.NewFakeClock(time.Unix(1000, 0))
 			m := New(Options[int]{TTL: keepFor(time.Minute), Timeout: time.Second, Max: 3, Now: clk.Now})
 			ask := func(context.Context) (int, error) { return 1, nil }
 			for _, k := range []string{"a", "b", "c", "d"} {
 				if k == "b" && tc.expireA {
-					clk.Add(2 * time.Minute)
+					clk.Step(2 * time.Minute)
 				}
 				if _, err := m.Ask(context.Background(), k, ask); err != nil {
 					t.Fatal(err)
