@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,7 +58,7 @@ func runScale(ctx context.Context, o *options) error {
 	defer e.stop()
 	var rows []scaleRow
 	measure := func(n int) error {
-		row, err := measureScale(ctx, e, n)
+		row, err := measureScale(ctx, e, n, o.out)
 		if err != nil {
 			return err
 		}
@@ -155,13 +156,17 @@ func fill(ctx context.Context, c *cluster.Cluster, from, to int, targetOf func(i
 // measureScale measures the running flinkgate: how long it took from start
 // to ready (caches synced), its memory after a forced GC, and the DELETE
 // check.
-func measureScale(ctx context.Context, e *env, n int) (scaleRow, error) {
+func measureScale(ctx context.Context, e *env, n int, out string) (scaleRow, error) {
 	row := scaleRow{deployments: n}
 	row.sync = e.startup
 	var err error
 	// The heap profile endpoint with gc=1 runs a collection first, so RSS
-	// reflects live data rather than garbage awaiting collection.
-	if err := fetch(ctx, e.profiling+"/debug/pprof/heap?gc=1", os.DevNull); err != nil {
+	// reflects live data rather than garbage awaiting collection; the
+	// profile is kept to show where the bytes per deployment go.
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return row, fmt.Errorf("create %s: %w", out, err)
+	}
+	if err := fetch(ctx, e.profiling+"/debug/pprof/heap?gc=1", filepath.Join(out, fmt.Sprintf("scale-heap-%d.pprof", n))); err != nil {
 		return row, err
 	}
 	if row.rss, err = rss(e.flinkgate.Pid()); err != nil {
@@ -215,7 +220,7 @@ func deleteReview() ([]byte, error) {
 			UID: types.UID(reviewUID), Kind: metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
 			Resource: metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
 			Name:     targetName, Namespace: servedNS, Operation: admissionv1.Delete,
-			UserInfo:  authenticationv1.UserInfo{Username: "system:admin"},
+			UserInfo:  authenticationv1.UserInfo{Username: "system:admin", Groups: []string{"system:masters", "system:authenticated"}},
 			OldObject: runtime.RawExtension{Raw: raw},
 		},
 	})
