@@ -200,7 +200,9 @@ func TestDeploymentInformerFollowsChanges(t *testing.T) {
 			},
 			"staging", map[string][]string{"staging": nil, "prod": {"a"}}},
 		{"a deleted deployment reaches handlers with its last target and leaves the index",
-			func(ctx context.Context, c metadata.ResourceInterface) error { return c.Delete(ctx, "a", metav1.DeleteOptions{}) },
+			func(ctx context.Context, c metadata.ResourceInterface) error {
+				return c.Delete(ctx, "a", metav1.DeleteOptions{})
+			},
 			"staging", map[string][]string{"staging": nil}},
 	}
 	for _, tc := range cases {
