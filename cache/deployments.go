@@ -77,14 +77,14 @@ func indexByTarget(obj any) ([]string, error) {
 // metadata only, stored as *Deployment, indexed by target (ByTarget). The
 // webhook's look-ups and the protection controller share one.
 func NewDeploymentInformer(meta metadata.Interface, namespace string) (toolscache.SharedIndexInformer, error) {
-	f := metadatainformer.NewFilteredSharedInformerFactory(meta, 0, namespace,
-		func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment })
-	inf := f.ForResource(configMaps).Informer()
+	// Built directly rather than from a factory, which would add a
+	// namespace index: one more set of every key, useless in an informer of
+	// one namespace.
+	inf := metadatainformer.NewFilteredMetadataInformer(meta, configMaps, namespace, 0,
+		toolscache.Indexers{byTargetIndex: indexByTarget},
+		func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment }).Informer()
 	if err := inf.SetTransform(compactDeployment); err != nil {
 		return nil, fmt.Errorf("set deployment cache transform: %w", err)
-	}
-	if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
-		return nil, fmt.Errorf("add deployment index: %w", err)
 	}
 	return inf, nil
 }

@@ -244,3 +244,17 @@ func TestDeploymentInformerFollowsChanges(t *testing.T) {
 		})
 	}
 }
+
+func TestDeploymentInformerKeepsOnlyTheTargetIndex(t *testing.T) {
+	inf, err := NewDeploymentInformer(nil, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for name := range inf.GetIndexer().GetIndexers() {
+		names = append(names, name)
+	}
+	if !slices.Equal(names, []string{byTargetIndex}) {
+		t.Errorf("indexes %v, want only %q: every index holds a set of every deployment's key", names, byTargetIndex)
+	}
+}
