@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,7 +18,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"flinkgate.io/flinkgate/health"
@@ -69,16 +67,11 @@ func New(client kubernetes.Interface, meta metadata.Interface, namespaces []stri
 			return nil, err
 		}
 
-		// Deployments are many and large; the delete check needs only their
-		// names and labels, so they are cached as metadata.
-		df := metadatainformer.NewFilteredSharedInformerFactory(meta, 0, ns,
-			func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment })
-		inf := df.ForResource(configMaps).Informer()
-		if err := inf.SetTransform(slimDeployment); err != nil {
-			return nil, fmt.Errorf("set deployment cache transform: %w", err)
-		}
-		if err := inf.AddIndexers(toolscache.Indexers{byTargetIndex: indexByTarget}); err != nil {
-			return nil, fmt.Errorf("add deployment index: %w", err)
+		// Deployments are many and large; the look-ups need only their
+		// names and targets, so they are cached as compact records.
+		inf, err := NewDeploymentInformer(meta, ns)
+		if err != nil {
+			return nil, err
 		}
 		if err := refusals.Track("deployments in "+ns, inf); err != nil {
 			return nil, err
@@ -95,46 +88,6 @@ func dropManagedFields(obj any) (any, error) {
 		m.SetManagedFields(nil)
 	}
 	return obj, nil
-}
-
-// slimDeployment keeps of a deployment what the look-ups and gauges read
-// (name, labels, deletion) and drops the rest: deployments are many, and
-// kubectl's last-applied annotation alone holds a copy of the document.
-// Strings that repeat across deployments (namespace, label keys and
-// values, type) are interned, so 100,000 deployments share one copy.
-func slimDeployment(obj any) (any, error) {
-	m, ok := obj.(*metav1.PartialObjectMetadata)
-	if !ok {
-		return dropManagedFields(obj)
-	}
-	var labels map[string]string
-	if m.Labels != nil {
-		labels = make(map[string]string, len(m.Labels))
-		for k, v := range m.Labels {
-			labels[intern(k)] = intern(v)
-		}
-	}
-	return &metav1.PartialObjectMetadata{
-		TypeMeta: metav1.TypeMeta{APIVersion: intern(m.APIVersion), Kind: intern(m.Kind)},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: m.Name, Namespace: intern(m.Namespace), UID: m.UID, ResourceVersion: m.ResourceVersion,
-			Labels: labels, DeletionTimestamp: m.DeletionTimestamp,
-		},
-	}, nil
-}
-
-func intern(s string) string { return unique.Make(s).Value() }
-
-func indexByTarget(obj any) ([]string, error) {
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return nil, nil
-	}
-	t := m.GetLabels()[resource.LabelDeploymentTarget]
-	if t == "" {
-		return nil, nil
-	}
-	return []string{m.GetNamespace() + "/" + t}, nil
 }
 
 // Start runs the informers until ctx ends.
@@ -216,13 +169,10 @@ func (c *Cache) parse(cm *corev1.ConfigMap) resource.TargetLookup {
 // wrongly cannot be undone.
 func (c *Cache) Referrers(ctx context.Context, namespace, target string) ([]string, error) {
 	if inf, ok := c.deployments[namespace]; ok {
-		objs, err := inf.GetIndexer().ByIndex(byTargetIndex, namespace+"/"+target)
-		if err == nil && len(objs) > 0 {
-			names := make([]string, 0, len(objs))
-			for _, o := range objs {
-				if m, ok := o.(metav1.Object); ok {
-					names = append(names, m.GetName())
-				}
+		if deps := ByTarget(inf, namespace, target); len(deps) > 0 {
+			names := make([]string, 0, len(deps))
+			for _, d := range deps {
+				names = append(names, d.Name)
 			}
 			sort.Strings(names)
 			return names, nil
@@ -267,4 +217,14 @@ func (c *Cache) EachTargetDeployments(fn func(namespace, target string, deployme
 			fn(ns, key[len(ns)+1:], len(objs))
 		}
 	}
+}
+
+// DeploymentInformers returns the deployment informer of each served
+// namespace, for the protection controller to share.
+func (c *Cache) DeploymentInformers() map[string]toolscache.SharedIndexInformer {
+	out := make(map[string]toolscache.SharedIndexInformer, len(c.deployments))
+	for ns, inf := range c.deployments {
+		out[ns] = inf
+	}
+	return out
 }

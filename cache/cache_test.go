@@ -8,7 +8,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -121,34 +120,4 @@ func TestReferrers(t *testing.T) {
 			t.Errorf("the cache's empty answer was trusted without a live List")
 		}
 	})
-}
-
-func TestCachedDeploymentsKeepOnlyWhatTheLookupsRead(t *testing.T) {
-	deleted := metav1.NewTime(time.Unix(1700000000, 0))
-	full := &metav1.PartialObjectMetadata{
-		TypeMeta: metav1.TypeMeta{APIVersion: "meta.k8s.io/v1", Kind: "PartialObjectMetadata"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "d", Namespace: ns, UID: "uid-d", ResourceVersion: "7", Generation: 2,
-			Labels:            map[string]string{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: "staging"},
-			Annotations:       map[string]string{"kubectl.kubernetes.io/last-applied-configuration": "{...the whole document...}"},
-			ManagedFields:     []metav1.ManagedFieldsEntry{{Manager: "kubectl"}},
-			Finalizers:        []string{"x.io/f"},
-			OwnerReferences:   []metav1.OwnerReference{{Name: "owner"}},
-			DeletionTimestamp: &deleted,
-		},
-	}
-	want := &metav1.PartialObjectMetadata{
-		TypeMeta: full.TypeMeta,
-		ObjectMeta: metav1.ObjectMeta{
-			Name: "d", Namespace: ns, UID: "uid-d", ResourceVersion: "7",
-			Labels: full.Labels, DeletionTimestamp: &deleted,
-		},
-	}
-	got, err := slimDeployment(full)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !equality.Semantic.DeepEqual(got, want) {
-		t.Errorf("cached %+v, want %+v", got, want)
-	}
 }

@@ -22,7 +22,6 @@ import (
 	"k8s.io/client-go/kubernetes/scheme"
 	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/metadata"
-	"k8s.io/client-go/metadata/metadatainformer"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 	"k8s.io/client-go/util/workqueue"
@@ -55,6 +54,11 @@ type Config struct {
 	Settle     time.Duration
 	Logger     *zap.Logger
 	Metrics    *Metrics
+	// Deployments are the webhook cache's deployment informers
+	// (cache.Cache.DeploymentInformers), running; sharing them spares a
+	// second list and copy of every deployment. A served namespace without
+	// one gets an informer of its own.
+	Deployments map[string]toolscache.SharedIndexInformer
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,6 +128,7 @@ func Run(ctx context.Context, cfg Config) error {
 		dangling: map[string]bool{},
 	}
 	defer c.queue.ShutDown()
+	var synced []toolscache.InformerSynced
 	for _, ns := range cfg.Namespaces {
 		tf := informers.NewSharedInformerFactoryWithOptions(cfg.Client, 5*time.Minute, informers.WithNamespace(ns),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindTarget }))
@@ -135,24 +140,31 @@ func Run(ctx context.Context, cfg Config) error {
 			return fmt.Errorf("watch targets: %w", err)
 		}
 		c.targets[ns] = ti
-		df := metadatainformer.NewFilteredSharedInformerFactory(cfg.Meta, 0, ns,
-			func(o *metav1.ListOptions) { o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment })
-		di := df.ForResource(configMaps).Informer()
-		if _, err := di.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		di, own := cfg.Deployments[ns], false
+		if di == nil {
+			var err error
+			if di, err = cache.NewDeploymentInformer(cfg.Meta, ns); err != nil {
+				return err
+			}
+			own = true
+		}
+		reg, err := di.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 			// A deployment that goes away or changes target may free a
 			// terminating target.
 			UpdateFunc: func(old, _ any) { c.enqueueReferenced(old) },
 			DeleteFunc: c.enqueueReferenced,
-		}); err != nil {
+		})
+		if err != nil {
 			return fmt.Errorf("watch deployments: %w", err)
 		}
+		// A shared informer outlives the lease; its handler must not.
+		defer func() { _ = di.RemoveEventHandler(reg) }()
 		c.deps[ns] = di
+		synced = append(synced, ti.HasSynced, reg.HasSynced)
 		go ti.RunWithContext(ctx)
-		go di.RunWithContext(ctx)
-	}
-	var synced []toolscache.InformerSynced
-	for _, ns := range cfg.Namespaces {
-		synced = append(synced, c.targets[ns].HasSynced, c.deps[ns].HasSynced)
+		if own {
+			go di.RunWithContext(ctx)
+		}
 	}
 	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 		return ctx.Err()
@@ -193,12 +205,8 @@ func (c *Controller) enqueueReferenced(obj any) {
 	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
 		obj = d.Obj
 	}
-	m, ok := obj.(metav1.Object)
-	if !ok {
-		return
-	}
-	if t := m.GetLabels()[resource.LabelDeploymentTarget]; t != "" {
-		c.queue.Add(m.GetNamespace() + "/" + t)
+	if d, ok := obj.(*cache.Deployment); ok && d.Target != "" {
+		c.queue.Add(d.Namespace + "/" + d.Target)
 	}
 }
 
@@ -324,30 +332,29 @@ func (c *Controller) countDangling(ctx context.Context) {
 	seen := map[string]bool{}
 	for _, ns := range c.cfg.Namespaces {
 		n := 0
-		for _, obj := range c.deps[ns].GetIndexer().List() {
-			m, ok := obj.(*metav1.PartialObjectMetadata)
-			if !ok {
+		// By target: targets are few and deployments many, and only the
+		// deployments of a missing or terminating target are looked at.
+		for _, target := range cache.ReferencedTargets(c.deps[ns]) {
+			if !c.cachedDangling(ns, target) {
 				continue
 			}
-			target := m.Labels[resource.LabelDeploymentTarget]
-			if target == "" || !c.cachedDangling(ns, target) {
-				continue
-			}
-			why, dangles := c.liveDangling(ctx, ns, m.Name, target)
-			if !dangles {
-				continue
-			}
-			n++
-			key := ns + "/" + m.Name
-			seen[key] = true
-			c.mu.Lock()
-			warned := c.dangling[key]
-			c.dangling[key] = true
-			c.mu.Unlock()
-			if !warned {
-				ref := &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: ns, Name: m.Name, UID: m.UID, ResourceVersion: m.ResourceVersion}
-				c.recorder.Event(ref, corev1.EventTypeWarning, "DanglingReference", why)
-				c.cfg.Logger.Warn("dangling deployment", zap.String("namespace", ns), zap.String("deployment", m.Name), zap.String("target", target), zap.String("reason", why))
+			for _, d := range cache.ByTarget(c.deps[ns], ns, target) {
+				why, dangles := c.liveDangling(ctx, ns, d.Name, target)
+				if !dangles {
+					continue
+				}
+				n++
+				key := ns + "/" + d.Name
+				seen[key] = true
+				c.mu.Lock()
+				warned := c.dangling[key]
+				c.dangling[key] = true
+				c.mu.Unlock()
+				if !warned {
+					ref := &corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: ns, Name: d.Name, UID: d.UID, ResourceVersion: d.ResourceVersion}
+					c.recorder.Event(ref, corev1.EventTypeWarning, "DanglingReference", why)
+					c.cfg.Logger.Warn("dangling deployment", zap.String("namespace", ns), zap.String("deployment", d.Name), zap.String("target", target), zap.String("reason", why))
+				}
 			}
 		}
 		c.cfg.Metrics.dangling.WithLabelValues(ns).Set(float64(n))

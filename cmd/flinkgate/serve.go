@@ -238,7 +238,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 	go func() {
 		defer close(controllerDone)
 		runController := func(ctx context.Context) {
-			err := protection.Run(ctx, protection.Config{Client: client, Meta: meta, Namespaces: c.namespaces, Settle: c.settle, Logger: log, Metrics: pm})
+			err := protection.Run(ctx, protection.Config{Client: client, Meta: meta, Namespaces: c.namespaces, Settle: c.settle, Logger: log, Metrics: pm, Deployments: caches.DeploymentInformers()})
 			if err != nil && ctx.Err() == nil {
 				log.Error("protection controller stopped", zap.Error(err))
 			}
