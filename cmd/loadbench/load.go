@@ -75,8 +75,8 @@ type target struct {
 	url    string // full URL of the endpoint, e.g. https://127.0.0.1:8443/mutate
 	expect expectation
 	client *http.Client
-	// proto is the protocol the server negotiated (flinkgate serves
-	// HTTP/1.1 only, so that replicas behind a Service share the load).
+	// proto is the protocol the server negotiated: HTTP/1.1 for both (see
+	// newClient); the run fails if the two differ.
 	proto atomic.Pointer[string]
 }
 
@@ -87,17 +87,18 @@ func (t *target) protocol() string {
 	return "?"
 }
 
-// newClient speaks TLS to one server, trusting caPEM: HTTP/2 on one
-// connection where the server offers it, as the API server does, else
-// HTTP/1.1 on a connection per concurrent request, kept alive.
+// newClient speaks TLS to one server, trusting caPEM, the way the API
+// server calls a webhook behind a Service: HTTP/1.1 only (its webhook client
+// sets NextProtos to http/1.1 for Service and non-loopback URL webhooks, so
+// that calls spread over replicas), one kept-alive connection per
+// concurrent request.
 func newClient(caPEM []byte) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("no certificate in the ca bundle")
 	}
 	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
