@@ -59,6 +59,9 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	if open > maxYAMLOpenBrackets {
 		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
 	}
+	if tree, ok := fastReadYAML(ctx, raw); ok {
+		return tree, nil
+	}
 	dec := yaml.NewDecoder(strings.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
