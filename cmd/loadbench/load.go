@@ -25,8 +25,9 @@ type stats struct {
 	// overloaded: a fixed-rate run stopped early because the server fell
 	// too far behind; the figures cover the requests sent until then.
 	overloaded bool
-	// failed counts fixed-rate requests that got no answer (a timeout or a
-	// connection error under overload); they count as taking until then.
+	// failed counts requests that got no answer (fixed rate: a timeout or
+	// a connection error under overload) or an answer saying flinkgate
+	// could not decide in time; they count as taking until then.
 	failed int
 }
 
@@ -58,7 +59,7 @@ func (s stats) percentile(p float64) time.Duration {
 func (s stats) String() string {
 	note := ""
 	if s.failed > 0 {
-		note += fmt.Sprintf(", %d UNANSWERED", s.failed)
+		note += fmt.Sprintf(", %d FAILED (unanswered or unavailable)", s.failed)
 	}
 	if s.overloaded {
 		note += ", OVERLOADED: stopped early"
@@ -141,6 +142,10 @@ func (t *target) post(ctx context.Context, body []byte) error {
 	}
 	t.proto.CompareAndSwap(nil, &resp.Proto)
 	if err := t.expect.check(out); err != nil {
+		var u unavailable
+		if errors.As(err, &u) {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
 		return wrongAnswer{fmt.Errorf("%s answered wrongly: %w", t.name, err)}
 	}
 	return nil
@@ -156,6 +161,7 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 		all      []time.Duration
 		firstErr error
 		wg       sync.WaitGroup
+		failed   atomic.Int64
 	)
 	start := time.Now()
 	deadline := start.Add(d)
@@ -165,6 +171,12 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
 				if err := t.post(ctx, body); err != nil {
+					var u unavailable
+					if errors.As(err, &u) {
+						// Counted as failed, not as served.
+						failed.Add(1)
+						continue
+					}
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -184,7 +196,9 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 	if firstErr != nil {
 		return stats{}, firstErr
 	}
-	return newStats(all, time.Since(start)), nil
+	s := newStats(all, time.Since(start))
+	s.failed = int(failed.Load())
+	return s, nil
 }
 
 // fixedRate sends rate requests per second for d, each on its own schedule,
