@@ -32,7 +32,7 @@ func fastYAML(tree map[string]any, limit int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{buf: make([]byte, 0, 2048), limit: min(limit, maxFastYAML)}
+	w := yamlWriter{buf: make([]byte, 0, 2048), limit: min(limit, maxFastYAML), keys: make([]string, 0, 64)}
 	if !w.mapping(tree, 0, false) {
 		return "", false
 	}
