@@ -150,6 +150,14 @@ func Encode(ctx context.Context, tree any, format Format, indent, trailingNewlin
 	if err := checkShape(ctx, tree); err != nil {
 		return "", err
 	}
+	if m, ok := tree.(map[string]any); ok && format == YAML {
+		if err := ctx.Err(); err != nil {
+			return "", fmt.Errorf("encode document: %w", err)
+		}
+		if out, ok := fastYAML(m, MaxDocumentBytes); ok {
+			return out, nil
+		}
+	}
 	w := &cappedWriter{ctx: ctx, limit: MaxDocumentBytes}
 	var err error
 	if format == YAML {

@@ -61,6 +61,9 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	if open > maxYAMLOpenBrackets {
 		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
 	}
+	if tree, ok := fastReadYAML(ctx, raw); ok {
+		return tree, nil
+	}
 	dec := yaml.NewDecoder(strings.NewReader(raw))
 	var doc yaml.Node
 	if err := dec.Decode(&doc); err != nil {
@@ -304,8 +307,11 @@ func (c *yamlConverter) scalar(n *yaml.Node) (any, error) {
 			return n.Value, nil
 		}
 		v, kind := resolvePlain(n.Value)
-		if kind == kindSpecialFloat {
+		switch kind {
+		case kindSpecialFloat:
 			return nil, errorf("holds %s at %s (line %d), which is not a number JSON can hold; quote it if it is meant as text", n.Value, pointer(c.path), n.Line)
+		case kindString, kindMerge:
+			return n.Value, nil
 		}
 		return v, nil
 	}
@@ -350,8 +356,10 @@ var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+
 // resolvePlain is what an unquoted scalar means: YAML 1.1 as go-yaml v2
 // (and so kubectl and sigs.k8s.io/yaml) reads it, except that numbers keep
 // every digit as a json.Number and a float too large for float64 is still a
-// number.
-func resolvePlain(s string) (any, scalarKind) {
+// number. For kindString, kindMerge and kindSpecialFloat the value is s
+// itself and v is nil: boxing s into an interface allocates, and most
+// callers only need the kind.
+func resolvePlain(s string) (v any, kind scalarKind) {
 	switch s {
 	case "", "~", "null", "Null", "NULL":
 		return nil, kindNull
@@ -360,12 +368,12 @@ func resolvePlain(s string) (any, scalarKind) {
 	case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
 		return false, kindBool
 	case "<<":
-		return s, kindMerge
+		return nil, kindMerge
 	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
-		return s, kindSpecialFloat
+		return nil, kindSpecialFloat
 	}
 	if c := s[0]; c != '+' && c != '-' && c != '.' && (c < '0' || c > '9') {
-		return s, kindString
+		return nil, kindString
 	}
 	plain := strings.ReplaceAll(s, "_", "")
 	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
@@ -377,7 +385,7 @@ func resolvePlain(s string) (any, scalarKind) {
 	if yaml11Float.MatchString(plain) {
 		return json.Number(canonicalNumber(plain)), kindNumber
 	}
-	return s, kindString
+	return nil, kindString
 }
 
 // canonicalNumber rewrites a YAML float literal as a JSON number with the

@@ -123,7 +123,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 				return nil, fmt.Errorf("cannot append to %s: %v; create the array first (add %s with value [])", render(op.path[:len(op.path)-1]), err, render(op.path[:len(op.path)-1]))
 			}
 		}
-		if old, err := get(doc, op.path); err == nil && !appendsOrInserts(doc, op.path) {
+		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
 			b.removed(b.charge(old))
 		}
 		return add(doc, op.path, b.copy(op.Value, op.valueSize, countValues(op.Value)), true, b)
@@ -154,7 +154,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 			return nil, fmt.Errorf("from: %w", err)
 		}
 		b.charge(v)
-		if old, err := get(d, op.path); err == nil && !appendsOrInserts(d, op.path) {
+		if old, ok := find(d, op.path); ok && !appendsOrInserts(d, op.path) {
 			b.removed(b.charge(old))
 		}
 		return add(d, op.path, v, false, b)
@@ -164,7 +164,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 			return nil, fmt.Errorf("from: %w", err)
 		}
 		size, values := encodedSize(v), countValues(v)
-		if old, err := get(doc, op.path); err == nil && !appendsOrInserts(doc, op.path) {
+		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
 			b.removed(b.charge(old))
 		}
 		return add(doc, op.path, b.copy(v, size, values), false, b)

@@ -36,6 +36,46 @@ func get(doc any, path []string) (any, error) {
 	}
 }
 
+// find is get without the reason: the checks that only ask whether a
+// value is there (does add replace one?) would otherwise build an error
+// message for every new member. It finds exactly what get finds.
+func find(doc any, path []string) (any, bool) {
+	cur := doc
+	for _, tok := range path {
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			if !isElementIndex(tok, len(c)) {
+				return nil, false
+			}
+			i, _ := strconv.Atoi(tok)
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// isElementIndex reports whether index(tok, n, false) succeeds.
+func isElementIndex(tok string, n int) bool {
+	if tok == "" || len(tok) > 9 || (len(tok) > 1 && tok[0] == '0') {
+		return false
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < '0' || tok[i] > '9' {
+			return false
+		}
+	}
+	i, err := strconv.Atoi(tok)
+	return err == nil && i < n
+}
+
 // parent walks to the container holding the last token. With create, missing
 // objects on the way are created (never arrays, and arrays are never padded).
 func parent(doc any, path []string, create bool) (any, error) {

@@ -43,8 +43,10 @@ func bareHandler() http.Handler {
 	})
 }
 
-// runBare serves bareHandler over TLS (HTTP/2) until ctx ends: the
-// `loadbench bare` subcommand, run as its own process like flinkgate.
+// runBare serves bareHandler over TLS until ctx ends: the `loadbench bare`
+// subcommand, run as its own process like flinkgate. It speaks HTTP/1.1
+// only, as flinkgate's webhook port does, so both are measured on the same
+// protocol (see newClient).
 func runBare(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:9443", "TLS listener")
@@ -59,6 +61,8 @@ func runBare(ctx context.Context, args []string) error {
 	srv := &http.Server{
 		Addr: *addr, Handler: bareHandler(), ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
+		// A non-nil empty TLSNextProto turns HTTP/2 off, as in flinkgate serve.
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServeTLS("", "") }()

@@ -181,8 +181,11 @@ func runLoad(ctx context.Context, o *options) error {
 	}
 
 	fmt.Printf("protocols negotiated: bare %s, flinkgate %s\n", a.protocol(), b.protocol())
+	if a.protocol() != b.protocol() {
+		return fmt.Errorf("the servers negotiated different protocols (bare %s, flinkgate %s): the comparison would not be like with like", a.protocol(), b.protocol())
+	}
 	var tput, fixed [2][]stats
-	fmt.Printf("\nthroughput, %d concurrent streams, %s per run (a = bare, b = flinkgate, alternating)\n", o.concurrency, o.duration)
+	fmt.Printf("\nthroughput, %d concurrent requests (kept-alive HTTP/1.1 connections), %s per run (a = bare, b = flinkgate, alternating)\n", o.concurrency, o.duration)
 	for r := range o.rounds {
 		for i, t := range []*target{a, b} {
 			s, err := closedLoop(ctx, t, body, o.concurrency, o.duration)
@@ -227,8 +230,8 @@ func runLoad(ctx context.Context, o *options) error {
 	row := func(name string, va, vb float64, unit string) {
 		fmt.Printf("  %-44s %12.2f%-2s %12.2f%-2s %8.2f\n", name, va, unit, vb, unit, vb/va)
 	}
-	row(fmt.Sprintf("throughput at %d streams (req/s)", o.concurrency), ta, tb, "")
-	row(fmt.Sprintf("p99 at %d streams", o.concurrency), msf(median(tput[0], p(99))), msf(median(tput[1], p(99))), "ms")
+	row(fmt.Sprintf("throughput at %d concurrent (req/s)", o.concurrency), ta, tb, "")
+	row(fmt.Sprintf("p99 at %d concurrent", o.concurrency), msf(median(tput[0], p(99))), msf(median(tput[1], p(99))), "ms")
 	for _, q := range []float64{50, 90, 99} {
 		row(fmt.Sprintf("p%.0f at %d req/s", q, o.rate), msf(median(fixed[0], p(q))), msf(median(fixed[1], p(q))), "ms")
 	}

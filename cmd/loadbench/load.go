@@ -25,8 +25,9 @@ type stats struct {
 	// overloaded: a fixed-rate run stopped early because the server fell
 	// too far behind; the figures cover the requests sent until then.
 	overloaded bool
-	// failed counts fixed-rate requests that got no answer (a timeout or a
-	// connection error under overload); they count as taking until then.
+	// failed counts requests that got no answer (fixed rate: a timeout or
+	// a connection error under overload) or an answer saying flinkgate
+	// could not decide in time; they count as taking until then.
 	failed int
 }
 
@@ -58,7 +59,7 @@ func (s stats) percentile(p float64) time.Duration {
 func (s stats) String() string {
 	note := ""
 	if s.failed > 0 {
-		note += fmt.Sprintf(", %d UNANSWERED", s.failed)
+		note += fmt.Sprintf(", %d FAILED (unanswered or unavailable)", s.failed)
 	}
 	if s.overloaded {
 		note += ", OVERLOADED: stopped early"
@@ -75,8 +76,8 @@ type target struct {
 	url    string // full URL of the endpoint, e.g. https://127.0.0.1:8443/mutate
 	expect expectation
 	client *http.Client
-	// proto is the protocol the server negotiated (flinkgate serves
-	// HTTP/1.1 only, so that replicas behind a Service share the load).
+	// proto is the protocol the server negotiated: HTTP/1.1 for both (see
+	// newClient); the run fails if the two differ.
 	proto atomic.Pointer[string]
 }
 
@@ -87,17 +88,18 @@ func (t *target) protocol() string {
 	return "?"
 }
 
-// newClient speaks TLS to one server, trusting caPEM: HTTP/2 on one
-// connection where the server offers it, as the API server does, else
-// HTTP/1.1 on a connection per concurrent request, kept alive.
+// newClient speaks TLS to one server, trusting caPEM, the way the API
+// server calls a webhook behind a Service: HTTP/1.1 only (its webhook client
+// sets NextProtos to http/1.1 for Service and non-loopback URL webhooks, so
+// that calls spread over replicas), one kept-alive connection per
+// concurrent request.
 func newClient(caPEM []byte) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM(caPEM) {
 		return nil, errors.New("no certificate in the ca bundle")
 	}
 	tr := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
-		ForceAttemptHTTP2:   true,
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}},
 		MaxIdleConns:        256,
 		MaxIdleConnsPerHost: 256,
 		IdleConnTimeout:     90 * time.Second,
@@ -140,6 +142,10 @@ func (t *target) post(ctx context.Context, body []byte) error {
 	}
 	t.proto.CompareAndSwap(nil, &resp.Proto)
 	if err := t.expect.check(out); err != nil {
+		var u unavailable
+		if errors.As(err, &u) {
+			return fmt.Errorf("%s: %w", t.name, err)
+		}
 		return wrongAnswer{fmt.Errorf("%s answered wrongly: %w", t.name, err)}
 	}
 	return nil
@@ -155,6 +161,7 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 		all      []time.Duration
 		firstErr error
 		wg       sync.WaitGroup
+		failed   atomic.Int64
 	)
 	start := time.Now()
 	deadline := start.Add(d)
@@ -164,6 +171,12 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				t0 := time.Now()
 				if err := t.post(ctx, body); err != nil {
+					var u unavailable
+					if errors.As(err, &u) {
+						// Counted as failed, not as served.
+						failed.Add(1)
+						continue
+					}
 					mu.Lock()
 					if firstErr == nil {
 						firstErr = err
@@ -183,7 +196,9 @@ func closedLoop(ctx context.Context, t *target, body []byte, concurrency int, d 
 	if firstErr != nil {
 		return stats{}, firstErr
 	}
-	return newStats(all, time.Since(start)), nil
+	s := newStats(all, time.Since(start))
+	s.failed = int(failed.Load())
+	return s, nil
 }
 
 // fixedRate sends rate requests per second for d, each on its own schedule,

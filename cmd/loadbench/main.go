@@ -1,7 +1,8 @@
 // Command loadbench measures flinkgate's admission webhook against a bare Go
 // TLS server that only decodes the AdmissionReview and answers "allowed",
-// side by side on the same machine, with the same review body, over HTTP/2
-// and TLS, checking every answer. It starts its own control plane (etcd and
+// side by side on the same machine, with the same review body, over TLS and
+// HTTP/1.1 (as the API server calls a webhook behind a Service), checking
+// every answer. It starts its own control plane (etcd and
 // kube-apiserver, see e2e/cluster) so flinkgate serves from synced caches.
 //
 //	loadbench --bin TOOLSDIR --flinkgate BIN [--out DIR]   the load benchmark (make bench)
@@ -56,7 +57,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.rounds, "rounds", 3, "alternations a→b per measurement")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measurement")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before the first round, per server")
-	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent HTTP/2 streams in the throughput measurement")
+	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (each on its own kept-alive HTTP/1.1 connection) in the throughput measurement")
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second in the fixed-rate measurement")
 	fs.IntVar(&o.apiCreates, "api-creates", 300, "ConfigMap creates per round and side through the API server (0: skip)")
 	fs.BoolVar(&o.profile, "profile", true, "capture a CPU and a heap profile of flinkgate under load")

@@ -1,0 +1,287 @@
+package codec
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+)
+
+// A direct YAML reader for the documents kubectl users write: block
+// mappings and lists, plain scalars, and quoted strings without escapes on
+// one line. For those it builds the tree decodeYAML builds (the same
+// scalar rules, resolvePlain and key, decide every value); anything else
+// (comments, flow collections, anchors, tags, block and multi-line scalars,
+// escapes, tabs, non-ASCII text, duplicate keys, directives and document
+// markers, anything beyond the bounds) makes it give up, and go-yaml reads
+// the document, with its error messages. It exists because go-yaml's node
+// tree was about 40 % of a deployment create's allocations;
+// TestFastYAMLReaderIsTheParser and FuzzFastYAMLReader hold it to
+// decodeYAML's result.
+
+// maxFastKey is below go-yaml's longest simple key (1024 bytes).
+const maxFastKey = 1000
+
+type yamlLine struct {
+	indent int
+	text   string // after the indentation, without trailing spaces
+}
+
+type yamlReader struct {
+	ctx    context.Context
+	lines  []yamlLine
+	i      int
+	values int
+	failed bool
+}
+
+// fastReadYAML reads raw as decodeYAML would, or returns ok false when raw
+// holds anything this reader leaves to go-yaml.
+func fastReadYAML(ctx context.Context, raw string) (map[string]any, bool) {
+	r := yamlReader{ctx: ctx}
+	if !r.split(raw) || len(r.lines) == 0 {
+		return nil, false
+	}
+	first := r.lines[0]
+	if first.text == "-" || strings.HasPrefix(first.text, "- ") {
+		return nil, false
+	}
+	m := r.mapping(first.indent, 0)
+	if r.failed || r.i != len(r.lines) || ctx.Err() != nil {
+		return nil, false
+	}
+	return m, true
+}
+
+// split cuts raw into non-blank lines, refusing every character this
+// reader does not handle anywhere in the document.
+func (r *yamlReader) split(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; {
+		case c == '\n':
+		case c < 0x20 || c >= 0x7f:
+			return false // tabs, carriage returns, controls, non-ASCII
+		case c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+			return false
+		}
+	}
+	r.lines = make([]yamlLine, 0, strings.Count(raw, "\n")+1)
+	for len(raw) > 0 {
+		line := raw
+		if j := strings.IndexByte(raw, '\n'); j >= 0 {
+			line, raw = raw[:j], raw[j+1:]
+		} else {
+			raw = ""
+		}
+		text := strings.TrimLeft(line, " ")
+		text = strings.TrimRight(text, " ")
+		if text == "" {
+			continue
+		}
+		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
+			return false
+		}
+		r.lines = append(r.lines, yamlLine{indent: len(line) - len(strings.TrimLeft(line, " ")), text: text})
+	}
+	return true
+}
+
+// count counts a value as yamlConverter does, giving up where it would
+// refuse, and checks ctx as often.
+func (r *yamlReader) count() bool {
+	r.values++
+	if r.values > MaxValues {
+		return false
+	}
+	if r.values%ctxEvery == 0 && r.ctx.Err() != nil {
+		return false
+	}
+	return true
+}
+
+func (r *yamlReader) fail() any {
+	r.failed = true
+	return nil
+}
+
+// mapping reads the entries of a block mapping whose keys start at column
+// indent.
+func (r *yamlReader) mapping(indent, depth int) map[string]any {
+	if depth >= MaxDepth || !r.count() {
+		r.fail()
+		return nil
+	}
+	out := map[string]any{}
+	for !r.failed && r.i < len(r.lines) {
+		l := r.lines[r.i]
+		if l.indent < indent {
+			break
+		}
+		if l.indent > indent || l.text == "-" || strings.HasPrefix(l.text, "- ") {
+			r.fail()
+			break
+		}
+		ks, rest, ok := splitKey(l.text)
+		if !ok || !r.count() {
+			r.fail()
+			break
+		}
+		k, ok := plainKey(ks)
+		if _, dup := out[k]; !ok || dup {
+			r.fail()
+			break
+		}
+		r.i++
+		if rest != "" {
+			v, ok := scalarValue(rest)
+			if !ok || !r.count() {
+				r.fail()
+				break
+			}
+			out[k] = v
+			continue
+		}
+		out[k] = r.nested(indent, depth)
+	}
+	return out
+}
+
+// nested reads the value of a key with nothing after its colon: a block
+// below it, a list at its own column, or null.
+func (r *yamlReader) nested(indent, depth int) any {
+	if r.i < len(r.lines) {
+		next := r.lines[r.i]
+		item := next.text == "-" || strings.HasPrefix(next.text, "- ")
+		switch {
+		case next.indent > indent && item, next.indent == indent && item:
+			return r.sequence(next.indent, depth+1)
+		case next.indent > indent:
+			return r.mapping(next.indent, depth+1)
+		}
+	}
+	if !r.count() {
+		return r.fail()
+	}
+	return nil
+}
+
+// sequence reads the items of a block list whose dashes are at column
+// indent.
+func (r *yamlReader) sequence(indent, depth int) []any {
+	if depth >= MaxDepth || !r.count() {
+		r.fail()
+		return nil
+	}
+	out := []any{}
+	for !r.failed && r.i < len(r.lines) {
+		l := r.lines[r.i]
+		if l.indent != indent || !strings.HasPrefix(l.text, "- ") {
+			if l.indent > indent || (l.indent == indent && l.text == "-") {
+				r.fail()
+			}
+			break
+		}
+		content := strings.TrimLeft(l.text[2:], " ")
+		column := indent + len(l.text) - len(content)
+		if content == "-" || strings.HasPrefix(content, "- ") {
+			r.fail()
+			break
+		}
+		if _, _, isKey := splitKey(content); isKey {
+			// "- key: value": a mapping whose first key is on the dash's
+			// line and whose other keys line up under it.
+			r.lines[r.i] = yamlLine{indent: column, text: content}
+			out = append(out, r.mapping(column, depth+1))
+			continue
+		}
+		r.i++
+		v, ok := scalarValue(content)
+		if !ok || !r.count() {
+			r.fail()
+			break
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// splitKey splits "key: value" or "key:" at the first ": " (or final ":"),
+// where go-yaml's plain key ends; quoted keys are left to go-yaml.
+func splitKey(text string) (key, rest string, ok bool) {
+	if text == "" || text[0] == '"' || text[0] == '\'' {
+		return "", "", false
+	}
+	j := strings.Index(text, ": ")
+	switch {
+	case j >= 0:
+		return strings.TrimRight(text[:j], " "), strings.TrimLeft(text[j+2:], " "), true
+	case text[len(text)-1] == ':':
+		return strings.TrimRight(text[:len(text)-1], " "), "", true
+	}
+	return "", "", false
+}
+
+// plainStart reports whether go-yaml reads s as a plain scalar that starts
+// where s starts; indicators are left to go-yaml.
+func plainStart(s string) bool {
+	if s == "" {
+		return false
+	}
+	switch s[0] {
+	case '-':
+		return len(s) > 1 && s[1] != ' '
+	case '?', ':', ',', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`':
+		return false
+	}
+	return true
+}
+
+// plainKey turns a plain key into the string yamlConverter.key makes of it.
+func plainKey(s string) (string, bool) {
+	if len(s) > maxFastKey || !plainStart(s) || strings.HasSuffix(s, ":") {
+		return "", false
+	}
+	v, kind := resolvePlain(s)
+	switch kind {
+	case kindString:
+		return s, true
+	case kindNull:
+		return "null", true
+	case kindBool:
+		if v.(bool) {
+			return "true", true
+		}
+		return "false", true
+	case kindNumber:
+		return string(v.(json.Number)), true
+	}
+	return "", false // merge keys and special floats
+}
+
+// scalarValue reads a value written after "key: " or "- " on one line.
+func scalarValue(s string) (any, bool) {
+	switch s[0] {
+	case '"':
+		inner, ok := strings.CutSuffix(s[1:], `"`)
+		if !ok || strings.Contains(inner, `"`) {
+			return nil, false
+		}
+		return inner, true
+	case '\'':
+		inner, ok := strings.CutSuffix(s[1:], `'`)
+		if !ok || strings.Contains(inner, `'`) {
+			return nil, false
+		}
+		return inner, true
+	}
+	if !plainStart(s) || strings.HasSuffix(s, ":") || strings.Contains(s, ": ") {
+		return nil, false
+	}
+	v, kind := resolvePlain(s)
+	switch kind {
+	case kindString, kindMerge:
+		return s, true
+	case kindSpecialFloat:
+		return nil, false
+	}
+	return v, true
+}

@@ -1,0 +1,141 @@
+package codec
+
+import (
+	"context"
+	"math/rand/v2"
+	"reflect"
+	"strings"
+	"testing"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// parsed is what decodeYAML builds from raw through go-yaml alone.
+func parsed(raw string) (map[string]any, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(raw), &doc); err != nil {
+		return nil, err
+	}
+	if doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 {
+		return nil, errorf("is empty")
+	}
+	v, err := (&yamlConverter{ctx: context.Background()}).convert(doc.Content[0], 0)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, errorf("not a mapping")
+	}
+	return m, nil
+}
+
+// sameAsParser fails t if the fast reader takes raw and builds anything
+// but what go-yaml and the converter build.
+func sameAsParser(t testing.TB, raw string) bool {
+	t.Helper()
+	got, ok := fastReadYAML(context.Background(), raw)
+	if !ok {
+		return false
+	}
+	want, err := parsed(raw)
+	if err != nil {
+		t.Fatalf("the fast reader took a document go-yaml refuses (%v):\n%s", err, raw)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("the fast reader read\n%s\nas %#v\ngo-yaml as %#v", raw, got, want)
+	}
+	return true
+}
+
+func TestFastYAMLReaderIsTheParser(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		fast bool
+	}{
+		{name: "a deployment in block style is read directly", fast: true, raw: "kind: Deployment\nspec:\n  deploymentTargetName: staging\n  template:\n    spec:\n      artifact:\n        kind: jar\n        jarUri: https://repo1.maven.org/a/b-1.20.0.jar\n      parallelism: 2\n      flinkConfiguration:\n        taskmanager.numberOfTaskSlots: \"2\"\n"},
+		{name: "lists at the key's column and indented under it are read directly", fast: true, raw: "a:\n- 1\n- x\nb:\n  - op: add\n    path: /x\n    value:\n      k: v\n  - op: remove\n    path: /y\nc: 3\n"},
+		{name: "scalars are resolved as YAML 1.1", fast: true, raw: "a: yes\nb: off\nc: ~\nd: 010\ne: 0x1F\nf: 1_000\ng: 1.5e3\nh: -2\ni: +.5\nj: 12345678901234567890123\nk: null\nl:\nm: <<\n"},
+		{name: "keys are resolved as the converter resolves them", fast: true, raw: "true: 1\n010: 2\nnull: 3\n1.50: 4\nx:y: 5\n-k: 6\n"},
+		{name: "quoted strings without escapes are read directly", fast: true, raw: "a: \"2\"\nb: 'yes'\nc: \"\"\nd: ''\ne: \"a: b\"\nf: 'x \"y\" z'\n"},
+		{name: "blank lines and trailing spaces are ignored", fast: true, raw: "\n  \na: b  \n\n\nc: d\n"},
+		{name: "an indented root mapping is read directly", fast: true, raw: "  a: 1\n  b: 2\n"},
+		{name: "a list item holding an empty key's list is read directly", fast: true, raw: "a:\n- b:\n  - 1\n  c: 2\n"},
+		{name: "comments are left to go-yaml", raw: "a: 1 # one\n"},
+		{name: "flow collections are left to go-yaml", raw: "a: {b: 1}\n"},
+		{name: "block scalars are left to go-yaml", raw: "a: |\n  x\n"},
+		{name: "multi-line plain scalars are left to go-yaml", raw: "a: x\n  y\n"},
+		{name: "anchors and aliases are left to go-yaml", raw: "a: &x 1\nb: *x\n"},
+		{name: "tags are left to go-yaml", raw: "a: !!str 1\n"},
+		{name: "merge keys are left to go-yaml", raw: "<<: {a: 1}\n"},
+		{name: "duplicate keys are left to go-yaml", raw: "a: 1\na: 2\n"},
+		{name: "document markers are left to go-yaml", raw: "---\na: 1\n"},
+		{name: "escapes are left to go-yaml", raw: "a: \"x\\ny\"\n"},
+		{name: "tabs are left to go-yaml", raw: "a:\t1\n"},
+		{name: "non-ASCII text is left to go-yaml", raw: "a: grüße\n"},
+		{name: "a root list is left to go-yaml", raw: "- a\n"},
+		{name: "a root scalar is left to go-yaml", raw: "hello\n"},
+		{name: "a list in a list is left to go-yaml", raw: "a:\n- - 1\n"},
+		{name: "quoted keys are left to go-yaml", raw: "\"a\": 1\n"},
+		{name: "a value with a colon and a space is left to go-yaml", raw: "a: b: c\n"},
+		{name: "an indicator starting a value is left to go-yaml", raw: "a: - b\n"},
+		{name: "special floats are left to go-yaml", raw: "a: .nan\n"},
+		{name: "a line indented under a scalar is left to go-yaml", raw: "a: 1\n  b: 2\n"},
+		{name: "a line between two indents is left to go-yaml", raw: "a:\n    b: 1\n  c: 2\n"},
+		{name: "a bare dash is left to go-yaml", raw: "a:\n-\n"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if ok := sameAsParser(t, tc.raw); ok != tc.fast {
+				t.Errorf("fast reader took the document: %v, want %v", ok, tc.fast)
+			}
+		})
+	}
+}
+
+// TestFastYAMLReaderMatchesTheParserOnRandomDocuments reads what the
+// emitter writes for random trees, and variations of it, both ways.
+func TestFastYAMLReaderMatchesTheParserOnRandomDocuments(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	taken := 0
+	for range 3000 {
+		raw := emitted(t, randomMapping(rng, 0))
+		for _, doc := range []string{raw, mutate(rng, raw), mutate(rng, mutate(rng, raw))} {
+			if sameAsParser(t, doc) {
+				taken++
+			}
+		}
+	}
+	if taken < 1000 {
+		t.Errorf("the fast reader took only %d of 9000 documents; the comparison says little", taken)
+	}
+}
+
+// mutate changes one byte of raw, or inserts one, from YAML's
+// structural characters.
+func mutate(rng *rand.Rand, raw string) string {
+	if raw == "" {
+		return raw
+	}
+	chars := " \n-:'\"x1.~?"
+	i := rng.IntN(len(raw))
+	c := string(chars[rng.IntN(len(chars))])
+	if rng.IntN(2) == 0 {
+		return raw[:i] + c + raw[i:]
+	}
+	return raw[:i] + c + raw[i+1:]
+}
+
+// FuzzFastYAMLReader reads any document both ways.
+func FuzzFastYAMLReader(f *testing.F) {
+	f.Add("kind: Deployment\nspec:\n  a:\n  - op: add\n    value: 'x'\n  b: \"2\"\n")
+	f.Add("a:\n- b:\n  - 1\n  c: 2\nd: yes\n")
+	f.Add("  a: 1\n  b:\n    - x\n")
+	f.Fuzz(func(t *testing.T, raw string) {
+		if len(raw) > 4096 || strings.Count(raw, "\n") > 200 {
+			return
+		}
+		sameAsParser(t, raw)
+	})
+}

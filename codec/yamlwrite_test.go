@@ -1,0 +1,173 @@
+package codec
+
+import (
+	"context"
+	"encoding/json"
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
+
+// emitted is what go-yaml's emitter writes for tree (encodeYAML alone).
+func emitted(t testing.TB, tree any) string {
+	t.Helper()
+	w := &cappedWriter{ctx: context.Background(), limit: MaxDocumentBytes}
+	if err := encodeYAML(w, tree); err != nil {
+		t.Fatalf("encodeYAML: %v", err)
+	}
+	return string(w.buf)
+}
+
+func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string // JSON
+		// fast says whether the direct writer takes the tree; when it
+		// does, its output must be the emitter's.
+		fast bool
+	}{
+		{name: "a flat mapping of plain strings is written directly", doc: `{"kind":"Deployment","spec":"x"}`, fast: true},
+		{name: "nested mappings and lists of every shape are written directly", doc: `{"a":{"b":[1,[2,3],[],{},{"x":"y","z":[4,{"q":1}]},[{"m":1,"n":[]}],null],"e":{},"f":[]}}`, fast: true},
+		{name: "strings that read as other values are double-quoted", doc: `{"a":"true","b":"yes","c":"2","d":"","e":"~","f":"null","g":"1.5","h":"0x1F","i":"<<","j":"Off"}`, fast: true},
+		{name: "keys that read as other values are double-quoted", doc: `{"true":1,"2":2,"":3,"n":4,"y":5,"on":6}`, fast: true},
+		{name: "numbers, booleans and null are written as they are", doc: `{"a":-1.5e+10,"b":0,"c":12345678901234567890123,"d":true,"e":false,"f":null}`, fast: true},
+		{name: "a URL with colons and slashes is plain", doc: `{"jarUri":"https://repo1.maven.org/maven2/org/apache/flink/flink-examples-streaming/1.20.0/flink-examples-streaming-1.20.0-TopSpeedWindowing.jar"}`, fast: true},
+		{name: "Flink configuration keys and values are plain", doc: `{"flinkConfiguration":{"state.checkpoints.dir":"s3://my-bucket/checkpoints","taskmanager.numberOfTaskSlots":"2","kubernetes.jobmanager.annotations":"team=flink;cost=low","high-availability.type":"kubernetes"}}`, fast: true},
+		{name: "inner spaces are plain", doc: `{"a":"two words","b":"a  b"}`, fast: true},
+		{name: "a key of 128 bytes is still a simple key", doc: `{"` + strings.Repeat("k", 128) + `":1}`, fast: true},
+		{name: "a key longer than 128 bytes is left to the emitter", doc: `{"` + strings.Repeat("k", 129) + `":1}`},
+		{name: "a string with a line break is left to the emitter", doc: `{"a":"x\ny"}`},
+		{name: "a string with a colon and a space is left to the emitter", doc: `{"a":"x: y"}`},
+		{name: "a string ending in a colon is left to the emitter", doc: `{"a":"x:"}`},
+		{name: "a string with a hash is left to the emitter", doc: `{"a":"x #y"}`},
+		{name: "a string with a leading space is left to the emitter", doc: `{"a":" x"}`},
+		{name: "a string with a trailing space is left to the emitter", doc: `{"a":"x "}`},
+		{name: "a string starting with a digit is left to the emitter", doc: `{"a":"1.20.0"}`},
+		{name: "a string starting with a dash is left to the emitter", doc: `{"a":"-x"}`},
+		{name: "a string starting with an indicator is left to the emitter", doc: `{"a":"*x"}`},
+		{name: "non-ASCII text is left to the emitter", doc: `{"a":"grüße"}`},
+		{name: "a quoted string with a quote in it is left to the emitter", doc: `{"a":"12\"3"}`},
+		{name: "a tab is left to the emitter", doc: `{"a":"x\ty"}`},
+		{name: "an empty document is left to the emitter", doc: `{}`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := jsonTree(t, tc.doc)
+			got, ok := fastYAML(tree, MaxDocumentBytes)
+			if ok != tc.fast {
+				t.Fatalf("fast writer took the tree: %v, want %v", ok, tc.fast)
+			}
+			if want := emitted(t, tree); ok && got != want {
+				t.Errorf("fast writer wrote\n%s\nthe emitter writes\n%s", got, want)
+			}
+		})
+	}
+}
+
+func TestFastYAMLWriterGivesUpPastTheLimit(t *testing.T) {
+	tree := jsonTree(t, `{"a":"`+strings.Repeat("x", 100)+`"}`)
+	if _, ok := fastYAML(tree, 50); ok {
+		t.Error("the fast writer wrote past its limit instead of leaving the tree to the emitter")
+	}
+}
+
+// TestFastYAMLWriterMatchesTheEmitterOnRandomTrees writes random trees from
+// an alphabet full of YAML's special characters both ways.
+func TestFastYAMLWriterMatchesTheEmitterOnRandomTrees(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	taken := 0
+	for i := range 3000 {
+		tree := randomMapping(rng, 0)
+		got, ok := fastYAML(tree, MaxDocumentBytes)
+		if !ok {
+			continue
+		}
+		taken++
+		if want := emitted(t, tree); got != want {
+			t.Fatalf("tree %d: fast writer wrote\n%s\nthe emitter writes\n%s", i, got, want)
+		}
+	}
+	if taken < 300 {
+		t.Errorf("the fast writer took only %d of 3000 random trees; the comparison says little", taken)
+	}
+}
+
+func randomMapping(rng *rand.Rand, depth int) map[string]any {
+	m := map[string]any{}
+	for range rng.IntN(4) + 1 {
+		m[randomString(rng)] = randomValue(rng, depth+1)
+	}
+	return m
+}
+
+func randomValue(rng *rand.Rand, depth int) any {
+	n := 7
+	if depth > 4 {
+		n = 5
+	}
+	switch rng.IntN(n) {
+	case 0:
+		return nil
+	case 1:
+		return rng.IntN(2) == 0
+	case 2:
+		return json.Number([]string{"0", "-1", "2.5", "1e+10", "-0.5E-3", "12345678901234567890"}[rng.IntN(6)])
+	case 3, 4:
+		return randomString(rng)
+	case 5:
+		s := make([]any, rng.IntN(3))
+		for i := range s {
+			s[i] = randomValue(rng, depth+1)
+		}
+		return s
+	default:
+		if rng.IntN(5) == 0 {
+			return map[string]any{}
+		}
+		return randomMapping(rng, depth)
+	}
+}
+
+// randomString draws from words YAML reads specially and from characters
+// that are indicators somewhere.
+func randomString(rng *rand.Rand) string {
+	words := []string{"", "a", "b", "c", "kind", "value", "s3://b/c", "a.b.c", "ab", "x", "y2", "spec", "true", "no", "null", "~", "<<", "1", "0x1", "1.5", "1_0", ".5", "-", "--", "x:y", "x: y", "http://h:1/p", "a b", " a", "a ", "#", "a#b", "a #b", "y", "Y", "on", "2001-12-14", "_k", "/p", "=", "a=b", "@a", "a@b", "%", "a%", "key.name", "A-Z", "12\"", "\\", "k:", "é"}
+	alphabet := "abz09 -_.:/#@%=+~()$^;<>\"'!&*|>?,[]{}`\\\t"
+	var b strings.Builder
+	for range rng.IntN(3) + 1 {
+		if rng.IntN(8) == 0 {
+			b.WriteByte(alphabet[rng.IntN(len(alphabet))])
+		} else {
+			b.WriteString(words[rng.IntN(len(words))])
+		}
+	}
+	return b.String()
+}
+
+func jsonTree(t testing.TB, doc string) map[string]any {
+	t.Helper()
+	d := json.NewDecoder(strings.NewReader(doc))
+	d.UseNumber()
+	var tree map[string]any
+	if err := d.Decode(&tree); err != nil {
+		t.Fatalf("test document: %v", err)
+	}
+	return tree
+}
+
+// FuzzFastYAMLWriter decodes any document and writes its tree both ways.
+func FuzzFastYAMLWriter(f *testing.F) {
+	f.Add("kind: Deployment\nspec:\n  a: [1, b, {c: 'true'}]\n  d: x:y\n")
+	f.Add(`{"a":{"b":[1,[2,3],[],{},{"x":"y"}],"e":{},"f":[]},"k":"true","l":""}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		doc, err := Decode(context.Background(), raw)
+		if err != nil {
+			return
+		}
+		if got, ok := fastYAML(doc.Tree, MaxDocumentBytes); ok {
+			if want := emitted(t, doc.Tree); got != want {
+				t.Errorf("fast writer wrote\n%s\nthe emitter writes\n%s", got, want)
+			}
+		}
+	})
+}
