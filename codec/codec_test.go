@@ -86,6 +86,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a list is not a document", "- a\n", false, "is a list, not a mapping"},
 		{"a mapping used as a key is refused", "? {a: 1}\n: b\n", false, "has a mapping as a key"},
 		{"a merge of a scalar is refused", "a:\n  <<: 1\n", false, "merges a number"},
+		{"a key whose colon is more than 1024 characters from its start is refused, as go-yaml refuses it", strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n", false, "is not valid YAML or JSON"},
 		{"syntax errors keep the parser's line", "a: [1\n", false, "is not valid YAML or JSON: yaml: line"},
 		{"an empty document is refused", "# nothing\n", false, "is empty"},
 	}

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -84,11 +85,67 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a line indented under a scalar is left to go-yaml", raw: "a: 1\n  b: 2\n"},
 		{name: "a line between two indents is left to go-yaml", raw: "a:\n    b: 1\n  c: 2\n"},
 		{name: "a bare dash is left to go-yaml", raw: "a:\n-\n"},
+		{name: "a key of 1000 bytes right before its colon is read directly", fast: true, raw: strings.Repeat("k", 1000) + ": v\n"},
+		{name: "a key whose colon is more than 1024 characters from its start is left to go-yaml, which refuses it", raw: strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n"},
+		{name: "a list item's key whose colon is more than 1024 characters from its start is left to go-yaml", raw: "a:\n- " + strings.Repeat("k", 990) + strings.Repeat(" ", 40) + ": v\n"},
+		{name: "a key padded with spaces to 1001 bytes before its colon is left to go-yaml", raw: strings.Repeat("k", 990) + strings.Repeat(" ", 11) + ": v\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if ok := sameAsParser(t, tc.raw); ok != tc.fast {
 				t.Errorf("fast reader took the document: %v, want %v", ok, tc.fast)
+			}
+		})
+	}
+}
+
+// nestedTree is a mapping whose collections nest levels deep, the root
+// included: mappings only, or mappings and lists in turn.
+func nestedTree(levels int, lists bool) map[string]any {
+	var v any = json.Number("1")
+	for level := levels - 1; level >= 0; level-- {
+		if lists && level%2 == 1 {
+			v = []any{v}
+		} else {
+			v = map[string]any{"k": v}
+		}
+	}
+	return v.(map[string]any)
+}
+
+// listOf is a block document with one list of n items: n+3 values.
+func listOf(n int) string {
+	return "a:\n" + strings.Repeat("- 1\n", n)
+}
+
+func TestFastYAMLReaderKeepsTheBounds(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want string // the error Decode returns; "" when it reads raw directly
+	}{
+		{name: "block mappings nested to the depth limit are read directly", raw: emitted(t, nestedTree(MaxDepth, false))},
+		{name: "block mappings nested one level beyond the depth limit are refused", raw: emitted(t, nestedTree(MaxDepth+1, false)), want: "nests deeper than 64 levels"},
+		{name: "block mappings and lists nested to the depth limit are read directly", raw: emitted(t, nestedTree(MaxDepth, true))},
+		{name: "block mappings and lists nested one level beyond the depth limit are refused", raw: emitted(t, nestedTree(MaxDepth+1, true)), want: "nests deeper than 64 levels"},
+		{name: "a block document with exactly the most values is read directly", raw: listOf(MaxValues - 3)},
+		{name: "a block document with one value more than the limit is refused", raw: listOf(MaxValues - 2), want: "more than 20000 values"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tc.raw
+			_, fast := fastReadYAML(context.Background(), raw)
+			_, err := Decode(context.Background(), raw)
+			switch {
+			case tc.want == "" && (err != nil || !fast):
+				t.Fatalf("decode: %v; read directly: %v; want it read directly", err, fast)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("decode: %v, want an error containing %q", err, tc.want)
+			case tc.want != "" && fast:
+				t.Fatal("the fast reader took a document beyond the bounds")
+			}
+			if tc.want == "" {
+				sameAsParser(t, raw)
 			}
 		})
 	}
