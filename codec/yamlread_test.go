@@ -189,6 +189,19 @@ func FuzzFastYAMLReader(f *testing.F) {
 	f.Add("kind: Deployment\nspec:\n  a:\n  - op: add\n    value: 'x'\n  b: \"2\"\n")
 	f.Add("a:\n- b:\n  - 1\n  c: 2\nd: yes\n")
 	f.Add("  a: 1\n  b:\n    - x\n")
+	// What the hostile review tried: YAML 1.1 scalars, odd indents,
+	// indicators inside plain scalars, markers, long keys.
+	f.Add("a: 0o17\nb: 0x1F\nc: 1_000\nd: .inf\ne: -.Inf\nf: ~\ng: Null\nh: yes\ni: n\nj: 2001-12-14\nk: +1\nl: .5\nm: 1e3\nn: 007\no: ._5\n")
+	f.Add("y: 1\nN: 2\n010: 3\n1.50: 4\n~: 5\n-k: 6\nx:y: 7\n")
+	f.Add("a:\n   - b: 1\n     c:\n     - 2\n   -   d: 3\n       e: 4\n")
+	f.Add("a:value\nb: x:y\nc: x :y\nd : e\nf:  \n")
+	f.Add("a: x&y*z!w|v>u%t@s`r,q?p\nb: --\nc: ...\nd: - x\n")
+	f.Add("a: 'x \"y\" z'\nb: \"it's\"\nc: ''''\nd: \"\"\n")
+	f.Add("a:\n- --- x\n---\nb: 1\n...\n")
+	f.Add("a: 1\r\nb: 2\r\n")
+	f.Add("\ufeffa: 1\n")
+	f.Add(strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n")
+	f.Add("? a\n: b\nc:\n  ? d\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if len(raw) > 4096 || strings.Count(raw, "\n") > 200 {
 			return

@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"flinkgate.io/flinkgate/patchset"
 )
 
 // emitted is what go-yaml's emitter writes for tree (encodeYAML alone).
@@ -159,6 +161,11 @@ func jsonTree(t testing.TB, doc string) map[string]any {
 func FuzzFastYAMLWriter(f *testing.F) {
 	f.Add("kind: Deployment\nspec:\n  a: [1, b, {c: 'true'}]\n  d: x:y\n")
 	f.Add(`{"a":{"b":[1,[2,3],[],{},{"x":"y"}],"e":{},"f":[]},"k":"true","l":""}`)
+	// What the hostile review tried: strings YAML reads as something
+	// else, indicators, long keys and strings, odd numbers.
+	f.Add(`{"a":"+1","b":".5","c":"0o17","d":"1_000","e":"._5","f":"-0","g":"2001-12-14","h":"1:20","i":"nULL","j":"Yes","k":"<<","l":"a :b","m":"a- b","n":"a~","o":"/:","p":"---","q":"a ---","r":"=","s":"a  b"}`)
+	f.Add(`{"` + strings.Repeat("k", 128) + `":"` + strings.Repeat("word ", 40) + `end","` + strings.Repeat("1", 127) + `":[-0,1E400,0.000,-0.0e-0,1e+10]}`)
+	f.Add(`{"\u0085":"a\u2028b","\ufeffx":"\u00e9","t":"a\tb","q":"a\"b","s":"a'b"}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		doc, err := Decode(context.Background(), raw)
 		if err != nil {
@@ -168,6 +175,18 @@ func FuzzFastYAMLWriter(f *testing.F) {
 			if want := emitted(t, doc.Tree); got != want {
 				t.Errorf("fast writer wrote\n%s\nthe emitter writes\n%s", got, want)
 			}
+		}
+		// Whichever writer writes it, the document reads back as the tree.
+		out, err := Encode(context.Background(), doc.Tree, YAML, false, false)
+		if err != nil {
+			return
+		}
+		back, err := Decode(context.Background(), out)
+		if err != nil {
+			t.Fatalf("the written document does not read back (%v):\n%s", err, out)
+		}
+		if !patchset.Equal(back.Tree, doc.Tree) {
+			t.Errorf("the written document\n%s\nreads back as %#v, not %#v", out, back.Tree, doc.Tree)
 		}
 	})
 }
