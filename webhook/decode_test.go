@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -280,4 +281,12 @@ func BenchmarkDecodeReview(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkDeploymentCreateApplied is BenchmarkDeploymentCreate with the
+// review kubectl apply makes (last-applied annotation, managed fields),
+// about the load benchmark's.
+func BenchmarkDeploymentCreateApplied(b *testing.B) {
+	s, _ := newTestServer(b, benchLookup(), nil, rbac.ModeOff)
+	benchAllowedCreates(b, s.Handler(), appliedReview(b, admissionv1.Create))
 }
