@@ -37,11 +37,7 @@ func createPatch(before, after *corev1.ConfigMap) ([]byte, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	out, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("marshal json patch: %w", err)
-	}
-	return out, nil
+	return encodePatch(ops)
 }
 
 // configMapDiff diffs the fields the policies change, in the order of

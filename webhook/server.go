@@ -138,7 +138,7 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		ctx, cancel := requestContext(r)
 		defer cancel()
 		resp := s.admit(ctx, stage, rv, start)
-		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: rv.TypeMeta, Response: resp})
+		out, err := encodeAnswer(rv.TypeMeta, resp)
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
