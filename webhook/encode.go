@@ -62,7 +62,7 @@ func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]by
 
 // encodePatch is json.Marshal of ops.
 func encodePatch(ops []jsonPatchOp) ([]byte, error) {
-	b := make([]byte, 0, 64*len(ops))
+	b := make([]byte, 0, patchSizeHint(ops))
 	b = append(b, '[')
 	for i, op := range ops {
 		if i > 0 {
@@ -98,6 +98,24 @@ func encodePatch(ops []jsonPatchOp) ([]byte, error) {
 		b = append(b, '}')
 	}
 	return append(b, ']'), nil
+}
+
+// patchSizeHint is about the encoded size of ops, so the buffer is
+// allocated once: the patched document dominates it.
+func patchSizeHint(ops []jsonPatchOp) int {
+	n := 2
+	for _, op := range ops {
+		n += 32 + len(op.Path)
+		switch v := op.Value.(type) {
+		case string:
+			n += len(v) + len(v)/8 // a little for escapes
+		case map[string]string:
+			for k, x := range v {
+				n += 6 + len(k) + len(x) + len(x)/8
+			}
+		}
+	}
+	return n
 }
 
 // appendStringMap writes m with its keys sorted, as encoding/json does.

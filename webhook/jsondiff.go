@@ -98,17 +98,18 @@ func diffMap[V any](ops []jsonPatchOp, path string, a, b map[string]V, equal fun
 		}
 	}
 	slices.Sort(keys)
+	// Paths are built only for the keys that change: most do not.
+	p := func(k string) string { return path + "/" + patchset.EscapeToken(k) }
 	for _, k := range keys {
 		av, inA := a[k]
 		bv, inB := b[k]
-		p := path + "/" + patchset.EscapeToken(k)
 		switch {
 		case !inB:
-			ops = append(ops, jsonPatchOp{Op: "remove", Path: p})
+			ops = append(ops, jsonPatchOp{Op: "remove", Path: p(k)})
 		case !inA:
-			ops = append(ops, jsonPatchOp{Op: "add", Path: p, Value: bv})
+			ops = append(ops, jsonPatchOp{Op: "add", Path: p(k), Value: bv})
 		case !equal(av, bv):
-			ops = append(ops, jsonPatchOp{Op: "replace", Path: p, Value: bv})
+			ops = append(ops, jsonPatchOp{Op: "replace", Path: p(k), Value: bv})
 		}
 	}
 	return ops
