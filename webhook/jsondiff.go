@@ -52,6 +52,15 @@ func configMapDiff(a, b *corev1.ConfigMap) (ops []jsonPatchOp, ok bool) {
 		c.Data, c.BinaryData, c.Immutable = nil, nil, nil
 		c.Labels, c.Annotations, c.Finalizers = nil, nil, nil
 	}
+	// The policies copy the object shallowly, so its managed fields and
+	// owner references are usually the very same slices: equal without a
+	// walk.
+	if sameSlice(ra.ManagedFields, rb.ManagedFields) {
+		ra.ManagedFields, rb.ManagedFields = nil, nil
+	}
+	if sameSlice(ra.OwnerReferences, rb.OwnerReferences) {
+		ra.OwnerReferences, rb.OwnerReferences = nil, nil
+	}
 	if !reflect.DeepEqual(ra, rb) {
 		return nil, false
 	}
@@ -78,6 +87,12 @@ func configMapDiff(a, b *corev1.ConfigMap) (ops []jsonPatchOp, ok bool) {
 	}
 	ops = diffMap(ops, "/metadata/labels", a.Labels, b.Labels, func(x, y string) bool { return x == y })
 	return ops, true
+}
+
+// sameSlice reports whether a and b are the same slice, which
+// reflect.DeepEqual would find equal.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (a == nil) == (b == nil) && (len(a) == 0 || &a[0] == &b[0])
 }
 
 // diffMap diffs a map field that JSON omits when empty, key by key in
