@@ -41,7 +41,7 @@ func appliedReview(t testing.TB, op admissionv1.Operation) []byte {
 	cm.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "p", UID: "u1", Controller: new(true)}}
 	cm.ManagedFields = []metav1.ManagedFieldsEntry{{
 		Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &ts,
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{".":{},"f:resource.yaml":{}},"f:metadata":{"f:labels":{"f:flinkgate.io/kind":{}}}}`)},
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{".":{},"f:resource.yaml":{}},"f:metadata":{"f:labels":{"f:flinkgate.io/kind":{}}}}`),
 	}}
 	raw, err := json.Marshal(cm)
 	if err != nil {
