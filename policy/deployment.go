@@ -55,9 +55,12 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 			return patchDenied(r, name, err)
 		}
 	}
-	out := cm.DeepCopy()
+	// A shallow copy is enough: the maps changed below are replaced by
+	// copies (withEntry, maps.Clone), so the request's object is never
+	// written through out, and nothing writes to out afterwards.
+	out := new(*cm)
 	if changed {
-		out.Data = maps.Clone(out.Data)
+		out.Data = maps.Clone(cm.Data)
 		out.Data[resource.DataKey] = data
 	}
 	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)

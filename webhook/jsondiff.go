@@ -37,11 +37,7 @@ func createPatch(before, after *corev1.ConfigMap) ([]byte, error) {
 	if len(ops) == 0 {
 		return nil, nil
 	}
-	out, err := json.Marshal(ops)
-	if err != nil {
-		return nil, fmt.Errorf("marshal json patch: %w", err)
-	}
-	return out, nil
+	return encodePatch(ops)
 }
 
 // configMapDiff diffs the fields the policies change, in the order of
@@ -55,6 +51,15 @@ func configMapDiff(a, b *corev1.ConfigMap) (ops []jsonPatchOp, ok bool) {
 	for _, c := range []*corev1.ConfigMap{&ra, &rb} {
 		c.Data, c.BinaryData, c.Immutable = nil, nil, nil
 		c.Labels, c.Annotations, c.Finalizers = nil, nil, nil
+	}
+	// The policies copy the object shallowly, so its managed fields and
+	// owner references are usually the very same slices: equal without a
+	// walk.
+	if sameSlice(ra.ManagedFields, rb.ManagedFields) {
+		ra.ManagedFields, rb.ManagedFields = nil, nil
+	}
+	if sameSlice(ra.OwnerReferences, rb.OwnerReferences) {
+		ra.OwnerReferences, rb.OwnerReferences = nil, nil
 	}
 	if !reflect.DeepEqual(ra, rb) {
 		return nil, false
@@ -84,6 +89,12 @@ func configMapDiff(a, b *corev1.ConfigMap) (ops []jsonPatchOp, ok bool) {
 	return ops, true
 }
 
+// sameSlice reports whether a and b are the same slice, which
+// reflect.DeepEqual would find equal.
+func sameSlice[T any](a, b []T) bool {
+	return len(a) == len(b) && (a == nil) == (b == nil) && (len(a) == 0 || &a[0] == &b[0])
+}
+
 // diffMap diffs a map field that JSON omits when empty, key by key in
 // sorted order.
 func diffMap[V any](ops []jsonPatchOp, path string, a, b map[string]V, equal func(x, y V) bool) []jsonPatchOp {
@@ -102,17 +113,18 @@ func diffMap[V any](ops []jsonPatchOp, path string, a, b map[string]V, equal fun
 		}
 	}
 	slices.Sort(keys)
+	// Paths are built only for the keys that change: most do not.
+	p := func(k string) string { return path + "/" + patchset.EscapeToken(k) }
 	for _, k := range keys {
 		av, inA := a[k]
 		bv, inB := b[k]
-		p := path + "/" + patchset.EscapeToken(k)
 		switch {
 		case !inB:
-			ops = append(ops, jsonPatchOp{Op: "remove", Path: p})
+			ops = append(ops, jsonPatchOp{Op: "remove", Path: p(k)})
 		case !inA:
-			ops = append(ops, jsonPatchOp{Op: "add", Path: p, Value: bv})
+			ops = append(ops, jsonPatchOp{Op: "add", Path: p(k), Value: bv})
 		case !equal(av, bv):
-			ops = append(ops, jsonPatchOp{Op: "replace", Path: p, Value: bv})
+			ops = append(ops, jsonPatchOp{Op: "replace", Path: p(k), Value: bv})
 		}
 	}
 	return ops

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
 	"flinkgate.io/flinkgate/resource"
@@ -64,11 +66,17 @@ func TestOnePassDecodeReadsReviewsLikeTheTwoPassDecode(t *testing.T) {
 }
 
 func TestTypedPatchIsTheGenericPatch(t *testing.T) {
-	base := with(configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment), func(c *corev1.ConfigMap) {
-		c.Annotations = map[string]string{"a/b": "1", "c~d": "2"}
-		c.Finalizers = []string{"x.io/f"}
-		c.BinaryData = map[string][]byte{"bin": {1, 2}}
-	})
+	// newBase is built afresh for each case: a copy that shares its slices
+	// lets a change write through to it.
+	newBase := func() *corev1.ConfigMap {
+		return with(configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment), func(c *corev1.ConfigMap) {
+			c.Annotations = map[string]string{"a/b": "1", "c~d": "2"}
+			c.Finalizers = []string{"x.io/f"}
+			c.BinaryData = map[string][]byte{"bin": {1, 2}}
+			c.ManagedFields = []metav1.ManagedFieldsEntry{{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate}}
+			c.OwnerReferences = []metav1.OwnerReference{{Name: "o"}}
+		})
+	}
 	cases := []struct {
 		name   string
 		change func(*corev1.ConfigMap)
@@ -89,31 +97,50 @@ func TestTypedPatchIsTheGenericPatch(t *testing.T) {
 		{name: "finalizers removed entirely are one remove", change: func(c *corev1.ConfigMap) { c.Finalizers = nil }},
 		{name: "binary data changed is replaced", change: func(c *corev1.ConfigMap) { c.BinaryData = map[string][]byte{"bin": {3}} }},
 		{name: "binary data that becomes empty but not null is replaced", change: func(c *corev1.ConfigMap) { c.BinaryData = map[string][]byte{"bin": {}} }},
+		{name: "a changed managed field falls back to the generic diff", change: func(c *corev1.ConfigMap) {
+			c.ManagedFields[0].Manager = "other"
+			c.Labels["l"] = "v"
+		}},
+		{name: "managed fields that become empty but not null fall back to the generic diff", change: func(c *corev1.ConfigMap) { c.ManagedFields = []metav1.ManagedFieldsEntry{} }},
+		{name: "an owner reference added falls back to the generic diff", change: func(c *corev1.ConfigMap) {
+			c.OwnerReferences = append(c.OwnerReferences, metav1.OwnerReference{Name: "o2"})
+		}},
 		{name: "a change outside the diffed fields falls back to the generic diff", change: func(c *corev1.ConfigMap) {
 			c.Name = "renamed"
 			c.Labels["l"] = "v"
 		}},
 	}
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			after := with(base, tc.change)
-			got, err := createPatch(base, after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			ops, err := genericDiff(base, after)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want []byte
-			if len(ops) > 0 {
-				if want, err = json.Marshal(ops); err != nil {
+		// The policies copy shallowly, replacing the maps they change; a
+		// deep copy is what any other change would look like.
+		for _, sharing := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s (sharing slices: %v)", tc.name, sharing), func(t *testing.T) {
+				base := newBase()
+				after := base.DeepCopy()
+				if sharing {
+					after = new(*base)
+					after.Labels, after.Annotations = maps.Clone(base.Labels), maps.Clone(base.Annotations)
+					after.Data, after.BinaryData = maps.Clone(base.Data), maps.Clone(base.BinaryData)
+				}
+				tc.change(after)
+				got, err := createPatch(base, after)
+				if err != nil {
 					t.Fatal(err)
 				}
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("patch\n%s\nwant the generic diff's\n%s", got, want)
-			}
-		})
+				ops, err := genericDiff(base, after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var want []byte
+				if len(ops) > 0 {
+					if want, err = json.Marshal(ops); err != nil {
+						t.Fatal(err)
+					}
+				}
+				if !bytes.Equal(got, want) {
+					t.Errorf("patch\n%s\nwant the generic diff's\n%s", got, want)
+				}
+			})
+		}
 	}
 }

@@ -138,7 +138,7 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		ctx, cancel := requestContext(r)
 		defer cancel()
 		resp := s.admit(ctx, stage, rv, start)
-		out, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: rv.TypeMeta, Response: resp})
+		out, err := encodeAnswer(rv.TypeMeta, resp)
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -242,27 +242,43 @@ type wireRequest struct {
 	OldObject *corev1.ConfigMap `json:"oldObject,omitempty"`
 }
 
-// DecodeReview parses an AdmissionReview v1 request body. The usual case,
-// objects that decode as ConfigMaps, takes one pass; anything else is
-// decoded again the general way, so it is answered exactly as before.
+// DecodeReview parses an AdmissionReview v1 request body. The usual case
+// is read by the fast reader (decode.go) in one pass; whatever it leaves
+// to encoding/json is decoded as before, so it is answered exactly as
+// before.
 func DecodeReview(body []byte) (*Review, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, &httpError{http.StatusBadRequest, "the request body is empty; expected an AdmissionReview"}
 	}
+	if fr, err := fastDecodeReview(body); err == nil {
+		return wireToReview(fr.TypeMeta, fr.Request)
+	}
+	return decodeReviewWithJSON(body)
+}
+
+// decodeReviewWithJSON is DecodeReview with encoding/json alone: objects
+// that decode as ConfigMaps take one pass; anything else is decoded again
+// the general way, so that an object that is not a ConfigMap gets its own
+// answer.
+func decodeReviewWithJSON(body []byte) (*Review, error) {
 	var wire wireReview
 	if err := json.Unmarshal(body, &wire); err == nil {
-		rv := &Review{TypeMeta: wire.TypeMeta}
-		if wire.Request != nil {
-			rv.Request = &wire.Request.AdmissionRequest
-			rv.Old, rv.oldErr = checkKind(wire.Request.OldObject)
-			rv.Object, rv.objErr = checkKind(wire.Request.Object)
-		}
-		if err := rv.check(); err != nil {
-			return nil, err
-		}
-		return rv, nil
+		return wireToReview(wire.TypeMeta, wire.Request)
 	}
 	return decodeReviewInTwoPasses(body)
+}
+
+func wireToReview(tm metav1.TypeMeta, req *wireRequest) (*Review, error) {
+	rv := &Review{TypeMeta: tm}
+	if req != nil {
+		rv.Request = &req.AdmissionRequest
+		rv.Old, rv.oldErr = checkKind(req.OldObject)
+		rv.Object, rv.objErr = checkKind(req.Object)
+	}
+	if err := rv.check(); err != nil {
+		return nil, err
+	}
+	return rv, nil
 }
 
 // decodeReviewInTwoPasses decodes the review, then each object, so that an

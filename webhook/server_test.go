@@ -625,8 +625,13 @@ func FuzzDecodeReview(f *testing.F) {
 	f.Add(review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, seedTarget)))
 	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}`))
 	f.Add([]byte(`{}`))
+	f.Add(appliedReview(f, admissionv1.Update))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":{"metadata":{"Name":"x","labels":{"a\u00e9":null}},"binaryData":{"b":"aGk="},"data":{"k":"\ud83d\ude00"}}}}`))
 	s, _ := newTestServer(f, &fakeLookup{}, nil, rbac.ModeOff)
 	f.Fuzz(func(t *testing.T, body []byte) {
+		// The fast reader must read whatever it accepts as encoding/json
+		// does, and leave the rest to it.
+		sameAsJSON(t, body)
 		rv, err := DecodeReview(body)
 		if err != nil {
 			return
