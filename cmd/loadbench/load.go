@@ -79,6 +79,25 @@ type target struct {
 	// proto is the protocol the server negotiated: HTTP/1.1 for both (see
 	// newClient); the run fails if the two differ.
 	proto atomic.Pointer[string]
+	// verified is the last answer that passed the full check. The review
+	// is the same every time, so a correct server answers the same bytes;
+	// comparing with them checks every answer exactly while keeping the
+	// load tool's cost per answer (decoding flinkgate's patch) off the
+	// two cores the servers share with it.
+	verified atomic.Pointer[[]byte]
+}
+
+// verify checks an answer: byte-equal to the last verified one, or fully.
+func (t *target) verify(out []byte) error {
+	if v := t.verified.Load(); v != nil && bytes.Equal(*v, out) {
+		return nil
+	}
+	if err := t.expect.check(out); err != nil {
+		return err
+	}
+	kept := bytes.Clone(out)
+	t.verified.Store(&kept)
+	return nil
 }
 
 func (t *target) protocol() string {
@@ -141,7 +160,7 @@ func (t *target) post(ctx context.Context, body []byte) error {
 		return wrongAnswer{fmt.Errorf("%s answered %s: %s", t.name, resp.Status, out)}
 	}
 	t.proto.CompareAndSwap(nil, &resp.Proto)
-	if err := t.expect.check(out); err != nil {
+	if err := t.verify(out); err != nil {
 		var u unavailable
 		if errors.As(err, &u) {
 			return fmt.Errorf("%s: %w", t.name, err)

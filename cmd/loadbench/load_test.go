@@ -74,20 +74,25 @@ func TestMedianOfRuns(t *testing.T) {
 	}
 }
 
-func TestAnswerChecking(t *testing.T) {
-	answer := func(f func(*admissionv1.AdmissionResponse)) string {
-		resp := &admissionv1.AdmissionResponse{UID: reviewUID, Allowed: true}
-		f(resp)
-		b, _ := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp})
-		return string(b)
-	}
+// answerJSON is an AdmissionReview answering the benchmark's review, changed by f.
+func answerJSON(f func(*admissionv1.AdmissionResponse)) string {
+	resp := &admissionv1.AdmissionResponse{UID: reviewUID, Allowed: true}
+	f(resp)
+	b, _ := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Response: resp})
+	return string(b)
+}
+
+// goodPatch is a patch flinkgate's answer must carry.
+const goodPatch = `[{"op":"add","path":"/metadata/annotations/flinkgate.io~1target-namespace","value":"staging"},` +
+	`{"op":"add","path":"/metadata/labels/flinkgate.io~1deployment-target","value":"staging"},` +
+	`{"op":"replace","path":"/data/resource.yaml","value":"kind: Deployment\nspec:\n  bench.key9: value-9\n"}]`
+
+func patched(p string) func(*admissionv1.AdmissionResponse) {
 	jsonPatch := admissionv1.PatchTypeJSONPatch
-	goodPatch := `[{"op":"add","path":"/metadata/annotations/flinkgate.io~1target-namespace","value":"staging"},` +
-		`{"op":"add","path":"/metadata/labels/flinkgate.io~1deployment-target","value":"staging"},` +
-		`{"op":"replace","path":"/data/resource.yaml","value":"kind: Deployment\nspec:\n  bench.key9: value-9\n"}]`
-	patched := func(p string) func(*admissionv1.AdmissionResponse) {
-		return func(r *admissionv1.AdmissionResponse) { r.Patch, r.PatchType = []byte(p), &jsonPatch }
-	}
+	return func(r *admissionv1.AdmissionResponse) { r.Patch, r.PatchType = []byte(p), &jsonPatch }
+}
+
+func TestAnswerChecking(t *testing.T) {
 	bare := expectation{uid: reviewUID}
 	flinkgate := expectation{uid: reviewUID, patchContains: flinkgateAnswer}
 	cases := []struct {
@@ -96,21 +101,21 @@ func TestAnswerChecking(t *testing.T) {
 		body    string
 		wantErr string
 	}{
-		{name: "the bare server's plain allowed answer is correct", expect: bare, body: answer(func(*admissionv1.AdmissionResponse) {})},
-		{name: "flinkgate's patched answer is correct", expect: flinkgate, body: answer(patched(goodPatch))},
-		{name: "an answer for another request is wrong", expect: bare, body: answer(func(r *admissionv1.AdmissionResponse) { r.UID = "other" }), wantErr: "uid"},
-		{name: "a denial is wrong", expect: bare, body: answer(func(r *admissionv1.AdmissionResponse) {
+		{name: "the bare server's plain allowed answer is correct", expect: bare, body: answerJSON(func(*admissionv1.AdmissionResponse) {})},
+		{name: "flinkgate's patched answer is correct", expect: flinkgate, body: answerJSON(patched(goodPatch))},
+		{name: "an answer for another request is wrong", expect: bare, body: answerJSON(func(r *admissionv1.AdmissionResponse) { r.UID = "other" }), wantErr: "uid"},
+		{name: "a denial is wrong", expect: bare, body: answerJSON(func(r *admissionv1.AdmissionResponse) {
 			r.Allowed, r.Result = false, &metav1.Status{Message: "no target"}
 		}), wantErr: "denied: no target"},
-		{name: "flinkgate without a patch is wrong", expect: flinkgate, body: answer(func(*admissionv1.AdmissionResponse) {}), wantErr: "no JSONPatch"},
-		{name: "a patch without the target label is wrong", expect: flinkgate, body: answer(patched(`[{"op":"add","path":"/metadata/labels/x","value":"y"}]`)), wantErr: "lacks"},
-		{name: "a patch that is not JSON is wrong", expect: flinkgate, body: answer(patched(`not json`)), wantErr: "not a JSON patch"},
-		{name: "a patch where none is expected is wrong", expect: bare, body: answer(patched(goodPatch)), wantErr: "unexpected patch"},
+		{name: "flinkgate without a patch is wrong", expect: flinkgate, body: answerJSON(func(*admissionv1.AdmissionResponse) {}), wantErr: "no JSONPatch"},
+		{name: "a patch without the target label is wrong", expect: flinkgate, body: answerJSON(patched(`[{"op":"add","path":"/metadata/labels/x","value":"y"}]`)), wantErr: "lacks"},
+		{name: "a patch that is not JSON is wrong", expect: flinkgate, body: answerJSON(patched(`not json`)), wantErr: "not a JSON patch"},
+		{name: "a patch where none is expected is wrong", expect: bare, body: answerJSON(patched(goodPatch)), wantErr: "unexpected patch"},
 		{name: "an answer that is not a review is wrong", expect: bare, body: `{"kind":"Status"}`, wantErr: "not an admission.k8s.io/v1 AdmissionReview"},
-		{name: "an expected denial with its message is correct", expect: expectation{uid: reviewUID, denied: "is referenced"}, body: answer(func(r *admissionv1.AdmissionResponse) {
+		{name: "an expected denial with its message is correct", expect: expectation{uid: reviewUID, denied: "is referenced"}, body: answerJSON(func(r *admissionv1.AdmissionResponse) {
 			r.Allowed, r.Result = false, &metav1.Status{Message: `target "staging" is referenced by 100 deployment(s)`}
 		})},
-		{name: "an allowed answer where a denial is expected is wrong", expect: expectation{uid: reviewUID, denied: "is referenced"}, body: answer(func(*admissionv1.AdmissionResponse) {}), wantErr: "want a denial"},
+		{name: "an allowed answer where a denial is expected is wrong", expect: expectation{uid: reviewUID, denied: "is referenced"}, body: answerJSON(func(*admissionv1.AdmissionResponse) {}), wantErr: "want a denial"},
 		{name: "an answer that is not JSON is wrong", expect: bare, body: `<html>`, wantErr: "not JSON"},
 	}
 	for _, tc := range cases {
@@ -121,6 +126,32 @@ func TestAnswerChecking(t *testing.T) {
 				t.Errorf("unexpected error %v", err)
 			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
 				t.Errorf("got %v, want an error containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+func TestEveryAnswerIsCheckedExactly(t *testing.T) {
+	good := answerJSON(patched(goodPatch))
+	// Same length and shape as good, one value changed: only the full check
+	// can tell it is wrong.
+	wrong := answerJSON(patched(strings.Replace(goodPatch, `"value":"staging"}`, `"value":"stagin9"}`, 1)))
+	cases := []struct {
+		name    string
+		answers []string
+		wantErr []bool
+	}{
+		{name: "A correct answer repeated is accepted every time.", answers: []string{good, good, good}, wantErr: []bool{false, false, false}},
+		{name: "A wrong answer after correct ones is checked in full and refused.", answers: []string{good, wrong}, wantErr: []bool{false, true}},
+		{name: "A wrong first answer is refused and not remembered as verified.", answers: []string{wrong, wrong, good}, wantErr: []bool{true, true, false}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tg := &target{name: "flinkgate", expect: expectation{uid: reviewUID, patchContains: flinkgateAnswer}}
+			for i, a := range tc.answers {
+				if err := tg.verify([]byte(a)); (err != nil) != tc.wantErr[i] {
+					t.Errorf("answer %d: error %v, want error %t", i, err, tc.wantErr[i])
+				}
 			}
 		})
 	}
