@@ -35,6 +35,7 @@ func TestDecode(t *testing.T) {
 		{"YAML 1.1 booleans are read as Kubernetes reads them", "a: yes\nb: off\nc: y\n", `{"a":true,"b":false,"c":true}`, YAML, false},
 		{"YAML 1.1 integers (octal, hex, underscores, sign) become decimal", "a: 010\nb: 0x1F\nc: 1_000\nd: +5\n", `{"a":8,"b":31,"c":1000,"d":5}`, YAML, false},
 		{"YAML floats become JSON numbers with the same value", "a: .5\nb: 1.\nc: -007.25e3\n", `{"a":0.5,"b":1,"c":-7.25e3}`, YAML, false},
+		{"a scalar starting with a dot that Go's float syntax refuses is text, as Kubernetes reads it", "a: ._5\nb: .5_0\n", `{"a":"._5","b":0.50}`, YAML, false},
 		{"quoted scalars stay strings", "a: 'yes'\nb: \"010\"\nc: '<<'\n", `{"a":"yes","b":"010","c":"<<"}`, YAML, false},
 		{"non-string keys become their text, as Kubernetes reads them", "1: a\nyes: b\n~: c\n", `{"1":"a","true":"b","null":"c"}`, YAML, false},
 		{"y and n are YAML 1.1 booleans, even as keys, as Kubernetes reads them", "y: n\n", `{"true":false}`, YAML, false},
@@ -86,6 +87,7 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a list is not a document", "- a\n", false, "is a list, not a mapping"},
 		{"a mapping used as a key is refused", "? {a: 1}\n: b\n", false, "has a mapping as a key"},
 		{"a merge of a scalar is refused", "a:\n  <<: 1\n", false, "merges a number"},
+		{"a key whose colon is more than 1024 characters from its start is refused, as go-yaml refuses it", strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n", false, "is not valid YAML or JSON"},
 		{"syntax errors keep the parser's line", "a: [1\n", false, "is not valid YAML or JSON: yaml: line"},
 		{"an empty document is refused", "# nothing\n", false, "is empty"},
 	}

@@ -375,6 +375,14 @@ func resolvePlain(s string) (v any, kind scalarKind) {
 	if c := s[0]; c != '+' && c != '-' && c != '.' && (c < '0' || c > '9') {
 		return nil, kindString
 	}
+	if s[0] == '.' {
+		// go-yaml v2 reads these with strconv.ParseFloat on the text as
+		// written, where an underscore must sit between digits: "._5" is
+		// text to Kubernetes. Out of range is still a number here.
+		if _, err := strconv.ParseFloat(s, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+			return nil, kindString
+		}
+	}
 	plain := strings.ReplaceAll(s, "_", "")
 	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
 		return json.Number(strconv.FormatInt(i, 10)), kindNumber

@@ -18,7 +18,8 @@ import (
 // TestFastYAMLReaderIsTheParser and FuzzFastYAMLReader hold it to
 // decodeYAML's result.
 
-// maxFastKey is below go-yaml's longest simple key (1024 bytes).
+// maxFastKey is below go-yaml's longest simple key (its colon at most 1024
+// characters from its start).
 const maxFastKey = 1000
 
 type yamlLine struct {
@@ -213,11 +214,18 @@ func splitKey(text string) (key, rest string, ok bool) {
 	j := strings.Index(text, ": ")
 	switch {
 	case j >= 0:
-		return strings.TrimRight(text[:j], " "), strings.TrimLeft(text[j+2:], " "), true
+		rest = strings.TrimLeft(text[j+2:], " ")
 	case text[len(text)-1] == ':':
-		return strings.TrimRight(text[:len(text)-1], " "), "", true
+		j = len(text) - 1
+	default:
+		return "", "", false
 	}
-	return "", "", false
+	if j > maxFastKey {
+		// go-yaml refuses a key whose colon is more than 1024 characters
+		// from its start, spaces before the colon included.
+		return "", "", false
+	}
+	return strings.TrimRight(text[:j], " "), rest, true
 }
 
 // plainStart reports whether go-yaml reads s as a plain scalar that starts

@@ -2,6 +2,7 @@ package codec
 
 import (
 	"context"
+	"encoding/json"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -84,11 +85,80 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a line indented under a scalar is left to go-yaml", raw: "a: 1\n  b: 2\n"},
 		{name: "a line between two indents is left to go-yaml", raw: "a:\n    b: 1\n  c: 2\n"},
 		{name: "a bare dash is left to go-yaml", raw: "a:\n-\n"},
+		{name: "a key starting with a dash after a list at its column is read directly", fast: true, raw: "a:\n- 1\n-x: 2\n"},
+		{name: "spaces before a key's colon are read directly", fast: true, raw: "x:\n- a : 1\n  b  :  2\n"},
+		{name: "a list item whose mapping starts several spaces after the dash is read directly", fast: true, raw: "x:\n  -   a: 1\n      b:\n      - c\n      d: 2\n"},
+		{name: "indicators inside plain scalars are read directly", fast: true, raw: "a: x - y\nb: x ? y\nc: x | y\nd: x > y\ne: x & y\nf: x * y\ng: x ! y\nh: x,y\ni: x :y\n"},
+		{name: "quoted strings of spaces are read directly", fast: true, raw: "a: '   '\nb: \"  \"\n"},
+		{name: "a quoted key in a list item is left to go-yaml", raw: "a:\n- 'x': y\n"},
+		{name: "a key without a space after its colon is left to go-yaml", raw: "a:b\n"},
+		{name: "a line indented between two mappings after a blank line is left to go-yaml", raw: "a: 1\n  \n b: 2\n"},
+		{name: "carriage returns are left to go-yaml", raw: "a: 1\r\nb: 2\r\n"},
+		{name: "a byte order mark is left to go-yaml", raw: "\ufeffa: 1\n"},
+		{name: "a document end marker is left to go-yaml", raw: "a: 1\n...\n"},
+		{name: "a complex key is left to go-yaml", raw: "? a\n: b\n"},
+		{name: "a scalar starting with a dot and an underscore is read as text", fast: true, raw: "a: ._5\nb: .5_0\n"},
+		{name: "a key of 1000 bytes right before its colon is read directly", fast: true, raw: strings.Repeat("k", 1000) + ": v\n"},
+		{name: "a key whose colon is more than 1024 characters from its start is left to go-yaml, which refuses it", raw: strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n"},
+		{name: "a list item's key whose colon is more than 1024 characters from its start is left to go-yaml", raw: "a:\n- " + strings.Repeat("k", 990) + strings.Repeat(" ", 40) + ": v\n"},
+		{name: "a key padded with spaces to 1001 bytes before its colon is left to go-yaml", raw: strings.Repeat("k", 990) + strings.Repeat(" ", 11) + ": v\n"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if ok := sameAsParser(t, tc.raw); ok != tc.fast {
 				t.Errorf("fast reader took the document: %v, want %v", ok, tc.fast)
+			}
+		})
+	}
+}
+
+// nestedTree is a mapping whose collections nest levels deep, the root
+// included: mappings only, or mappings and lists in turn.
+func nestedTree(levels int, lists bool) map[string]any {
+	var v any = json.Number("1")
+	for level := levels - 1; level >= 0; level-- {
+		if lists && level%2 == 1 {
+			v = []any{v}
+		} else {
+			v = map[string]any{"k": v}
+		}
+	}
+	return v.(map[string]any)
+}
+
+// listOf is a block document with one list of n items: n+3 values.
+func listOf(n int) string {
+	return "a:\n" + strings.Repeat("- 1\n", n)
+}
+
+func TestFastYAMLReaderKeepsTheBounds(t *testing.T) {
+	cases := []struct {
+		name string
+		raw  string
+		want string // the error Decode returns; "" when it reads raw directly
+	}{
+		{name: "block mappings nested to the depth limit are read directly", raw: emitted(t, nestedTree(MaxDepth, false))},
+		{name: "block mappings nested one level beyond the depth limit are refused", raw: emitted(t, nestedTree(MaxDepth+1, false)), want: "nests deeper than 64 levels"},
+		{name: "block mappings and lists nested to the depth limit are read directly", raw: emitted(t, nestedTree(MaxDepth, true))},
+		{name: "block mappings and lists nested one level beyond the depth limit are refused", raw: emitted(t, nestedTree(MaxDepth+1, true)), want: "nests deeper than 64 levels"},
+		{name: "a block document with exactly the most values is read directly", raw: listOf(MaxValues - 3)},
+		{name: "a block document with one value more than the limit is refused", raw: listOf(MaxValues - 2), want: "more than 20000 values"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := tc.raw
+			_, fast := fastReadYAML(context.Background(), raw)
+			_, err := Decode(context.Background(), raw)
+			switch {
+			case tc.want == "" && (err != nil || !fast):
+				t.Fatalf("decode: %v; read directly: %v; want it read directly", err, fast)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("decode: %v, want an error containing %q", err, tc.want)
+			case tc.want != "" && fast:
+				t.Fatal("the fast reader took a document beyond the bounds")
+			}
+			if tc.want == "" {
+				sameAsParser(t, raw)
 			}
 		})
 	}
@@ -127,11 +197,86 @@ func mutate(rng *rand.Rand, raw string) string {
 	return raw[:i] + c + raw[i+1:]
 }
 
+// hostileDoc is up to lines lines drawn from YAML's indicators and the scalars
+// it reads specially, at odd indents; pick(n) chooses one of n.
+func hostileDoc(pick func(n int) int, lines int) string {
+	indents := []string{"", "", "", " ", "  ", "  ", "   ", "    ", "      "}
+	prefixes := []string{"", "", "", "- ", "-  ", "- - ", "-", "-   "}
+	keys := []string{"a", "b", "c", "y", "1", "~", "-k", "k k", "<<", "x:y", "'q'", "\"q\"", "?", "? a", "&x a", "*x", "!t a", "a ", ".inf", "0o1", "x'", "a\"b", "k%", "e@", "1:2", "---", "...", "- a"}
+	seps := []string{":", ": ", ": ", ": ", ":  ", " :", " : ", "::", "", ":\t"}
+	values := []string{"", "", "v", "1", "yes", "'s'", "\"s\"", "- x", "x: y", "x:", "x :y", "|", ">", "&a v", "*a", "!!str 1", "[1]", "{}", "#c", "v #c", "v#c", "'a''b'", "\"a\\\"b\"", "--- ", "...", "%x", "@x", "`x", ",x", "x,y", ".nan", "-.Inf", "._5", "2001-12-14", "\"", "'", "'a' b", "\"a\" b", "'a': b", "? x", "-", "--", "- ", "v ", "~", "null"}
+	ends := []string{"\n", "\n", "\n", "\n", "\n", "\n", "\r\n", " \n", "\n\n", "\t\n", ""}
+	var b strings.Builder
+	for range pick(lines) + 1 {
+		b.WriteString(indents[pick(len(indents))])
+		b.WriteString(prefixes[pick(len(prefixes))])
+		if pick(6) == 0 {
+			b.WriteString(values[pick(len(values))])
+		} else {
+			b.WriteString(keys[pick(len(keys))])
+			b.WriteString(seps[pick(len(seps))])
+			b.WriteString(values[pick(len(values))])
+		}
+		b.WriteString(ends[pick(len(ends))])
+	}
+	return b.String()
+}
+
+// TestFastYAMLReaderMatchesTheParserOnHostileLines reads documents made of
+// lines mixing indicators, odd indents and special scalars both ways.
+func TestFastYAMLReaderMatchesTheParserOnHostileLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	taken := 0
+	for range 300_000 {
+		raw := hostileDoc(rng.IntN, 6)
+		if strings.ContainsAny(raw, "#[]{}\\\t\r") {
+			continue // refused by its first scan; the cases above cover that
+		}
+		if sameAsParser(t, raw) {
+			taken++
+		}
+	}
+	if taken < 2000 {
+		t.Errorf("the fast reader took only %d documents; the comparison says little", taken)
+	}
+}
+
+// FuzzFastYAMLReaderLines reads documents hostileDoc builds from the
+// fuzzer's bytes both ways, so coverage guides the choice of lines.
+func FuzzFastYAMLReaderLines(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{5, 3, 1, 4, 2, 0, 5, 9, 3, 3, 1, 7, 0, 2, 8, 8, 4})
+	f.Fuzz(func(t *testing.T, choices []byte) {
+		pick := func(n int) int {
+			if len(choices) == 0 {
+				return 0
+			}
+			c := int(choices[0])
+			choices = choices[1:]
+			return c % n
+		}
+		sameAsParser(t, hostileDoc(pick, 16))
+	})
+}
+
 // FuzzFastYAMLReader reads any document both ways.
 func FuzzFastYAMLReader(f *testing.F) {
 	f.Add("kind: Deployment\nspec:\n  a:\n  - op: add\n    value: 'x'\n  b: \"2\"\n")
 	f.Add("a:\n- b:\n  - 1\n  c: 2\nd: yes\n")
 	f.Add("  a: 1\n  b:\n    - x\n")
+	// What the hostile review tried: YAML 1.1 scalars, odd indents,
+	// indicators inside plain scalars, markers, long keys.
+	f.Add("a: 0o17\nb: 0x1F\nc: 1_000\nd: .inf\ne: -.Inf\nf: ~\ng: Null\nh: yes\ni: n\nj: 2001-12-14\nk: +1\nl: .5\nm: 1e3\nn: 007\no: ._5\n")
+	f.Add("y: 1\nN: 2\n010: 3\n1.50: 4\n~: 5\n-k: 6\nx:y: 7\n")
+	f.Add("a:\n   - b: 1\n     c:\n     - 2\n   -   d: 3\n       e: 4\n")
+	f.Add("a:value\nb: x:y\nc: x :y\nd : e\nf:  \n")
+	f.Add("a: x&y*z!w|v>u%t@s`r,q?p\nb: --\nc: ...\nd: - x\n")
+	f.Add("a: 'x \"y\" z'\nb: \"it's\"\nc: ''''\nd: \"\"\n")
+	f.Add("a:\n- --- x\n---\nb: 1\n...\n")
+	f.Add("a: 1\r\nb: 2\r\n")
+	f.Add("\ufeffa: 1\n")
+	f.Add(strings.Repeat("k", 1000) + strings.Repeat(" ", 30) + ": v\n")
+	f.Add("? a\n: b\nc:\n  ? d\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if len(raw) > 4096 || strings.Count(raw, "\n") > 200 {
 			return

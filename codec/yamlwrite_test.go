@@ -6,6 +6,10 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"flinkgate.io/flinkgate/internal/jsontest"
+	"flinkgate.io/flinkgate/patchset"
+	sigyaml "sigs.k8s.io/yaml"
 )
 
 // emitted is what go-yaml's emitter writes for tree (encodeYAML alone).
@@ -159,6 +163,11 @@ func jsonTree(t testing.TB, doc string) map[string]any {
 func FuzzFastYAMLWriter(f *testing.F) {
 	f.Add("kind: Deployment\nspec:\n  a: [1, b, {c: 'true'}]\n  d: x:y\n")
 	f.Add(`{"a":{"b":[1,[2,3],[],{},{"x":"y"}],"e":{},"f":[]},"k":"true","l":""}`)
+	// What the hostile review tried: strings YAML reads as something
+	// else, indicators, long keys and strings, odd numbers.
+	f.Add(`{"a":"+1","b":".5","c":"0o17","d":"1_000","e":"._5","f":"-0","g":"2001-12-14","h":"1:20","i":"nULL","j":"Yes","k":"<<","l":"a :b","m":"a- b","n":"a~","o":"/:","p":"---","q":"a ---","r":"=","s":"a  b"}`)
+	f.Add(`{"` + strings.Repeat("k", 128) + `":"` + strings.Repeat("word ", 40) + `end","` + strings.Repeat("1", 127) + `":[-0,1E400,0.000,-0.0e-0,1e+10]}`)
+	f.Add(`{"\u0085":"a\u2028b","\ufeffx":"\u00e9","t":"a\tb","q":"a\"b","s":"a'b"}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		doc, err := Decode(context.Background(), raw)
 		if err != nil {
@@ -169,5 +178,74 @@ func FuzzFastYAMLWriter(f *testing.F) {
 				t.Errorf("fast writer wrote\n%s\nthe emitter writes\n%s", got, want)
 			}
 		}
+		// Whichever writer writes it, the document reads back as the tree.
+		out, err := Encode(context.Background(), doc.Tree, YAML, false, false)
+		if err != nil {
+			return
+		}
+		back, err := Decode(context.Background(), out)
+		if err != nil {
+			t.Fatalf("the written document does not read back (%v):\n%s", err, out)
+		}
+		if !patchset.Equal(back.Tree, doc.Tree) {
+			t.Errorf("the written document\n%s\nreads back as %#v, not %#v", out, back.Tree, doc.Tree)
+		}
 	})
+}
+
+// TestWrittenYAMLReadsBackAsTheTree writes strings YAML could misread, as
+// values, keys and inside lists, and reads the document back: the direct
+// writer, when it takes the tree, writes the emitter's bytes, and
+// whichever writes it, the document reads back as the tree.
+func TestWrittenYAMLReadsBackAsTheTree(t *testing.T) {
+	cases := []struct {
+		name    string
+		strings []string
+		numbers []string
+	}{
+		{name: "strings YAML reads as other values read back as strings", strings: []string{"+1", ".5", "0o17", "1_000", "._5", "-0", "y", "Yes", "nULL", "<<", "~", "2001-12-14", "1:20", ".inf", "-.Inf", ".nan"}},
+		{name: "strings with indicators read back as themselves", strings: []string{"a :b", "a- b", "a~", "=", "/:", "a:/", "---", "...", "a ---", "-a", "?a", ":a", "a: ", "a,b", "a[b", "%a", "a%", "a #b", "a#b", "a\"b", "a'b", "a\\b", "&a", "*a", "!a", "|", ">"}},
+		{name: "strings with spaces, tabs and line-break-like characters read back as themselves", strings: []string{"a b", strings.Repeat("word ", 40) + "end", "a  b", "a\tb", " ", "", "a\u0085b", "a\u2028b", "\ufeffa", "é", "x\x7f", "x\x00"}},
+		{name: "keys at and beyond the simple key's length read back", strings: []string{strings.Repeat("k", 128), strings.Repeat("1", 128), strings.Repeat("1", 127), strings.Repeat("k", 129)}},
+		{name: "numbers keep their value", numbers: []string{"-0", "1E400", "0.000", "-0.0e-0", "1e+10", "12345678901234567890123"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var trees []map[string]any
+			for _, s := range tc.strings {
+				trees = append(trees, map[string]any{"v": s}, map[string]any{s: "v"}, map[string]any{"l": []any{s, map[string]any{s: s}}})
+			}
+			for _, n := range tc.numbers {
+				trees = append(trees, map[string]any{"n": json.Number(n), "l": []any{json.Number(n)}})
+			}
+			for _, tree := range trees {
+				if got, ok := fastYAML(tree, MaxDocumentBytes); ok {
+					if want := emitted(t, tree); got != want {
+						t.Errorf("fast writer wrote\n%s\nthe emitter writes\n%s", got, want)
+					}
+				}
+				out, err := Encode(context.Background(), tree, YAML, false, false)
+				if err != nil {
+					t.Fatalf("encode %#v: %v", tree, err)
+				}
+				back, err := Decode(context.Background(), out)
+				if err != nil {
+					t.Fatalf("%#v was written as\n%s\nwhich does not read back: %v", tree, out, err)
+				}
+				if !patchset.Equal(back.Tree, tree) {
+					t.Errorf("%#v was written as\n%s\nwhich reads back as %#v", tree, out, back.Tree)
+				}
+				if len(tc.strings) > 0 {
+					// Kubernetes' reader reads the strings back as strings too.
+					k8s, err := sigyaml.YAMLToJSON([]byte(out))
+					if err != nil {
+						t.Fatalf("%#v was written as\n%s\nwhich sigs.k8s.io/yaml refuses: %v", tree, out, err)
+					}
+					if got, want := jsontest.Canonical(t, jsontest.Decode(t, string(k8s))), jsontest.Canonical(t, tree); got != want {
+						t.Errorf("%#v was written as\n%s\nwhich sigs.k8s.io/yaml reads as %s", tree, out, got)
+					}
+				}
+			}
+		})
+	}
 }
