@@ -194,3 +194,42 @@ func TestHostileStringsAreQuotedAsEncodingJSONQuotesThem(t *testing.T) {
 		})
 	}
 }
+
+// FuzzAnswerEncoding compares the answer and patch writers with
+// encoding/json on fuzzed strings.
+func FuzzAnswerEncoding(f *testing.F) {
+	f.Add("uid", "warning <&>", "a/b~c", "value\u2028", []byte(`[{"op":"add"}]`), true)
+	f.Add("\xff", "\x00\x1f", "\xe2\x80", "\ufffd", []byte{}, false)
+	f.Fuzz(func(t *testing.T, uid, warning, key, value string, patch []byte, allowed bool) {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp := &admissionv1.AdmissionResponse{UID: types.UID(uid), Allowed: allowed, Patch: patch, PatchType: &pt,
+			AuditAnnotations: map[string]string{key: value, value: key}, Warnings: []string{warning, key}}
+		tm := metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: warning}
+		got, err := encodeAnswer(tm, resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer\n%s\nwant encoding/json's\n%s", got, want)
+		}
+		ops := []jsonPatchOp{
+			{Op: "add", Path: "/metadata/annotations/" + key, Value: value},
+			{Op: "replace", Path: "/data", Value: map[string]string{key: value, warning: uid}},
+			{Op: "add", Path: "/metadata/finalizers", Value: []string{uid, value}},
+			{Op: "remove", Path: value},
+		}
+		if got, err = encodePatch(ops); err != nil {
+			t.Fatal(err)
+		}
+		if want, err = json.Marshal(ops); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("patch\n%s\nwant encoding/json's\n%s", got, want)
+		}
+	})
+}
