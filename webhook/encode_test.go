@@ -7,7 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 )
@@ -96,4 +98,138 @@ func TestPatchesAreEncodedAsEncodingJSONEncodesThem(t *testing.T) {
 			t.Fatalf("patch %d:\n%s\nwant encoding/json's\n%s", i, got, want)
 		}
 	}
+}
+
+// TestPatchesTurnTheRequestsObjectIntoTheStoredOne applies each answer's
+// patch with the JSON patch library the API server uses: keys that need
+// ~0 and ~1 in a pointer, and values encoding/json escapes, must arrive as
+// the policy wrote them.
+func TestPatchesTurnTheRequestsObjectIntoTheStoredOne(t *testing.T) {
+	keys := []string{"a/b", "c~d", "~1", "~0", "/~/", "~01", "", "<&>", "\u2028", "é/😀", "a\\b", `"q"`}
+	values := []string{"<script>&amp;</script>", "\u2028\u2029", "\x00\x1f\x7f", "\ufffd", "~1/", "é😀"}
+	cases := []struct {
+		name           string
+		before, change func(*corev1.ConfigMap) // before may be nil
+	}{
+		{name: "annotations with pointer-escaped keys are added", change: func(c *corev1.ConfigMap) {
+			for i, k := range keys {
+				c.Annotations[k] = values[i%len(values)]
+			}
+		}},
+		{name: "annotations with pointer-escaped keys are replaced", change: func(c *corev1.ConfigMap) { c.Annotations["a/b"], c.Annotations["c~d"] = values[0], values[1] }},
+		{name: "annotations with pointer-escaped keys are removed", change: func(c *corev1.ConfigMap) { delete(c.Annotations, "a/b"); delete(c.Annotations, "c~d") }},
+		{name: "labels and data with pointer-escaped keys are added", change: func(c *corev1.ConfigMap) {
+			c.Labels["x.io/~y"] = "v"
+			c.Data["k~/"] = values[0]
+		}},
+		{name: "a whole annotation map with hostile keys and values is added", before: func(c *corev1.ConfigMap) { c.Annotations = nil }, change: func(c *corev1.ConfigMap) {
+			c.Annotations = map[string]string{}
+			for i, k := range keys {
+				c.Annotations[k] = values[i%len(values)]
+			}
+		}},
+		{name: "finalizers with hostile strings are replaced", change: func(c *corev1.ConfigMap) { c.Finalizers = values }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := &corev1.ConfigMap{
+				ObjectMeta: metav1.ObjectMeta{Name: "n", Labels: map[string]string{"l": "v"}, Annotations: map[string]string{"a/b": "1", "c~d": "2"}, Finalizers: []string{"f"}},
+				Data:       map[string]string{"k": "v"},
+			}
+			if tc.before != nil {
+				tc.before(before)
+			}
+			after := before.DeepCopy()
+			tc.change(after)
+			patch, err := createPatch(before, after)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops, err := jsonpatch.DecodePatch(patch)
+			if err != nil {
+				t.Fatalf("the API server could not read the patch %s: %v", patch, err)
+			}
+			raw, err := json.Marshal(before)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if raw, err = ops.Apply(raw); err != nil {
+				t.Fatalf("the patch %s does not apply: %v", patch, err)
+			}
+			var got corev1.ConfigMap
+			if err := json.Unmarshal(raw, &got); err != nil {
+				t.Fatal(err)
+			}
+			want, _ := json.Marshal(after)
+			if gotJSON, _ := json.Marshal(&got); !bytes.Equal(gotJSON, want) {
+				t.Errorf("the patch %s made\n%s\nwant\n%s", patch, gotJSON, want)
+			}
+		})
+	}
+}
+
+func TestHostileStringsAreQuotedAsEncodingJSONQuotesThem(t *testing.T) {
+	cases := []struct{ name, s string }{
+		{"HTML characters are escaped", "<script>a&&b</script>"},
+		{"line and paragraph separators are escaped", "a\u2028b\u2029c"},
+		{"control characters, their short escapes and DEL are written as encoding/json writes them", "\x00\x01\b\t\n\v\f\r\x1b\x1f\x7f"},
+		{"quotes, backslashes and slashes are written as encoding/json writes them", `"\/'`},
+		{"a lone invalid byte becomes U+FFFD", "a\xffb"},
+		{"UTF-8 cut at the end becomes U+FFFD", "a\xe2\x80"},
+		{"a surrogate encoded as UTF-8 becomes U+FFFD for each byte", "\xed\xa0\x80"},
+		{"an overlong encoding becomes U+FFFD for each byte", "\xc0\xaf\xe0\x80\xaf"},
+		{"a code point above U+10FFFF becomes U+FFFD for each byte", "\xf4\x90\x80\x80"},
+		{"U+FFFD itself and astral characters stay as they are", "\ufffd😀é"},
+		{"a byte-order mark stays as it is", "\ufeffx"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, err := json.Marshal(tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := appendJSONString(nil, tc.s); !bytes.Equal(got, want) {
+				t.Errorf("%q quoted as %s, encoding/json quotes it as %s", tc.s, got, want)
+			}
+		})
+	}
+}
+
+// FuzzAnswerEncoding compares the answer and patch writers with
+// encoding/json on fuzzed strings.
+func FuzzAnswerEncoding(f *testing.F) {
+	f.Add("uid", "warning <&>", "a/b~c", "value\u2028", []byte(`[{"op":"add"}]`), true)
+	f.Add("\xff", "\x00\x1f", "\xe2\x80", "\ufffd", []byte{}, false)
+	f.Fuzz(func(t *testing.T, uid, warning, key, value string, patch []byte, allowed bool) {
+		pt := admissionv1.PatchTypeJSONPatch
+		resp := &admissionv1.AdmissionResponse{UID: types.UID(uid), Allowed: allowed, Patch: patch, PatchType: &pt,
+			AuditAnnotations: map[string]string{key: value, value: key}, Warnings: []string{warning, key}}
+		tm := metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: warning}
+		got, err := encodeAnswer(tm, resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer\n%s\nwant encoding/json's\n%s", got, want)
+		}
+		ops := []jsonPatchOp{
+			{Op: "add", Path: "/metadata/annotations/" + key, Value: value},
+			{Op: "replace", Path: "/data", Value: map[string]string{key: value, warning: uid}},
+			{Op: "add", Path: "/metadata/finalizers", Value: []string{uid, value}},
+			{Op: "remove", Path: value},
+		}
+		if got, err = encodePatch(ops); err != nil {
+			t.Fatal(err)
+		}
+		if want, err = json.Marshal(ops); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("patch\n%s\nwant encoding/json's\n%s", got, want)
+		}
+	})
 }

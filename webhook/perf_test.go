@@ -2,10 +2,15 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
+	"strings"
+	"sync"
 	"testing"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -13,6 +18,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -142,5 +148,74 @@ func TestTypedPatchIsTheGenericPatch(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestConcurrentAdmissionsAnswerAsOneAtATime sends reviews through one
+// server from many goroutines at once, sharing one parsed target whose
+// patch set adds an object and then writes into it, copies and moves it:
+// every answer must be the one the review gets alone. Run with -race, it
+// finds shared maps or slices written by the fast reader, the policies'
+// shallow copies or the patch set.
+func TestConcurrentAdmissionsAnswerAsOneAtATime(t *testing.T) {
+	target := stored(configMap("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n"+
+		"  - {op: add, path: /spec/template/spec/x, value: {a: [1, {b: c}]}}\n"+
+		"  - {op: add, path: /spec/template/spec/x/a/1/d, value: e}\n"+
+		"  - {op: copy, from: /spec/template/spec/x, path: /spec/template/spec/y}\n"+
+		"  - {op: add, path: /spec/template/spec/y/a/-, value: f}\n"+
+		"  - {op: move, from: /spec/template/spec/x, path: /spec/template/spec/z}\n"), "staging")
+	target = versioned(target, "uid-1", "7")
+	lookup := &cachedLookup{target: target}
+	lookup.Target(context.Background(), platformNS, "staging") // parsed once, before the goroutines share it
+	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
+	h := s.Handler()
+	dep := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
+	bodies := [][]byte{
+		appliedReview(t, admissionv1.Create),
+		appliedReview(t, admissionv1.Update),
+		review(admissionv1.Create, nil, dep),
+		review(admissionv1.Update, admittedDeployment(yamlDeployment), dep),
+		review(admissionv1.Create, nil, configMap("prod", resource.KindTarget, seedTarget)),
+	}
+	answer := func(path string, body []byte) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(rec, req)
+		return fmt.Sprint(rec.Code, rec.Body.String())
+	}
+	type call struct {
+		path string
+		body []byte
+		want string
+	}
+	var calls []call
+	for _, b := range bodies {
+		for _, path := range []string{"/mutate", "/validate"} {
+			calls = append(calls, call{path, b, answer(path, b)})
+		}
+	}
+	if !strings.Contains(calls[0].want, `"patch"`) {
+		t.Fatalf("the first review should be patched: %s", calls[0].want)
+	}
+	const workers, rounds = 8, 20
+	errs := make(chan string, workers*rounds*len(calls))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for r := range rounds {
+				for i := range calls {
+					c := calls[(i+w+r)%len(calls)]
+					if got := answer(c.path, c.body); got != c.want {
+						errs <- fmt.Sprintf("%s answered\n%s\nalone\n%s", c.path, got, c.want)
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
 	}
 }
