@@ -197,25 +197,36 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review
 	return DecodeReview(body)
 }
 
-// readBody reads at most limit bytes, into one buffer sized by the declared
-// length (the API server always sends it) rather than growing it in steps.
+// readBody reads at most limit bytes. A declared length up to
+// maxPresizedBody sizes the buffer at once (the API server always declares
+// it, and reviews are a few KiB); beyond that the buffer grows with what
+// actually arrives, since the declaration is the sender's word and any pod
+// can open a connection declaring the limit and send nothing.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
-	n := r.ContentLength
-	if n <= 0 || n > limit {
-		return io.ReadAll(body)
+	size := int64(512)
+	if n := r.ContentLength; n > 0 {
+		size = min(n+1, maxPresizedBody) // a spare byte reads the EOF without a grow
 	}
-	buf := make([]byte, n+1) // a spare byte notices a body longer than declared
-	got, err := io.ReadFull(body, buf)
-	switch {
-	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
-		return buf[:got], nil
-	case err != nil:
-		return nil, err
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grows as the bytes arrive
+		}
+		n, err := body.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if errors.Is(err, io.EOF) {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
 	}
-	rest, err := io.ReadAll(body)
-	return append(buf, rest...), err
 }
+
+// maxPresizedBody bounds what a declared Content-Length reserves before the
+// bytes arrive.
+const maxPresizedBody = 64 << 10
 
 // Review is a decoded AdmissionReview request with its objects decoded as
 // ConfigMaps.
