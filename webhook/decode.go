@@ -44,13 +44,27 @@ type fastReader struct {
 
 func (r *fastReader) fail() { r.ok = false }
 
-// once marks field bit as seen; a repeated field is left to encoding/json,
-// which merges some kinds of values rather than replacing them.
-func (r *fastReader) once(seen *uint64, bit uint) {
-	if *seen&(1<<bit) != 0 {
-		r.fail()
-	}
-	*seen |= 1 << bit
+// fields reads an object of the given fields (names as their JSON tags
+// spell them), calling read with the field each member sets. A field
+// repeated leaves the review to encoding/json, which would merge the two
+// values; a key naming no field is skipped unless encoding/json would
+// match it to one regardless of case, which also leaves the review to it.
+func (r *fastReader) fields(names []string, read func(field string)) {
+	var seen uint64 // bit i: names[i] was read; no type has 64 fields
+	r.object(func(k []byte) {
+		for i, n := range names {
+			if string(k) == n {
+				if seen&(1<<i) != 0 {
+					r.fail()
+					return
+				}
+				seen |= 1 << i
+				read(n)
+				return
+			}
+		}
+		r.unknown(k, names)
+	})
 }
 
 // unknown skips the value of a key that names no field, unless
@@ -67,7 +81,7 @@ func (r *fastReader) unknown(k []byte, fields []string) {
 		}
 	}
 	for _, f := range fields {
-		if len(f) == len(k) && asciiLowerEqual(k, f) {
+		if len(f) == len(k) && asciiEqualFold(k, f) {
 			r.fail()
 			return
 		}
@@ -75,16 +89,20 @@ func (r *fastReader) unknown(k []byte, fields []string) {
 	r.skipValue()
 }
 
-func asciiLowerEqual(k []byte, lower string) bool {
+func asciiEqualFold(k []byte, name string) bool {
 	for i, c := range k {
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != lower[i] {
+		if lowerASCII(c) != lowerASCII(name[i]) {
 			return false
 		}
 	}
 	return true
+}
+
+func lowerASCII(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }
 
 func (r *fastReader) ws() {

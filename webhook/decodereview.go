@@ -23,24 +23,19 @@ func fastDecodeReview(body []byte) (fastReview, error) {
 	r := &fastReader{b: body, ok: true}
 	var out fastReview
 	r.ws()
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(reviewFields, func(field string) {
+		switch field {
 		case "apiVersion":
-			r.once(&out.seen, 0)
 			r.stringInto(&out.TypeMeta.APIVersion)
 		case "kind":
-			r.once(&out.seen, 1)
 			r.stringInto(&out.TypeMeta.Kind)
 		case "request":
-			r.once(&out.seen, 2)
 			if r.null() {
 				out.Request = nil
 				return
 			}
 			out.Request = &wireRequest{}
 			r.request(out.Request)
-		default:
-			r.unknown(k, reviewFields)
 		}
 	})
 	r.ws()
@@ -50,45 +45,38 @@ func fastDecodeReview(body []byte) (fastReview, error) {
 	return out, nil
 }
 
-// fastReview is the fast reader's wireReview; seen notes its fields.
+// fastReview is the fast reader's wireReview.
 type fastReview struct {
 	TypeMeta metav1.TypeMeta
 	Request  *wireRequest
-	seen     uint64
 }
 
-// The field names of each type, for refusing keys that encoding/json would
-// match without regard to case.
+// The fields of each type, spelled as their JSON tags are: fields reads
+// these and refuses keys that encoding/json would match regardless of case.
 var (
-	reviewFields      = []string{"apiversion", "kind", "request"}
-	requestFields     = []string{"uid", "kind", "resource", "subresource", "requestkind", "requestresource", "requestsubresource", "name", "namespace", "operation", "userinfo", "object", "oldobject", "dryrun", "options"}
+	reviewFields      = []string{"apiVersion", "kind", "request"}
+	requestFields     = []string{"uid", "kind", "resource", "subResource", "requestKind", "requestResource", "requestSubResource", "name", "namespace", "operation", "userInfo", "object", "oldObject", "dryRun", "options"}
 	gvkFields         = []string{"group", "version", "kind"}
 	gvrFields         = []string{"group", "version", "resource"}
 	userFields        = []string{"username", "uid", "groups", "extra"}
-	configMapFields   = []string{"apiversion", "kind", "metadata", "immutable", "data", "binarydata"}
-	objectMetaFields  = []string{"name", "generatename", "namespace", "selflink", "uid", "resourceversion", "generation", "creationtimestamp", "deletiontimestamp", "deletiongraceperiodseconds", "labels", "annotations", "ownerreferences", "finalizers", "managedfields"}
-	ownerRefFields    = []string{"apiversion", "kind", "name", "uid", "controller", "blockownerdeletion"}
-	managedFieldNames = []string{"manager", "operation", "apiversion", "time", "fieldstype", "fieldsv1", "subresource"}
+	configMapFields   = []string{"apiVersion", "kind", "metadata", "immutable", "data", "binaryData"}
+	objectMetaFields  = []string{"name", "generateName", "namespace", "selfLink", "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "labels", "annotations", "ownerReferences", "finalizers", "managedFields"}
+	ownerRefFields    = []string{"apiVersion", "kind", "name", "uid", "controller", "blockOwnerDeletion"}
+	managedFieldNames = []string{"manager", "operation", "apiVersion", "time", "fieldsType", "fieldsV1", "subresource"}
 )
 
 func (r *fastReader) request(req *wireRequest) {
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(requestFields, func(field string) {
+		switch field {
 		case "uid":
-			r.once(&seen, 0)
 			r.stringInto((*string)(&req.UID))
 		case "kind":
-			r.once(&seen, 1)
 			r.gvk(&req.Kind)
 		case "resource":
-			r.once(&seen, 2)
 			r.gvr(&req.Resource)
 		case "subResource":
-			r.once(&seen, 3)
 			r.stringInto(&req.SubResource)
 		case "requestKind":
-			r.once(&seen, 4)
 			if r.null() {
 				req.RequestKind = nil
 				return
@@ -96,7 +84,6 @@ func (r *fastReader) request(req *wireRequest) {
 			req.RequestKind = &metav1.GroupVersionKind{}
 			r.gvk(req.RequestKind)
 		case "requestResource":
-			r.once(&seen, 5)
 			if r.null() {
 				req.RequestResource = nil
 				return
@@ -104,37 +91,26 @@ func (r *fastReader) request(req *wireRequest) {
 			req.RequestResource = &metav1.GroupVersionResource{}
 			r.gvr(req.RequestResource)
 		case "requestSubResource":
-			r.once(&seen, 6)
 			r.stringInto(&req.RequestSubResource)
 		case "name":
-			r.once(&seen, 7)
 			r.stringInto(&req.Name)
 		case "namespace":
-			r.once(&seen, 8)
 			r.stringInto(&req.Namespace)
 		case "operation":
-			r.once(&seen, 9)
 			r.stringInto((*string)(&req.Operation))
 		case "userInfo":
-			r.once(&seen, 10)
 			r.userInfo(&req.UserInfo)
 		case "object":
-			r.once(&seen, 11)
 			req.Object = r.configMapPtr()
 		case "oldObject":
-			r.once(&seen, 12)
 			req.OldObject = r.configMapPtr()
 		case "dryRun":
-			r.once(&seen, 13)
 			req.DryRun = r.boolPtr()
 		case "options":
-			r.once(&seen, 14)
 			raw := r.rawValue()
 			if r.ok && string(raw) != "null" {
 				req.Options.Raw = bytes.Clone(raw)
 			}
-		default:
-			r.unknown(k, requestFields)
 		}
 	})
 }
@@ -143,20 +119,14 @@ func (r *fastReader) gvk(v *metav1.GroupVersionKind) {
 	if r.null() {
 		return
 	}
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(gvkFields, func(field string) {
+		switch field {
 		case "group":
-			r.once(&seen, 0)
 			r.stringInto(&v.Group)
 		case "version":
-			r.once(&seen, 1)
 			r.stringInto(&v.Version)
 		case "kind":
-			r.once(&seen, 2)
 			r.stringInto(&v.Kind)
-		default:
-			r.unknown(k, gvkFields)
 		}
 	})
 }
@@ -165,20 +135,14 @@ func (r *fastReader) gvr(v *metav1.GroupVersionResource) {
 	if r.null() {
 		return
 	}
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(gvrFields, func(field string) {
+		switch field {
 		case "group":
-			r.once(&seen, 0)
 			r.stringInto(&v.Group)
 		case "version":
-			r.once(&seen, 1)
 			r.stringInto(&v.Version)
 		case "resource":
-			r.once(&seen, 2)
 			r.stringInto(&v.Resource)
-		default:
-			r.unknown(k, gvrFields)
 		}
 	})
 }
@@ -187,20 +151,15 @@ func (r *fastReader) userInfo(u *authenticationv1.UserInfo) {
 	if r.null() {
 		return
 	}
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(userFields, func(field string) {
+		switch field {
 		case "username":
-			r.once(&seen, 0)
 			r.stringInto(&u.Username)
 		case "uid":
-			r.once(&seen, 1)
 			r.stringInto(&u.UID)
 		case "groups":
-			r.once(&seen, 2)
 			u.Groups = r.strings()
 		case "extra":
-			r.once(&seen, 3)
 			if r.null() {
 				u.Extra = nil
 				return
@@ -210,8 +169,6 @@ func (r *fastReader) userInfo(u *authenticationv1.UserInfo) {
 				key := r.mapKey(k)
 				u.Extra[key] = r.strings()
 			})
-		default:
-			r.unknown(k, userFields)
 		}
 	})
 }
@@ -222,29 +179,20 @@ func (r *fastReader) configMapPtr() *corev1.ConfigMap {
 		return nil
 	}
 	cm := &corev1.ConfigMap{}
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(configMapFields, func(field string) {
+		switch field {
 		case "apiVersion":
-			r.once(&seen, 0)
 			r.stringInto(&cm.APIVersion)
 		case "kind":
-			r.once(&seen, 1)
 			r.stringInto(&cm.Kind)
 		case "metadata":
-			r.once(&seen, 2)
 			r.objectMeta(&cm.ObjectMeta)
 		case "immutable":
-			r.once(&seen, 3)
 			cm.Immutable = r.boolPtr()
 		case "data":
-			r.once(&seen, 4)
 			cm.Data = r.stringMap()
 		case "binaryData":
-			r.once(&seen, 5)
 			cm.BinaryData = r.bytesMap()
-		default:
-			r.unknown(k, configMapFields)
 		}
 	})
 	return cm
@@ -282,36 +230,26 @@ func (r *fastReader) objectMeta(m *metav1.ObjectMeta) {
 	if r.null() {
 		return
 	}
-	var seen uint64
-	r.object(func(k []byte) {
-		switch string(k) {
+	r.fields(objectMetaFields, func(field string) {
+		switch field {
 		case "name":
-			r.once(&seen, 0)
 			r.stringInto(&m.Name)
 		case "generateName":
-			r.once(&seen, 1)
 			r.stringInto(&m.GenerateName)
 		case "namespace":
-			r.once(&seen, 2)
 			r.stringInto(&m.Namespace)
 		case "selfLink":
-			r.once(&seen, 3)
 			//lint:ignore SA1019 encoding/json fills it too, and answers must not change
 			r.stringInto(&m.SelfLink)
 		case "uid":
-			r.once(&seen, 4)
 			r.stringInto((*string)(&m.UID))
 		case "resourceVersion":
-			r.once(&seen, 5)
 			r.stringInto(&m.ResourceVersion)
 		case "generation":
-			r.once(&seen, 6)
 			r.int64Into(&m.Generation)
 		case "creationTimestamp":
-			r.once(&seen, 7)
 			r.timeInto(&m.CreationTimestamp)
 		case "deletionTimestamp":
-			r.once(&seen, 8)
 			if r.null() {
 				m.DeletionTimestamp = nil
 				return
@@ -319,7 +257,6 @@ func (r *fastReader) objectMeta(m *metav1.ObjectMeta) {
 			m.DeletionTimestamp = &metav1.Time{}
 			r.timeInto(m.DeletionTimestamp)
 		case "deletionGracePeriodSeconds":
-			r.once(&seen, 9)
 			if r.null() {
 				m.DeletionGracePeriodSeconds = nil
 				return
@@ -328,22 +265,15 @@ func (r *fastReader) objectMeta(m *metav1.ObjectMeta) {
 			r.int64Into(&v)
 			m.DeletionGracePeriodSeconds = &v
 		case "labels":
-			r.once(&seen, 10)
 			m.Labels = r.stringMap()
 		case "annotations":
-			r.once(&seen, 11)
 			m.Annotations = r.stringMap()
 		case "ownerReferences":
-			r.once(&seen, 12)
 			m.OwnerReferences = r.ownerReferences()
 		case "finalizers":
-			r.once(&seen, 13)
 			m.Finalizers = r.strings()
 		case "managedFields":
-			r.once(&seen, 14)
 			m.ManagedFields = r.managedFields()
-		default:
-			r.unknown(k, objectMetaFields)
 		}
 	})
 }
@@ -387,29 +317,20 @@ func (r *fastReader) ownerReferences() []metav1.OwnerReference {
 	r.array(func() {
 		var o metav1.OwnerReference
 		if !r.null() {
-			var seen uint64
-			r.object(func(k []byte) {
-				switch string(k) {
+			r.fields(ownerRefFields, func(field string) {
+				switch field {
 				case "apiVersion":
-					r.once(&seen, 0)
 					r.stringInto(&o.APIVersion)
 				case "kind":
-					r.once(&seen, 1)
 					r.stringInto(&o.Kind)
 				case "name":
-					r.once(&seen, 2)
 					r.stringInto(&o.Name)
 				case "uid":
-					r.once(&seen, 3)
 					r.stringInto((*string)(&o.UID))
 				case "controller":
-					r.once(&seen, 4)
 					o.Controller = r.boolPtr()
 				case "blockOwnerDeletion":
-					r.once(&seen, 5)
 					o.BlockOwnerDeletion = r.boolPtr()
-				default:
-					r.unknown(k, ownerRefFields)
 				}
 			})
 		}
@@ -426,20 +347,15 @@ func (r *fastReader) managedFields() []metav1.ManagedFieldsEntry {
 	r.array(func() {
 		var e metav1.ManagedFieldsEntry
 		if !r.null() {
-			var seen uint64
-			r.object(func(k []byte) {
-				switch string(k) {
+			r.fields(managedFieldNames, func(field string) {
+				switch field {
 				case "manager":
-					r.once(&seen, 0)
 					r.stringInto(&e.Manager)
 				case "operation":
-					r.once(&seen, 1)
 					r.stringInto((*string)(&e.Operation))
 				case "apiVersion":
-					r.once(&seen, 2)
 					r.stringInto(&e.APIVersion)
 				case "time":
-					r.once(&seen, 3)
 					if r.null() {
 						e.Time = nil
 						return
@@ -447,10 +363,8 @@ func (r *fastReader) managedFields() []metav1.ManagedFieldsEntry {
 					e.Time = &metav1.Time{}
 					r.timeInto(e.Time)
 				case "fieldsType":
-					r.once(&seen, 4)
 					r.stringInto(&e.FieldsType)
 				case "fieldsV1":
-					r.once(&seen, 5)
 					if r.null() {
 						e.FieldsV1 = nil
 						return
@@ -464,10 +378,7 @@ func (r *fastReader) managedFields() []metav1.ManagedFieldsEntry {
 						r.fail()
 					}
 				case "subresource":
-					r.once(&seen, 6)
 					r.stringInto(&e.Subresource)
-				default:
-					r.unknown(k, managedFieldNames)
 				}
 			})
 		}
