@@ -2,7 +2,6 @@ package patchset
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 )
 
@@ -50,30 +49,16 @@ func find(doc any, path []string) (any, bool) {
 			}
 			cur = v
 		case []any:
-			if !isElementIndex(tok, len(c)) {
+			i, ok := arrayIndex(tok, len(c), false)
+			if !ok {
 				return nil, false
 			}
-			i, _ := strconv.Atoi(tok)
 			cur = c[i]
 		default:
 			return nil, false
 		}
 	}
 	return cur, true
-}
-
-// isElementIndex reports whether index(tok, n, false) succeeds.
-func isElementIndex(tok string, n int) bool {
-	if tok == "" || len(tok) > 9 || (len(tok) > 1 && tok[0] == '0') {
-		return false
-	}
-	for i := 0; i < len(tok); i++ {
-		if tok[i] < '0' || tok[i] > '9' {
-			return false
-		}
-	}
-	i, err := strconv.Atoi(tok)
-	return err == nil && i < n
 }
 
 // parent walks to the container holding the last token. With create, missing
@@ -198,27 +183,38 @@ func setChild(doc any, path []string, v any) (any, error) {
 // an element is inserted. Leading zeros and negative indices are refused, and
 // an index beyond the array is refused before anything is allocated.
 func index(tok string, n int, inserting bool) (int, error) {
-	if tok == "-" {
-		if inserting {
-			return n, nil
-		}
-		return 0, fmt.Errorf("- (the end of the array) names no element here")
+	if i, ok := arrayIndex(tok, n, inserting); ok {
+		return i, nil
 	}
-	if tok == "" || (len(tok) > 1 && tok[0] == '0') || strings.TrimLeft(tok, "0123456789") != "" {
+	switch {
+	case tok == "-":
+		return 0, fmt.Errorf("- (the end of the array) names no element here")
+	case tok == "" || (len(tok) > 1 && tok[0] == '0') || strings.TrimLeft(tok, "0123456789") != "":
 		return 0, fmt.Errorf("%q is not an array index (use 0, 1, ... or - to append)", tok)
 	}
-	limit := n - 1
-	if inserting {
-		limit = n
+	return 0, fmt.Errorf("index %s is out of range for an array of %d elements", tok, n)
+}
+
+// arrayIndex is index without the words: the rule alone, for look-ups that
+// only ask whether an element exists and must not build messages.
+func arrayIndex(tok string, n int, inserting bool) (int, bool) {
+	if tok == "-" {
+		return n, inserting
 	}
-	if len(tok) > 9 {
-		return 0, fmt.Errorf("index %s is out of range for an array of %d elements", tok, n)
+	if tok == "" || len(tok) > 9 || (len(tok) > 1 && tok[0] == '0') {
+		return 0, false
 	}
-	i, err := strconv.Atoi(tok)
-	if err != nil || i > limit {
-		return 0, fmt.Errorf("index %s is out of range for an array of %d elements", tok, n)
+	i := 0
+	for k := 0; k < len(tok); k++ {
+		if tok[k] < '0' || tok[k] > '9' {
+			return 0, false
+		}
+		i = i*10 + int(tok[k]-'0')
 	}
-	return i, nil
+	if i > n || (i == n && !inserting) {
+		return 0, false
+	}
+	return i, true
 }
 
 func isPrefix(prefix, path []string) bool {
