@@ -16,14 +16,12 @@ ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
 image_repo=flinkgate.local/flinkgate
 image_tag=dev
 
-if [ -t 1 ]; then bold=$'\033[1m' reset=$'\033[0m'; else bold='' reset=''; fi
-say() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
-die() { printf 'demo-node: %s\n' "$*" >&2; exit 1; }
+demo_name=demo-node
+# shellcheck source=hack/demo-lib.sh
+. "$root/hack/demo-lib.sh"
 
 [ "$(id -u)" -eq 0 ] || die "the node needs root (containerd, kubelet, iptables, mounts); 'make demo' runs without it"
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  die "a demo cluster is already running (pid $(cat "$pidfile")); run 'make demo-down' first"
-fi
+refuse_running
 rm -rf "$demo"
 mkdir -p "$demo/bin"
 
@@ -40,35 +38,11 @@ nohup "$demo/bin/devcluster" up --state "$demo" --bin "$tools" --node --image bi
 echo $! >"$pidfile"
 trap 'rc=$?; [ "$rc" -eq 0 ] || printf "demo-node: failed; the cluster is still running for inspection (logs in .demo/); stop it with make demo-down\n" >&2' EXIT
 
-deadline=$((SECONDS + ready_timeout))
-until [ -f "$demo/ready" ]; do
-  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    tail -n 40 "$demo/devcluster.log" >&2
-    die "devcluster exited before it was ready"
-  fi
-  [ "$SECONDS" -lt "$deadline" ] || { tail -n 40 "$demo/devcluster.log" >&2; die "devcluster was not ready after ${ready_timeout}s"; }
-  sleep 0.5
-done
+wait_ready
 
 export KUBECONFIG=$demo/kubeconfig HELM_CACHE_HOME=$demo/helm/cache HELM_CONFIG_HOME=$demo/helm/config HELM_DATA_HOME=$demo/helm/data
 kubectl() { "$tools/kubectl" "$@"; }
 helm() { "$tools/helm" "$@"; }
-show() { printf '$ kubectl %s\n' "$*"; kubectl "$@"; }
-# expect_denied runs kubectl, which must fail with a denial from flinkgate's
-# webhooks (through the Service, to a pod): anything else fails the demo.
-expect_denied() {
-  printf '$ kubectl %s\n' "$*"
-  local out
-  if out=$(kubectl "$@" 2>&1); then
-    printf '%s\n' "$out"
-    die "expected flinkgate to deny this request, but it was allowed"
-  fi
-  printf '%s\n' "$out"
-  case $out in
-    *'admission webhook "'*'" denied the request'*) ;;
-    *) die "the request failed, but not with a denial from flinkgate" ;;
-  esac
-}
 
 say "helm install flinkgate from the chart, with the local image"
 kubectl get namespace staging -o name 2>/dev/null || kubectl create namespace staging

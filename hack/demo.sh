@@ -15,13 +15,11 @@ demo=${FLINKGATE_DEMO_DIR:-$root/.demo}
 pidfile=$demo/devcluster.pid
 ready_timeout=${FLINKGATE_DEMO_TIMEOUT:-300}
 
-if [ -t 1 ]; then bold=$'\033[1m' reset=$'\033[0m'; else bold='' reset=''; fi
-say() { printf '\n%s== %s%s\n' "$bold" "$*" "$reset"; }
-die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+demo_name=demo
+# shellcheck source=hack/demo-lib.sh
+. "$root/hack/demo-lib.sh"
 
-if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-  die "a demo cluster is already running (pid $(cat "$pidfile")); run 'make demo-down' first"
-fi
+refuse_running
 rm -rf "$demo"
 mkdir -p "$demo/bin"
 
@@ -39,39 +37,10 @@ echo $! >"$pidfile"
 # From here on a failure leaves the cluster running, for inspection.
 trap 'rc=$?; [ "$rc" -eq 0 ] || printf "demo: failed; the cluster is still running for inspection (logs in .demo/); stop it with make demo-down\n" >&2' EXIT
 
-deadline=$((SECONDS + ready_timeout))
-until [ -f "$demo/ready" ]; do
-  if ! kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-    tail -n 40 "$demo/devcluster.log" >&2
-    die "devcluster exited before it was ready"
-  fi
-  if [ "$SECONDS" -ge "$deadline" ]; then
-    tail -n 40 "$demo/devcluster.log" >&2
-    die "devcluster was not ready after ${ready_timeout}s"
-  fi
-  sleep 0.5
-done
+wait_ready
 
 export KUBECONFIG=$demo/kubeconfig
 kubectl() { "$tools/kubectl" "$@"; }
-show() { printf '$ kubectl %s\n' "$*"; kubectl "$@"; }
-
-# expect_denied runs kubectl, which must fail: it prints the denial and goes
-# on, and fails the demo if the request was allowed or denied by anyone but
-# flinkgate's webhooks.
-expect_denied() {
-  printf '$ kubectl %s\n' "$*"
-  local out
-  if out=$(kubectl "$@" 2>&1); then
-    printf '%s\n' "$out"
-    die "expected flinkgate to deny this request, but it was allowed"
-  fi
-  printf '%s\n' "$out"
-  case $out in
-    *'admission webhook "'*'" denied the request'*) ;;
-    *) die "the request failed, but not with a denial from flinkgate" ;;
-  esac
-}
 
 say "namespaces: flink-platform (targets and deployments) and staging (where Flink runs)"
 # devcluster already created flink-platform: flinkgate serves it.
