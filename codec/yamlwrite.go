@@ -3,7 +3,6 @@ package codec
 import (
 	"encoding/json"
 	"slices"
-	"sync"
 )
 
 // A direct YAML writer for the trees real deployments are made of: it
@@ -33,30 +32,11 @@ func fastYAML(tree map[string]any, limit int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := writers.Get().(*yamlWriter)
-	defer w.release()
-	w.limit = min(limit, maxFastYAML)
+	w := yamlWriter{buf: make([]byte, 0, 2048), limit: min(limit, maxFastYAML), keys: make([]string, 0, 64)}
 	if !w.mapping(tree, 0, false) {
 		return "", false
 	}
 	return string(w.buf), true
-}
-
-// writers keeps the writers' scratch buffers between documents: every
-// deployment write encodes one, and the result is copied out.
-var writers = sync.Pool{New: func() any {
-	return &yamlWriter{buf: make([]byte, 0, 2048), keys: make([]string, 0, 64)}
-}}
-
-// release returns w to the pool, unless a large document grew its buffer:
-// keeping that would pin up to maxFastYAML per pooled writer.
-func (w *yamlWriter) release() {
-	if cap(w.buf) > 16<<10 {
-		return
-	}
-	clear(w.keys[:cap(w.keys)]) // drop references to the tree's keys
-	w.buf, w.keys = w.buf[:0], w.keys[:0]
-	writers.Put(w)
 }
 
 type yamlWriter struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
-	"sync"
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/jsontest"
@@ -95,30 +94,6 @@ func TestFastYAMLWriterMatchesTheEmitterOnRandomTrees(t *testing.T) {
 	if taken < 300 {
 		t.Errorf("the fast writer took only %d of 3000 random trees; the comparison says little", taken)
 	}
-}
-
-// TestFastYAMLWriterSharesNoBufferBetweenConcurrentWrites writes random
-// trees from many goroutines at once: the pooled writers must give each
-// document its own bytes (run with -race too).
-func TestFastYAMLWriterSharesNoBufferBetweenConcurrentWrites(t *testing.T) {
-	rng := rand.New(rand.NewPCG(3, 4))
-	trees := make([]map[string]any, 400)
-	want := make([]string, len(trees))
-	for i := range trees {
-		trees[i] = randomMapping(rng, 0)
-		want[i], _ = fastYAML(trees[i], MaxDocumentBytes)
-	}
-	var wg sync.WaitGroup
-	for g := range 8 {
-		wg.Go(func() {
-			for i := g; i < len(trees); i += 8 {
-				if got, _ := fastYAML(trees[i], MaxDocumentBytes); got != want[i] {
-					t.Errorf("tree %d written concurrently differs:\n%s\nwant\n%s", i, got, want[i])
-				}
-			}
-		})
-	}
-	wg.Wait()
 }
 
 func randomMapping(rng *rand.Rand, depth int) map[string]any {
