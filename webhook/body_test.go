@@ -2,11 +2,15 @@ package webhook
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"flinkgate.io/flinkgate/internal/budget"
 )
@@ -49,4 +53,71 @@ func TestReadBodyAllocatesWhatArrives(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLargeReviewsShareABoundedBudget: any pod can reach the port, so
+// large bodies sent slowly must not add up without bound; usual reviews
+// never wait for them.
+func TestLargeReviewsShareABoundedBudget(t *testing.T) {
+	s, err := NewServer(Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	defer srv.Close()
+	post := func(ctx context.Context, url string, body io.Reader, declared int64) (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.ContentLength = declared
+		return srv.Client().Do(req)
+	}
+	// Four slow senders, each declaring the largest body, fill the budget.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for range 4 {
+		pr, pw := io.Pipe()
+		defer pw.Close()
+		wg.Go(func() {
+			if resp, err := post(ctx, srv.URL+"/mutate", pr, DefaultMaxBodyBytes); err == nil {
+				resp.Body.Close()
+			}
+		})
+		go func() { _, _ = pw.Write([]byte(`{"apiVersion":`)) }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.large.TryAcquire(1) {
+		s.large.Release(1)
+		if time.Now().After(deadline) {
+			t.Fatal("the slow senders never held the budget")
+		}
+		runtime.Gosched()
+	}
+
+	cases := []struct {
+		name     string
+		body     string
+		declared int64
+		want     func(int) bool
+	}{
+		{name: "A fifth large review is refused with 503 when its timeout passes.", body: strings.Repeat(" ", 100<<10), declared: 100 << 10, want: func(c int) bool { return c == http.StatusServiceUnavailable }},
+		{name: "A usual review is read and answered meanwhile.", body: "{}", declared: 2, want: func(c int) bool { return c != http.StatusServiceUnavailable }},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := post(context.Background(), srv.URL+"/mutate?timeout=200ms", strings.NewReader(tc.body), tc.declared)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if !tc.want(resp.StatusCode) {
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		})
+	}
+	cancel()
 }

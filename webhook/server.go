@@ -20,6 +20,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+	"golang.org/x/sync/semaphore"
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -86,7 +87,16 @@ type Config struct {
 type Server struct {
 	cfg     Config
 	metrics *metrics.Admission
+	// large bounds the bytes of large reviews being read and decided at
+	// once: any pod can reach the port, and each large body costs about
+	// twice its size while it arrives and more while it is decoded.
+	large *semaphore.Weighted
 }
+
+// largeBodyBudget is how many declared body bytes large reviews may hold
+// at once: four reviews of the maximum size. Reviews declaring at most
+// maxPresizedBody (every usual one) never wait for it.
+const largeBodyBudget = 4 * DefaultMaxBodyBytes
 
 // NewServer builds a Server and registers its metrics.
 func NewServer(cfg Config) (*Server, error) {
@@ -103,7 +113,20 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register admission metrics: %w", err)
 	}
-	return &Server{cfg: cfg, metrics: m}, nil
+	return &Server{cfg: cfg, metrics: m, large: semaphore.NewWeighted(max(largeBodyBudget, 4*cfg.MaxBodyBytes))}, nil
+}
+
+// largeWeight is what a review holds of the large-review budget: nothing
+// for a usual one, its declared size for a large one, the most a body may
+// be when the size is not declared or over the limit.
+func (s *Server) largeWeight(r *http.Request) int64 {
+	switch n := r.ContentLength; {
+	case n >= 0 && n <= maxPresizedBody:
+		return 0
+	case n > 0 && n <= s.cfg.MaxBodyBytes:
+		return n
+	}
+	return s.cfg.MaxBodyBytes
 }
 
 // Handler serves POST /mutate and POST /validate.
@@ -125,6 +148,17 @@ func (e *httpError) Error() string { return e.msg }
 func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		if weight := s.largeWeight(r); weight > 0 {
+			wait, cancel := requestContext(r)
+			err := s.large.Acquire(wait, weight)
+			cancel()
+			if err != nil {
+				s.cfg.Logger.Warn("large admission review refused", zap.String("webhook", string(stage)), zap.Int64("declared_bytes", r.ContentLength))
+				http.Error(w, "too many large admission reviews are being read at once; try again", http.StatusServiceUnavailable)
+				return
+			}
+			defer s.large.Release(weight)
+		}
 		rv, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			var he *httpError
