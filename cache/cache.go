@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 
 	"flinkgate.io/flinkgate/health"
@@ -31,8 +32,8 @@ var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmap
 
 // Cache answers the webhook's look-ups for the namespaces it serves.
 type Cache struct {
-	client kubernetes.Interface
-	meta   metadata.Interface
+	client kubernetes.Interface // live reads
+	meta   metadata.Interface   // live reads
 
 	targets     map[string]toolscache.SharedIndexInformer // by namespace
 	deployments map[string]toolscache.SharedIndexInformer // by namespace, metadata only
@@ -47,12 +48,51 @@ type parsedTarget struct {
 	err             error
 }
 
+// Clients are the cache's connections to the API server.
+type Clients struct {
+	// Client and Meta list and watch for the informers: background work,
+	// which a client-side rate limit keeps from flooding the API server
+	// when every watch restarts at once.
+	Client kubernetes.Interface
+	Meta   metadata.Interface
+	// LiveClient and LiveMeta make the reads an admission waits for. They
+	// must not queue behind the informers' rate limit: that wait is added
+	// to every write of a deployment and, once it passes the webhook
+	// timeout, fails the write. Admissions bound them (at most one read
+	// each) and the API server's priority and fairness limits them.
+	LiveClient kubernetes.Interface
+	LiveMeta   metadata.Interface
+}
+
+// ClientsFor builds the cache's clients from one configuration: the
+// informers' with its rate limit, the live reads' without any.
+func ClientsFor(cfg *rest.Config) (Clients, error) {
+	live := rest.CopyConfig(cfg)
+	live.RateLimiter, live.QPS = nil, -1 // a negative QPS builds no limiter
+	var out Clients
+	var err error
+	if out.Client, err = kubernetes.NewForConfig(cfg); err != nil {
+		return Clients{}, fmt.Errorf("build kubernetes client: %w", err)
+	}
+	if out.Meta, err = metadata.NewForConfig(cfg); err != nil {
+		return Clients{}, fmt.Errorf("build metadata client: %w", err)
+	}
+	if out.LiveClient, err = kubernetes.NewForConfig(live); err != nil {
+		return Clients{}, fmt.Errorf("build live kubernetes client: %w", err)
+	}
+	if out.LiveMeta, err = metadata.NewForConfig(live); err != nil {
+		return Clients{}, fmt.Errorf("build live metadata client: %w", err)
+	}
+	return out, nil
+}
+
 // New builds informers for each namespace, reporting refused lists and
 // watches to refusals; Start runs them.
-func New(client kubernetes.Interface, meta metadata.Interface, namespaces []string, refusals *health.Refusals) (*Cache, error) {
+func New(clients Clients, namespaces []string, refusals *health.Refusals) (*Cache, error) {
+	client, meta := clients.Client, clients.Meta
 	c := &Cache{
-		client:      client,
-		meta:        meta,
+		client:      clients.LiveClient,
+		meta:        clients.LiveMeta,
 		targets:     map[string]toolscache.SharedIndexInformer{},
 		deployments: map[string]toolscache.SharedIndexInformer{},
 		parsed:      map[types.UID]parsedTarget{},

@@ -47,7 +47,7 @@ func started(t *testing.T, cached []runtime.Object, cachedMeta []runtime.Object)
 		t.Fatal(err)
 	}
 	meta := metafake.NewSimpleMetadataClient(scheme, cachedMeta...)
-	c, err := New(client, meta, []string{ns}, health.NewRefusals())
+	c, err := New(Clients{Client: client, Meta: meta, LiveClient: client, LiveMeta: meta}, []string{ns}, health.NewRefusals())
 	if err != nil {
 		t.Fatal(err)
 	}

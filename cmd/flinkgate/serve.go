@@ -26,7 +26,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
@@ -158,14 +157,14 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	restCfg.UserAgent = "flinkgate"
 	restCfg.QPS, restCfg.Burst = 50, 100
-	client, err := kubernetes.NewForConfig(restCfg)
+	// The rate limit is for background work (informers, the protection
+	// controller, leader election); the reads an admission waits for go
+	// through the cache's live clients, which have none.
+	clients, err := cache.ClientsFor(restCfg)
 	if err != nil {
-		return fmt.Errorf("build kubernetes client: %w", err)
+		return err
 	}
-	meta, err := metadata.NewForConfig(restCfg)
-	if err != nil {
-		return fmt.Errorf("build metadata client: %w", err)
-	}
+	client, meta := clients.Client, clients.Meta
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -174,7 +173,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	refusals := health.NewRefusals()
-	caches, err := cache.New(client, meta, c.namespaces, refusals)
+	caches, err := cache.New(clients, c.namespaces, refusals)
 	if err != nil {
 		return err
 	}

@@ -50,6 +50,10 @@ func throughAPIServer(ctx context.Context, e *env, o *options) ([2]stats, error)
 			}
 		}
 	}
+	before, err := scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
+	if err != nil {
+		return [2]stats{}, err
+	}
 	var lat [2][]time.Duration
 	n := o.apiCreates * o.rounds
 	start := time.Now()
@@ -65,9 +69,14 @@ func throughAPIServer(ctx context.Context, e *env, o *options) ([2]stats, error)
 		}
 	}
 	elapsed := time.Since(start)
+	after, err := scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
+	if err != nil {
+		return [2]stats{}, err
+	}
 	out := [2]stats{newStats(lat[0], elapsed), newStats(lat[1], elapsed)}
 	fmt.Printf("\nthrough the API server: %d deployment ConfigMap creates per side, one at a time, alternating\n", n)
 	fmt.Printf("  %-22s p50 %s  p90 %s  p99 %s  max %s\n", "without webhooks", ms(out[0].percentile(50)), ms(out[0].percentile(90)), ms(out[0].percentile(99)), ms(out[0].percentile(100)))
 	fmt.Printf("  %-22s p50 %s  p90 %s  p99 %s  max %s\n", "with both webhooks", ms(out[1].percentile(50)), ms(out[1].percentile(90)), ms(out[1].percentile(99)), ms(out[1].percentile(100)))
+	printBreakdown(before, after)
 	return out, nil
 }
