@@ -10,6 +10,7 @@ import (
 	"sort"
 	"sync"
 
+	"golang.org/x/sync/semaphore"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -34,6 +35,7 @@ var configMaps = schema.GroupVersionResource{Version: "v1", Resource: "configmap
 type Cache struct {
 	client kubernetes.Interface // live reads
 	meta   metadata.Interface   // live reads
+	live   *semaphore.Weighted  // MaxLiveReads
 
 	targets     map[string]toolscache.SharedIndexInformer // by namespace
 	deployments map[string]toolscache.SharedIndexInformer // by namespace, metadata only
@@ -93,6 +95,7 @@ func New(clients Clients, namespaces []string, refusals *health.Refusals) (*Cach
 	c := &Cache{
 		client:      clients.LiveClient,
 		meta:        clients.LiveMeta,
+		live:        semaphore.NewWeighted(MaxLiveReads),
 		targets:     map[string]toolscache.SharedIndexInformer{},
 		deployments: map[string]toolscache.SharedIndexInformer{},
 		parsed:      map[types.UID]parsedTarget{},
@@ -218,6 +221,11 @@ func (c *Cache) Referrers(ctx context.Context, namespace, target string) ([]stri
 			return names, nil
 		}
 	}
+	release, err := c.liveSlot(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list deployments of target %s/%s: %w", namespace, target, err)
+	}
+	defer release()
 	return LiveReferrers(ctx, c.meta, namespace, target)
 }
 

@@ -4,8 +4,10 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
@@ -80,5 +82,53 @@ func TestLiveReadsDoNotWaitOnTheInformersRateLimit(t *testing.T) {
 				t.Errorf("%d requests waited on the rate limiter, want %d", got, tc.wantWaits)
 			}
 		})
+	}
+}
+
+func TestLiveReadsInFlightAreBounded(t *testing.T) {
+	var arrived atomic.Int64
+	unblock := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived.Add(1)
+		select {
+		case <-unblock:
+		case <-r.Context().Done():
+		}
+		http.NotFound(w, r)
+	}))
+	// Unblock before Close, which waits for the handlers.
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(unblock) })
+	clients, err := ClientsFor(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(clients, []string{ns}, health.NewRefusals())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const extra = 8
+	errs := make(chan error, MaxLiveReads+extra)
+	for range MaxLiveReads + extra {
+		go func() { errs <- c.TargetLive(ctx, ns, "staging").Err }()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for arrived.Load() < MaxLiveReads {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d live reads reached the API server, want %d", arrived.Load(), MaxLiveReads)
+		}
+		runtime.Gosched()
+	}
+	// The reads beyond the bound wait for a slot until their context ends.
+	cancel()
+	for range MaxLiveReads + extra {
+		if err := <-errs; err == nil {
+			t.Error("a live read whose context ended reported success")
+		}
+	}
+	if got := arrived.Load(); got != MaxLiveReads {
+		t.Errorf("%d live reads reached the API server at once, want at most %d", got, MaxLiveReads)
 	}
 }
