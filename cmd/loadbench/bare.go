@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -17,9 +18,16 @@ import (
 )
 
 // bareHandler is the yardstick: it decodes the AdmissionReview as any Go
-// webhook would and answers "allowed", nothing else.
+// webhook would and answers "allowed", nothing else. It counts the reviews
+// it answered, which GET /count tells, so that a caller can see the API
+// server calling it.
 func bareHandler() http.Handler {
+	var answered atomic.Int64
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/count" {
+			_, _ = fmt.Fprintf(w, "%d\n", answered.Load())
+			return
+		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6<<20))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -40,6 +48,7 @@ func bareHandler() http.Handler {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
+		answered.Add(1)
 	})
 }
 
