@@ -4,8 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -100,6 +101,121 @@ func encodePatch(ops []jsonPatchOp) ([]byte, error) {
 	return append(b, ']'), nil
 }
 
+// encodeTypedPatch is json.Marshal of the typed diff's operations, as
+// their generic jsonPatchOps (op, path with the key escaped as a JSON
+// pointer token, value) would be written.
+func encodeTypedPatch(ops []typedOp) []byte {
+	b := make([]byte, 0, typedPatchSizeHint(ops))
+	b = append(b, '[')
+	for i := range ops {
+		op := &ops[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":`...)
+		b = appendJSONString(b, op.op)
+		b = append(b, `,"path":"`...)
+		b = appendJSONChars(b, op.path)
+		if op.hasKey {
+			b = append(b, '/')
+			b = appendPointerToken(b, op.key)
+		}
+		b = append(b, '"')
+		if op.kind != valueNone {
+			b = append(b, `,"value":`...)
+		}
+		switch op.kind {
+		case valueString:
+			b = appendJSONString(b, op.str)
+		case valueBool:
+			b = strconv.AppendBool(b, op.boolean)
+		case valueStrings:
+			b = appendStrings(b, op.strs)
+		case valueStringMap:
+			b = appendStringMap(b, op.strMap)
+		case valueBytes:
+			b = appendBase64(b, op.bytes)
+		case valueBytesMap:
+			b = appendBytesMap(b, op.bytesMap)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// typedPatchSizeHint is about the encoded size of ops, so the buffer is
+// allocated once: the patched document dominates it.
+func typedPatchSizeHint(ops []typedOp) int {
+	n := 2
+	for i := range ops {
+		op := &ops[i]
+		n += 40 + len(op.path) + len(op.key) + len(op.key)/8
+		switch op.kind {
+		case valueString:
+			n += len(op.str) + len(op.str)/8 // a little for escapes
+		case valueStringMap:
+			for k, v := range op.strMap {
+				n += 6 + len(k) + len(v) + len(v)/8
+			}
+		}
+	}
+	return n
+}
+
+// appendPointerToken writes a JSON pointer token (~ as ~0, / as ~1) as
+// the inside of a JSON string: patchset.EscapeToken, then JSON escapes.
+// Splitting at the ASCII ~ and / changes nothing of the JSON escapes, since
+// those bytes never belong to a multi-byte character.
+func appendPointerToken(b []byte, token string) []byte {
+	for {
+		i := strings.IndexAny(token, "~/")
+		if i < 0 {
+			return appendJSONChars(b, token)
+		}
+		b = appendJSONChars(b, token[:i])
+		if token[i] == '~' {
+			b = append(b, '~', '0')
+		} else {
+			b = append(b, '~', '1')
+		}
+		token = token[i+1:]
+	}
+}
+
+// appendBase64 writes a []byte as encoding/json does: null for nil, else a
+// base64 string.
+func appendBase64(b, v []byte) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, '"')
+}
+
+// appendBytesMap writes m with its keys sorted, as encoding/json does.
+func appendBytesMap(b []byte, m map[string][]byte) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var buf [16]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendBase64(b, m[k])
+	}
+	return append(b, '}')
+}
+
 // patchSizeHint is about the encoded size of ops, so the buffer is
 // allocated once: the patched document dominates it.
 func patchSizeHint(ops []jsonPatchOp) int {
@@ -123,8 +239,14 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
+	var buf [16]string // sorted without an allocation for the usual few keys
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -165,6 +287,13 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 // U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONChars(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONChars writes s escaped as appendJSONString does, without the
+// quotes.
+func appendJSONChars(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
@@ -208,6 +337,5 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }
