@@ -15,7 +15,9 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -183,13 +185,32 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 }
 
 // requestContext ends when the API server stops waiting: it closes the
-// connection, or the timeout it sends as a query parameter (?timeout=10s)
-// passes, so decoding and patching stop with it.
+// connection (which ends the request's own context), or the timeout it
+// sends as a query parameter (?timeout=10s) passes, so decoding and
+// patching stop with it.
 func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
-	if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+	if d, err := time.ParseDuration(queryValue(r.URL, "timeout")); err == nil && d > 0 {
 		return context.WithTimeout(r.Context(), d)
 	}
-	return context.WithCancel(r.Context())
+	return r.Context(), func() {}
+}
+
+// queryValue is u.Query().Get(key) without building the map of every
+// parameter: a query that needs unescaping, or that has a semicolon
+// (which url.ParseQuery refuses pair by pair), is left to it.
+func queryValue(u *url.URL, key string) string {
+	q := u.RawQuery
+	if strings.ContainsAny(q, "%+;") {
+		return u.Query().Get(key)
+	}
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if k, v, _ := strings.Cut(pair, "="); k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // Admit answers one admission request as POST /mutate (StageMutate) or
@@ -216,9 +237,12 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review
 	if r.Method != http.MethodPost {
 		return nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", r.Header.Get("Content-Type"))}
+	// The API server's exact content type needs no parsing.
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", ct)}
+		}
 	}
 	body, err := readBody(w, r, limit)
 	if err != nil {
