@@ -19,10 +19,16 @@ import (
 
 // encodeAnswer is json.Marshal of the AdmissionReview answering with resp.
 func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
+	return appendAnswer(nil, tm, resp)
+}
+
+// appendAnswer is encodeAnswer written over dst's bytes: what dst holds
+// is overwritten, and its capacity is used if it suffices.
+func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
 	if resp.Result != nil { // a denial: rare enough for encoding/json
 		return json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
 	}
-	b := make([]byte, 0, 160+base64.StdEncoding.EncodedLen(len(resp.Patch))+64*len(resp.AuditAnnotations))
+	b := slices.Grow(dst[:0], 160+base64.StdEncoding.EncodedLen(len(resp.Patch))+64*len(resp.AuditAnnotations))
 	b = append(b, '{')
 	if tm.Kind != "" {
 		b = append(b, `"kind":`...)

@@ -62,6 +62,14 @@ func TestAnswersAreEncodedAsEncodingJSONEncodesThem(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("answer %d:\n%s\nwant encoding/json's\n%s", i, got, want)
 		}
+		// The handler writes the answer over the body it read, of any size.
+		body := bytes.Repeat([]byte("{\"x\":1}"), rng.IntN(100))
+		if got, err = appendAnswer(body, tm, resp); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer %d written over a body of %d bytes:\n%s\nwant encoding/json's\n%s", i, len(body), got, want)
+		}
 	}
 }
 

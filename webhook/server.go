@@ -161,7 +161,7 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			}
 			defer s.large.Release(weight)
 		}
-		rv, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
+		rv, body, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			var he *httpError
 			if !errors.As(err, &he) {
@@ -174,7 +174,10 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		ctx, cancel := requestContext(r)
 		defer cancel()
 		resp := s.admit(ctx, stage, rv, start)
-		out, err := encodeAnswer(rv.TypeMeta, resp)
+		// The answer is written over the body, usually larger, so it
+		// needs no buffer of its own: the review keeps no bytes of the
+		// body (TestDecodedReviewsKeepNoBytesOfTheBody).
+		out, err := appendAnswer(body, rv.TypeMeta, resp)
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -233,26 +236,29 @@ func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, star
 	return resp
 }
 
-func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, error) {
+// decodeRequest reads and decodes the review; it also returns the body,
+// whose bytes the review does not use.
+func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, []byte, error) {
 	if r.Method != http.MethodPost {
-		return nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
+		return nil, nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
 	}
 	// The API server's exact content type needs no parsing.
 	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
-			return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", ct)}
+			return nil, nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", ct)}
 		}
 	}
 	body, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit)}
+			return nil, nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit)}
 		}
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
+		return nil, nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
 	}
-	return DecodeReview(body)
+	rv, err := DecodeReview(body)
+	return rv, body, err
 }
 
 // readBody reads at most limit bytes. A declared length up to
