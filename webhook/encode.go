@@ -28,7 +28,10 @@ func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRes
 	if resp.Result != nil { // a denial: rare enough for encoding/json
 		return json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
 	}
-	b := slices.Grow(dst[:0], 160+base64.StdEncoding.EncodedLen(len(resp.Patch))+64*len(resp.AuditAnnotations))
+	b := dst[:0]
+	if size := answerSizeHint(tm, resp); cap(b) < size {
+		b = make([]byte, 0, size) // not append's doubling of dst
+	}
 	b = append(b, '{')
 	if tm.Kind != "" {
 		b = append(b, `"kind":`...)
@@ -65,6 +68,22 @@ func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRes
 		b = appendStrings(b, resp.Warnings)
 	}
 	return append(b, "}}"...), nil
+}
+
+// answerSizeHint is about the size of an answer without a result, a
+// little over for escapes, so its buffer is allocated once.
+func answerSizeHint(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) int {
+	strs := len(tm.Kind) + len(tm.APIVersion) + len(resp.UID)
+	for k, v := range resp.AuditAnnotations {
+		strs += 6 + len(k) + len(v)
+	}
+	for _, w := range resp.Warnings {
+		strs += 3 + len(w)
+	}
+	if resp.PatchType != nil {
+		strs += len(*resp.PatchType)
+	}
+	return 128 + strs + strs/8 + base64.StdEncoding.EncodedLen(len(resp.Patch))
 }
 
 // encodePatch is json.Marshal of ops.
