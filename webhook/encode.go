@@ -308,6 +308,18 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// htmlSafeWord reports whether the eight bytes of x are all htmlSafe,
+// testing them at once as plainWord does, with <, > and & too.
+func htmlSafeWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	lt, gt, amp := x^(ones*'<'), x^(ones*'>'), x^(ones*'&')
+	special := (quote-ones)&^quote | (backslash-ones)&^backslash |
+		(lt-ones)&^lt | (gt-ones)&^gt | (amp-ones)&^amp |
+		(x - ones*0x20) | x
+	return special&highs == 0
+}
+
 // appendJSONString writes s quoted as encoding/json does: HTML characters,
 // U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
@@ -321,6 +333,13 @@ func appendJSONString(dst []byte, s string) []byte {
 func appendJSONChars(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && htmlSafeWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if htmlSafe[c] {
 				i++
