@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -265,14 +266,31 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review
 // maxPresizedBody sizes the buffer at once (the API server always declares
 // it, and reviews are a few KiB); beyond that the buffer grows with what
 // actually arrives, since the declaration is the sender's word and any pod
-// can open a connection declaring the limit and send nothing.
+// can open a connection declaring the limit and send nothing. On a
+// connection from ConnContext the buffer is the connection's, kept for its
+// next request when it is at most maxConnBuffer.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	size := int64(512)
 	if n := r.ContentLength; n > 0 {
 		size = min(n+1, maxPresizedBody) // a spare byte reads the EOF without a grow
 	}
-	buf := make([]byte, 0, size)
+	cb := connBufferOf(r)
+	var buf []byte
+	if cb != nil && int64(cap(cb.buf)) >= size {
+		buf = cb.buf[:0]
+	} else {
+		buf = make([]byte, 0, size)
+	}
+	buf, err := readAll(body, buf)
+	if cb != nil && err == nil && cap(buf) <= maxConnBuffer && cap(buf) > cap(cb.buf) {
+		cb.buf = buf
+	}
+	return buf, err
+}
+
+// readAll appends what r sends to buf until EOF.
+func readAll(body io.Reader, buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // grows as the bytes arrive
@@ -291,6 +309,35 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // maxPresizedBody bounds what a declared Content-Length reserves before the
 // bytes arrive.
 const maxPresizedBody = 64 << 10
+
+// maxConnBuffer bounds the body buffer a connection keeps between its
+// requests: a usual review fits, and an idle connection holds no more
+// than about what net/http and TLS already hold for it.
+const maxConnBuffer = 16 << 10
+
+// connBuffer is a connection's body buffer. An HTTP/1.1 connection serves
+// one request at a time, and a request's buffer is free once its handler
+// returns: the review keeps no bytes of it (TestDecodedReviewsKeepNoBytesOfTheBody)
+// and the answer written over it is copied by ResponseWriter.Write.
+type connBuffer struct{ buf []byte }
+
+type connBufferKey struct{}
+
+// ConnContext is an http.Server's ConnContext that gives each connection a
+// body buffer reused by its requests, so a usual review allocates none.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connBufferKey{}, &connBuffer{})
+}
+
+// connBufferOf is r's connection's buffer; nil without ConnContext or for
+// a protocol that may serve requests of one connection at once.
+func connBufferOf(r *http.Request) *connBuffer {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	cb, _ := r.Context().Value(connBufferKey{}).(*connBuffer)
+	return cb
+}
 
 // Review is a decoded AdmissionReview request with its objects decoded as
 // ConfigMaps.
