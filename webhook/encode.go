@@ -128,9 +128,13 @@ func encodePatch(ops []jsonPatchOp) ([]byte, error) {
 
 // encodeTypedPatch is json.Marshal of the typed diff's operations, as
 // their generic jsonPatchOps (op, path with the key escaped as a JSON
-// pointer token, value) would be written.
-func encodeTypedPatch(ops []typedOp) []byte {
-	b := make([]byte, 0, typedPatchSizeHint(ops))
+// pointer token, value) would be written, over dst's bytes if it has the
+// room.
+func encodeTypedPatch(dst []byte, ops []typedOp) []byte {
+	b := dst[:0]
+	if size := typedPatchSizeHint(ops); cap(b) < size {
+		b = make([]byte, 0, size)
+	}
 	b = append(b, '[')
 	for i := range ops {
 		op := &ops[i]

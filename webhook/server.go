@@ -174,7 +174,12 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		}
 		ctx, cancel := requestContext(r)
 		defer cancel()
-		resp := s.admit(ctx, stage, rv, start)
+		var patchBuf []byte
+		cb := connBufferOf(r)
+		if cb != nil {
+			patchBuf = cb.patch
+		}
+		resp := s.admit(ctx, stage, rv, start, patchBuf)
 		// The answer is written over the body, usually larger, so it
 		// needs no buffer of its own: the review keeps no bytes of the
 		// body (TestDecodedReviewsKeepNoBytesOfTheBody).
@@ -185,6 +190,11 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
+		// The connection keeps the patch's buffer too: the patch was only
+		// written into the answer, and resp is dropped here.
+		if cb != nil && cap(resp.Patch) <= maxConnBuffer && cap(resp.Patch) > cap(cb.patch) {
+			cb.patch = resp.Patch[:0]
+		}
 	}
 }
 
@@ -224,13 +234,15 @@ func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1
 	rv := &Review{Request: req}
 	rv.Old, rv.oldErr = decodeConfigMap(req.OldObject)
 	rv.Object, rv.objErr = decodeConfigMap(req.Object)
-	return s.admit(ctx, stage, rv, time.Now())
+	return s.admit(ctx, stage, rv, time.Now(), nil)
 }
 
-func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time) *admissionv1.AdmissionResponse {
+// admit decides and answers; the patch is written over patchBuf if it has
+// the room.
+func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time, patchBuf []byte) *admissionv1.AdmissionResponse {
 	req := rv.Request
 	d, kind, before := s.decideSafely(ctx, stage, rv)
-	resp, d := s.response(req, before, d)
+	resp, d := s.response(req, before, d, patchBuf)
 	took := time.Since(start)
 	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
 	s.log(stage, req, kind, d, took)
@@ -310,16 +322,18 @@ func readAll(body io.Reader, buf []byte) ([]byte, error) {
 // bytes arrive.
 const maxPresizedBody = 64 << 10
 
-// maxConnBuffer bounds the body buffer a connection keeps between its
-// requests: a usual review fits, and an idle connection holds no more
-// than about what net/http and TLS already hold for it.
+// maxConnBuffer bounds each buffer (body, patch) a connection keeps
+// between its requests: a usual review fits, and an idle connection holds
+// no more than about what net/http and TLS already hold for it.
 const maxConnBuffer = 16 << 10
 
-// connBuffer is a connection's body buffer. An HTTP/1.1 connection serves
-// one request at a time, and a request's buffer is free once its handler
-// returns: the review keeps no bytes of it (TestDecodedReviewsKeepNoBytesOfTheBody)
-// and the answer written over it is copied by ResponseWriter.Write.
-type connBuffer struct{ buf []byte }
+// connBuffer is a connection's body and patch buffers. An HTTP/1.1
+// connection serves one request at a time, and a request's buffers are
+// free once its handler returns: the review keeps no bytes of the body
+// (TestDecodedReviewsKeepNoBytesOfTheBody), the patch is only written into
+// the answer, and the answer written over the body is copied by
+// ResponseWriter.Write.
+type connBuffer struct{ buf, patch []byte }
 
 type connBufferKey struct{}
 
@@ -585,7 +599,7 @@ func checkKind(cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
 // so metrics and logs agree with the API server.
-func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision) (*admissionv1.AdmissionResponse, policy.Decision) {
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
 	audit := map[string]string{"decision": "allowed"}
 	if d.Target != "" {
@@ -605,13 +619,13 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
 	}
 	if d.Allowed && d.Object != nil {
-		patch, err := createPatch(before, d.Object)
+		patch, err := appendPatch(patchBuf, before, d.Object)
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
-			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target))
+			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target), nil)
 		}
 		if len(patch) > MaxPatchBytes {
-			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target))
+			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target), nil)
 		}
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch
