@@ -88,11 +88,12 @@ func typedDiff(ops []typedOp, a, b *corev1.ConfigMap) (_ []typedOp, ok bool) {
 // sends the object to the generic diff, which is always right.
 func sameUndiffedFields(a, b *corev1.ConfigMap) bool {
 	am, bm := &a.ObjectMeta, &b.ObjectMeta
-	return a.TypeMeta == b.TypeMeta &&
+	//lint:ignore SA1019 a field like any other here: a request may carry it
+	sameSelfLink := am.SelfLink == bm.SelfLink
+	return a.TypeMeta == b.TypeMeta && sameSelfLink &&
 		am.Name == bm.Name &&
 		am.GenerateName == bm.GenerateName &&
 		am.Namespace == bm.Namespace &&
-		am.SelfLink == bm.SelfLink && //nolint:staticcheck // a field like any other here
 		am.UID == bm.UID &&
 		am.ResourceVersion == bm.ResourceVersion &&
 		am.Generation == bm.Generation &&

@@ -96,7 +96,7 @@ func setNonZero(v reflect.Value) {
 		v.Set(reflect.ValueOf(metav1.NewTime(time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC))))
 		return
 	case metav1.FieldsV1: // raw JSON
-		v.Set(reflect.ValueOf(metav1.FieldsV1{Raw: []byte(`{"f:changed":{}}`)}))
+		v.Set(reflect.ValueOf(*metav1.NewFieldsV1(`{"f:changed":{}}`)))
 		return
 	}
 	switch v.Kind() {
