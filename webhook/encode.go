@@ -19,17 +19,23 @@ import (
 
 // encodeAnswer is json.Marshal of the AdmissionReview answering with resp.
 func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
-	return appendAnswer(nil, tm, resp)
+	return appendAnswer(nil, tm, resp, nil)
 }
 
 // appendAnswer is encodeAnswer written over dst's bytes: what dst holds
-// is overwritten, and its capacity is used if it suffices.
-func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
+// is overwritten, and its capacity is used if it suffices. Notes, if not
+// nil, are the audit annotations, written without a map (resp has none).
+func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse, notes *auditNotes) ([]byte, error) {
 	if resp.Result != nil { // a denial: rare enough for encoding/json
+		if notes != nil {
+			withMap := *resp
+			withMap.AuditAnnotations = notes.annotations()
+			resp = &withMap
+		}
 		return json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
 	}
 	b := dst[:0]
-	if size := answerSizeHint(tm, resp); cap(b) < size {
+	if size := answerSizeHint(tm, resp) + notes.sizeHint(); cap(b) < size {
 		b = make([]byte, 0, size) // not append's doubling of dst
 	}
 	b = append(b, '{')
@@ -59,7 +65,10 @@ func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionRes
 		b = append(b, `,"patchType":`...)
 		b = appendJSONString(b, string(*resp.PatchType))
 	}
-	if len(resp.AuditAnnotations) > 0 {
+	if notes != nil {
+		b = append(b, `,"auditAnnotations":`...)
+		b = notes.appendJSON(b)
+	} else if len(resp.AuditAnnotations) > 0 {
 		b = append(b, `,"auditAnnotations":`...)
 		b = appendStringMap(b, resp.AuditAnnotations)
 	}
@@ -84,6 +93,36 @@ func answerSizeHint(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) int
 		strs += len(*resp.PatchType)
 	}
 	return 128 + strs + strs/8 + base64.StdEncoding.EncodedLen(len(resp.Patch))
+}
+
+// appendJSON writes the notes as appendStringMap writes their map: keys
+// in sorted order, which is decision, patched, reason, target.
+func (n *auditNotes) appendJSON(b []byte) []byte {
+	if n.denied {
+		b = append(b, `{"decision":"denied"`...)
+	} else {
+		b = append(b, `{"decision":"allowed"`...)
+	}
+	if n.patched {
+		b = append(b, `,"patched":"true"`...)
+	}
+	if n.denied {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, n.reason)
+	}
+	if n.target != "" {
+		b = append(b, `,"target":`...)
+		b = appendJSONString(b, n.target)
+	}
+	return append(b, '}')
+}
+
+// sizeHint is about the size of the notes' JSON; nil notes have none.
+func (n *auditNotes) sizeHint() int {
+	if n == nil {
+		return 0
+	}
+	return 64 + len(n.reason) + len(n.target) + (len(n.reason)+len(n.target))/8
 }
 
 // encodePatch is json.Marshal of ops.

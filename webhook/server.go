@@ -179,11 +179,11 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		if cb != nil {
 			patchBuf = cb.patch
 		}
-		resp := s.admit(ctx, stage, rv, start, patchBuf)
+		resp, notes := s.admit(ctx, stage, rv, start, patchBuf)
 		// The answer is written over the body, usually larger, so it
 		// needs no buffer of its own: the review keeps no bytes of the
 		// body (TestDecodedReviewsKeepNoBytesOfTheBody).
-		out, err := appendAnswer(body, rv.TypeMeta, resp)
+		out, err := appendAnswer(body, rv.TypeMeta, resp, &notes)
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
@@ -234,19 +234,21 @@ func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1
 	rv := &Review{Request: req}
 	rv.Old, rv.oldErr = decodeConfigMap(req.OldObject)
 	rv.Object, rv.objErr = decodeConfigMap(req.Object)
-	return s.admit(ctx, stage, rv, time.Now(), nil)
+	resp, notes := s.admit(ctx, stage, rv, time.Now(), nil)
+	resp.AuditAnnotations = notes.annotations()
+	return resp
 }
 
 // admit decides and answers; the patch is written over patchBuf if it has
 // the room.
-func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time, patchBuf []byte) *admissionv1.AdmissionResponse {
+func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes) {
 	req := rv.Request
 	d, kind, before := s.decideSafely(ctx, stage, rv)
-	resp, d := s.response(req, before, d, patchBuf)
+	resp, notes, d := s.response(req, before, d, patchBuf)
 	took := time.Since(start)
 	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
 	s.log(stage, req, kind, d, took)
-	return resp
+	return resp, notes
 }
 
 // decodeRequest reads and decodes the review; it also returns the body,
@@ -598,16 +600,14 @@ func checkKind(cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
 
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
-// so metrics and logs agree with the API server.
-func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, policy.Decision) {
+// so metrics and logs agree with the API server. The answer's audit
+// annotations are returned apart, for the answer writer; Admit puts them
+// into the response.
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
-	audit := map[string]string{"decision": "allowed"}
-	if d.Target != "" {
-		audit["target"] = d.Target
-	}
+	notes := auditNotes{target: d.Target}
 	if !d.Allowed {
-		audit["decision"] = "denied"
-		audit["reason"] = string(d.Reason)
+		notes.denied, notes.reason = true, string(d.Reason)
 		code := int32(http.StatusForbidden)
 		reason := metav1.StatusReasonForbidden
 		switch d.Reason {
@@ -630,11 +630,32 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch
 			resp.Patch, resp.PatchType = patch, &pt
-			audit["patched"] = "true"
+			notes.patched = true
 		}
 	}
-	resp.AuditAnnotations = audit
-	return resp, d
+	return resp, notes, d
+}
+
+// auditNotes are an answer's audit annotations: decision (always),
+// patched, reason (of a denial) and target (when known).
+type auditNotes struct {
+	denied, patched bool
+	reason, target  string
+}
+
+// annotations are the notes as the response's map.
+func (n auditNotes) annotations() map[string]string {
+	m := map[string]string{"decision": "allowed"}
+	if n.denied {
+		m["decision"], m["reason"] = "denied", n.reason
+	}
+	if n.patched {
+		m["patched"] = "true"
+	}
+	if n.target != "" {
+		m["target"] = n.target
+	}
+	return m
 }
 
 // result is the metric outcome of a decision: unavailable look-ups and

@@ -645,7 +645,7 @@ func FuzzDecodeReview(f *testing.F) {
 		if d.Reason == policy.ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}
-		_, _ = s.response(rv.Request, before, d, nil)
+		_, _, _ = s.response(rv.Request, before, d, nil)
 	})
 }
 
