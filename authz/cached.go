@@ -60,6 +60,13 @@ type Cached struct {
 	exempt    map[string]bool
 	now       func() time.Time
 	checks    *prometheus.CounterVec
+	// counted holds the series of checks by result (allowed, denied,
+	// error) and whether the API server was asked, resolved once: a
+	// lookup by label values hashes them under a lock on every check. The
+	// error series of a cached answer is nil: a cached answer is never an
+	// error.
+	counted  [3][2]prometheus.Counter
+	exempted prometheus.Counter
 
 	answers *memo.Memo[bool]
 	// flightJoined, if set, is called once a caller has joined or started
@@ -128,19 +135,19 @@ func NewCached(next Authorizer, opts Options) (*Cached, error) {
 			return nil, fmt.Errorf("register authorization metric: %w", err)
 		}
 	}
-	for _, r := range []string{resultAllowed, resultDenied} {
-		c.checks.WithLabelValues(r, "true")
-		c.checks.WithLabelValues(r, "false")
+	for i, r := range []string{resultAllowed, resultDenied} {
+		c.counted[i][1] = c.checks.WithLabelValues(r, "true")
+		c.counted[i][0] = c.checks.WithLabelValues(r, "false")
 	}
-	c.checks.WithLabelValues(resultError, "true")
-	c.checks.WithLabelValues(resultExempt, "false")
+	c.counted[2][1] = c.checks.WithLabelValues(resultError, "true")
+	c.exempted = c.checks.WithLabelValues(resultExempt, "false")
 	return c, nil
 }
 
 // Allowed implements Authorizer.
 func (c *Cached) Allowed(ctx context.Context, a Attributes) (bool, error) {
 	if c.exempt[a.User.Name] {
-		c.checks.WithLabelValues(resultExempt, "false").Inc()
+		c.exempted.Inc()
 		return true, nil
 	}
 	key := cacheKey(a)
@@ -159,16 +166,20 @@ func (c *Cached) Allowed(ctx context.Context, a Attributes) (bool, error) {
 }
 
 func (c *Cached) count(allowed bool, err error, asked bool) {
-	result := resultDenied
+	result, r := resultDenied, 1
 	switch {
 	case err != nil:
-		result = resultError
+		result, r = resultError, 2
 	case allowed:
-		result = resultAllowed
+		result, r = resultAllowed, 0
 	}
-	a := "false"
+	a, ai := "false", 0
 	if asked {
-		a = "true"
+		a, ai = "true", 1
+	}
+	if counter := c.counted[r][ai]; counter != nil {
+		counter.Inc()
+		return
 	}
 	c.checks.WithLabelValues(result, a).Inc()
 }

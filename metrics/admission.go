@@ -4,6 +4,7 @@
 package metrics
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -16,7 +17,26 @@ type Admission struct {
 	requests *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	denials  *prometheus.CounterVec
+	// series holds the request counters and duration histograms of each
+	// bounded label set once it is first used, since WithLabelValues
+	// hashes its labels and takes a lock on every call. Nothing is created
+	// before its first use, so /metrics shows the same series as without it.
+	series [len(webhookLabels)][len(kindLabels)][len(operationLabels)]seriesSet
 }
+
+// seriesSet is the series of one webhook, kind and operation.
+type seriesSet struct {
+	duration atomic.Pointer[prometheus.Observer]
+	requests [len(resultLabels)]atomic.Pointer[prometheus.Counter]
+}
+
+// The bounded label values, in the order of Admission.series.
+var (
+	webhookLabels   = [...]string{"mutate", "validate"}
+	kindLabels      = [...]string{resource.KindTarget, resource.KindDeployment, kindNone, kindOther}
+	operationLabels = [...]string{"CREATE", "UPDATE", "DELETE", "CONNECT", "other"}
+	resultLabels    = [...]Result{ResultAllowed, ResultDenied, ResultError}
+)
 
 // The kind label's values beyond the two kinds: the kind label is user input.
 const (
@@ -65,11 +85,58 @@ const (
 func (m *Admission) Observe(webhook, kind, operation string, result Result, reason string, took time.Duration) {
 	kind = KindLabel(kind)
 	op := OperationLabel(operation)
-	m.requests.WithLabelValues(webhook, kind, op, string(result)).Inc()
-	m.duration.WithLabelValues(webhook, kind, op).Observe(took.Seconds())
+	m.requestsCounter(webhook, kind, op, result).Inc()
+	m.durationObserver(webhook, kind, op).Observe(took.Seconds())
 	if result != ResultAllowed {
 		m.denials.WithLabelValues(kind, op, reason).Inc()
 	}
+}
+
+// seriesOf is the cached series of a label set, nil for a webhook the
+// cache does not know.
+func (m *Admission) seriesOf(webhook, kind, op string) *seriesSet {
+	w, k, o := index(webhookLabels[:], webhook), index(kindLabels[:], kind), index(operationLabels[:], op)
+	if w < 0 || k < 0 || o < 0 {
+		return nil
+	}
+	return &m.series[w][k][o]
+}
+
+func (m *Admission) requestsCounter(webhook, kind, op string, result Result) prometheus.Counter {
+	s, r := m.seriesOf(webhook, kind, op), index(resultLabels[:], result)
+	if s == nil || r < 0 {
+		return m.requests.WithLabelValues(webhook, kind, op, string(result))
+	}
+	if c := s.requests[r].Load(); c != nil {
+		return *c
+	}
+	// Two first uses at once resolve the same child; either may be kept.
+	c := m.requests.WithLabelValues(webhook, kind, op, string(result))
+	s.requests[r].Store(&c)
+	return c
+}
+
+func (m *Admission) durationObserver(webhook, kind, op string) prometheus.Observer {
+	s := m.seriesOf(webhook, kind, op)
+	if s == nil {
+		return m.duration.WithLabelValues(webhook, kind, op)
+	}
+	if o := s.duration.Load(); o != nil {
+		return *o
+	}
+	o := m.duration.WithLabelValues(webhook, kind, op)
+	s.duration.Store(&o)
+	return o
+}
+
+// index is the position of v in values, or -1.
+func index[T comparable](values []T, v T) int {
+	for i, x := range values {
+		if x == v {
+			return i
+		}
+	}
+	return -1
 }
 
 // KindLabel bounds the kind label.

@@ -3,6 +3,7 @@ package webhook
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +13,11 @@ import (
 	"testing"
 	"time"
 
+	admissionv1 "k8s.io/api/admission/v1"
+
 	"flinkgate.io/flinkgate/internal/budget"
+	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/resource"
 )
 
 // TestReadBodyAllocatesWhatArrives: the declared Content-Length is the
@@ -120,4 +125,136 @@ func TestLargeReviewsShareABoundedBudget(t *testing.T) {
 		})
 	}
 	cancel()
+}
+
+// TestConnectionBuffersAnswerLikeFreshOnes sends reviews of every size and
+// outcome, large after small and small after large, over kept-alive
+// connections that reuse one body buffer each: every answer must be the one
+// the review gets alone, whatever the buffer held before. With -race it
+// also finds a buffer shared by two requests at once.
+func TestConnectionBuffersAnswerLikeFreshOnes(t *testing.T) {
+	lookup := benchLookup()
+	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
+	srv := httptest.NewUnstartedServer(s.Handler())
+	srv.Config.ConnContext = ConnContext
+	srv.Start()
+	defer srv.Close()
+	dep := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
+	bodies := [][]byte{
+		appliedReview(t, admissionv1.Update), // the largest first, so later ones leave its bytes behind
+		review(admissionv1.Create, nil, dep),
+		[]byte("not json"),
+		appliedReview(t, admissionv1.Create),
+		review(admissionv1.Create, nil, configMap("prod", resource.KindTarget, seedTarget)),
+		review(admissionv1.Create, nil, configMap("x", "Other", yamlDeployment)),
+		review(admissionv1.Delete, dep, nil),
+		[]byte(strings.Repeat(" ", maxConnBuffer+1) + string(review(admissionv1.Create, nil, dep))), // over what a connection keeps
+		review(admissionv1.Create, nil, dep),
+	}
+	answer := func(body []byte) string {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(http.MethodPost, "/mutate", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		s.Handler().ServeHTTP(rec, req)
+		return fmt.Sprint(rec.Code, " ", rec.Body.String())
+	}
+	want := make([]string, len(bodies))
+	for i, b := range bodies {
+		want[i] = answer(b)
+	}
+	for _, conns := range []int{1, 4} {
+		t.Run(fmt.Sprintf("over %d connections", conns), func(t *testing.T) {
+			client := srv.Client()
+			client.Transport.(*http.Transport).MaxConnsPerHost = conns
+			var wg sync.WaitGroup
+			errs := make(chan string, conns*len(bodies)*3)
+			for c := range conns {
+				wg.Go(func() {
+					for round := range 3 {
+						for i := range bodies {
+							i := (i + c + round) % len(bodies)
+							req, err := http.NewRequest(http.MethodPost, srv.URL+"/mutate", bytes.NewReader(bodies[i]))
+							if err != nil {
+								errs <- err.Error()
+								return
+							}
+							req.Header.Set("Content-Type", "application/json")
+							resp, err := client.Do(req)
+							if err != nil {
+								errs <- err.Error()
+								return
+							}
+							out, err := io.ReadAll(resp.Body)
+							resp.Body.Close()
+							if got := fmt.Sprint(resp.StatusCode, " ", string(out)); err != nil || got != want[i] {
+								errs <- fmt.Sprintf("review %d answered\n%s\nalone\n%s", i, got, want[i])
+							}
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+		})
+	}
+}
+
+// TestReadBodyKeepsABoundedBufferPerConnection: a connection's next usual
+// body reuses its buffer, a body over maxConnBuffer is not kept, and
+// requests without a connection buffer, or of a protocol that serves a
+// connection's requests at once, get their own.
+func TestReadBodyKeepsABoundedBufferPerConnection(t *testing.T) {
+	const limit = 6 << 20
+	usual := strings.Repeat("u", 3000)
+	cases := []struct {
+		name       string
+		withBuffer bool
+		protoMajor int
+		bodies     []string
+		wantKept   int // the connection buffer's capacity afterwards, at least
+		maxKept    int // and at most
+		maxAlloc   uint64
+	}{
+		{name: "A usual body after another reuses the connection's buffer.", withBuffer: true, protoMajor: 1, bodies: []string{usual, usual}, wantKept: 3001, maxKept: 4096, maxAlloc: 1000},
+		{name: "A smaller body after a usual one reuses the buffer.", withBuffer: true, protoMajor: 1, bodies: []string{usual, "{}"}, wantKept: 3001, maxKept: 4096, maxAlloc: 1000},
+		{name: "A body over the bound is read but not kept.", withBuffer: true, protoMajor: 1, bodies: []string{usual, strings.Repeat("x", maxConnBuffer+1)}, wantKept: 3001, maxKept: 4096, maxAlloc: 1 << 20},
+		{name: "Without a connection buffer every body gets its own.", withBuffer: false, protoMajor: 1, bodies: []string{usual, usual}, maxAlloc: 1 << 20},
+		{name: "An HTTP/2 request never uses the connection's buffer.", withBuffer: true, protoMajor: 2, bodies: []string{usual, usual}, wantKept: 0, maxKept: 0, maxAlloc: 1 << 20},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			if tc.withBuffer {
+				ctx = ConnContext(ctx, nil)
+			}
+			var last budget.Usage
+			for _, b := range tc.bodies {
+				r := httptest.NewRequestWithContext(ctx, http.MethodPost, "/mutate", strings.NewReader(b))
+				r.ProtoMajor = tc.protoMajor
+				var got []byte
+				var err error
+				last = budget.Measure(func() { got, err = readBody(httptest.NewRecorder(), r, limit) })
+				if err != nil || string(got) != b {
+					t.Fatalf("read %d bytes (%v), want %d", len(got), err, len(b))
+				}
+			}
+			if tc.withBuffer {
+				cb := ctx.Value(connBufferKey{}).(*connBuffer)
+				if c := cap(cb.buf); c < tc.wantKept || c > tc.maxKept {
+					t.Errorf("the connection keeps %d bytes, want %d to %d", c, tc.wantKept, tc.maxKept)
+				}
+			}
+			if last.Alloc > tc.maxAlloc {
+				t.Errorf("the last body allocated %d bytes, want at most %d", last.Alloc, tc.maxAlloc)
+			}
+			if !tc.withBuffer || tc.protoMajor != 1 {
+				if last.Alloc < uint64(len(tc.bodies[len(tc.bodies)-1])) {
+					t.Errorf("the last body allocated %d bytes, less than itself: it used a buffer it must not", last.Alloc)
+				}
+			}
+		})
+	}
 }

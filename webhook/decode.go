@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"slices"
 	"strconv"
@@ -239,6 +240,9 @@ func (r *fastReader) stringBytes() (seg []byte, escaped bool) {
 	start := r.i + 1
 	ascii := true
 	for j := start; j < len(b); {
+		for j+8 <= len(b) && plainWord(binary.LittleEndian.Uint64(b[j:])) {
+			j += 8
+		}
 		for j < len(b) && plainByte[b[j]] {
 			j++
 		}
@@ -295,6 +299,18 @@ var plainByte = func() (t [256]bool) {
 	}
 	return t
 }()
+
+// plainWord reports whether the eight bytes of x are all plain bytes
+// (plainByte), testing them at once: none is a quote or a backslash (a
+// zero byte once those are xored in), below 0x20 (a borrow out of a byte
+// that is not above 0x7f) or above 0x7f (the high bit). Each test is exact
+// for "any byte", which is all the answer needs.
+func plainWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	special := (quote-ones)&^quote | (backslash-ones)&^backslash | (x - ones*0x20) | x
+	return special&highs == 0
+}
 
 func isHex4(h []byte) bool {
 	for _, c := range h {

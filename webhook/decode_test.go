@@ -5,6 +5,7 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -80,8 +81,30 @@ func sameAsJSON(t *testing.T, body []byte) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return // DecodeReview refuses it before either decode
 	}
-	got, gotErr := DecodeReview(body)
+	got, gotErr := decodeThenScribble(DecodeReview, body)
 	want, wantErr := decodeReviewWithJSON(body)
+	sameReview(t, body, got, gotErr, want, wantErr)
+	// encoding/json's reviews, the fallback's, must not use the body either.
+	scribbled, scribbledErr := decodeThenScribble(decodeReviewWithJSON, body)
+	sameReview(t, body, scribbled, scribbledErr, want, wantErr)
+}
+
+// decodeThenScribble decodes a copy of body, then overwrites the copy, as
+// the handler writes its answer over the body: a review that kept bytes of
+// the body would change.
+func decodeThenScribble(decode func([]byte) (*Review, error), body []byte) (*Review, error) {
+	b := bytes.Clone(body)
+	rv, err := decode(b)
+	for i := range b {
+		b[i] = '!'
+	}
+	return rv, err
+}
+
+// sameReview fails t unless got and want are the same review or the same
+// refusal.
+func sameReview(t *testing.T, body []byte, got *Review, gotErr error, want *Review, wantErr error) {
+	t.Helper()
 	if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) {
 		t.Fatalf("error %v, want %v\nbody: %s", gotErr, wantErr, body)
 	}
@@ -96,6 +119,38 @@ func sameAsJSON(t *testing.T, body []byte) {
 	}
 	if !reflect.DeepEqual(got.Request, want.Request) || got.TypeMeta != want.TypeMeta {
 		t.Fatalf("request %#v, want %#v\nbody: %s", got.Request, want.Request, body)
+	}
+}
+
+// TestDecodedReviewsKeepNoBytesOfTheBody decodes reviews by each path a
+// body can take and overwrites the body afterwards, as the handler does
+// with its answer: the review must not change. (sameAsJSON checks it too,
+// for every table, random and fuzzed review.)
+func TestDecodedReviewsKeepNoBytesOfTheBody(t *testing.T) {
+	obj := func(object string) []byte {
+		return fmt.Appendf(nil, `{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","operation":"UPDATE","userInfo":{"username":"u","groups":["g"],"extra":{"k":["v"]}},"options":{"a":"b"},"object":%s,"oldObject":%[1]s}}`, object)
+	}
+	cases := []struct {
+		name   string
+		body   []byte
+		decode func([]byte) (*Review, error)
+	}{
+		{"the fast reader's review of a kubectl apply keeps no bytes of the body", appliedReview(t, admissionv1.Update), DecodeReview},
+		{"encoding/json's review of a kubectl apply keeps no bytes of the body", appliedReview(t, admissionv1.Update), decodeReviewWithJSON},
+		{"the two-pass review keeps no bytes of the body", appliedReview(t, admissionv1.Update), decodeReviewInTwoPasses},
+		{"the fast reader's unescaped strings, binary data and raw fields keep no bytes of the body", obj(`{"metadata":{"name":"a\u00e9","labels":{"k\n":"v\t"},"managedFields":[{"fieldsV1":{"f:a":{}}}]},"data":{"d":"x"},"binaryData":{"b":"aGk="}}`), DecodeReview},
+		{"a review the fast reader leaves to encoding/json keeps no bytes of the body", obj(`{"metadata":{"Name":"a"},"data":{"d":"x"},"binaryData":{"b":"aGk="}}`), DecodeReview},
+		{"a review whose object is not a ConfigMap keeps no bytes of the body", obj(`{"kind":"Secret","metadata":{"name":"s"},"data":{"d":"eA=="}}`), DecodeReview},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want, wantErr := tc.decode(bytes.Clone(tc.body))
+			got, gotErr := decodeThenScribble(tc.decode, tc.body)
+			if wantErr != nil {
+				t.Fatalf("the review must decode: %v", wantErr)
+			}
+			sameReview(t, tc.body, got, gotErr, want, wantErr)
+		})
 	}
 }
 
@@ -566,5 +621,50 @@ func BenchmarkDecodeAdversarialReview(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// TestPlainWordIsPlainByteEightTimes compares the eight-byte test with the
+// byte table: every byte value at every position among plain bytes (and
+// among bytes that sit next to the tests' thresholds), then random words.
+func TestPlainWordIsPlainByteEightTimes(t *testing.T) {
+	byBytes := func(w [8]byte) bool {
+		for _, c := range w {
+			if !plainByte[c] {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(w [8]byte) {
+		t.Helper()
+		if got, want := plainWord(binary.LittleEndian.Uint64(w[:])), byBytes(w); got != want {
+			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
+		}
+	}
+	for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', '~', 0x7f, 0x21} {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				check(w)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(13, 14))
+	near := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', '!', '#', '\\', '[', ']', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}
+	for range 200_000 {
+		var w [8]byte
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = near[rng.IntN(len(near))]
+			} else {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		check(w)
 	}
 }

@@ -4,8 +4,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"maps"
 	"slices"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	admissionv1 "k8s.io/api/admission/v1"
@@ -18,10 +19,25 @@ import (
 
 // encodeAnswer is json.Marshal of the AdmissionReview answering with resp.
 func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
+	return appendAnswer(nil, tm, resp, nil)
+}
+
+// appendAnswer is encodeAnswer written over dst's bytes: what dst holds
+// is overwritten, and its capacity is used if it suffices. Notes, if not
+// nil, are the audit annotations, written without a map (resp has none).
+func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse, notes *auditNotes) ([]byte, error) {
 	if resp.Result != nil { // a denial: rare enough for encoding/json
+		if notes != nil {
+			withMap := *resp
+			withMap.AuditAnnotations = notes.annotations()
+			resp = &withMap
+		}
 		return json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
 	}
-	b := make([]byte, 0, 160+base64.StdEncoding.EncodedLen(len(resp.Patch))+64*len(resp.AuditAnnotations))
+	b := dst[:0]
+	if size := answerSizeHint(tm, resp) + notes.sizeHint(); cap(b) < size {
+		b = make([]byte, 0, size) // not append's doubling of dst
+	}
 	b = append(b, '{')
 	if tm.Kind != "" {
 		b = append(b, `"kind":`...)
@@ -49,7 +65,10 @@ func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]by
 		b = append(b, `,"patchType":`...)
 		b = appendJSONString(b, string(*resp.PatchType))
 	}
-	if len(resp.AuditAnnotations) > 0 {
+	if notes != nil {
+		b = append(b, `,"auditAnnotations":`...)
+		b = notes.appendJSON(b)
+	} else if len(resp.AuditAnnotations) > 0 {
 		b = append(b, `,"auditAnnotations":`...)
 		b = appendStringMap(b, resp.AuditAnnotations)
 	}
@@ -58,6 +77,52 @@ func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]by
 		b = appendStrings(b, resp.Warnings)
 	}
 	return append(b, "}}"...), nil
+}
+
+// answerSizeHint is about the size of an answer without a result, a
+// little over for escapes, so its buffer is allocated once.
+func answerSizeHint(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) int {
+	strs := len(tm.Kind) + len(tm.APIVersion) + len(resp.UID)
+	for k, v := range resp.AuditAnnotations {
+		strs += 6 + len(k) + len(v)
+	}
+	for _, w := range resp.Warnings {
+		strs += 3 + len(w)
+	}
+	if resp.PatchType != nil {
+		strs += len(*resp.PatchType)
+	}
+	return 128 + strs + strs/8 + base64.StdEncoding.EncodedLen(len(resp.Patch))
+}
+
+// appendJSON writes the notes as appendStringMap writes their map: keys
+// in sorted order, which is decision, patched, reason, target.
+func (n *auditNotes) appendJSON(b []byte) []byte {
+	if n.denied {
+		b = append(b, `{"decision":"denied"`...)
+	} else {
+		b = append(b, `{"decision":"allowed"`...)
+	}
+	if n.patched {
+		b = append(b, `,"patched":"true"`...)
+	}
+	if n.denied {
+		b = append(b, `,"reason":`...)
+		b = appendJSONString(b, n.reason)
+	}
+	if n.target != "" {
+		b = append(b, `,"target":`...)
+		b = appendJSONString(b, n.target)
+	}
+	return append(b, '}')
+}
+
+// sizeHint is about the size of the notes' JSON; nil notes have none.
+func (n *auditNotes) sizeHint() int {
+	if n == nil {
+		return 0
+	}
+	return 64 + len(n.reason) + len(n.target) + (len(n.reason)+len(n.target))/8
 }
 
 // encodePatch is json.Marshal of ops.
@@ -100,6 +165,125 @@ func encodePatch(ops []jsonPatchOp) ([]byte, error) {
 	return append(b, ']'), nil
 }
 
+// encodeTypedPatch is json.Marshal of the typed diff's operations, as
+// their generic jsonPatchOps (op, path with the key escaped as a JSON
+// pointer token, value) would be written, over dst's bytes if it has the
+// room.
+func encodeTypedPatch(dst []byte, ops []typedOp) []byte {
+	b := dst[:0]
+	if size := typedPatchSizeHint(ops); cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	b = append(b, '[')
+	for i := range ops {
+		op := &ops[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"op":`...)
+		b = appendJSONString(b, op.op)
+		b = append(b, `,"path":"`...)
+		b = appendJSONChars(b, op.path)
+		if op.hasKey {
+			b = append(b, '/')
+			b = appendPointerToken(b, op.key)
+		}
+		b = append(b, '"')
+		if op.kind != valueNone {
+			b = append(b, `,"value":`...)
+		}
+		switch op.kind {
+		case valueString:
+			b = appendJSONString(b, op.str)
+		case valueBool:
+			b = strconv.AppendBool(b, op.boolean)
+		case valueStrings:
+			b = appendStrings(b, op.strs)
+		case valueStringMap:
+			b = appendStringMap(b, op.strMap)
+		case valueBytes:
+			b = appendBase64(b, op.bytes)
+		case valueBytesMap:
+			b = appendBytesMap(b, op.bytesMap)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
+// typedPatchSizeHint is about the encoded size of ops, so the buffer is
+// allocated once: the patched document dominates it.
+func typedPatchSizeHint(ops []typedOp) int {
+	n := 2
+	for i := range ops {
+		op := &ops[i]
+		n += 40 + len(op.path) + len(op.key) + len(op.key)/8
+		switch op.kind {
+		case valueString:
+			n += len(op.str) + len(op.str)/8 // a little for escapes
+		case valueStringMap:
+			for k, v := range op.strMap {
+				n += 6 + len(k) + len(v) + len(v)/8
+			}
+		}
+	}
+	return n
+}
+
+// appendPointerToken writes a JSON pointer token (~ as ~0, / as ~1) as
+// the inside of a JSON string: patchset.EscapeToken, then JSON escapes.
+// Splitting at the ASCII ~ and / changes nothing of the JSON escapes, since
+// those bytes never belong to a multi-byte character.
+func appendPointerToken(b []byte, token string) []byte {
+	for {
+		i := strings.IndexAny(token, "~/")
+		if i < 0 {
+			return appendJSONChars(b, token)
+		}
+		b = appendJSONChars(b, token[:i])
+		if token[i] == '~' {
+			b = append(b, '~', '0')
+		} else {
+			b = append(b, '~', '1')
+		}
+		token = token[i+1:]
+	}
+}
+
+// appendBase64 writes a []byte as encoding/json does: null for nil, else a
+// base64 string.
+func appendBase64(b, v []byte) []byte {
+	if v == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '"')
+	b = base64.StdEncoding.AppendEncode(b, v)
+	return append(b, '"')
+}
+
+// appendBytesMap writes m with its keys sorted, as encoding/json does.
+func appendBytesMap(b []byte, m map[string][]byte) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	var buf [16]string
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	b = append(b, '{')
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = appendBase64(b, m[k])
+	}
+	return append(b, '}')
+}
+
 // patchSizeHint is about the encoded size of ops, so the buffer is
 // allocated once: the patched document dominates it.
 func patchSizeHint(ops []jsonPatchOp) int {
@@ -123,8 +307,14 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
+	var buf [16]string // sorted without an allocation for the usual few keys
+	keys := buf[:0]
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
 	b = append(b, '{')
-	for i, k := range slices.Sorted(maps.Keys(m)) {
+	for i, k := range keys {
 		if i > 0 {
 			b = append(b, ',')
 		}
@@ -161,12 +351,38 @@ var htmlSafe = func() (t [utf8.RuneSelf]bool) {
 	return t
 }()
 
+// htmlSafeWord reports whether the eight bytes of x are all htmlSafe,
+// testing them at once as plainWord does, with <, > and & too.
+func htmlSafeWord(x uint64) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	lt, gt, amp := x^(ones*'<'), x^(ones*'>'), x^(ones*'&')
+	special := (quote-ones)&^quote | (backslash-ones)&^backslash |
+		(lt-ones)&^lt | (gt-ones)&^gt | (amp-ones)&^amp |
+		(x - ones*0x20) | x
+	return special&highs == 0
+}
+
 // appendJSONString writes s quoted as encoding/json does: HTML characters,
 // U+2028 and U+2029 escaped, invalid UTF-8 replaced by U+FFFD.
 func appendJSONString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
+	dst = appendJSONChars(dst, s)
+	return append(dst, '"')
+}
+
+// appendJSONChars writes s escaped as appendJSONString does, without the
+// quotes.
+func appendJSONChars(dst []byte, s string) []byte {
 	start := 0
 	for i := 0; i < len(s); {
+		for i+8 <= len(s) && htmlSafeWord(uint64(s[i])|uint64(s[i+1])<<8|uint64(s[i+2])<<16|uint64(s[i+3])<<24|
+			uint64(s[i+4])<<32|uint64(s[i+5])<<40|uint64(s[i+6])<<48|uint64(s[i+7])<<56) {
+			i += 8
+		}
+		if i == len(s) {
+			break
+		}
 		if c := s[i]; c < utf8.RuneSelf {
 			if htmlSafe[c] {
 				i++
@@ -208,6 +424,5 @@ func appendJSONString(dst []byte, s string) []byte {
 		i += size
 		start = i
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	return append(dst, s[start:]...)
 }

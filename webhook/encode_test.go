@@ -2,10 +2,12 @@ package webhook
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
@@ -61,6 +63,31 @@ func TestAnswersAreEncodedAsEncodingJSONEncodesThem(t *testing.T) {
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("answer %d:\n%s\nwant encoding/json's\n%s", i, got, want)
+		}
+		// The handler writes the answer over the body it read, of any size.
+		body := bytes.Repeat([]byte("{\"x\":1}"), rng.IntN(100))
+		if got, err = appendAnswer(body, tm, resp, nil); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer %d written over a body of %d bytes:\n%s\nwant encoding/json's\n%s", i, len(body), got, want)
+		}
+		// The handler's audit annotations come as notes, not a map.
+		notes := auditNotes{denied: rng.IntN(2) == 0, patched: rng.IntN(2) == 0, reason: randomText(rng)}
+		if rng.IntN(2) == 0 {
+			notes.target = randomText(rng)
+		}
+		withNotes := *resp
+		withNotes.AuditAnnotations = nil
+		if got, err = appendAnswer(body, tm, &withNotes, &notes); err != nil {
+			t.Fatal(err)
+		}
+		withNotes.AuditAnnotations = notes.annotations()
+		if want, err = json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: &withNotes}); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Fatalf("answer %d with audit notes %+v:\n%s\nwant encoding/json's\n%s", i, notes, got, want)
 		}
 	}
 }
@@ -232,4 +259,74 @@ func FuzzAnswerEncoding(f *testing.F) {
 			t.Fatalf("patch\n%s\nwant encoding/json's\n%s", got, want)
 		}
 	})
+}
+
+// TestHTMLSafeWordIsHTMLSafeEightTimes compares the eight-byte test with
+// the byte table, as TestPlainWordIsPlainByteEightTimes does for the
+// reader's.
+func TestHTMLSafeWordIsHTMLSafeEightTimes(t *testing.T) {
+	byBytes := func(w [8]byte) bool {
+		for _, c := range w {
+			if c >= utf8.RuneSelf || !htmlSafe[c] {
+				return false
+			}
+		}
+		return true
+	}
+	check := func(w [8]byte) {
+		t.Helper()
+		if got, want := htmlSafeWord(binary.LittleEndian.Uint64(w[:])), byBytes(w); got != want {
+			t.Fatalf("htmlSafeWord(%q) = %v, want %v", w, got, want)
+		}
+	}
+	for _, fill := range []byte{'a', ' ', '!', '#', '%', '\'', ';', '=', '?', '[', ']', '~', 0x7f, 0x21} {
+		for pos := range 8 {
+			for c := range 256 {
+				var w [8]byte
+				for i := range w {
+					w[i] = fill
+				}
+				w[pos] = byte(c)
+				check(w)
+			}
+		}
+	}
+	rng := rand.New(rand.NewPCG(15, 16))
+	near := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', '!', '#', '\\', '[', ']', '<', '=', '>', '?', '&', '%', '\'', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}
+	for range 200_000 {
+		var w [8]byte
+		for i := range w {
+			if rng.IntN(2) == 0 {
+				w[i] = near[rng.IntN(len(near))]
+			} else {
+				w[i] = byte(rng.IntN(256))
+			}
+		}
+		check(w)
+	}
+}
+
+// TestLongStringsAreQuotedAsEncodingJSONQuotesThem quotes strings long
+// enough for the eight-byte scan, with the special bytes at every offset.
+func TestLongStringsAreQuotedAsEncodingJSONQuotesThem(t *testing.T) {
+	rng := rand.New(rand.NewPCG(17, 18))
+	specials := []string{`"`, `\`, "<", ">", "&", "\n", "\x00", "\x1f", "\x7f", "é", "\u2028", "\xff", "\xe2\x80"}
+	for i := range 5000 {
+		var b strings.Builder
+		for range rng.IntN(40) {
+			if rng.IntN(4) == 0 {
+				b.WriteString(specials[rng.IntN(len(specials))])
+			} else {
+				b.WriteString(strings.Repeat("x", rng.IntN(20)))
+			}
+		}
+		s := b.String()
+		want, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := appendJSONString(nil, s); !bytes.Equal(got, want) {
+			t.Fatalf("string %d %q quoted as %s, encoding/json quotes it as %s", i, s, got, want)
+		}
+	}
 }

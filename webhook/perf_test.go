@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -217,5 +218,46 @@ func TestConcurrentAdmissionsAnswerAsOneAtATime(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Fatal(e)
+	}
+}
+
+// BenchmarkDeploymentCreateOverHTTP posts the kubectl-applied deployment
+// CREATE over one kept-alive loopback connection, as flinkgate serve's
+// listener would receive it, with and without connection body buffers.
+// The client's work is included: compare the two, not with the handler
+// benchmarks.
+func BenchmarkDeploymentCreateOverHTTP(b *testing.B) {
+	for _, bc := range []struct {
+		name    string
+		buffers bool
+	}{{"fresh buffers", false}, {"connection buffers", true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			s, _ := newTestServer(b, benchLookup(), nil, rbac.ModeOff)
+			srv := httptest.NewUnstartedServer(s.Handler())
+			if bc.buffers {
+				srv.Config.ConnContext = ConnContext
+			}
+			srv.Start()
+			defer srv.Close()
+			client := srv.Client()
+			body := appliedReview(b, admissionv1.Create)
+			b.ReportAllocs()
+			for b.Loop() {
+				req, err := http.NewRequest(http.MethodPost, srv.URL+"/mutate", bytes.NewReader(body))
+				if err != nil {
+					b.Fatal(err)
+				}
+				req.Header.Set("Content-Type", "application/json")
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Fatal(err)
+				}
+				out, err := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusOK || !bytes.Contains(out, []byte(`"allowed":true`)) {
+					b.Fatalf("unexpected answer %d: %s", resp.StatusCode, out)
+				}
+			}
+		})
 	}
 }

@@ -14,8 +14,11 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -159,7 +162,7 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			}
 			defer s.large.Release(weight)
 		}
-		rv, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
+		rv, body, err := decodeRequest(w, r, s.cfg.MaxBodyBytes)
 		if err != nil {
 			var he *httpError
 			if !errors.As(err, &he) {
@@ -171,25 +174,57 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		}
 		ctx, cancel := requestContext(r)
 		defer cancel()
-		resp := s.admit(ctx, stage, rv, start)
-		out, err := encodeAnswer(rv.TypeMeta, resp)
+		var patchBuf []byte
+		cb := connBufferOf(r)
+		if cb != nil {
+			patchBuf = cb.patch
+		}
+		resp, notes := s.admit(ctx, stage, rv, start, patchBuf)
+		// The answer is written over the body, usually larger, so it
+		// needs no buffer of its own: the review keeps no bytes of the
+		// body (TestDecodedReviewsKeepNoBytesOfTheBody).
+		out, err := appendAnswer(body, rv.TypeMeta, resp, &notes)
 		if err != nil {
 			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(out)
+		// The connection keeps the patch's buffer too: the patch was only
+		// written into the answer, and resp is dropped here.
+		if cb != nil && cap(resp.Patch) <= maxConnBuffer && cap(resp.Patch) > cap(cb.patch) {
+			cb.patch = resp.Patch[:0]
+		}
 	}
 }
 
 // requestContext ends when the API server stops waiting: it closes the
-// connection, or the timeout it sends as a query parameter (?timeout=10s)
-// passes, so decoding and patching stop with it.
+// connection (which ends the request's own context), or the timeout it
+// sends as a query parameter (?timeout=10s) passes, so decoding and
+// patching stop with it.
 func requestContext(r *http.Request) (context.Context, context.CancelFunc) {
-	if d, err := time.ParseDuration(r.URL.Query().Get("timeout")); err == nil && d > 0 {
+	if d, err := time.ParseDuration(queryValue(r.URL, "timeout")); err == nil && d > 0 {
 		return context.WithTimeout(r.Context(), d)
 	}
-	return context.WithCancel(r.Context())
+	return r.Context(), func() {}
+}
+
+// queryValue is u.Query().Get(key) without building the map of every
+// parameter: a query that needs unescaping, or that has a semicolon
+// (which url.ParseQuery refuses pair by pair), is left to it.
+func queryValue(u *url.URL, key string) string {
+	q := u.RawQuery
+	if strings.ContainsAny(q, "%+;") {
+		return u.Query().Get(key)
+	}
+	for q != "" {
+		var pair string
+		pair, q, _ = strings.Cut(q, "&")
+		if k, v, _ := strings.Cut(pair, "="); k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // Admit answers one admission request as POST /mutate (StageMutate) or
@@ -199,50 +234,77 @@ func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1
 	rv := &Review{Request: req}
 	rv.Old, rv.oldErr = decodeConfigMap(req.OldObject)
 	rv.Object, rv.objErr = decodeConfigMap(req.Object)
-	return s.admit(ctx, stage, rv, time.Now())
-}
-
-func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time) *admissionv1.AdmissionResponse {
-	req := rv.Request
-	d, kind, before := s.decideSafely(ctx, stage, rv)
-	resp, d := s.response(req, before, d)
-	took := time.Since(start)
-	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
-	s.log(stage, req, kind, d, took)
+	resp, notes := s.admit(ctx, stage, rv, time.Now(), nil)
+	resp.AuditAnnotations = notes.annotations()
 	return resp
 }
 
-func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, error) {
+// admit decides and answers; the patch is written over patchBuf if it has
+// the room.
+func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes) {
+	req := rv.Request
+	d, kind, before := s.decideSafely(ctx, stage, rv)
+	resp, notes, d := s.response(req, before, d, patchBuf)
+	took := time.Since(start)
+	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
+	s.log(stage, req, kind, d, took)
+	return resp, notes
+}
+
+// decodeRequest reads and decodes the review; it also returns the body,
+// whose bytes the review does not use.
+func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, []byte, error) {
 	if r.Method != http.MethodPost {
-		return nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
+		return nil, nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
 	}
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", r.Header.Get("Content-Type"))}
+	// The API server's exact content type needs no parsing.
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return nil, nil, &httpError{http.StatusUnsupportedMediaType, fmt.Sprintf("content type %q is not supported; send application/json", ct)}
+		}
 	}
 	body, err := readBody(w, r, limit)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit)}
+			return nil, nil, &httpError{http.StatusRequestEntityTooLarge, fmt.Sprintf("the request body exceeds %d bytes", limit)}
 		}
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
+		return nil, nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
 	}
-	return DecodeReview(body)
+	rv, err := DecodeReview(body)
+	return rv, body, err
 }
 
 // readBody reads at most limit bytes. A declared length up to
 // maxPresizedBody sizes the buffer at once (the API server always declares
 // it, and reviews are a few KiB); beyond that the buffer grows with what
 // actually arrives, since the declaration is the sender's word and any pod
-// can open a connection declaring the limit and send nothing.
+// can open a connection declaring the limit and send nothing. On a
+// connection from ConnContext the buffer is the connection's, kept for its
+// next request when it is at most maxConnBuffer.
 func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
 	body := http.MaxBytesReader(w, r.Body, limit)
 	size := int64(512)
 	if n := r.ContentLength; n > 0 {
 		size = min(n+1, maxPresizedBody) // a spare byte reads the EOF without a grow
 	}
-	buf := make([]byte, 0, size)
+	cb := connBufferOf(r)
+	var buf []byte
+	if cb != nil && int64(cap(cb.buf)) >= size {
+		buf = cb.buf[:0]
+	} else {
+		buf = make([]byte, 0, size)
+	}
+	buf, err := readAll(body, buf)
+	if cb != nil && err == nil && cap(buf) <= maxConnBuffer && cap(buf) > cap(cb.buf) {
+		cb.buf = buf
+	}
+	return buf, err
+}
+
+// readAll appends what r sends to buf until EOF.
+func readAll(body io.Reader, buf []byte) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)] // grows as the bytes arrive
@@ -261,6 +323,37 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 // maxPresizedBody bounds what a declared Content-Length reserves before the
 // bytes arrive.
 const maxPresizedBody = 64 << 10
+
+// maxConnBuffer bounds each buffer (body, patch) a connection keeps
+// between its requests: a usual review fits, and an idle connection holds
+// no more than about what net/http and TLS already hold for it.
+const maxConnBuffer = 16 << 10
+
+// connBuffer is a connection's body and patch buffers. An HTTP/1.1
+// connection serves one request at a time, and a request's buffers are
+// free once its handler returns: the review keeps no bytes of the body
+// (TestDecodedReviewsKeepNoBytesOfTheBody), the patch is only written into
+// the answer, and the answer written over the body is copied by
+// ResponseWriter.Write.
+type connBuffer struct{ buf, patch []byte }
+
+type connBufferKey struct{}
+
+// ConnContext is an http.Server's ConnContext that gives each connection a
+// body buffer reused by its requests, so a usual review allocates none.
+func ConnContext(ctx context.Context, _ net.Conn) context.Context {
+	return context.WithValue(ctx, connBufferKey{}, &connBuffer{})
+}
+
+// connBufferOf is r's connection's buffer; nil without ConnContext or for
+// a protocol that may serve requests of one connection at once.
+func connBufferOf(r *http.Request) *connBuffer {
+	if r.ProtoMajor != 1 {
+		return nil
+	}
+	cb, _ := r.Context().Value(connBufferKey{}).(*connBuffer)
+	return cb
+}
 
 // Review is a decoded AdmissionReview request with its objects decoded as
 // ConfigMaps.
@@ -507,16 +600,14 @@ func checkKind(cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
 
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
-// so metrics and logs agree with the API server.
-func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision) (*admissionv1.AdmissionResponse, policy.Decision) {
+// so metrics and logs agree with the API server. The answer's audit
+// annotations are returned apart, for the answer writer; Admit puts them
+// into the response.
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
-	audit := map[string]string{"decision": "allowed"}
-	if d.Target != "" {
-		audit["target"] = d.Target
-	}
+	notes := auditNotes{target: d.Target}
 	if !d.Allowed {
-		audit["decision"] = "denied"
-		audit["reason"] = string(d.Reason)
+		notes.denied, notes.reason = true, string(d.Reason)
 		code := int32(http.StatusForbidden)
 		reason := metav1.StatusReasonForbidden
 		switch d.Reason {
@@ -528,22 +619,43 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
 	}
 	if d.Allowed && d.Object != nil {
-		patch, err := createPatch(before, d.Object)
+		patch, err := appendPatch(patchBuf, before, d.Object)
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
-			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target))
+			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target), nil)
 		}
 		if len(patch) > MaxPatchBytes {
-			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target))
+			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target), nil)
 		}
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch
 			resp.Patch, resp.PatchType = patch, &pt
-			audit["patched"] = "true"
+			notes.patched = true
 		}
 	}
-	resp.AuditAnnotations = audit
-	return resp, d
+	return resp, notes, d
+}
+
+// auditNotes are an answer's audit annotations: decision (always),
+// patched, reason (of a denial) and target (when known).
+type auditNotes struct {
+	denied, patched bool
+	reason, target  string
+}
+
+// annotations are the notes as the response's map.
+func (n auditNotes) annotations() map[string]string {
+	m := map[string]string{"decision": "allowed"}
+	if n.denied {
+		m["decision"], m["reason"] = "denied", n.reason
+	}
+	if n.patched {
+		m["patched"] = "true"
+	}
+	if n.target != "" {
+		m["target"] = n.target
+	}
+	return m
 }
 
 // result is the metric outcome of a decision: unavailable look-ups and

@@ -518,6 +518,10 @@ func TestUnreadableRequests(t *testing.T) {
 		{"a body that is not JSON gets 400", http.MethodPost, "application/json", []byte("not json"), http.StatusBadRequest, "not an AdmissionReview"},
 		{"an empty body gets 400", http.MethodPost, "application/json", nil, http.StatusBadRequest, "empty"},
 		{"a wrong content type gets 415", http.MethodPost, "text/plain", valid, http.StatusUnsupportedMediaType, "application/json"},
+		{"a JSON content type with parameters is read", http.MethodPost, "application/json; charset=utf-8", valid, http.StatusOK, `"response":{"uid"`},
+		{"a JSON content type in capitals is read", http.MethodPost, "Application/JSON", valid, http.StatusOK, `"response":{"uid"`},
+		{"a JSON content type with a broken parameter gets 415", http.MethodPost, "application/json; charset", valid, http.StatusUnsupportedMediaType, "application/json"},
+		{"a missing content type gets 415", http.MethodPost, "", valid, http.StatusUnsupportedMediaType, "application/json"},
 		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), DefaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
 		{"a GET gets 405", http.MethodGet, "application/json", nil, http.StatusMethodNotAllowed, "POST"},
 		{"a review without a request gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
@@ -641,7 +645,7 @@ func FuzzDecodeReview(f *testing.F) {
 		if d.Reason == policy.ReasonInternal {
 			t.Errorf("decoded review caused an internal error: %s", body)
 		}
-		_, _ = s.response(rv.Request, before, d)
+		_, _, _ = s.response(rv.Request, before, d, nil)
 	})
 }
 

@@ -297,9 +297,12 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// off the port any pod can reach. A non-nil empty TLSNextProto turns
 		// HTTP/2 off. It also lets a draining replica hand each connection
 		// off per answer (webhookHandler).
+		//
+		// Each connection keeps a buffer for its review bodies
+		// (webhook.ConnContext), so usual reviews allocate none.
 		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log),
-			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}},
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	if c.profilingAddr != "" {
