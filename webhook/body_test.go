@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"runtime"
@@ -137,6 +138,7 @@ func TestConnectionBuffersAnswerLikeFreshOnes(t *testing.T) {
 	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
 	srv := httptest.NewUnstartedServer(s.Handler())
 	srv.Config.ConnContext = ConnContext
+	srv.Config.ConnState = ConnState
 	srv.Start()
 	defer srv.Close()
 	dep := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
@@ -256,5 +258,34 @@ func TestReadBodyKeepsABoundedBufferPerConnection(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// idConn is a connection that is only ever compared.
+type idConn struct{ net.Conn }
+
+func TestConnectionsKeepBoundedBuffersTogether(t *testing.T) {
+	before := keptBytes.Load()
+	conns := make([]*idConn, maxKeptBytes/maxConnBuffer+8)
+	kept := 0
+	for i := range conns {
+		conns[i] = &idConn{}
+		cb := ConnContext(context.Background(), conns[i]).Value(connBufferKey{}).(*connBuffer)
+		cb.keep(&cb.buf, make([]byte, 0, maxConnBuffer))
+		if cap(cb.buf) > 0 {
+			kept++
+		}
+	}
+	if got := keptBytes.Load(); got > maxKeptBytes {
+		t.Errorf("connections keep %d bytes together, want at most %d", got, maxKeptBytes)
+	}
+	if kept == len(conns) {
+		t.Errorf("all %d connections kept a buffer of %d bytes, beyond the bound of %d bytes", kept, maxConnBuffer, maxKeptBytes)
+	}
+	for _, c := range conns {
+		ConnState(c, http.StateClosed)
+	}
+	if got := keptBytes.Load(); got != before {
+		t.Errorf("after every connection closed, %d bytes are counted as kept, want %d", got, before)
 	}
 }

@@ -236,6 +236,7 @@ func BenchmarkDeploymentCreateOverHTTP(b *testing.B) {
 			srv := httptest.NewUnstartedServer(s.Handler())
 			if bc.buffers {
 				srv.Config.ConnContext = ConnContext
+				srv.Config.ConnState = ConnState
 			}
 			srv.Start()
 			defer srv.Close()

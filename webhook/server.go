@@ -19,6 +19,8 @@ import (
 	"net/url"
 	"runtime/debug"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -192,8 +194,8 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 		_, _ = w.Write(out)
 		// The connection keeps the patch's buffer too: the patch was only
 		// written into the answer, and resp is dropped here.
-		if cb != nil && cap(resp.Patch) <= maxConnBuffer && cap(resp.Patch) > cap(cb.patch) {
-			cb.patch = resp.Patch[:0]
+		if cb != nil {
+			cb.keep(&cb.patch, resp.Patch)
 		}
 	}
 }
@@ -297,8 +299,8 @@ func readBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, erro
 		buf = make([]byte, 0, size)
 	}
 	buf, err := readAll(body, buf)
-	if cb != nil && err == nil && cap(buf) <= maxConnBuffer && cap(buf) > cap(cb.buf) {
-		cb.buf = buf
+	if cb != nil && err == nil {
+		cb.keep(&cb.buf, buf)
 	}
 	return buf, err
 }
@@ -335,14 +337,64 @@ const maxConnBuffer = 16 << 10
 // (TestDecodedReviewsKeepNoBytesOfTheBody), the patch is only written into
 // the answer, and the answer written over the body is copied by
 // ResponseWriter.Write.
-type connBuffer struct{ buf, patch []byte }
+type connBuffer struct {
+	buf, patch []byte
+	kept       int64 // bytes counted in keptBytes
+}
+
+// maxKeptBytes bounds what all connections keep between requests together:
+// about 1,000 connections' usual reviews. Any pod can open connections, and
+// each one that sent a review of 16 KiB would otherwise keep 32 KiB until
+// it closes; beyond the bound, requests allocate their buffers as before.
+const maxKeptBytes = 32 << 20
+
+var (
+	keptBytes atomic.Int64
+	connBufs  sync.Map // net.Conn → *connBuffer, to give back kept bytes at close
+)
+
+// keep makes b (emptied) the connection's buffer in *slot when it is larger
+// than the one kept there, at most maxConnBuffer, and all connections
+// together stay within maxKeptBytes.
+func (cb *connBuffer) keep(slot *[]byte, b []byte) {
+	grow := int64(cap(b) - cap(*slot))
+	if cap(b) > maxConnBuffer || grow <= 0 {
+		return
+	}
+	if keptBytes.Add(grow) > maxKeptBytes {
+		keptBytes.Add(-grow)
+		return
+	}
+	cb.kept += grow
+	*slot = b[:0]
+}
 
 type connBufferKey struct{}
 
 // ConnContext is an http.Server's ConnContext that gives each connection a
-// body buffer reused by its requests, so a usual review allocates none.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connBufferKey{}, &connBuffer{})
+// body buffer reused by its requests, so a usual review allocates none. The
+// server must also use ConnState, which gives back what a closed
+// connection kept.
+func ConnContext(ctx context.Context, c net.Conn) context.Context {
+	cb := &connBuffer{}
+	if c != nil {
+		connBufs.Store(c, cb)
+	}
+	return context.WithValue(ctx, connBufferKey{}, cb)
+}
+
+// ConnState is an http.Server's ConnState that gives back the bytes a
+// closed connection kept.
+func ConnState(c net.Conn, state http.ConnState) {
+	if state != http.StateClosed && state != http.StateHijacked {
+		return
+	}
+	if v, ok := connBufs.LoadAndDelete(c); ok {
+		cb := v.(*connBuffer)
+		// Its requests are over: no handler of this connection runs.
+		keptBytes.Add(-cb.kept)
+		cb.kept, cb.buf, cb.patch = 0, nil, nil
+	}
 }
 
 // connBufferOf is r's connection's buffer; nil without ConnContext or for
