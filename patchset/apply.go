@@ -226,6 +226,10 @@ func encodedSize(v any) int {
 	}
 }
 
+// CountValues counts the values in a tree of JSON values, a mapping's keys
+// included. Equal trees have the same count.
+func CountValues(v any) int { return countValues(v) }
+
 // countValues counts the values in a tree, a mapping's keys included.
 func countValues(v any) int {
 	switch x := v.(type) {

@@ -255,7 +255,11 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
-	before := patchset.DeepCopy(d.Doc.Tree)
+	// Whether the patch set changed the document is decided without a copy
+	// of it: Equal trees have as many values, so a different count is a
+	// change; only an equal count (replacements, tests, an add and its
+	// removal) needs the exact comparison, with the document read again.
+	values := patchset.CountValues(d.Doc.Tree)
 	after, err := patchset.Apply(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 	if err != nil {
 		var perr *patchset.Error
@@ -274,12 +278,31 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	if spec := m["spec"].(map[string]any); spec["deploymentTargetName"] != d.TargetName {
 		return "", false, fmt.Errorf("the patch set changed spec.deploymentTargetName; it may not")
 	}
-	if patchset.Equal(before, m) {
-		return d.Doc.Raw, false, nil
+	if patchset.CountValues(m) == values {
+		same, err := d.same(ctx, m)
+		if err != nil {
+			return "", false, err
+		}
+		if same {
+			return d.Doc.Raw, false, nil
+		}
 	}
 	out, err := d.Doc.EncodeContext(ctx, m)
 	if err != nil {
 		return "", false, err
 	}
 	return out, true, nil
+}
+
+// same reports whether tree equals the document as it was read. It reads
+// the document again rather than keep a copy of it: only patch sets that
+// leave the number of values as it was get here. The document was read
+// once already, so reading it again cannot fail for its content, and it is
+// not cut short by ctx, as the comparison it replaces was not.
+func (d *Deployment) same(ctx context.Context, tree map[string]any) (bool, error) {
+	orig, err := codec.Decode(context.WithoutCancel(ctx), d.Doc.Raw)
+	if err != nil {
+		return false, fmt.Errorf("read the deployment's document again: %w", err)
+	}
+	return patchset.Equal(orig.Tree, tree), nil
 }
