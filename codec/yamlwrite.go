@@ -3,6 +3,7 @@ package codec
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 )
 
 // A direct YAML writer for the trees real deployments are made of: it
@@ -26,36 +27,63 @@ const maxFastYAML = 64 << 10
 const maxSimpleKey = 128
 
 // fastYAML writes tree as encodeYAML would, or returns ok false when the
-// tree holds anything this writer leaves to the emitter, or when the
-// output would pass limit bytes (the emitter then reports the bound).
+// tree holds anything this writer leaves to the emitter, when the output
+// would pass limit bytes, or when the tree is beyond checkShape's bounds
+// (MaxDepth, MaxValues; checkShape then reports the bound).
 func fastYAML(tree map[string]any, limit int) (out string, ok bool) {
+	return fastYAMLSized(tree, limit, 0)
+}
+
+// fastYAMLSized is fastYAML for output expected to be about size bytes: it
+// is written into one allocation of that size, which becomes the string.
+func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{buf: make([]byte, 0, 2048), limit: min(limit, maxFastYAML), keys: make([]string, 0, 64)}
-	if !w.mapping(tree, 0, false) {
+	w := yamlWriter{limit: min(limit, maxFastYAML), keys: make([]string, 0, 32)}
+	w.buf.Grow(min(max(size, 512), maxFastYAML))
+	if !w.mapping(tree, 0, 0, false) || w.values > MaxValues {
 		return "", false
 	}
-	return string(w.buf), true
+	return w.buf.String(), true
 }
 
 type yamlWriter struct {
-	buf   []byte
+	buf   strings.Builder
 	limit int
 	// keys is scratch space for sorting each mapping's keys; nested
 	// mappings use the part after their parent's.
 	keys []string
+	// values counts the tree's values, keys included, as checkShape does.
+	values int
 }
+
+// container counts a mapping or list at depth (the top level is 0), giving
+// up where checkShape refuses the tree.
+func (w *yamlWriter) container(depth int) bool {
+	w.values++
+	return depth < MaxDepth && w.values <= MaxValues
+}
+
+// spaces is enough indentation for MaxDepth levels of two spaces.
+var spaces = strings.Repeat(" ", 2*MaxDepth+2)
 
 func (w *yamlWriter) indent(n int) {
-	for range n {
-		w.buf = append(w.buf, ' ')
+	for n > len(spaces) {
+		w.buf.WriteString(spaces)
+		n -= len(spaces)
 	}
+	w.buf.WriteString(spaces[:n])
 }
 
-// mapping writes m's entries at column indent; inline means the first entry
-// continues a line already started ("- " of a list item).
-func (w *yamlWriter) mapping(m map[string]any, indent int, inline bool) bool {
+// mapping writes m, at depth, with its entries at column indent; inline
+// means the first entry continues a line already started ("- " of a list
+// item).
+func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) bool {
+	if !w.container(depth) {
+		return false
+	}
+	w.values += len(m) // the keys
 	start := len(w.keys)
 	for k := range m {
 		w.keys = append(w.keys, k)
@@ -74,68 +102,85 @@ func (w *yamlWriter) mapping(m map[string]any, indent int, inline bool) bool {
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
-				w.buf = append(w.buf, ": {}\n"...)
+				if !w.container(depth + 1) {
+					return false
+				}
+				w.buf.WriteString(": {}\n")
 				continue
 			}
-			w.buf = append(w.buf, ":\n"...)
-			if !w.mapping(x, indent+2, false) {
+			w.buf.WriteString(":\n")
+			if !w.mapping(x, depth+1, indent+2, false) {
 				return false
 			}
 		case []any:
 			if len(x) == 0 {
-				w.buf = append(w.buf, ": []\n"...)
+				if !w.container(depth + 1) {
+					return false
+				}
+				w.buf.WriteString(": []\n")
 				continue
 			}
 			// Compact sequence indentation: the dashes line up with the key.
-			w.buf = append(w.buf, ":\n"...)
-			if !w.sequence(x, indent, false) {
+			w.buf.WriteString(":\n")
+			if !w.sequence(x, depth+1, indent, false) {
 				return false
 			}
 		default:
-			w.buf = append(w.buf, ": "...)
+			w.values++
+			w.buf.WriteString(": ")
 			if !w.scalar(v) {
 				return false
 			}
-			w.buf = append(w.buf, '\n')
+			w.buf.WriteByte('\n')
 		}
-		if len(w.buf) > w.limit {
+		if w.buf.Len() > w.limit {
 			return false
 		}
 	}
 	return true
 }
 
-// sequence writes s's items with their dashes at column indent.
-func (w *yamlWriter) sequence(s []any, indent int, inline bool) bool {
+// sequence writes s, at depth, with its items' dashes at column indent.
+func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
+	if !w.container(depth) {
+		return false
+	}
 	for i, v := range s {
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
-		w.buf = append(w.buf, "- "...)
+		w.buf.WriteString("- ")
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
-				w.buf = append(w.buf, "{}\n"...)
+				if !w.container(depth + 1) {
+					return false
+				}
+				w.buf.WriteString("{}\n")
 				continue
 			}
-			if !w.mapping(x, indent+2, true) {
+			if !w.mapping(x, depth+1, indent+2, true) {
 				return false
 			}
 		case []any:
 			if len(x) == 0 {
-				w.buf = append(w.buf, "[]\n"...)
+				if !w.container(depth + 1) {
+					return false
+				}
+				w.buf.WriteString("[]\n")
 				continue
 			}
-			if !w.sequence(x, indent+2, true) {
+			if !w.sequence(x, depth+1, indent+2, true) {
 				return false
 			}
 		default:
+			w.values++
 			if !w.scalar(v) {
 				return false
 			}
-			w.buf = append(w.buf, '\n')
+			w.buf.WriteByte('\n')
 		}
-		if len(w.buf) > w.limit {
+		if w.buf.Len() > w.limit {
 			return false
 		}
 	}
@@ -150,15 +195,15 @@ func (w *yamlWriter) scalar(v any) bool {
 		if !simpleNumber(string(x)) {
 			return false
 		}
-		w.buf = append(w.buf, x...)
+		w.buf.WriteString(string(x))
 	case bool:
 		if x {
-			w.buf = append(w.buf, "true"...)
+			w.buf.WriteString("true")
 		} else {
-			w.buf = append(w.buf, "false"...)
+			w.buf.WriteString("false")
 		}
 	case nil:
-		w.buf = append(w.buf, "null"...)
+		w.buf.WriteString("null")
 	default:
 		return false
 	}
@@ -169,11 +214,11 @@ func (w *yamlWriter) scalar(v any) bool {
 // reads back as itself, else double-quoted; it gives up on strings where
 // the emitter's choice depends on more than this checks.
 func (w *yamlWriter) str(s string) bool {
-	if len(w.buf)+len(s)+2 > w.limit {
+	if w.buf.Len()+len(s)+2 > w.limit {
 		return false
 	}
 	if s == "" {
-		w.buf = append(w.buf, `""`...)
+		w.buf.WriteString(`""`)
 		return true
 	}
 	if _, kind := resolvePlain(s); kind != kindString {
@@ -184,15 +229,15 @@ func (w *yamlWriter) str(s string) bool {
 				return false
 			}
 		}
-		w.buf = append(w.buf, '"')
-		w.buf = append(w.buf, s...)
-		w.buf = append(w.buf, '"')
+		w.buf.WriteByte('"')
+		w.buf.WriteString(s)
+		w.buf.WriteByte('"')
 		return true
 	}
 	if !plainString(s) {
 		return false
 	}
-	w.buf = append(w.buf, s...)
+	w.buf.WriteString(s)
 	return true
 }
 
