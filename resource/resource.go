@@ -82,7 +82,7 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 	if cm.Name == "" {
 		return nil, invalidf("a target needs a name of its own (metadata.name): deployments reference targets by name, so generateName cannot be used; set metadata.name, for example to \"staging\"")
 	}
-	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
+	if errs := dns1123LabelErrors(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
 	doc, err := DecodeDocumentContext(ctx, cm, KindTarget)
@@ -118,7 +118,7 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 		if !isString {
 			return nil, invalidf("spec.kubernetes.namespace must be a string, got %s", patchset.KindOf(ns))
 		}
-		if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+		if errs := dns1123LabelErrors(s); len(errs) > 0 {
 			return nil, invalidf("spec.kubernetes.namespace %q is not a valid namespace name (%s)", s, strings.Join(errs, "; "))
 		}
 		t.Namespace = s
@@ -136,6 +136,30 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 		t.PatchSet = ops
 	}
 	return t, nil
+}
+
+// dns1123LabelErrors is validation.IsDNS1123Label, which matches a regular
+// expression, for the valid names every request carries checked by hand
+// first; an invalid name gets the library's messages.
+func dns1123LabelErrors(s string) []string {
+	if isDNS1123Label(s) {
+		return nil
+	}
+	return validation.IsDNS1123Label(s)
+}
+
+// isDNS1123Label reports whether s is at most 63 characters of lower-case
+// letters, digits and '-', starting and ending with a letter or digit.
+func isDNS1123Label(s string) bool {
+	if s == "" || len(s) > validation.DNS1123LabelMaxLength || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // guardedPointer returns the protected pointer an operation writes exactly,
@@ -237,7 +261,7 @@ func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error)
 	if !ok || name == "" {
 		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", patchset.Describe(v))
 	}
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+	if errs := dns1123LabelErrors(name); len(errs) > 0 {
 		return nil, invalidf("spec.deploymentTargetName %q cannot name a target (%s); targets are named like \"staging\"", name, strings.Join(errs, "; "))
 	}
 	return &Deployment{Doc: doc, Name: cm.Name, TargetName: name}, nil
