@@ -1,6 +1,8 @@
 package resource
 
 import (
+	"crypto/sha256"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -38,5 +40,27 @@ func TestDNS1123LabelCheckIsTheLibrarys(t *testing.T) {
 	}
 	if valid < 1000 {
 		t.Errorf("only %d valid names among %d; the comparison says little", valid, len(names))
+	}
+}
+
+// TestDigestIsTheSHA256OfUIDAndData holds Digest to its definition: the
+// SHA-256 of the target's UID and the data, each followed by a zero byte.
+func TestDigestIsTheSHA256OfUIDAndData(t *testing.T) {
+	cases := []struct{ name, uid, data string }{
+		{"an empty UID and empty data have a digest", "", ""},
+		{"a UID and a document have the digest of both", "9e8d7c6b-5a4f", "kind: Deployment\nspec: {}\n"},
+		{"the zero byte after the UID keeps UID and data apart", "ab", "c"},
+		{"data longer than a hash block is hashed whole", "u", strings.Repeat("xyz\n", 1000)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			want := fmt.Sprintf("sha256:%x", sha256.Sum256([]byte(tc.uid+"\x00"+tc.data+"\x00")))
+			if got := Digest(&Target{UID: tc.uid}, tc.data); got != want {
+				t.Errorf("got %s, want %s", got, want)
+			}
+		})
+	}
+	if Digest(&Target{UID: "ab"}, "c") == Digest(&Target{UID: "a"}, "bc") {
+		t.Error("moving a byte from the UID to the data kept the digest")
 	}
 }
