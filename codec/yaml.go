@@ -54,15 +54,23 @@ func yamlShape(s string) (marks, open, line int) {
 }
 
 func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
+	// The direct reader's first pass counts yamlShape's marks of the
+	// documents it takes, so the bounds below are checked on them first.
+	r := yamlReader{ctx: ctx}
+	if r.split(raw) {
+		if r.marks > maxYAMLMarks {
+			return nil, tooManyMarks(r.marks)
+		}
+		if tree, ok := r.read(); ok {
+			return tree, nil
+		}
+	}
 	marks, open, openLine := yamlShape(raw)
 	if marks > maxYAMLMarks {
-		return nil, tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
+		return nil, tooManyMarks(marks)
 	}
 	if open > maxYAMLOpenBrackets {
 		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
-	}
-	if tree, ok := fastReadYAML(ctx, raw); ok {
-		return tree, nil
 	}
 	dec := yaml.NewDecoder(strings.NewReader(raw))
 	var doc yaml.Node
@@ -103,6 +111,10 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 		return nil, errorf("is %s, not a mapping with kind and spec", patchset.KindOf(v))
 	}
 	return m, nil
+}
+
+func tooManyMarks(marks int) error {
+	return tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
 }
 
 func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
