@@ -43,12 +43,12 @@ type Limits struct {
 // that grows beyond lim fails as soon as it does, and ctx is checked before
 // every operation.
 func Apply(ctx context.Context, doc any, ops []Operation, lim Limits) (any, error) {
-	docSize := encodedSize(doc)
+	docSize, docValues := measure(doc)
 	total := docSize
 	for i := range ops {
 		total += ops[i].valueSize + len(ops[i].Path) + len(ops[i].From)
 	}
-	b := &budget{left: workFactor*total + minWork, size: docSize, values: countValues(doc)}
+	b := &budget{left: workFactor*total + minWork, size: docSize, values: docValues}
 	for i := range ops {
 		op := &ops[i]
 		fail := func(reason string, tooLarge bool) error {
@@ -91,7 +91,7 @@ type budget struct {
 
 // charge spends the work of touching v and returns its size and values.
 func (b *budget) charge(v any) (size, values int) {
-	size, values = encodedSize(v), countValues(v)
+	size, values = measure(v)
 	b.left -= size
 	return size, values
 }
@@ -118,9 +118,23 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 	b.left -= len(op.Path) + len(op.From)
 	switch op.Op {
 	case "add":
-		if n := len(op.path); n > 0 && op.path[n-1] == "-" {
+		n := len(op.path)
+		if n > 0 && op.path[n-1] == "-" {
 			if _, err := get(doc, op.path[:len(op.path)-1]); err != nil {
 				return nil, fmt.Errorf("cannot append to %s: %v; create the array first (add %s with value [])", render(op.path[:len(op.path)-1]), err, render(op.path[:len(op.path)-1]))
+			}
+		}
+		if n > 0 {
+			// Where the parent exists, as it usually does, one walk to it
+			// tells what the three walks below tell: whether a member is
+			// replaced, and where to put the value.
+			if p, err := parent(doc, op.path, false); err == nil {
+				if c, isMap := p.(map[string]any); isMap {
+					if old, ok := c[op.path[n-1]]; ok {
+						b.removed(b.charge(old))
+					}
+				}
+				return addInto(doc, op.path, p, b.copy(op.Value, op.valueSize, countValues(op.Value)), b)
 			}
 		}
 		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
@@ -163,7 +177,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
-		size, values := encodedSize(v), countValues(v)
+		size, values := measure(v)
 		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
 			b.removed(b.charge(old))
 		}
@@ -224,6 +238,29 @@ func encodedSize(v any) int {
 	default:
 		return 4
 	}
+}
+
+// measure is encodedSize and countValues in one walk.
+func measure(v any) (size, values int) {
+	switch x := v.(type) {
+	case map[string]any:
+		size, values = 2, 1
+		for k, e := range x {
+			s, n := measure(e)
+			size += len(k) + 4 + s
+			values += 1 + n
+		}
+		return size, values
+	case []any:
+		size, values = 2, 1
+		for _, e := range x {
+			s, n := measure(e)
+			size += 1 + s
+			values += n
+		}
+		return size, values
+	}
+	return encodedSize(v), 1
 }
 
 // CountValues counts the values in a tree of JSON values, a mapping's keys

@@ -99,6 +99,11 @@ func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return addInto(doc, path, p, v, b)
+}
+
+// addInto is add once p, the parent of path's last token, is found.
+func addInto(doc any, path []string, p, v any, b *budget) (any, error) {
 	last := path[len(path)-1]
 	switch c := p.(type) {
 	case map[string]any:
