@@ -352,6 +352,16 @@ func (c *yamlConverter) scalar(n *yaml.Node) (any, error) {
 
 type scalarKind int
 
+// mayResolve marks the first bytes of every plain scalar resolvePlain
+// reads as something other than a string: the words of its switch (null,
+// booleans, "<<", ~, special floats) and numbers.
+var mayResolve = func() (t [256]bool) {
+	for _, c := range []byte("~nNyYoOtTfF<.+-0123456789") {
+		t[c] = true
+	}
+	return t
+}()
+
 const (
 	kindString scalarKind = iota
 	kindNull
@@ -372,6 +382,14 @@ var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+
 // itself and v is nil: boxing s into an interface allocates, and most
 // callers only need the kind.
 func resolvePlain(s string) (v any, kind scalarKind) {
+	if s != "" && !mayResolve[s[0]] {
+		return nil, kindString // most keys and values, without the switch
+	}
+	return resolveWords(s)
+}
+
+// resolveWords is resolvePlain for every s.
+func resolveWords(s string) (v any, kind scalarKind) {
 	switch s {
 	case "", "~", "null", "Null", "NULL":
 		return nil, kindNull

@@ -70,18 +70,17 @@ func (r *yamlReader) read() (map[string]any, bool) {
 func (r *yamlReader) split(raw string) bool {
 	marks, breaks := 1, 0
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '\n':
+		switch splitClass[raw[i]] {
+		case splitPlain:
+		case splitBreak:
 			breaks++
-		case c == ',', c == ':':
+		case splitMark:
 			marks++
-		case c == '-', c == '?':
+		case splitIndicator:
 			if i+1 == len(raw) || raw[i+1] == ' ' || raw[i+1] == '\n' {
-				marks++ // a tab after it is refused below
+				marks++ // a tab after it is refused
 			}
-		case c < 0x20 || c >= 0x7f:
-			return false // tabs, carriage returns, controls, non-ASCII
-		case c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+		default:
 			return false
 		}
 	}
@@ -106,6 +105,31 @@ func (r *yamlReader) split(raw string) bool {
 	}
 	return true
 }
+
+// What split does with each byte.
+const (
+	splitPlain = iota
+	splitBreak
+	splitMark      // , and :
+	splitIndicator // - and ?, marks when a space or the end follows
+	splitRefused   // tabs, carriage returns, controls, non-ASCII, # [ ] { } \
+)
+
+var splitClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c == '\n':
+			t[c] = splitBreak
+		case c == ',', c == ':':
+			t[c] = splitMark
+		case c == '-', c == '?':
+			t[c] = splitIndicator
+		case c < 0x20, c >= 0x7f, c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+			t[c] = splitRefused
+		}
+	}
+	return t
+}()
 
 // count counts a value as yamlConverter does, giving up where it would
 // refuse, and checks ctx as often.

@@ -256,22 +256,43 @@ func plainString(s string) bool {
 		return false
 	}
 	for i := 1; i <= last; i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '_', c == '.', c == '-', c == '/', c == '=', c == '+', c == '@', c == '%', c == '~', c == '(', c == ')', c == ';', c == '$', c == '^':
-		case c == ':':
+		switch plainClass[s[i]] {
+		case plainOK:
+		case plainColon:
 			// ": " and a final ":" are indicators.
 			if i == last || s[i+1] == ' ' {
 				return false
 			}
-		case c == ' ':
-			// " #" starts a comment; "#" is refused anyway.
 		default:
 			return false
 		}
 	}
 	return true
 }
+
+// What plainString makes of a byte after the first.
+const (
+	plainRefused = iota
+	plainOK
+	plainColon
+)
+
+var plainClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			t[c] = plainOK
+		case c == '_', c == '.', c == '-', c == '/', c == '=', c == '+', c == '@', c == '%', c == '~', c == '(', c == ')', c == ';', c == '$', c == '^':
+			t[c] = plainOK
+		case c == ' ':
+			// " #" starts a comment; "#" is refused anyway.
+			t[c] = plainOK
+		case c == ':':
+			t[c] = plainColon
+		}
+	}
+	return t
+}()
 
 // simpleNumber reports whether a number's text is JSON's number syntax in
 // ASCII, which the emitter writes plain as it is.
