@@ -1,10 +1,12 @@
 package patchset
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -92,5 +94,56 @@ func TestMeasureIsSizeAndCount(t *testing.T) {
 		if size != encodedSize(v) || values != countValues(v) {
 			t.Fatalf("measure(%#v) = %d, %d; want %d, %d", v, size, values, encodedSize(v), countValues(v))
 		}
+	}
+}
+
+// TestApplyCountsTheValuesExactly applies random patch sets of every
+// operation to random documents and checks the counts ApplyCounted keeps
+// against a walk of the documents before and after.
+func TestApplyCountsTheValuesExactly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	tokens := []string{"a", "b", "0", "1", "-", "x~y", "a/b"}
+	values := []string{`1`, `"s"`, `null`, `{}`, `{"k":[2,{"m":null}]}`, `[]`, `["x",{}]`}
+	randomPath := func() string {
+		path := make([]string, rng.IntN(3))
+		for j := range path {
+			path[j] = tokens[rng.IntN(len(tokens))]
+		}
+		return Pointer(path)
+	}
+	applied := 0
+	for range 40000 {
+		var ops []string
+		for range 1 + rng.IntN(3) {
+			switch op := []string{"add", "add", "remove", "replace", "move", "copy", "test"}[rng.IntN(7)]; op {
+			case "remove":
+				ops = append(ops, fmt.Sprintf(`{"op":"remove","path":%q}`, randomPath()))
+			case "move", "copy":
+				ops = append(ops, fmt.Sprintf(`{"op":%q,"from":%q,"path":%q}`, op, randomPath(), randomPath()))
+			default:
+				ops = append(ops, fmt.Sprintf(`{"op":%q,"path":%q,"value":%s}`, op, randomPath(), values[rng.IntN(len(values))]))
+			}
+		}
+		var patch any
+		if err := json.Unmarshal([]byte("["+strings.Join(ops, ",")+"]"), &patch); err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := Parse(patch)
+		if err != nil {
+			continue // a move into its own child
+		}
+		doc := randomDoc(rng, 0)
+		before := countValues(doc)
+		out, counts, err := ApplyCounted(context.Background(), doc, parsed, Limits{})
+		if err != nil {
+			continue
+		}
+		applied++
+		if counts.Before != before || counts.After != countValues(out) {
+			t.Fatalf("%v: counted %+v, the walks say %d before and %d after", ops, counts, before, countValues(out))
+		}
+	}
+	if applied < 3000 {
+		t.Errorf("only %d patch sets applied; the comparison says little", applied)
 	}
 }

@@ -298,8 +298,7 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	// of it: Equal trees have as many values, so a different count is a
 	// change; only an equal count (replacements, tests, an add and its
 	// removal) needs the exact comparison, with the document read again.
-	values := patchset.CountValues(d.Doc.Tree)
-	after, err := patchset.Apply(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
+	after, counts, err := patchset.ApplyCounted(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 	if err != nil {
 		var perr *patchset.Error
 		if errors.As(err, &perr) && perr.TooLarge {
@@ -317,7 +316,7 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	if spec := m["spec"].(map[string]any); spec["deploymentTargetName"] != d.TargetName {
 		return "", false, fmt.Errorf("the patch set changed spec.deploymentTargetName; it may not")
 	}
-	if patchset.CountValues(m) == values {
+	if counts.After == counts.Before {
 		same, err := d.same(ctx, m)
 		if err != nil {
 			return "", false, err
