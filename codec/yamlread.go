@@ -93,15 +93,22 @@ func (r *yamlReader) split(raw string) bool {
 		} else {
 			raw = ""
 		}
-		text := strings.TrimLeft(line, " ")
-		text = strings.TrimRight(text, " ")
+		indent := 0
+		for indent < len(line) && line[indent] == ' ' {
+			indent++
+		}
+		end := len(line)
+		for end > indent && line[end-1] == ' ' {
+			end--
+		}
+		text := line[indent:end]
 		if text == "" {
 			continue
 		}
 		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
 			return false
 		}
-		r.lines = append(r.lines, yamlLine{indent: len(line) - len(strings.TrimLeft(line, " ")), text: text})
+		r.lines = append(r.lines, yamlLine{indent: indent, text: text})
 	}
 	return true
 }

@@ -40,7 +40,7 @@ func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{limit: min(limit, maxFastYAML), keys: make([]string, 0, 32)}
+	w := yamlWriter{limit: min(limit, maxFastYAML), entries: make([]entry, 0, 32)}
 	w.buf.Grow(min(max(size, 512), maxFastYAML))
 	if !w.mapping(tree, 0, 0, false) || w.values > MaxValues {
 		return "", false
@@ -48,12 +48,17 @@ func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	return w.buf.String(), true
 }
 
+type entry struct {
+	k string
+	v any
+}
+
 type yamlWriter struct {
 	buf   strings.Builder
 	limit int
-	// keys is scratch space for sorting each mapping's keys; nested
-	// mappings use the part after their parent's.
-	keys []string
+	// entries is scratch space for sorting each mapping's entries by key;
+	// nested mappings use the part after their parent's.
+	entries []entry
 	// values counts the tree's values, keys included, as checkShape does.
 	values int
 }
@@ -84,21 +89,21 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 		return false
 	}
 	w.values += len(m) // the keys
-	start := len(w.keys)
-	for k := range m {
-		w.keys = append(w.keys, k)
+	start := len(w.entries)
+	for k, v := range m {
+		w.entries = append(w.entries, entry{k, v})
 	}
-	keys := w.keys[start:]
-	slices.Sort(keys)
-	defer func() { w.keys = w.keys[:start] }()
-	for i, k := range keys {
+	entries := w.entries[start:]
+	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.k, b.k) })
+	defer func() { w.entries = w.entries[:start] }()
+	for i, e := range entries {
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
+		k, v := e.k, e.v
 		if len(k) > maxSimpleKey || !w.str(k) {
 			return false
 		}
-		v := m[k]
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
