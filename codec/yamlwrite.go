@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+	"unsafe"
 )
 
 // A direct YAML writer for the trees real deployments are made of: it
@@ -40,12 +41,13 @@ func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{limit: min(limit, maxFastYAML), entries: make([]entry, 0, 32)}
-	w.buf.Grow(min(max(size, 512), maxFastYAML))
+	w := yamlWriter{buf: make([]byte, 0, min(max(size, 512), maxFastYAML)), limit: min(limit, maxFastYAML), entries: make([]entry, 0, 32)}
 	if !w.mapping(tree, 0, 0, false) || w.values > MaxValues {
 		return "", false
 	}
-	return w.buf.String(), true
+	// The buffer becomes the string, as strings.Builder's does: nothing
+	// writes to it any more.
+	return unsafe.String(unsafe.SliceData(w.buf), len(w.buf)), true
 }
 
 type entry struct {
@@ -54,7 +56,7 @@ type entry struct {
 }
 
 type yamlWriter struct {
-	buf   strings.Builder
+	buf   []byte
 	limit int
 	// entries is scratch space for sorting each mapping's entries by key;
 	// nested mappings use the part after their parent's.
@@ -75,10 +77,10 @@ var spaces = strings.Repeat(" ", 2*MaxDepth+2)
 
 func (w *yamlWriter) indent(n int) {
 	for n > len(spaces) {
-		w.buf.WriteString(spaces)
+		w.buf = append(w.buf, spaces...)
 		n -= len(spaces)
 	}
-	w.buf.WriteString(spaces[:n])
+	w.buf = append(w.buf, spaces[:n]...)
 }
 
 // mapping writes m, at depth, with its entries at column indent; inline
@@ -89,14 +91,37 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 		return false
 	}
 	w.values += len(m) // the keys
+	if w.values > MaxValues {
+		return false
+	}
 	start := len(w.entries)
 	for k, v := range m {
 		w.entries = append(w.entries, entry{k, v})
 	}
 	entries := w.entries[start:]
-	slices.SortFunc(entries, func(a, b entry) int { return strings.Compare(a.k, b.k) })
 	defer func() { w.entries = w.entries[:start] }()
-	for i, e := range entries {
+	// The entries' positions are sorted, not the entries: moving an entry
+	// writes three pointers, each through the garbage collector's write
+	// barrier while it marks, which cost more than the sort itself.
+	var small [16]uint16
+	order := small[:0]
+	if len(entries) > len(small) {
+		order = make([]uint16, 0, len(entries)) // at most MaxValues
+	}
+	for i := range entries {
+		order = append(order, uint16(i))
+	}
+	if len(order) <= len(small) {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && entries[order[j]].k < entries[order[j-1]].k; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
+			}
+		}
+	} else {
+		slices.SortFunc(order, func(a, b uint16) int { return strings.Compare(entries[a].k, entries[b].k) })
+	}
+	for i, at := range order {
+		e := entries[at]
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
@@ -110,10 +135,10 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 				if !w.container(depth + 1) {
 					return false
 				}
-				w.buf.WriteString(": {}\n")
+				w.buf = append(w.buf, ": {}\n"...)
 				continue
 			}
-			w.buf.WriteString(":\n")
+			w.buf = append(w.buf, ":\n"...)
 			if !w.mapping(x, depth+1, indent+2, false) {
 				return false
 			}
@@ -122,23 +147,23 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 				if !w.container(depth + 1) {
 					return false
 				}
-				w.buf.WriteString(": []\n")
+				w.buf = append(w.buf, ": []\n"...)
 				continue
 			}
 			// Compact sequence indentation: the dashes line up with the key.
-			w.buf.WriteString(":\n")
+			w.buf = append(w.buf, ":\n"...)
 			if !w.sequence(x, depth+1, indent, false) {
 				return false
 			}
 		default:
 			w.values++
-			w.buf.WriteString(": ")
+			w.buf = append(w.buf, ": "...)
 			if !w.scalar(v) {
 				return false
 			}
-			w.buf.WriteByte('\n')
+			w.buf = append(w.buf, '\n')
 		}
-		if w.buf.Len() > w.limit {
+		if len(w.buf) > w.limit {
 			return false
 		}
 	}
@@ -154,14 +179,14 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
-		w.buf.WriteString("- ")
+		w.buf = append(w.buf, "- "...)
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
 				if !w.container(depth + 1) {
 					return false
 				}
-				w.buf.WriteString("{}\n")
+				w.buf = append(w.buf, "{}\n"...)
 				continue
 			}
 			if !w.mapping(x, depth+1, indent+2, true) {
@@ -172,7 +197,7 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 				if !w.container(depth + 1) {
 					return false
 				}
-				w.buf.WriteString("[]\n")
+				w.buf = append(w.buf, "[]\n"...)
 				continue
 			}
 			if !w.sequence(x, depth+1, indent+2, true) {
@@ -183,9 +208,9 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 			if !w.scalar(v) {
 				return false
 			}
-			w.buf.WriteByte('\n')
+			w.buf = append(w.buf, '\n')
 		}
-		if w.buf.Len() > w.limit {
+		if len(w.buf) > w.limit {
 			return false
 		}
 	}
@@ -200,15 +225,15 @@ func (w *yamlWriter) scalar(v any) bool {
 		if !simpleNumber(string(x)) {
 			return false
 		}
-		w.buf.WriteString(string(x))
+		w.buf = append(w.buf, x...)
 	case bool:
 		if x {
-			w.buf.WriteString("true")
+			w.buf = append(w.buf, "true"...)
 		} else {
-			w.buf.WriteString("false")
+			w.buf = append(w.buf, "false"...)
 		}
 	case nil:
-		w.buf.WriteString("null")
+		w.buf = append(w.buf, "null"...)
 	default:
 		return false
 	}
@@ -219,11 +244,11 @@ func (w *yamlWriter) scalar(v any) bool {
 // reads back as itself, else double-quoted; it gives up on strings where
 // the emitter's choice depends on more than this checks.
 func (w *yamlWriter) str(s string) bool {
-	if w.buf.Len()+len(s)+2 > w.limit {
+	if len(w.buf)+len(s)+2 > w.limit {
 		return false
 	}
 	if s == "" {
-		w.buf.WriteString(`""`)
+		w.buf = append(w.buf, `""`...)
 		return true
 	}
 	if _, kind := resolvePlain(s); kind != kindString {
@@ -234,15 +259,15 @@ func (w *yamlWriter) str(s string) bool {
 				return false
 			}
 		}
-		w.buf.WriteByte('"')
-		w.buf.WriteString(s)
-		w.buf.WriteByte('"')
+		w.buf = append(w.buf, '"')
+		w.buf = append(w.buf, s...)
+		w.buf = append(w.buf, '"')
 		return true
 	}
 	if !plainString(s) {
 		return false
 	}
-	w.buf.WriteString(s)
+	w.buf = append(w.buf, s...)
 	return true
 }
 

@@ -3,6 +3,7 @@ package codec
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -53,6 +54,8 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 		{name: "a quoted string with a quote in it is left to the emitter", doc: `{"a":"12\"3"}`},
 		{name: "a tab is left to the emitter", doc: `{"a":"x\ty"}`},
 		{name: "an empty document is left to the emitter", doc: `{}`},
+		{name: "a mapping of more keys than are sorted on the stack is written directly", doc: manyKeysJSON(40), fast: true},
+		{name: "a mapping of as many keys as are sorted on the stack is written directly", doc: manyKeysJSON(16), fast: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +69,20 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 			}
 		})
 	}
+}
+
+// manyKeysJSON is a JSON mapping of n keys in an order far from sorted.
+func manyKeysJSON(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":{"%c":%d}`, (i*7)%n, 'z'-i%26, i)
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 func TestFastYAMLWriterGivesUpPastTheLimit(t *testing.T) {
@@ -94,6 +111,15 @@ func valuesTree(n int) map[string]any {
 		n--
 	}
 	return map[string]any{"a": list}
+}
+
+// nullKeys is a mapping of n keys k0, k1, ... with null values.
+func nullKeys(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("k%d", i)] = nil
+	}
+	return m
 }
 
 // emptyAt is a mapping whose deepest value, an empty mapping or list, is at
@@ -128,6 +154,7 @@ func TestFastYAMLWriterKeepsTheBounds(t *testing.T) {
 		{name: "an empty mapping one level deeper is refused", tree: emptyAt(MaxDepth, map[string]any{}), want: "would nest deeper than 64 levels"},
 		{name: "an empty list at the deepest level allowed is written directly", tree: emptyAt(MaxDepth-1, []any{})},
 		{name: "an empty list one level deeper is refused", tree: emptyAt(MaxDepth, []any{}), want: "would nest deeper than 64 levels"},
+		{name: "a mapping whose keys alone pass the value limit is refused", tree: nullKeys(MaxValues / 2), want: "would have more than 20000 values"},
 		{name: "a tree with exactly the most values is written directly", tree: valuesTree(MaxValues)},
 		{name: "a tree with one value more than the limit is refused", tree: valuesTree(MaxValues + 1), want: "would have more than 20000 values"},
 	}
