@@ -41,7 +41,7 @@ func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{buf: make([]byte, 0, min(max(size, 512), maxFastYAML)), limit: min(limit, maxFastYAML), entries: make([]entry, 0, 32)}
+	w := yamlWriter{buf: make([]byte, 0, min(max(size, 512), maxFastYAML)), limit: min(limit, maxFastYAML), entries: make([]entry, 0, 24)}
 	if !w.mapping(tree, 0, 0, false) || w.values > MaxValues {
 		return "", false
 	}

@@ -143,7 +143,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 			// Where the parent exists, as it usually does, one walk to it
 			// tells what the three walks below tell: whether a member is
 			// replaced, and where to put the value.
-			if p, err := parent(doc, op.path, nil); err == nil {
+			if p, ok := find(doc, op.path[:n-1]); ok { // parent's walk, without its words
 				if c, isMap := p.(map[string]any); isMap {
 					if old, ok := c[op.path[n-1]]; ok {
 						b.removed(b.charge(old))
