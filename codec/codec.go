@@ -147,15 +147,28 @@ func indented(trimmed string) bool {
 // ends. Keys are sorted. trailingNewline ends a JSON document with a newline
 // (YAML always ends with one).
 func Encode(ctx context.Context, tree any, format Format, indent, trailingNewline bool) (string, error) {
+	return EncodeSized(ctx, tree, format, indent, trailingNewline, 0)
+}
+
+// EncodeSized is Encode for output expected to be about size bytes (say,
+// a little more than the document the tree was read from): a YAML document
+// of that size is written into one allocation.
+func EncodeSized(ctx context.Context, tree any, format Format, indent, trailingNewline bool, size int) (string, error) {
+	m, isMap := tree.(map[string]any)
+	yamlMap := isMap && format == YAML
+	if yamlMap && ctx.Err() == nil {
+		// The direct writer holds the tree to checkShape's bounds as it
+		// writes it, and leaves a tree beyond them to checkShape below.
+		if out, ok := fastYAMLSized(m, MaxDocumentBytes, size); ok {
+			return out, nil
+		}
+	}
 	if err := checkShape(ctx, tree); err != nil {
 		return "", err
 	}
-	if m, ok := tree.(map[string]any); ok && format == YAML {
+	if yamlMap {
 		if err := ctx.Err(); err != nil {
 			return "", fmt.Errorf("encode document: %w", err)
-		}
-		if out, ok := fastYAML(m, MaxDocumentBytes); ok {
-			return out, nil
 		}
 	}
 	w := &cappedWriter{ctx: ctx, limit: MaxDocumentBytes}

@@ -80,6 +80,8 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a JSON document nested deeper than the limit is refused", `{"a":` + nested("[", "]", MaxDepth, "1") + `}`, true, "nests deeper than 64 levels"},
 		{"a JSON document with more values than the limit is refused", many, true, "more than 20000 values"},
 		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many entries"},
+		{"a block-style YAML document with far more entries than the limit is refused before parsing", "a: " + strings.Repeat("x,", 2*MaxValues) + "x\n", true, "has too many entries (40003 line breaks, separators and indicators; at most 40000 are read)"},
+		{"a block-style YAML document with far more lines than the limit is refused before parsing", strings.Repeat("a: 1\n", MaxValues), true, "has too many entries (40001 line breaks"},
 		{"a document larger than a ConfigMap is refused", "a: " + strings.Repeat("x", MaxDocumentBytes) + "\n", true, "more than a ConfigMap can hold"},
 		{"an alias bomb is refused", hostile.AliasBomb(), true, "expands through YAML aliases"},
 		{"infinity is refused with a hint to quote it", "a: .inf\n", false, "not a number JSON can hold; quote it"},

@@ -78,3 +78,21 @@ func sameNumber(a, b string) bool {
 	y, oky := new(big.Float).SetString(b)
 	return okx && oky && x.Cmp(y) == 0
 }
+
+// TestResolvePlainSkipsOnlyWhatItsWordsCannotMatch compares resolvePlain,
+// which answers kindString at once for a first byte that starts none of its
+// words and no number, with resolveWords on scalars starting with every
+// byte.
+func TestResolvePlainSkipsOnlyWhatItsWordsCannotMatch(t *testing.T) {
+	rests := []string{"", "ull", "ULL", "es", "ES", "n", "N", "ff", "FF", "rue", "RUE", "alse", "ALSE", "<", "inf", "Inf", "nan", "NaN", "5", "0", "x1F", "_1", ".5", "e3", "abc", " x"}
+	for c := range 256 {
+		for _, rest := range rests {
+			s := string([]byte{byte(c)}) + rest
+			gv, gk := resolvePlain(s)
+			wv, wk := resolveWords(s)
+			if gk != wk || gv != wv {
+				t.Errorf("resolvePlain(%q) = %v, %v; resolveWords says %v, %v", s, gv, gk, wv, wk)
+			}
+		}
+	}
+}

@@ -54,15 +54,23 @@ func yamlShape(s string) (marks, open, line int) {
 }
 
 func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
+	// The direct reader's first pass counts yamlShape's marks of the
+	// documents it takes, so the bounds below are checked on them first.
+	r := yamlReader{ctx: ctx}
+	if r.split(raw) {
+		if r.marks > maxYAMLMarks {
+			return nil, tooManyMarks(r.marks)
+		}
+		if tree, ok := r.read(); ok {
+			return tree, nil
+		}
+	}
 	marks, open, openLine := yamlShape(raw)
 	if marks > maxYAMLMarks {
-		return nil, tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
+		return nil, tooManyMarks(marks)
 	}
 	if open > maxYAMLOpenBrackets {
 		return nil, tooLarge("nesting depth", MaxDepth, "nests deeper than %d levels (%d brackets are open at line %d); real documents are far shallower, so flatten it", MaxDepth, open, openLine)
-	}
-	if tree, ok := fastReadYAML(ctx, raw); ok {
-		return tree, nil
 	}
 	dec := yaml.NewDecoder(strings.NewReader(raw))
 	var doc yaml.Node
@@ -103,6 +111,10 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 		return nil, errorf("is %s, not a mapping with kind and spec", patchset.KindOf(v))
 	}
 	return m, nil
+}
+
+func tooManyMarks(marks int) error {
+	return tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
 }
 
 func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {
@@ -340,6 +352,16 @@ func (c *yamlConverter) scalar(n *yaml.Node) (any, error) {
 
 type scalarKind int
 
+// mayResolve marks the first bytes of every plain scalar resolvePlain
+// reads as something other than a string: the words of its switch (null,
+// booleans, "<<", ~, special floats) and numbers.
+var mayResolve = func() (t [256]bool) {
+	for _, c := range []byte("~nNyYoOtTfF<.+-0123456789") {
+		t[c] = true
+	}
+	return t
+}()
+
 const (
 	kindString scalarKind = iota
 	kindNull
@@ -360,6 +382,14 @@ var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+
 // itself and v is nil: boxing s into an interface allocates, and most
 // callers only need the kind.
 func resolvePlain(s string) (v any, kind scalarKind) {
+	if s != "" && !mayResolve[s[0]] {
+		return nil, kindString // most keys and values, without the switch
+	}
+	return resolveWords(s)
+}
+
+// resolveWords is resolvePlain for every s.
+func resolveWords(s string) (v any, kind scalarKind) {
 	switch s {
 	case "", "~", "null", "Null", "NULL":
 		return nil, kindNull

@@ -28,8 +28,10 @@ type yamlLine struct {
 }
 
 type yamlReader struct {
-	ctx    context.Context
-	lines  []yamlLine
+	ctx   context.Context
+	lines []yamlLine
+	// marks is what yamlShape counts of a document split accepts.
+	marks  int
 	i      int
 	values int
 	failed bool
@@ -39,7 +41,15 @@ type yamlReader struct {
 // holds anything this reader leaves to go-yaml.
 func fastReadYAML(ctx context.Context, raw string) (map[string]any, bool) {
 	r := yamlReader{ctx: ctx}
-	if !r.split(raw) || len(r.lines) == 0 {
+	if !r.split(raw) {
+		return nil, false
+	}
+	return r.read()
+}
+
+// read reads the lines split found.
+func (r *yamlReader) read() (map[string]any, bool) {
+	if len(r.lines) == 0 {
 		return nil, false
 	}
 	first := r.lines[0]
@@ -47,25 +57,35 @@ func fastReadYAML(ctx context.Context, raw string) (map[string]any, bool) {
 		return nil, false
 	}
 	m := r.mapping(first.indent, 0)
-	if r.failed || r.i != len(r.lines) || ctx.Err() != nil {
+	if r.failed || r.i != len(r.lines) || r.ctx.Err() != nil {
 		return nil, false
 	}
 	return m, true
 }
 
 // split cuts raw into non-blank lines, refusing every character this
-// reader does not handle anywhere in the document.
+// reader does not handle anywhere in the document. In the same pass it
+// counts yamlShape's marks (a document split accepts has no brackets, so
+// yamlShape's other figure is 0), so decodeYAML scans such a document once.
 func (r *yamlReader) split(raw string) bool {
+	marks, breaks := 1, 0
 	for i := 0; i < len(raw); i++ {
-		switch c := raw[i]; {
-		case c == '\n':
-		case c < 0x20 || c >= 0x7f:
-			return false // tabs, carriage returns, controls, non-ASCII
-		case c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+		switch splitClass[raw[i]] {
+		case splitPlain:
+		case splitBreak:
+			breaks++
+		case splitMark:
+			marks++
+		case splitIndicator:
+			if i+1 == len(raw) || raw[i+1] == ' ' || raw[i+1] == '\n' {
+				marks++ // a tab after it is refused
+			}
+		default:
 			return false
 		}
 	}
-	r.lines = make([]yamlLine, 0, strings.Count(raw, "\n")+1)
+	r.marks = marks + breaks
+	r.lines = make([]yamlLine, 0, breaks+1)
 	for len(raw) > 0 {
 		line := raw
 		if j := strings.IndexByte(raw, '\n'); j >= 0 {
@@ -73,18 +93,50 @@ func (r *yamlReader) split(raw string) bool {
 		} else {
 			raw = ""
 		}
-		text := strings.TrimLeft(line, " ")
-		text = strings.TrimRight(text, " ")
+		indent := 0
+		for indent < len(line) && line[indent] == ' ' {
+			indent++
+		}
+		end := len(line)
+		for end > indent && line[end-1] == ' ' {
+			end--
+		}
+		text := line[indent:end]
 		if text == "" {
 			continue
 		}
 		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
 			return false
 		}
-		r.lines = append(r.lines, yamlLine{indent: len(line) - len(strings.TrimLeft(line, " ")), text: text})
+		r.lines = append(r.lines, yamlLine{indent: indent, text: text})
 	}
 	return true
 }
+
+// What split does with each byte.
+const (
+	splitPlain = iota
+	splitBreak
+	splitMark      // , and :
+	splitIndicator // - and ?, marks when a space or the end follows
+	splitRefused   // tabs, carriage returns, controls, non-ASCII, # [ ] { } \
+)
+
+var splitClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c == '\n':
+			t[c] = splitBreak
+		case c == ',', c == ':':
+			t[c] = splitMark
+		case c == '-', c == '?':
+			t[c] = splitIndicator
+		case c < 0x20, c >= 0x7f, c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+			t[c] = splitRefused
+		}
+	}
+	return t
+}()
 
 // count counts a value as yamlConverter does, giving up where it would
 // refuse, and checks ctx as often.

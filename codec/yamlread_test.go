@@ -35,6 +35,13 @@ func parsed(raw string) (map[string]any, error) {
 // but what go-yaml and the converter build.
 func sameAsParser(t testing.TB, raw string) bool {
 	t.Helper()
+	// The reader's first pass counts yamlShape's marks of what it takes,
+	// and decodeYAML checks the bound on its count.
+	if r := (yamlReader{ctx: context.Background()}); r.split(raw) {
+		if marks, open, _ := yamlShape(raw); r.marks != marks || open != 0 {
+			t.Fatalf("the reader's first pass counted %d marks, yamlShape %d (and %d brackets), in\n%q", r.marks, marks, open, raw)
+		}
+	}
 	got, ok := fastReadYAML(context.Background(), raw)
 	if !ok {
 		return false

@@ -3,6 +3,8 @@ package codec
 import (
 	"encoding/json"
 	"slices"
+	"strings"
+	"unsafe"
 )
 
 // A direct YAML writer for the trees real deployments are made of: it
@@ -26,72 +28,135 @@ const maxFastYAML = 64 << 10
 const maxSimpleKey = 128
 
 // fastYAML writes tree as encodeYAML would, or returns ok false when the
-// tree holds anything this writer leaves to the emitter, or when the
-// output would pass limit bytes (the emitter then reports the bound).
+// tree holds anything this writer leaves to the emitter, when the output
+// would pass limit bytes, or when the tree is beyond checkShape's bounds
+// (MaxDepth, MaxValues; checkShape then reports the bound).
 func fastYAML(tree map[string]any, limit int) (out string, ok bool) {
+	return fastYAMLSized(tree, limit, 0)
+}
+
+// fastYAMLSized is fastYAML for output expected to be about size bytes: it
+// is written into one allocation of that size, which becomes the string.
+func fastYAMLSized(tree map[string]any, limit, size int) (out string, ok bool) {
 	if len(tree) == 0 {
 		return "", false
 	}
-	w := yamlWriter{buf: make([]byte, 0, 2048), limit: min(limit, maxFastYAML), keys: make([]string, 0, 64)}
-	if !w.mapping(tree, 0, false) {
+	w := yamlWriter{buf: make([]byte, 0, min(max(size, 512), maxFastYAML)), limit: min(limit, maxFastYAML), entries: make([]entry, 0, 24)}
+	if !w.mapping(tree, 0, 0, false) || w.values > MaxValues {
 		return "", false
 	}
-	return string(w.buf), true
+	// The buffer becomes the string, as strings.Builder's does: nothing
+	// writes to it any more.
+	return unsafe.String(unsafe.SliceData(w.buf), len(w.buf)), true
+}
+
+type entry struct {
+	k string
+	v any
 }
 
 type yamlWriter struct {
 	buf   []byte
 	limit int
-	// keys is scratch space for sorting each mapping's keys; nested
-	// mappings use the part after their parent's.
-	keys []string
+	// entries is scratch space for sorting each mapping's entries by key;
+	// nested mappings use the part after their parent's.
+	entries []entry
+	// values counts the tree's values, keys included, as checkShape does.
+	values int
 }
+
+// container counts a mapping or list at depth (the top level is 0), giving
+// up where checkShape refuses the tree.
+func (w *yamlWriter) container(depth int) bool {
+	w.values++
+	return depth < MaxDepth && w.values <= MaxValues
+}
+
+// spaces is enough indentation for MaxDepth levels of two spaces.
+var spaces = strings.Repeat(" ", 2*MaxDepth+2)
 
 func (w *yamlWriter) indent(n int) {
-	for range n {
-		w.buf = append(w.buf, ' ')
+	for n > len(spaces) {
+		w.buf = append(w.buf, spaces...)
+		n -= len(spaces)
 	}
+	w.buf = append(w.buf, spaces[:n]...)
 }
 
-// mapping writes m's entries at column indent; inline means the first entry
-// continues a line already started ("- " of a list item).
-func (w *yamlWriter) mapping(m map[string]any, indent int, inline bool) bool {
-	start := len(w.keys)
-	for k := range m {
-		w.keys = append(w.keys, k)
+// mapping writes m, at depth, with its entries at column indent; inline
+// means the first entry continues a line already started ("- " of a list
+// item).
+func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) bool {
+	if !w.container(depth) {
+		return false
 	}
-	keys := w.keys[start:]
-	slices.Sort(keys)
-	defer func() { w.keys = w.keys[:start] }()
-	for i, k := range keys {
+	w.values += len(m) // the keys
+	if w.values > MaxValues {
+		return false
+	}
+	start := len(w.entries)
+	for k, v := range m {
+		w.entries = append(w.entries, entry{k, v})
+	}
+	entries := w.entries[start:]
+	defer func() { w.entries = w.entries[:start] }()
+	// The entries' positions are sorted, not the entries: moving an entry
+	// writes three pointers, each through the garbage collector's write
+	// barrier while it marks, which cost more than the sort itself.
+	var small [16]uint16
+	order := small[:0]
+	if len(entries) > len(small) {
+		order = make([]uint16, 0, len(entries)) // at most MaxValues
+	}
+	for i := range entries {
+		order = append(order, uint16(i))
+	}
+	if len(order) <= len(small) {
+		for i := 1; i < len(order); i++ {
+			for j := i; j > 0 && entries[order[j]].k < entries[order[j-1]].k; j-- {
+				order[j], order[j-1] = order[j-1], order[j]
+			}
+		}
+	} else {
+		slices.SortFunc(order, func(a, b uint16) int { return strings.Compare(entries[a].k, entries[b].k) })
+	}
+	for i, at := range order {
+		e := entries[at]
 		if i > 0 || !inline {
 			w.indent(indent)
 		}
+		k, v := e.k, e.v
 		if len(k) > maxSimpleKey || !w.str(k) {
 			return false
 		}
-		v := m[k]
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
+				if !w.container(depth + 1) {
+					return false
+				}
 				w.buf = append(w.buf, ": {}\n"...)
 				continue
 			}
 			w.buf = append(w.buf, ":\n"...)
-			if !w.mapping(x, indent+2, false) {
+			if !w.mapping(x, depth+1, indent+2, false) {
 				return false
 			}
 		case []any:
 			if len(x) == 0 {
+				if !w.container(depth + 1) {
+					return false
+				}
 				w.buf = append(w.buf, ": []\n"...)
 				continue
 			}
 			// Compact sequence indentation: the dashes line up with the key.
 			w.buf = append(w.buf, ":\n"...)
-			if !w.sequence(x, indent, false) {
+			if !w.sequence(x, depth+1, indent, false) {
 				return false
 			}
 		default:
+			w.values++
 			w.buf = append(w.buf, ": "...)
 			if !w.scalar(v) {
 				return false
@@ -105,8 +170,11 @@ func (w *yamlWriter) mapping(m map[string]any, indent int, inline bool) bool {
 	return true
 }
 
-// sequence writes s's items with their dashes at column indent.
-func (w *yamlWriter) sequence(s []any, indent int, inline bool) bool {
+// sequence writes s, at depth, with its items' dashes at column indent.
+func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
+	if !w.container(depth) {
+		return false
+	}
 	for i, v := range s {
 		if i > 0 || !inline {
 			w.indent(indent)
@@ -115,21 +183,28 @@ func (w *yamlWriter) sequence(s []any, indent int, inline bool) bool {
 		switch x := v.(type) {
 		case map[string]any:
 			if len(x) == 0 {
+				if !w.container(depth + 1) {
+					return false
+				}
 				w.buf = append(w.buf, "{}\n"...)
 				continue
 			}
-			if !w.mapping(x, indent+2, true) {
+			if !w.mapping(x, depth+1, indent+2, true) {
 				return false
 			}
 		case []any:
 			if len(x) == 0 {
+				if !w.container(depth + 1) {
+					return false
+				}
 				w.buf = append(w.buf, "[]\n"...)
 				continue
 			}
-			if !w.sequence(x, indent+2, true) {
+			if !w.sequence(x, depth+1, indent+2, true) {
 				return false
 			}
 		default:
+			w.values++
 			if !w.scalar(v) {
 				return false
 			}
@@ -211,22 +286,43 @@ func plainString(s string) bool {
 		return false
 	}
 	for i := 1; i <= last; i++ {
-		switch c := s[i]; {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-		case c == '_', c == '.', c == '-', c == '/', c == '=', c == '+', c == '@', c == '%', c == '~', c == '(', c == ')', c == ';', c == '$', c == '^':
-		case c == ':':
+		switch plainClass[s[i]] {
+		case plainOK:
+		case plainColon:
 			// ": " and a final ":" are indicators.
 			if i == last || s[i+1] == ' ' {
 				return false
 			}
-		case c == ' ':
-			// " #" starts a comment; "#" is refused anyway.
 		default:
 			return false
 		}
 	}
 	return true
 }
+
+// What plainString makes of a byte after the first.
+const (
+	plainRefused = iota
+	plainOK
+	plainColon
+)
+
+var plainClass = func() (t [256]byte) {
+	for c := range t {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			t[c] = plainOK
+		case c == '_', c == '.', c == '-', c == '/', c == '=', c == '+', c == '@', c == '%', c == '~', c == '(', c == ')', c == ';', c == '$', c == '^':
+			t[c] = plainOK
+		case c == ' ':
+			// " #" starts a comment; "#" is refused anyway.
+			t[c] = plainOK
+		case c == ':':
+			t[c] = plainColon
+		}
+	}
+	return t
+}()
 
 // simpleNumber reports whether a number's text is JSON's number syntax in
 // ASCII, which the emitter writes plain as it is.

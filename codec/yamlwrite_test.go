@@ -3,6 +3,7 @@ package codec
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -53,6 +54,8 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 		{name: "a quoted string with a quote in it is left to the emitter", doc: `{"a":"12\"3"}`},
 		{name: "a tab is left to the emitter", doc: `{"a":"x\ty"}`},
 		{name: "an empty document is left to the emitter", doc: `{}`},
+		{name: "a mapping of more keys than are sorted on the stack is written directly", doc: manyKeysJSON(40), fast: true},
+		{name: "a mapping of as many keys as are sorted on the stack is written directly", doc: manyKeysJSON(16), fast: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -68,11 +71,128 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 	}
 }
 
+// manyKeysJSON is a JSON mapping of n keys in an order far from sorted.
+func manyKeysJSON(n int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		fmt.Fprintf(&b, `"k%d":{"%c":%d}`, (i*7)%n, 'z'-i%26, i)
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
 func TestFastYAMLWriterGivesUpPastTheLimit(t *testing.T) {
 	tree := jsonTree(t, `{"a":"`+strings.Repeat("x", 100)+`"}`)
 	if _, ok := fastYAML(tree, 50); ok {
 		t.Error("the fast writer wrote past its limit instead of leaving the tree to the emitter")
 	}
+}
+
+// valuesTree is a mapping with exactly n values (n >= 3), written in under
+// 64 KiB: one list of chains of 59 nested lists, which the writer puts on
+// one line each ("- - - ... 1"), and single numbers.
+func valuesTree(n int) map[string]any {
+	var list []any
+	for n -= 3; n > 0; {
+		if n >= 60 {
+			var chain any = json.Number("1")
+			for range 59 {
+				chain = []any{chain}
+			}
+			list = append(list, chain)
+			n -= 60
+			continue
+		}
+		list = append(list, json.Number("1"))
+		n--
+	}
+	return map[string]any{"a": list}
+}
+
+// nullKeys is a mapping of n keys k0, k1, ... with null values.
+func nullKeys(n int) map[string]any {
+	m := make(map[string]any, n)
+	for i := range n {
+		m[fmt.Sprintf("k%d", i)] = nil
+	}
+	return m
+}
+
+// emptyAt is a mapping whose deepest value, an empty mapping or list, is at
+// depth levels (the top level is 0).
+func emptyAt(levels int, empty any) map[string]any {
+	v := empty
+	for range levels {
+		v = map[string]any{"k": v}
+	}
+	return v.(map[string]any)
+}
+
+// TestFastYAMLWriterKeepsTheBounds checks that the direct writer, which
+// Encode tries before checkShape, takes no tree checkShape refuses, so
+// Encode still refuses it with checkShape's words.
+func TestFastYAMLWriterKeepsTheBounds(t *testing.T) {
+	for _, n := range []int{MaxValues, MaxValues + 1} {
+		if got := countValues(valuesTree(n)); got != n {
+			t.Fatalf("valuesTree(%d) has %d values", n, got)
+		}
+	}
+	cases := []struct {
+		name string
+		tree map[string]any
+		want string // Encode's error; "" when the direct writer writes the tree
+	}{
+		{name: "mappings nested to the depth limit are written directly", tree: nestedTree(MaxDepth, false)},
+		{name: "mappings nested one level beyond the depth limit are refused", tree: nestedTree(MaxDepth+1, false), want: "would nest deeper than 64 levels"},
+		{name: "mappings and lists nested to the depth limit are written directly", tree: nestedTree(MaxDepth, true)},
+		{name: "mappings and lists nested one level beyond the depth limit are refused", tree: nestedTree(MaxDepth+1, true), want: "would nest deeper than 64 levels"},
+		{name: "an empty mapping at the deepest level allowed is written directly", tree: emptyAt(MaxDepth-1, map[string]any{})},
+		{name: "an empty mapping one level deeper is refused", tree: emptyAt(MaxDepth, map[string]any{}), want: "would nest deeper than 64 levels"},
+		{name: "an empty list at the deepest level allowed is written directly", tree: emptyAt(MaxDepth-1, []any{})},
+		{name: "an empty list one level deeper is refused", tree: emptyAt(MaxDepth, []any{}), want: "would nest deeper than 64 levels"},
+		{name: "a mapping whose keys alone pass the value limit is refused", tree: nullKeys(MaxValues / 2), want: "would have more than 20000 values"},
+		{name: "a tree with exactly the most values is written directly", tree: valuesTree(MaxValues)},
+		{name: "a tree with one value more than the limit is refused", tree: valuesTree(MaxValues + 1), want: "would have more than 20000 values"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, fast := fastYAML(tc.tree, MaxDocumentBytes)
+			out, err := Encode(context.Background(), tc.tree, YAML, false, false)
+			switch {
+			case tc.want == "" && (err != nil || !fast):
+				t.Fatalf("encode: %v; written directly: %v; want it written directly", err, fast)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("encode: %v, want an error containing %q", err, tc.want)
+			case tc.want != "" && fast:
+				t.Fatal("the direct writer took a tree beyond the bounds")
+			}
+			if tc.want == "" {
+				if want := emitted(t, tc.tree); out != want {
+					t.Errorf("the direct writer wrote\n%s\nthe emitter writes\n%s", out, want)
+				}
+			}
+		})
+	}
+}
+
+// countValues counts a tree's values as checkShape does.
+func countValues(v any) int {
+	n := 1
+	switch x := v.(type) {
+	case map[string]any:
+		for _, e := range x {
+			n += 1 + countValues(e)
+		}
+	case []any:
+		for _, e := range x {
+			n += countValues(e)
+		}
+	}
+	return n
 }
 
 // TestFastYAMLWriterMatchesTheEmitterOnRandomTrees writes random trees from
@@ -87,6 +207,10 @@ func TestFastYAMLWriterMatchesTheEmitterOnRandomTrees(t *testing.T) {
 			continue
 		}
 		taken++
+		// How much room the writer is told to expect changes nothing.
+		if sized, ok := fastYAMLSized(tree, MaxDocumentBytes, rng.IntN(2*len(got)+2)); !ok || sized != got {
+			t.Fatalf("tree %d: written with a size hint: %v\n%s\nwithout:\n%s", i, ok, sized, got)
+		}
 		if want := emitted(t, tree); got != want {
 			t.Fatalf("tree %d: fast writer wrote\n%s\nthe emitter writes\n%s", i, got, want)
 		}

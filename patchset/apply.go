@@ -43,34 +43,46 @@ type Limits struct {
 // that grows beyond lim fails as soon as it does, and ctx is checked before
 // every operation.
 func Apply(ctx context.Context, doc any, ops []Operation, lim Limits) (any, error) {
-	docSize := encodedSize(doc)
+	out, _, err := ApplyCounted(ctx, doc, ops, lim)
+	return out, err
+}
+
+// Counts are how many values a document had before a patch set was
+// applied and has after, a mapping's keys included.
+type Counts struct{ Before, After int }
+
+// ApplyCounted is Apply, also counting the document's values before and
+// after, without walking the document again: equal trees have as many
+// values, so a different count shows the patch set changed the document.
+func ApplyCounted(ctx context.Context, doc any, ops []Operation, lim Limits) (any, Counts, error) {
+	docSize, docValues := measure(doc)
 	total := docSize
 	for i := range ops {
 		total += ops[i].valueSize + len(ops[i].Path) + len(ops[i].From)
 	}
-	b := &budget{left: workFactor*total + minWork, size: docSize, values: countValues(doc)}
+	b := &budget{left: workFactor*total + minWork, size: docSize, values: docValues, count: docValues}
 	for i := range ops {
 		op := &ops[i]
 		fail := func(reason string, tooLarge bool) error {
 			return &Error{Index: i, Op: op.Op, Path: op.Path, Reason: reason, TooLarge: tooLarge}
 		}
 		if err := ctx.Err(); err != nil {
-			return nil, fmt.Errorf("apply the patch set: %w", err)
+			return nil, Counts{}, fmt.Errorf("apply the patch set: %w", err)
 		}
 		var err error
 		doc, err = applyOne(doc, op, b)
 		switch {
 		case err != nil:
-			return nil, fail(err.Error(), false)
+			return nil, Counts{}, fail(err.Error(), false)
 		case b.left < 0:
-			return nil, fail(fmt.Sprintf("the patch set does more work than %d times the size of the document and patch set (copies, moves or array shifts on this scale are refused)", workFactor), false)
+			return nil, Counts{}, fail(fmt.Sprintf("the patch set does more work than %d times the size of the document and patch set (copies, moves or array shifts on this scale are refused)", workFactor), false)
 		case lim.MaxBytes > 0 && b.size > lim.MaxBytes:
-			return nil, fail(fmt.Sprintf("the patched document would be larger than %d bytes", lim.MaxBytes), true)
+			return nil, Counts{}, fail(fmt.Sprintf("the patched document would be larger than %d bytes", lim.MaxBytes), true)
 		case lim.MaxValues > 0 && b.values > lim.MaxValues:
-			return nil, fail(fmt.Sprintf("the patched document would have more than %d values", lim.MaxValues), true)
+			return nil, Counts{}, fail(fmt.Sprintf("the patched document would have more than %d values", lim.MaxValues), true)
 		}
 	}
-	return doc, nil
+	return doc, Counts{Before: docValues, After: b.count}, nil
 }
 
 const (
@@ -87,11 +99,14 @@ type budget struct {
 	left   int
 	size   int
 	values int
+	// count is the document's exact number of values (countValues), kept
+	// apart from values, an estimate the limit has always been checked on.
+	count int
 }
 
 // charge spends the work of touching v and returns its size and values.
 func (b *budget) charge(v any) (size, values int) {
-	size, values = encodedSize(v), countValues(v)
+	size, values = measure(v)
 	b.left -= size
 	return size, values
 }
@@ -118,9 +133,23 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 	b.left -= len(op.Path) + len(op.From)
 	switch op.Op {
 	case "add":
-		if n := len(op.path); n > 0 && op.path[n-1] == "-" {
+		n := len(op.path)
+		if n > 0 && op.path[n-1] == "-" {
 			if _, err := get(doc, op.path[:len(op.path)-1]); err != nil {
 				return nil, fmt.Errorf("cannot append to %s: %v; create the array first (add %s with value [])", render(op.path[:len(op.path)-1]), err, render(op.path[:len(op.path)-1]))
+			}
+		}
+		if n > 0 {
+			// Where the parent exists, as it usually does, one walk to it
+			// tells what the three walks below tell: whether a member is
+			// replaced, and where to put the value.
+			if p, ok := find(doc, op.path[:n-1]); ok { // parent's walk, without its words
+				if c, isMap := p.(map[string]any); isMap {
+					if old, ok := c[op.path[n-1]]; ok {
+						b.removed(b.charge(old))
+					}
+				}
+				return addInto(doc, op.path, p, b.copy(op.Value, op.valueSize, countValues(op.Value)), b)
 			}
 		}
 		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
@@ -163,7 +192,7 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("from: %w", err)
 		}
-		size, values := encodedSize(v), countValues(v)
+		size, values := measure(v)
 		if old, ok := find(doc, op.path); ok && !appendsOrInserts(doc, op.path) {
 			b.removed(b.charge(old))
 		}
@@ -188,7 +217,7 @@ func appendsOrInserts(doc any, path []string) bool {
 	if len(path) == 0 {
 		return false
 	}
-	p, err := parent(doc, path, false)
+	p, err := parent(doc, path, nil)
 	if err != nil {
 		return false
 	}
@@ -224,6 +253,29 @@ func encodedSize(v any) int {
 	default:
 		return 4
 	}
+}
+
+// measure is encodedSize and countValues in one walk.
+func measure(v any) (size, values int) {
+	switch x := v.(type) {
+	case map[string]any:
+		size, values = 2, 1
+		for k, e := range x {
+			s, n := measure(e)
+			size += len(k) + 4 + s
+			values += 1 + n
+		}
+		return size, values
+	case []any:
+		size, values = 2, 1
+		for _, e := range x {
+			s, n := measure(e)
+			size += 1 + s
+			values += n
+		}
+		return size, values
+	}
+	return encodedSize(v), 1
 }
 
 // countValues counts the values in a tree, a mapping's keys included.

@@ -371,8 +371,10 @@ func FuzzApply(f *testing.F) {
 			return
 		}
 		var out any
+		var counts Counts
+		before := countValues(d)
 		u := fuzzbudget.Measure(func() {
-			out, err = Apply(context.Background(), d, ops, Limits{MaxBytes: 1 << 20, MaxValues: 20_000})
+			out, counts, err = ApplyCounted(context.Background(), d, ops, Limits{MaxBytes: 1 << 20, MaxValues: 20_000})
 		})
 		fuzzbudget.Record(u)
 		if !u.Within() {
@@ -380,6 +382,9 @@ func FuzzApply(f *testing.F) {
 		}
 		if err != nil {
 			return
+		}
+		if counts.Before != before || counts.After != countValues(out) {
+			t.Errorf("counted %+v values, the walks say %d before and %d after", counts, before, countValues(out))
 		}
 		if _, err := json.Marshal(out); err != nil {
 			t.Errorf("applied patch left an unencodable tree: %v", err)

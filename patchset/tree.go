@@ -12,7 +12,7 @@ func get(doc any, path []string) (any, error) {
 	if len(path) == 0 {
 		return doc, nil
 	}
-	p, err := parent(doc, path, false)
+	p, err := parent(doc, path, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -61,20 +61,22 @@ func find(doc any, path []string) (any, bool) {
 	return cur, true
 }
 
-// parent walks to the container holding the last token. With create, missing
-// objects on the way are created (never arrays, and arrays are never padded).
-func parent(doc any, path []string, create bool) (any, error) {
+// parent walks to the container holding the last token. With created set,
+// missing objects on the way are created (never arrays, and arrays are never
+// padded), and the values they add (a key and a mapping each) counted in it.
+func parent(doc any, path []string, created *int) (any, error) {
 	cur := doc
 	for i, tok := range path[:len(path)-1] {
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]
 			if !ok {
-				if !create {
+				if created == nil {
 					return nil, fmt.Errorf("%s does not exist", render(path[:i+1]))
 				}
 				v = map[string]any{}
 				c[tok] = v
+				*created += 2
 			}
 			cur = v
 		case []any:
@@ -93,22 +95,39 @@ func parent(doc any, path []string, create bool) (any, error) {
 // add inserts v at path and returns the (possibly new) document root.
 func add(doc any, path []string, v any, create bool, b *budget) (any, error) {
 	if len(path) == 0 {
+		b.count = countValues(v)
 		return v, nil
 	}
-	p, err := parent(doc, path, create)
+	var created *int
+	if create {
+		created = &b.count
+	}
+	p, err := parent(doc, path, created)
 	if err != nil {
 		return nil, err
 	}
+	return addInto(doc, path, p, v, b)
+}
+
+// addInto is add once p, the parent of path's last token, is found.
+func addInto(doc any, path []string, p, v any, b *budget) (any, error) {
 	last := path[len(path)-1]
 	switch c := p.(type) {
 	case map[string]any:
+		if old, ok := c[last]; ok {
+			b.count -= countValues(old)
+		} else {
+			b.count++ // the key
+		}
 		c[last] = v
+		b.count += countValues(v)
 		return doc, nil
 	case []any:
 		idx, err := index(last, len(c), true)
 		if err != nil {
 			return nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
+		b.count += countValues(v)
 		b.left -= (len(c) - idx) * shiftCost
 		grown := append(c, nil)
 		copy(grown[idx+1:], grown[idx:])
@@ -124,7 +143,7 @@ func remove(doc any, path []string, b *budget) (any, any, error) {
 	if len(path) == 0 {
 		return nil, nil, fmt.Errorf("the whole document cannot be removed")
 	}
-	p, err := parent(doc, path, false)
+	p, err := parent(doc, path, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -136,6 +155,7 @@ func remove(doc any, path []string, b *budget) (any, any, error) {
 			return nil, nil, fmt.Errorf("%s does not exist", render(path))
 		}
 		delete(c, last)
+		b.count -= 1 + countValues(v)
 		return v, doc, nil
 	case []any:
 		idx, err := index(last, len(c), false)
@@ -143,6 +163,7 @@ func remove(doc any, path []string, b *budget) (any, any, error) {
 			return nil, nil, fmt.Errorf("at %s: %w", render(path[:len(path)-1]), err)
 		}
 		v := c[idx]
+		b.count -= countValues(v)
 		b.left -= (len(c) - idx) * shiftCost
 		// In place: the document belongs to this request alone.
 		copy(c[idx:], c[idx+1:])
@@ -161,7 +182,7 @@ func setChild(doc any, path []string, v any) (any, error) {
 	if len(path) == 0 {
 		return v, nil
 	}
-	p, err := parent(doc, path, false)
+	p, err := parent(doc, path, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -159,7 +159,9 @@ func (d *Document) Encode(tree any) (string, error) {
 
 // EncodeContext is Encode, stopping when ctx ends.
 func (d *Document) EncodeContext(ctx context.Context, tree any) (string, error) {
-	out, err := codec.Encode(ctx, tree, d.Format, d.Indented, strings.HasSuffix(d.Raw, "\n"))
+	// A patched document is usually the document read plus what the patch
+	// set added: room for that makes writing it one allocation.
+	out, err := codec.EncodeSized(ctx, tree, d.Format, d.Indented, strings.HasSuffix(d.Raw, "\n"), len(d.Raw)+len(d.Raw)/4+512)
 	if err != nil {
 		return "", documentError("the patched document", err)
 	}

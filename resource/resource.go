@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unsafe"
 
 	"k8s.io/apimachinery/pkg/util/validation"
 
@@ -82,7 +83,7 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 	if cm.Name == "" {
 		return nil, invalidf("a target needs a name of its own (metadata.name): deployments reference targets by name, so generateName cannot be used; set metadata.name, for example to \"staging\"")
 	}
-	if errs := validation.IsDNS1123Label(cm.Name); len(errs) > 0 {
+	if errs := dns1123LabelErrors(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
 	doc, err := DecodeDocumentContext(ctx, cm, KindTarget)
@@ -118,7 +119,7 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 		if !isString {
 			return nil, invalidf("spec.kubernetes.namespace must be a string, got %s", patchset.KindOf(ns))
 		}
-		if errs := validation.IsDNS1123Label(s); len(errs) > 0 {
+		if errs := dns1123LabelErrors(s); len(errs) > 0 {
 			return nil, invalidf("spec.kubernetes.namespace %q is not a valid namespace name (%s)", s, strings.Join(errs, "; "))
 		}
 		t.Namespace = s
@@ -136,6 +137,30 @@ func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
 		t.PatchSet = ops
 	}
 	return t, nil
+}
+
+// dns1123LabelErrors is validation.IsDNS1123Label, which matches a regular
+// expression, for the valid names every request carries checked by hand
+// first; an invalid name gets the library's messages.
+func dns1123LabelErrors(s string) []string {
+	if isDNS1123Label(s) {
+		return nil
+	}
+	return validation.IsDNS1123Label(s)
+}
+
+// isDNS1123Label reports whether s is at most 63 characters of lower-case
+// letters, digits and '-', starting and ending with a letter or digit.
+func isDNS1123Label(s string) bool {
+	if s == "" || len(s) > validation.DNS1123LabelMaxLength || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // guardedPointer returns the protected pointer an operation writes exactly,
@@ -202,11 +227,25 @@ const (
 // what patching yields.
 func Digest(t *Target, data string) string {
 	h := sha256.New()
-	for _, s := range []string{t.UID, data} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+	zero := []byte{0}
+	h.Write(stringBytes(t.UID))
+	h.Write(zero)
+	h.Write(stringBytes(data))
+	h.Write(zero)
+	var sum [sha256.Size]byte
+	const prefix = "sha256:"
+	var out [len(prefix) + 2*sha256.Size]byte
+	copy(out[:], prefix)
+	hex.Encode(out[len(prefix):], h.Sum(sum[:0]))
+	return string(out[:])
+}
+
+// stringBytes is s's bytes without a copy, for io.Writers only: a Writer
+// must neither modify nor retain them (io.Writer's contract), and copying
+// the document (about 2 KB) for the digest was a tenth of a deployment
+// create's allocated bytes.
+func stringBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
 // Deployment is a parsed Deployment.
@@ -237,7 +276,7 @@ func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error)
 	if !ok || name == "" {
 		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", patchset.Describe(v))
 	}
-	if errs := validation.IsDNS1123Label(name); len(errs) > 0 {
+	if errs := dns1123LabelErrors(name); len(errs) > 0 {
 		return nil, invalidf("spec.deploymentTargetName %q cannot name a target (%s); targets are named like \"staging\"", name, strings.Join(errs, "; "))
 	}
 	return &Deployment{Doc: doc, Name: cm.Name, TargetName: name}, nil
@@ -255,8 +294,11 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
-	before := patchset.DeepCopy(d.Doc.Tree)
-	after, err := patchset.Apply(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
+	// Whether the patch set changed the document is decided without a copy
+	// of it: Equal trees have as many values, so a different count is a
+	// change; only an equal count (replacements, tests, an add and its
+	// removal) needs the exact comparison, with the document read again.
+	after, counts, err := patchset.ApplyCounted(ctx, d.Doc.Tree, t.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 	if err != nil {
 		var perr *patchset.Error
 		if errors.As(err, &perr) && perr.TooLarge {
@@ -274,12 +316,31 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 	if spec := m["spec"].(map[string]any); spec["deploymentTargetName"] != d.TargetName {
 		return "", false, fmt.Errorf("the patch set changed spec.deploymentTargetName; it may not")
 	}
-	if patchset.Equal(before, m) {
-		return d.Doc.Raw, false, nil
+	if counts.After == counts.Before {
+		same, err := d.same(ctx, m)
+		if err != nil {
+			return "", false, err
+		}
+		if same {
+			return d.Doc.Raw, false, nil
+		}
 	}
 	out, err := d.Doc.EncodeContext(ctx, m)
 	if err != nil {
 		return "", false, err
 	}
 	return out, true, nil
+}
+
+// same reports whether tree equals the document as it was read. It reads
+// the document again rather than keep a copy of it: only patch sets that
+// leave the number of values as it was get here. The document was read
+// once already, so reading it again cannot fail for its content, and it is
+// not cut short by ctx, as the comparison it replaces was not.
+func (d *Deployment) same(ctx context.Context, tree map[string]any) (bool, error) {
+	orig, err := codec.Decode(context.WithoutCancel(ctx), d.Doc.Raw)
+	if err != nil {
+		return false, fmt.Errorf("read the deployment's document again: %w", err)
+	}
+	return patchset.Equal(orig.Tree, tree), nil
 }

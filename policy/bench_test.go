@@ -1,0 +1,57 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/resource/configmap"
+)
+
+// BenchmarkDeploymentCreateMutate measures what the mutating webhook does
+// below HTTP for the load benchmark's deployment CREATE (cmd/loadbench):
+// parse the deployment, apply the stored target's 10 adds, write the
+// document and the record of the target (digest included).
+func BenchmarkDeploymentCreateMutate(b *testing.B) {
+	var doc strings.Builder
+	doc.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: staging\n  deploymentPatchSet:\n")
+	for i := range 10 {
+		fmt.Fprintf(&doc, "  - op: add\n    path: /spec/template/spec/flinkConfiguration/bench.key%d\n    value: value-%d\n", i, i)
+	}
+	target, err := configmap.ParseTarget(&corev1.ConfigMap{ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta, Data: map[string]string{resource.DataKey: doc.String()}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	target.UID, target.ResourceVersion = "8c1e4a2b-3d5f-4e6a-9b7c-0d1e2f3a4b5c", "412"
+	obj := cm("top-speed-windowing", resource.KindDeployment)
+	obj.Labels["app.kubernetes.io/part-of"] = "flink-bench"
+	obj.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 900)}
+	obj.Data = map[string]string{resource.DataKey: `kind: Deployment
+spec:
+  deploymentTargetName: staging
+  template:
+    spec:
+      artifact:
+        kind: jar
+        jarUri: https://repo1.maven.org/maven2/org/apache/flink/flink-examples-streaming/1.20.0/flink-examples-streaming-1.20.0-TopSpeedWindowing.jar
+      parallelism: 2
+      flinkConfiguration:
+        taskmanager.numberOfTaskSlots: "2"
+`}
+	r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: obj.Name, New: obj, PlatformNamespace: "flink-platform"}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		dep, err := configmap.ParseDeploymentContext(ctx, obj)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if d := DeploymentWriteMutate(ctx, r, dep, resource.TargetLookup{Target: target}); !d.Allowed {
+			b.Fatalf("denied: %s", d.Message)
+		}
+	}
+}
