@@ -242,3 +242,56 @@ func FuzzTypedPatchIsTheGenericPatch(f *testing.F) {
 		}
 	})
 }
+
+// TestClosedTLSConnectionsGiveBackWhatTheyKept serves reviews over real
+// TLS connections, as flinkgate serve does: net/http must hand ConnState
+// the very connection ConnContext got, so that what each connection kept is
+// given back when it closes (a key that did not match would keep it
+// counted for ever, and the bound would soon refuse every buffer).
+func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
+	s, _ := newTestServer(t, benchLookup(), nil, rbac.ModeOff)
+	srv := httptest.NewUnstartedServer(s.Handler())
+	srv.Config.ConnContext = ConnContext
+	srv.Config.ConnState = ConnState
+	srv.StartTLS()
+	before := keptBytes.Load()
+	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
+	const conns = 4
+	clients := make([]*http.Client, conns)
+	for i := range clients {
+		tr := srv.Client().Transport.(*http.Transport).Clone()
+		clients[i] = &http.Client{Transport: tr}
+		for range 2 {
+			req, err := http.NewRequest(http.MethodPost, srv.URL+"/mutate", bytes.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			resp, err := clients[i].Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("answered %d", resp.StatusCode)
+			}
+		}
+	}
+	if got := keptBytes.Load() - before; got < conns*int64(len(body)) {
+		t.Fatalf("%d open connections keep %d bytes together, want at least %d: the test must see them keep their buffers", conns, got, conns*len(body))
+	}
+	for _, c := range clients {
+		c.CloseIdleConnections()
+	}
+	srv.Close()
+	// The server's ConnState runs as each connection's goroutine ends,
+	// which srv.Close does not wait for.
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Second); keptBytes.Load() > before; <-tick.C {
+		if time.Now().After(deadline) {
+			t.Fatalf("after every connection closed, %d bytes are still counted as kept", keptBytes.Load()-before)
+		}
+	}
+}
