@@ -3,6 +3,7 @@ package webhook
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
@@ -226,8 +228,16 @@ func fuzzBool(b uint8) *bool {
 func FuzzTypedPatchIsTheGenericPatch(f *testing.F) {
 	f.Add("a\x02b\x01~/\x02<&>", "a\x02c\x01\x02\u2028", "\x03", "n\x02\xff", "resource.yaml\x02x: 1\n", "resource.yaml\x02x: 2\n", "k\x02v", "", "fin\x01", "", uint8(1), uint8(2))
 	f.Add("", "\x03", "~0\x02~1", "~0\x02~1\x01/\x02", "\x03", "\x02", "", "\x03", "", "\x03", uint8(0), uint8(1))
+	var applied struct {
+		Request struct {
+			Object *corev1.ConfigMap `json:"object"`
+		} `json:"request"`
+	}
+	if err := json.Unmarshal(appliedReview(f, admissionv1.Create), &applied); err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, la, lb, aa, ab, da, db, ba, bb, fa, fb string, ia, ib uint8) {
-		before := appliedConfigMap(t)
+		before := applied.Request.Object.DeepCopy()
 		before.Labels, before.Annotations, before.Data = fuzzMap(la), fuzzMap(aa), fuzzMap(da)
 		before.BinaryData, before.Finalizers, before.Immutable = fuzzBytesMap(ba), fuzzStrings(fa), fuzzBool(ia)
 		after := new(*before)
