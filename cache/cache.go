@@ -60,8 +60,9 @@ type Clients struct {
 	// LiveClient and LiveMeta make the reads an admission waits for. They
 	// must not queue behind the informers' rate limit: that wait is added
 	// to every write of a deployment and, once it passes the webhook
-	// timeout, fails the write. Admissions bound them (at most one read
-	// each) and the API server's priority and fairness limits them.
+	// timeout, fails the write. Admissions bound them (at most two reads
+	// each, MaxLiveReads at once) and the API server's priority and
+	// fairness limits them.
 	LiveClient kubernetes.Interface
 	LiveMeta   metadata.Interface
 }
