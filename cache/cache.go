@@ -60,7 +60,7 @@ type Clients struct {
 	// LiveClient and LiveMeta make the reads an admission waits for. They
 	// must not queue behind the informers' rate limit: that wait is added
 	// to every write of a deployment and, once it passes the webhook
-	// timeout, fails the write. Admissions bound them (at most two reads
+	// timeout, fails the write. Admissions bound them (at most one read
 	// each, MaxLiveReads at once) and the API server's priority and
 	// fairness limits them.
 	LiveClient kubernetes.Interface

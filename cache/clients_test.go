@@ -10,6 +10,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/flowcontrol"
 
@@ -130,5 +131,23 @@ func TestLiveReadsInFlightAreBounded(t *testing.T) {
 	}
 	if got := arrived.Load(); got != MaxLiveReads {
 		t.Errorf("%d live reads reached the API server at once, want at most %d", got, MaxLiveReads)
+	}
+}
+
+func TestOnlyLiveReadsSayTheyAreLive(t *testing.T) {
+	clients, err := ClientsFor(&rest.Config{Host: apiServer(t).URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(clients, []string{ns}, health.NewRefusals())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if found := c.TargetLive(context.Background(), ns, "staging"); found.Target == nil || !found.Live {
+		t.Errorf("a live read found target %v, live %v; want the target, live", found.Target, found.Live)
+	}
+	cached, _, _ := started(t, []k8sruntime.Object{target("staging", validTarget)}, nil)
+	if found := cached.Target(context.Background(), ns, "staging"); found.Target == nil || found.Live {
+		t.Errorf("a cached look-up found target %v, live %v; want the target, not live", found.Target, found.Live)
 	}
 }

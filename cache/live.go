@@ -14,6 +14,12 @@ import (
 // webhook asks it when a deployment newly references a target, so a stale
 // cache cannot hide that the target is being deleted.
 func (c *Cache) TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup {
+	found := c.targetLive(ctx, namespace, name)
+	found.Live = true
+	return found
+}
+
+func (c *Cache) targetLive(ctx context.Context, namespace, name string) resource.TargetLookup {
 	release, err := c.liveSlot(ctx)
 	if err != nil {
 		return resource.TargetLookup{Err: fmt.Errorf("get configmap %s/%s: %w", namespace, name, err)}

@@ -54,6 +54,9 @@ type TargetLookup struct {
 	// Err is set when the target exists but is invalid (an *InvalidError), or
 	// when it could not be looked up.
 	Err error
+	// Live is set when the answer was read from the API server for this
+	// look-up rather than from a cache, so it need not be read again.
+	Live bool
 }
 
 // ResolvedNamespace is where the target's Flink clusters run: its own

@@ -613,7 +613,7 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		if r.Stage == policy.StageMutate {
 			return policy.DeploymentWriteMutate(ctx, r, dep, found)
 		}
-		if found.Target != nil && !found.Target.Terminating && policy.NewReference(r, dep) {
+		if found.Target != nil && !found.Target.Terminating && !found.Live && policy.NewReference(r, dep) {
 			found = s.cfg.Lookup.TargetLive(ctx, r.Namespace, dep.TargetName)
 		}
 		return policy.DeploymentWriteValidate(r, dep, found)

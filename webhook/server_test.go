@@ -736,3 +736,48 @@ func TestNoAnswerDependsOnEarlierRequests(t *testing.T) {
 		})
 	}
 }
+
+// liveCounting answers Target as the cache does for a target it has not
+// seen (live: a fresh read) or has (not live), and counts TargetLive calls.
+type liveCounting struct {
+	fakeLookup
+	targetIsLive bool
+	liveReads    int
+}
+
+func (l *liveCounting) Target(ctx context.Context, ns, name string) resource.TargetLookup {
+	found := l.fakeLookup.Target(ctx, ns, name)
+	found.Live = l.targetIsLive
+	return found
+}
+
+func (l *liveCounting) TargetLive(ctx context.Context, ns, name string) resource.TargetLookup {
+	l.liveReads++
+	found := l.fakeLookup.TargetLive(ctx, ns, name)
+	found.Live = true
+	return found
+}
+
+func TestANewReferenceReadsItsTargetLiveOnce(t *testing.T) {
+	target := stored(configMap("staging", resource.KindTarget, seedTarget), "staging")
+	cases := []struct {
+		name          string
+		targetIsLive  bool
+		wantLiveReads int
+	}{
+		{"A target found in the cache is read again live before a new reference to it is admitted.", false, 1},
+		{"A target the cache lacked, already read live to find it, is not read live a second time.", true, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			l := &liveCounting{fakeLookup: fakeLookup{targets: map[string]*corev1.ConfigMap{"staging": target}}, targetIsLive: tc.targetIsLive}
+			s, _ := newTestServer(t, l, nil, rbac.ModeOff)
+			if resp := post(t, s.Handler(), "/validate", review(admissionv1.Create, nil, admittedDeployment(yamlDeployment))); !resp.Allowed {
+				t.Fatalf("the deployment was denied: %v", resp.Result)
+			}
+			if l.liveReads != tc.wantLiveReads {
+				t.Errorf("the target was read live %d more times, want %d", l.liveReads, tc.wantLiveReads)
+			}
+		})
+	}
+}
