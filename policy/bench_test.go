@@ -2,12 +2,12 @@ package policy
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 
+	"flinkgate.io/flinkgate/internal/benchdata"
 	"flinkgate.io/flinkgate/resource"
 	"flinkgate.io/flinkgate/resource/configmap"
 )
@@ -17,12 +17,7 @@ import (
 // parse the deployment, apply the stored target's 10 adds, write the
 // document and the record of the target (digest included).
 func BenchmarkDeploymentCreateMutate(b *testing.B) {
-	var doc strings.Builder
-	doc.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: staging\n  deploymentPatchSet:\n")
-	for i := range 10 {
-		fmt.Fprintf(&doc, "  - op: add\n    path: /spec/template/spec/flinkConfiguration/bench.key%d\n    value: value-%d\n", i, i)
-	}
-	target, err := configmap.ParseTarget(&corev1.ConfigMap{ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta, Data: map[string]string{resource.DataKey: doc.String()}})
+	target, err := configmap.ParseTarget(&corev1.ConfigMap{ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta, Data: map[string]string{resource.DataKey: benchdata.TargetDocument()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -30,18 +25,7 @@ func BenchmarkDeploymentCreateMutate(b *testing.B) {
 	obj := cm("top-speed-windowing", resource.KindDeployment)
 	obj.Labels["app.kubernetes.io/part-of"] = "flink-bench"
 	obj.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 900)}
-	obj.Data = map[string]string{resource.DataKey: `kind: Deployment
-spec:
-  deploymentTargetName: staging
-  template:
-    spec:
-      artifact:
-        kind: jar
-        jarUri: https://repo1.maven.org/maven2/org/apache/flink/flink-examples-streaming/1.20.0/flink-examples-streaming-1.20.0-TopSpeedWindowing.jar
-      parallelism: 2
-      flinkConfiguration:
-        taskmanager.numberOfTaskSlots: "2"
-`}
+	obj.Data = map[string]string{resource.DataKey: benchdata.DeploymentDocument}
 	r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: obj.Name, New: obj, PlatformNamespace: "flink-platform"}
 	ctx := context.Background()
 	b.ReportAllocs()

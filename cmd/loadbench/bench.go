@@ -16,6 +16,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/benchdata"
 )
 
 const (
@@ -65,7 +66,7 @@ func startEnv(ctx context.Context, o *options, fill func(context.Context, *clust
 	target := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: servedNS, Labels: map[string]string{kindLabel: "DeploymentTarget"},
 			Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
-		Data:      map[string]string{"resource.yaml": targetDocument()},
+		Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
 		Immutable: new(true),
 	}
 	if _, err := c.Client().CoreV1().ConfigMaps(servedNS).Create(ctx, target, metav1.CreateOptions{}); err != nil {

@@ -3,8 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"strings"
 
+	"flinkgate.io/flinkgate/internal/benchdata"
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -22,31 +22,6 @@ const (
 	kindLabel      = "flinkgate.io/kind"
 )
 
-// targetDocument is the target's resource.yaml: ten adds, like the issue's
-// patch set.
-func targetDocument() string {
-	var b strings.Builder
-	b.WriteString("kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: staging\n  deploymentPatchSet:\n")
-	for i := range 10 {
-		fmt.Fprintf(&b, "  - op: add\n    path: /spec/template/spec/flinkConfiguration/bench.key%d\n    value: value-%d\n", i, i)
-	}
-	return b.String()
-}
-
-// deploymentDocument is the deployment's resource.yaml.
-const deploymentDocument = `kind: Deployment
-spec:
-  deploymentTargetName: staging
-  template:
-    spec:
-      artifact:
-        kind: jar
-        jarUri: https://repo1.maven.org/maven2/org/apache/flink/flink-examples-streaming/1.20.0/flink-examples-streaming-1.20.0-TopSpeedWindowing.jar
-      parallelism: 2
-      flinkConfiguration:
-        taskmanager.numberOfTaskSlots: "2"
-`
-
 // deploymentConfigMap is the deployment as kubectl apply would send it.
 func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
@@ -55,7 +30,7 @@ func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
 			Name: name, Namespace: namespace,
 			Labels: map[string]string{kindLabel: "Deployment", "app.kubernetes.io/part-of": "flink-bench"},
 		},
-		Data: map[string]string{"resource.yaml": deploymentDocument},
+		Data: map[string]string{"resource.yaml": benchdata.DeploymentDocument},
 	}
 	return cm
 }

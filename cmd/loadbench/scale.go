@@ -24,6 +24,7 @@ import (
 	"k8s.io/client-go/util/flowcontrol"
 
 	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/benchdata"
 )
 
 // referenced is how many deployments reference the target whose DELETE is
@@ -143,7 +144,7 @@ func startReference(ctx context.Context, e *env, o *options) (*cluster.Flinkgate
 	target := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: refNS, Labels: map[string]string{kindLabel: "DeploymentTarget"},
 			Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
-		Data:      map[string]string{"resource.yaml": targetDocument()},
+		Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
 		Immutable: new(true),
 	}
 	if _, err := c.Client().CoreV1().ConfigMaps(refNS).Create(ctx, target, metav1.CreateOptions{}); err != nil {
@@ -292,7 +293,7 @@ func deleteReview(namespace string) ([]byte, error) {
 	target := map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": targetName, "namespace": namespace, "labels": map[string]string{kindLabel: "DeploymentTarget"}},
-		"data":     map[string]string{"resource.yaml": targetDocument()},
+		"data":     map[string]string{"resource.yaml": benchdata.TargetDocument()},
 	}
 	raw, err := json.Marshal(target)
 	if err != nil {
