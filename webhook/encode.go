@@ -262,27 +262,7 @@ func appendBase64(b, v []byte) []byte {
 }
 
 // appendBytesMap writes m with its keys sorted, as encoding/json does.
-func appendBytesMap(b []byte, m map[string][]byte) []byte {
-	if m == nil {
-		return append(b, "null"...)
-	}
-	var buf [16]string
-	keys := buf[:0]
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	b = append(b, '{')
-	for i, k := range keys {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendJSONString(b, k)
-		b = append(b, ':')
-		b = appendBase64(b, m[k])
-	}
-	return append(b, '}')
-}
+func appendBytesMap(b []byte, m map[string][]byte) []byte { return appendSortedMap(b, m, appendBase64) }
 
 // patchSizeHint is about the encoded size of ops, so the buffer is
 // allocated once: the patched document dominates it.
@@ -304,6 +284,12 @@ func patchSizeHint(ops []jsonPatchOp) int {
 
 // appendStringMap writes m with its keys sorted, as encoding/json does.
 func appendStringMap(b []byte, m map[string]string) []byte {
+	return appendSortedMap(b, m, appendJSONString)
+}
+
+// appendSortedMap writes m with its keys sorted, as encoding/json does, each
+// value by appendValue.
+func appendSortedMap[V any](b []byte, m map[string]V, appendValue func([]byte, V) []byte) []byte {
 	if m == nil {
 		return append(b, "null"...)
 	}
@@ -320,7 +306,7 @@ func appendStringMap(b []byte, m map[string]string) []byte {
 		}
 		b = appendJSONString(b, k)
 		b = append(b, ':')
-		b = appendJSONString(b, m[k])
+		b = appendValue(b, m[k])
 	}
 	return append(b, '}')
 }
