@@ -140,23 +140,7 @@ func (r *fastReader) null() bool { return r.peek() == 'n' && r.literal("null") }
 // object reads an object's members, calling each with the reader at the
 // member's value; each must consume the value.
 func (r *fastReader) object(each func(key []byte)) {
-	if r.peek() != '{' {
-		r.fail()
-		return
-	}
-	r.depth++
-	if r.depth > maxFastDepth {
-		r.fail()
-		return
-	}
-	r.i++
-	r.ws()
-	if r.peek() == '}' {
-		r.i++
-		r.depth--
-		return
-	}
-	for r.ok {
+	r.container('{', '}', func() {
 		k := r.key()
 		r.ws()
 		if r.peek() != ':' {
@@ -165,29 +149,20 @@ func (r *fastReader) object(each func(key []byte)) {
 		}
 		r.i++
 		r.ws()
-		if !r.ok {
-			return
+		if r.ok {
+			each(k)
 		}
-		each(k)
-		r.ws()
-		switch r.peek() {
-		case ',':
-			r.i++
-			r.ws()
-		case '}':
-			r.i++
-			r.depth--
-			return
-		default:
-			r.fail()
-		}
-	}
+	})
 }
 
 // array reads an array's elements, calling each with the reader at the
 // element.
-func (r *fastReader) array(each func()) {
-	if r.peek() != '[' {
+func (r *fastReader) array(each func()) { r.container('[', ']', each) }
+
+// container reads what open and close enclose, calling member with the
+// reader at each member; the depth is bounded by maxFastDepth.
+func (r *fastReader) container(open, close byte, member func()) {
+	if r.peek() != open {
 		r.fail()
 		return
 	}
@@ -198,19 +173,22 @@ func (r *fastReader) array(each func()) {
 	}
 	r.i++
 	r.ws()
-	if r.peek() == ']' {
+	if r.peek() == close {
 		r.i++
 		r.depth--
 		return
 	}
 	for r.ok {
-		each()
+		member()
+		if !r.ok {
+			return
+		}
 		r.ws()
 		switch r.peek() {
 		case ',':
 			r.i++
 			r.ws()
-		case ']':
+		case close:
 			r.i++
 			r.depth--
 			return
