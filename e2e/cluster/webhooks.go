@@ -51,15 +51,9 @@ func (c *Cluster) RegisterWebhooks(ctx context.Context, url string, caBundle []b
 // first namespace must exist: the wait probes it. Several names may be
 // registered at once, for flinkgates serving different namespaces.
 func (c *Cluster) RegisterWebhooksNamed(ctx context.Context, name, url string, caBundle []byte, namespaces []string) error {
-	if len(namespaces) == 0 {
-		return errors.New("register webhooks: no namespaces")
-	}
 	started := time.Now()
-	mutating, validating, err := c.renderWebhooks(ctx, name, url, caBundle, namespaces)
+	mutating, validating, err := c.replacingWebhooks(ctx, name, url, caBundle, namespaces)
 	if err != nil {
-		return err
-	}
-	if err := c.UnregisterWebhooks(ctx, name); err != nil {
 		return err
 	}
 
@@ -90,18 +84,12 @@ func (c *Cluster) RegisterWebhooksNamed(ctx context.Context, name, url string, c
 // API server calls it. The webhooks are named "<name>.<chart's name>", so
 // that the API server's metrics tell them from flinkgate's.
 func (c *Cluster) CreateWebhooksNamed(ctx context.Context, name, url string, caBundle []byte, namespaces []string) error {
-	if len(namespaces) == 0 {
-		return errors.New("register webhooks: no namespaces")
-	}
-	mutating, validating, err := c.renderWebhooks(ctx, name, url, caBundle, namespaces)
+	mutating, validating, err := c.replacingWebhooks(ctx, name, url, caBundle, namespaces)
 	if err != nil {
 		return err
 	}
 	mutating.Webhooks[0].Name = name + "." + mutating.Webhooks[0].Name
 	validating.Webhooks[0].Name = name + "." + validating.Webhooks[0].Name
-	if err := c.UnregisterWebhooks(ctx, name); err != nil {
-		return err
-	}
 	api := c.client.AdmissionregistrationV1()
 	if _, err := api.ValidatingWebhookConfigurations().Create(ctx, validating, metav1.CreateOptions{}); err != nil {
 		return fmt.Errorf("create validating webhook configuration %s: %w", name, err)
@@ -110,6 +98,22 @@ func (c *Cluster) CreateWebhooksNamed(ctx context.Context, name, url string, caB
 		return fmt.Errorf("create mutating webhook configuration %s: %w", name, err)
 	}
 	return nil
+}
+
+// replacingWebhooks renders the webhook configurations of the given name
+// and deletes any registered under it, for the caller to create anew.
+func (c *Cluster) replacingWebhooks(ctx context.Context, name, url string, caBundle []byte, namespaces []string) (*admissionregistrationv1.MutatingWebhookConfiguration, *admissionregistrationv1.ValidatingWebhookConfiguration, error) {
+	if len(namespaces) == 0 {
+		return nil, nil, errors.New("register webhooks: no namespaces")
+	}
+	mutating, validating, err := c.renderWebhooks(ctx, name, url, caBundle, namespaces)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := c.UnregisterWebhooks(ctx, name); err != nil {
+		return nil, nil, err
+	}
+	return mutating, validating, nil
 }
 
 // UnregisterWebhooks deletes both webhook configurations of the given name,
