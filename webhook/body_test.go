@@ -17,7 +17,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"flinkgate.io/flinkgate/internal/budget"
-	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -135,12 +134,7 @@ func TestLargeReviewsShareABoundedBudget(t *testing.T) {
 // also finds a buffer shared by two requests at once.
 func TestConnectionBuffersAnswerLikeFreshOnes(t *testing.T) {
 	lookup := benchLookup()
-	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
-	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
-	srv.Start()
-	defer srv.Close()
+	s, srv := connServer(t, lookup)
 	dep := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
 	bodies := [][]byte{
 		appliedReview(t, admissionv1.Update), // the largest first, so later ones leave its bytes behind

@@ -5,7 +5,6 @@ package webhook
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -628,43 +627,7 @@ func BenchmarkDecodeAdversarialReview(b *testing.B) {
 // byte table: every byte value at every position among plain bytes (and
 // among bytes that sit next to the tests' thresholds), then random words.
 func TestPlainWordIsPlainByteEightTimes(t *testing.T) {
-	byBytes := func(w [8]byte) bool {
-		for _, c := range w {
-			if !plainByte[c] {
-				return false
-			}
-		}
-		return true
-	}
-	check := func(w [8]byte) {
-		t.Helper()
-		if got, want := plainWord(binary.LittleEndian.Uint64(w[:])), byBytes(w); got != want {
-			t.Fatalf("plainWord(%q) = %v, want %v", w, got, want)
-		}
-	}
-	for _, fill := range []byte{'a', ' ', '!', '#', '[', ']', '~', 0x7f, 0x21} {
-		for pos := range 8 {
-			for c := range 256 {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[pos] = byte(c)
-				check(w)
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(13, 14))
-	near := []byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', '!', '#', '\\', '[', ']', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}
-	for range 200_000 {
-		var w [8]byte
-		for i := range w {
-			if rng.IntN(2) == 0 {
-				w[i] = near[rng.IntN(len(near))]
-			} else {
-				w[i] = byte(rng.IntN(256))
-			}
-		}
-		check(w)
-	}
+	checkWordIsBytes(t, "plainWord", plainWord, func(c byte) bool { return plainByte[c] },
+		[]byte{'a', ' ', '!', '#', '[', ']', '~', 0x7f, 0x21},
+		[]byte{0x00, 0x01, 0x1f, 0x20, 0x21, '"', '!', '#', '\\', '[', ']', 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff}, 13)
 }

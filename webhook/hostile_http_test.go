@@ -62,12 +62,7 @@ func (q rawRequest) bytes() []byte {
 // checks that each answer, in order, is the one its review gets alone.
 func TestPipelinedReviewsOnOneConnectionGetTheirOwnAnswers(t *testing.T) {
 	lookup := benchLookup()
-	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
-	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
-	srv.Start()
-	defer srv.Close()
+	s, srv := connServer(t, lookup)
 
 	dep := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
 	large := appliedReview(t, admissionv1.Update)
