@@ -337,10 +337,7 @@ const maxConnBuffer = 16 << 10
 // (TestDecodedReviewsKeepNoBytesOfTheBody), the patch is only written into
 // the answer, and the answer written over the body is copied by
 // ResponseWriter.Write.
-type connBuffer struct {
-	buf, patch []byte
-	kept       int64 // bytes counted in keptBytes
-}
+type connBuffer struct{ buf, patch []byte } // their capacities count in keptBytes
 
 // maxKeptBytes bounds what all connections keep between requests together:
 // about 1,000 connections' usual reviews. Any pod can open connections, and
@@ -365,7 +362,6 @@ func (cb *connBuffer) keep(slot *[]byte, b []byte) {
 		keptBytes.Add(-grow)
 		return
 	}
-	cb.kept += grow
 	*slot = b[:0]
 }
 
@@ -392,8 +388,8 @@ func ConnState(c net.Conn, state http.ConnState) {
 	if v, ok := connBufs.LoadAndDelete(c); ok {
 		cb := v.(*connBuffer)
 		// Its requests are over: no handler of this connection runs.
-		keptBytes.Add(-cb.kept)
-		cb.kept, cb.buf, cb.patch = 0, nil, nil
+		keptBytes.Add(-int64(cap(cb.buf) + cap(cb.patch)))
+		cb.buf, cb.patch = nil, nil
 	}
 }
 
