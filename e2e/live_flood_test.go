@@ -24,6 +24,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"flinkgate.io/flinkgate/cache"
@@ -46,9 +48,10 @@ const (
 // but cannot write through the API server: 64 kept-alive connections send
 // forged validate reviews, each a deployment CREATE naming a target the
 // cache does not hold, so each forces a live GET. Meanwhile deployments are
-// created through the API server at a modest rate, as a user would; every
-// one must be admitted and patched, since their own live GETs queue for the
-// same slots. It reports the flood's rate and the creates' latency with and
+// created through the API server at a modest rate, each by another user,
+// as authors would; every one must be admitted and patched, since their own
+// live GETs queue for the same slots (and their authorization checks go to
+// the API server, as the forged reviews' do). It reports the flood's rate and the creates' latency with and
 // without it.
 func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 	s := admissionSuite(t)
@@ -81,8 +84,10 @@ func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			body := bytes.Clone(bodies[i])
 			for !stop.Load() {
-				tally.add(forge(client, url, bodies[i]))
+				freshTarget(body)
+				tally.add(forge(client, url, body))
 			}
 		}()
 	}
@@ -130,6 +135,18 @@ func (s *suite) createPaced(t *testing.T, target, base string) pacedCreates {
 	if err := yaml.Unmarshal([]byte(s.exampleDeployment(t, base, target)), &dep); err != nil {
 		t.Fatal(err)
 	}
+	// Each create is a different user's, as when many authors each create
+	// now and then, so flinkgate's authorization answers are not cached
+	// for them (an administrator impersonates them, keeping their rights).
+	clients := make([]kubernetes.Interface, legitPerPhase)
+	for i := range clients {
+		cfg := s.c.RestConfig()
+		cfg.Impersonate = rest.ImpersonationConfig{UserName: name(base + "-author"), Groups: []string{"system:masters", "system:authenticated"}}
+		var err error
+		if clients[i], err = kubernetes.NewForConfig(cfg); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var (
 		mu  sync.Mutex
 		out pacedCreates
@@ -149,7 +166,7 @@ func (s *suite) createPaced(t *testing.T, target, base string) pacedCreates {
 			ctx, cancel := context.WithTimeout(context.Background(), legitCreateWait)
 			defer cancel()
 			start := time.Now()
-			got, err := s.c.Client().CoreV1().ConfigMaps(s.ns).Create(ctx, cm, metav1.CreateOptions{})
+			got, err := clients[i].CoreV1().ConfigMaps(s.ns).Create(ctx, cm, metav1.CreateOptions{})
 			took := time.Since(start)
 			mu.Lock()
 			defer mu.Unlock()
@@ -177,9 +194,9 @@ func forgedReviews(t *testing.T, s *suite, n int) [][]byte {
 		if _, err := rand.Read(b); err != nil {
 			t.Fatal(err)
 		}
-		missing := "forged-" + hex.EncodeToString(b)
+		missing := forgedPrefix + hex.EncodeToString(b)
 		var dep corev1.ConfigMap
-		if err := yaml.Unmarshal([]byte(s.exampleDeployment(t, name("forged"), missing)), &dep); err != nil {
+		if err := yaml.Unmarshal([]byte(s.exampleDeployment(t, name("flood"), missing)), &dep); err != nil {
 			t.Fatal(err)
 		}
 		out[i] = pipelineReview(t, fmt.Sprintf("forged-%d", i), &dep)
@@ -189,6 +206,39 @@ func forgedReviews(t *testing.T, s *suite, n int) [][]byte {
 
 // deniedMissing is the class of a forged review's expected answer.
 const deniedMissing = "denied: target does not exist"
+
+// forgedPrefix starts every forged target name; 16 hex digits follow.
+const forgedPrefix = "forged-"
+
+// freshTarget renames, in place, the random target of a forged review, so
+// no answer about it (the target look-up, the authorization check) is
+// cached.
+func freshTarget(body []byte) {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails
+	name := []byte(hex.EncodeToString(b[:]))
+	for rest := body; ; {
+		i := bytes.Index(rest, []byte(forgedPrefix))
+		if i < 0 || len(rest) < i+len(forgedPrefix)+len(name) {
+			return
+		}
+		rest = rest[i+len(forgedPrefix):]
+		if !isHex(rest[:len(name)]) {
+			continue // the deployment's own name, "forged-<n>"
+		}
+		copy(rest, name)
+		rest = rest[len(name):]
+	}
+}
+
+func isHex(b []byte) bool {
+	for _, c := range b {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // forge sends one forged review and classifies its answer.
 func forge(client *http.Client, url string, body []byte) string {
@@ -220,7 +270,7 @@ func forge(client *http.Client, url string, body []byte) string {
 	}
 }
 
-// firstWords keeps a class of answer short and free of per-request names.
+// firstWords keeps a class of answer short.
 func firstWords(s string) string {
 	if len(s) > 120 {
 		s = s[:120]
