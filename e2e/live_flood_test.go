@@ -15,11 +15,13 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -57,7 +59,64 @@ const (
 // without it.
 func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 	s := admissionSuite(t)
-	conns := floodConnections(t)
+	f := runForgedFlood(t, s, floodConnections(t, floodConns), nil)
+
+	// The flood must have been one: answered with the denial a missing
+	// target gets only after a live GET. A forged review may be refused
+	// otherwise (no slot before its deadline), but never allowed.
+	if n := f.tally.count(deniedMissing); n < f.conns {
+		t.Errorf("the flood got %d answers that followed a live GET from %d connections; it did not load the live reads", n, f.conns)
+	}
+	if n := f.tally.count("allowed"); n > 0 {
+		t.Errorf("%d forged reviews naming a missing target were allowed", n)
+	}
+	f.checkCreates(t)
+}
+
+// processCPU is the CPU time flinkgate has used, from its own metrics.
+func processCPU(t *testing.T, s *suite) float64 {
+	t.Helper()
+	ms := scrapeFamilies(t, s)["process_cpu_seconds_total"].GetMetric()
+	if len(ms) == 0 {
+		t.Fatal("flinkgate exports no process_cpu_seconds_total")
+	}
+	return ms[0].GetCounter().GetValue()
+}
+
+// selfCPU is the CPU time this test process has used.
+func selfCPU(t *testing.T) float64 {
+	t.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		t.Fatal(err)
+	}
+	sec := func(tv syscall.Timeval) float64 { return float64(tv.Sec) + float64(tv.Usec)/1e6 }
+	return sec(ru.Utime) + sec(ru.Stime)
+}
+
+// floodResult is what one forged flood and the creates around it saw.
+type floodResult struct {
+	conns          int
+	tally          *floodTally
+	quiet, flooded pacedCreates
+}
+
+// checkCreates fails the test for every legitimate create that failed.
+func (f floodResult) checkCreates(t *testing.T) {
+	t.Helper()
+	for _, phase := range []pacedCreates{f.quiet, f.flooded} {
+		for _, msg := range phase.failures {
+			t.Errorf("a legitimate create failed: %s", msg)
+		}
+	}
+}
+
+// runForgedFlood creates deployments through the API server at a modest
+// pace, then does it again while conns kept-alive connections (presenting
+// certs, if any) send forged validate reviews straight to s's flinkgate.
+// It logs the flood's rate and the creates' latency with and without it.
+func runForgedFlood(t *testing.T, s *suite, conns int, certs []tls.Certificate) floodResult {
+	t.Helper()
 	target := s.seedTarget(t)
 
 	// Without the flood first, so both phases see the same warm cluster.
@@ -69,7 +128,7 @@ func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 		t.Fatal("the CA bundle holds no certificate")
 	}
 	transport := &http.Transport{
-		TLSClientConfig:     &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}},
+		TLSClientConfig:     &tls.Config{RootCAs: pool, NextProtos: []string{"http/1.1"}, Certificates: certs},
 		MaxConnsPerHost:     conns,
 		MaxIdleConnsPerHost: conns,
 	}
@@ -82,6 +141,7 @@ func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 		wg    sync.WaitGroup
 		tally floodTally
 	)
+	fgCPU, ownCPU := processCPU(t, s), selfCPU(t)
 	began := time.Now()
 	for i := range conns {
 		wg.Add(1)
@@ -99,37 +159,27 @@ func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	elapsed := time.Since(began)
+	fgCPU, ownCPU = processCPU(t, s)-fgCPU, selfCPU(t)-ownCPU
 
 	t.Logf("forged flood: %d connections, %d answers in %s (%.0f/s): %s",
 		conns, tally.total(), elapsed.Round(time.Millisecond), float64(tally.total())/elapsed.Seconds(), tally.String())
+	t.Logf("CPU during the flood: flinkgate %.2fs, the test process (attacker and creates) %.2fs, in %s on %d cores",
+		fgCPU, ownCPU, elapsed.Round(time.Millisecond), runtime.NumCPU())
 	t.Logf("legitimate creates, %d at one per %s: without the flood p50 %s p99 %s max %s; with it p50 %s p99 %s max %s",
 		legitPerPhase, legitEvery,
 		quantile(quiet.latencies, 0.50), quantile(quiet.latencies, 0.99), quantile(quiet.latencies, 1),
 		quantile(flooded.latencies, 0.50), quantile(flooded.latencies, 0.99), quantile(flooded.latencies, 1))
-
-	// The flood must have been one: answered with the denial a missing
-	// target gets only after a live GET. A forged review may be refused
-	// otherwise (no slot before its deadline), but never allowed.
-	if n := tally.count(deniedMissing); n < conns {
-		t.Errorf("the flood got %d answers that followed a live GET from %d connections; it did not load the live reads", n, conns)
-	}
-	if n := tally.count("allowed"); n > 0 {
-		t.Errorf("%d forged reviews naming a missing target were allowed", n)
-	}
-	for _, phase := range []pacedCreates{quiet, flooded} {
-		for _, f := range phase.failures {
-			t.Errorf("a legitimate create failed: %s", f)
-		}
-	}
+	return floodResult{conns: conns, tally: &tally, quiet: quiet, flooded: flooded}
 }
 
-// floodConnections is floodConns, or FLINKGATE_FLOOD_CONNS to find where
-// legitimate creates start to fail (with 2048 on a 2-core machine, all do).
-func floodConnections(t *testing.T) int {
+// floodConnections is def, or FLINKGATE_FLOOD_CONNS to find where
+// legitimate creates start to fail (with 2048 on a 2-core machine and no
+// client authentication, all do).
+func floodConnections(t *testing.T, def int) int {
 	t.Helper()
 	v := os.Getenv("FLINKGATE_FLOOD_CONNS")
 	if v == "" {
-		return floodConns
+		return def
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 1 {
@@ -222,6 +272,9 @@ func forgedReviews(t *testing.T, s *suite, n int) [][]byte {
 	return out
 }
 
+// transportError starts the class of an attempt that got no HTTP answer.
+const transportError = "transport error: "
+
 // deniedMissing is the class of a forged review's expected answer.
 const deniedMissing = "denied: target does not exist"
 
@@ -262,7 +315,7 @@ func isHex(b []byte) bool {
 func forge(client *http.Client, url string, body []byte) string {
 	resp, err := client.Post(url, "application/json", bytes.NewReader(body))
 	if err != nil {
-		return "transport error: " + firstWords(err.Error())
+		return transportError + firstWords(err.Error())
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
@@ -317,6 +370,19 @@ func (f *floodTally) count(class string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.by[class]
+}
+
+// transportErrors counts the attempts that got no HTTP answer.
+func (f *floodTally) transportErrors() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for class, c := range f.by {
+		if strings.HasPrefix(class, transportError) {
+			n += c
+		}
+	}
+	return n
 }
 
 func (f *floodTally) total() int {

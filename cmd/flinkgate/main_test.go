@@ -55,6 +55,13 @@ func TestServeFlags(t *testing.T) {
 			return c.shutdownDrain == 0
 		}},
 		{name: "a shutdown drain over a minute is an error", args: append([]string{"--shutdown-drain=2m"}, required...), wantError: "between 0s and 60s"},
+		{name: "webhook callers are not asked for a certificate by default", args: required, check: func(c *serveConfig) bool {
+			return c.clientCAFile == "" && len(c.clientNames) == 0
+		}},
+		{name: "the webhook client CA and allowed names are read", args: append([]string{"--webhook-client-ca-file=ca.crt", "--webhook-client-names=kube-apiserver, apiserver.example"}, required...), check: func(c *serveConfig) bool {
+			return c.clientCAFile == "ca.crt" && slices.Equal(c.clientNames, []string{"kube-apiserver", "apiserver.example"})
+		}},
+		{name: "allowed client names without a client CA are an error", args: append([]string{"--webhook-client-names=kube-apiserver"}, required...), wantError: "needs --webhook-client-ca-file"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},

@@ -81,3 +81,27 @@ func newCertSource(c *serveConfig, client kubernetes.Interface, log *zap.Logger,
 		Logger: log, Registerer: reg,
 	})
 }
+
+// clientAuthSource admits only callers with a client certificate the
+// configured CA signed, on top of either certificate source.
+type clientAuthSource struct {
+	certSource
+	auth *certs.ClientAuth
+}
+
+func withClientAuth(src certSource, file string, names []string, log *zap.Logger, reg prometheus.Registerer) (certSource, error) {
+	a, err := certs.NewClientAuth(file, names, log, reg)
+	if err != nil {
+		return nil, err
+	}
+	return clientAuthSource{certSource: src, auth: a}, nil
+}
+
+func (s clientAuthSource) TLSConfig() *tls.Config { return s.auth.Apply(s.certSource.TLSConfig()) }
+
+func (s clientAuthSource) Ready() error { return errors.Join(s.certSource.Ready(), s.auth.Ready()) }
+
+func (s clientAuthSource) Run(ctx context.Context) {
+	go s.auth.Run(ctx, 2*time.Second)
+	s.certSource.Run(ctx)
+}

@@ -60,6 +60,10 @@ type serveConfig struct {
 	settle         time.Duration
 	selfTLS        selfTLSFlags
 	shutdownDrain  time.Duration
+	// clientCAFile and clientNames admit to the webhook port only callers
+	// with a certificate that CA signed (the API server's); empty: anyone.
+	clientCAFile string
+	clientNames  []string
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -82,6 +86,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	namespaces := fs.String("namespaces", "", "comma-separated namespaces whose target and deployment ConfigMaps are served (default: the platform namespace)")
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
+	fs.StringVar(&c.clientCAFile, "webhook-client-ca-file", "", "PEM CA bundle; when set, the webhook port completes TLS only with callers presenting a client certificate one of these CAs signed (the API server's, from its AdmissionConfiguration); reloaded when it changes (empty: any caller)")
+	clientNames := fs.String("webhook-client-names", "", "comma-separated names, one of which the webhook client certificate must carry as its common name or a DNS name (empty: any the CA signed; needs --webhook-client-ca-file)")
 	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
@@ -117,6 +123,10 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.settle < 0 {
 		return nil, errors.New("--protection-settle must not be negative")
+	}
+	c.clientNames = splitList(*clientNames)
+	if len(c.clientNames) > 0 && c.clientCAFile == "" {
+		return nil, errors.New("--webhook-client-names needs --webhook-client-ca-file: names are checked on certificates that CA signed")
 	}
 	c.namespaces = splitList(*namespaces)
 	if len(c.namespaces) == 0 {
@@ -171,6 +181,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	reloader, err := newCertSource(c, client, log, reg)
 	if err != nil {
 		return err
+	}
+	if c.clientCAFile != "" {
+		if reloader, err = withClientAuth(reloader, c.clientCAFile, c.clientNames, log, reg); err != nil {
+			return err
+		}
 	}
 	refusals := health.NewRefusals()
 	caches, err := cache.New(clients, c.namespaces, refusals)
@@ -301,7 +316,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// Each connection keeps a buffer for its review bodies
 		// (webhook.ConnContext), so usual reviews allocate none.
 		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: zap.NewStdLog(log),
+			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: limitedErrorLog(log),
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhook.ConnState},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}

@@ -184,6 +184,13 @@ func (c *Cluster) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	webhookClient, err := webhookClientFiles(c.Dir)
+	if err != nil {
+		return err
+	}
+	if err := writeFiles(c.Dir, webhookClient); err != nil {
+		return err
+	}
 	if err := writeFiles(c.Dir, map[string][]byte{
 		"ca.crt":            ca.CertPEM,
 		"apiserver.crt":     serving.CertPEM,
@@ -246,6 +253,10 @@ func (c *Cluster) start(ctx context.Context) error {
 		"--audit-policy-file=" + filepath.Join(c.Dir, "audit-policy.yaml"),
 		"--audit-log-path=" + c.AuditLog,
 		"--profiling=false",
+		// The API server presents a client certificate to every webhook,
+		// as a cluster that locks its webhooks to the API server does;
+		// flinkgate checks it when started with WebhookClientCA.
+		"--admission-control-config-file=" + filepath.Join(c.Dir, admissionConfigFile),
 	}
 	if c.opts.Node {
 		kubeletClient, err := ca.Client("kube-apiserver-kubelet-client", nil, certValidity)

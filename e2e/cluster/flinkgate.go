@@ -27,6 +27,9 @@ type FlinkgateOptions struct {
 	// SelfTLS leaves the certificate to flinkgate (tls.mode self): no files,
 	// and ExtraArgs must carry the --self-tls-* flags.
 	SelfTLS bool
+	// WebhookClientCA makes flinkgate complete TLS only with callers that
+	// present the API server's webhook client certificate.
+	WebhookClientCA bool
 	// ExtraArgs are appended to the serve command line.
 	ExtraArgs []string
 	// WebhookPort and MetricsPort are the loopback ports; 0 picks free ones.
@@ -112,6 +115,9 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 	}
 	if len(opts.Namespaces) > 0 {
 		args = append(args, "--namespaces="+strings.Join(opts.Namespaces, ","))
+	}
+	if opts.WebhookClientCA {
+		args = append(args, "--webhook-client-ca-file="+c.WebhookClientCAFile(), "--webhook-client-names="+webhookClientName)
 	}
 	args = append(args, opts.ExtraArgs...)
 

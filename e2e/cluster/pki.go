@@ -45,3 +45,66 @@ func writeFiles(dir string, files map[string][]byte) error {
 	}
 	return nil
 }
+
+// The API server's identity towards webhooks: its own CA (not the cluster's,
+// which also signs users' client certificates, so trusting it would admit
+// any user), and the AdmissionConfiguration that presents the certificate
+// to every webhook ("*").
+const (
+	admissionConfigFile     = "admission-config.yaml"
+	webhookClientCAFile     = "webhook-client-ca.crt"
+	webhookClientName       = "kube-apiserver-webhook-client"
+	webhookClientKubeconfig = "webhook-client.kubeconfig"
+	webhookClientCertFile   = "webhook-client.crt"
+	webhookClientKeyFile    = "webhook-client.key"
+	admissionConfigTemplate = `apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ValidatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: %[1]q
+- name: MutatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: %[1]q
+`
+	webhookKubeconfigTemplate = `apiVersion: v1
+kind: Config
+users:
+- name: "*"
+  user:
+    client-certificate: %q
+    client-key: %q
+`
+)
+
+// webhookClientFiles makes the webhook client CA and certificate and the
+// files that give them to the API server.
+func webhookClientFiles(dir string) (map[string][]byte, error) {
+	ca, err := certs.NewCA("flinkgate-e2e-webhook-client-ca", certValidity)
+	if err != nil {
+		return nil, err
+	}
+	client, err := ca.Client(webhookClientName, nil, certValidity)
+	if err != nil {
+		return nil, err
+	}
+	kubeconfig := filepath.Join(dir, webhookClientKubeconfig)
+	return map[string][]byte{
+		webhookClientCAFile:     ca.CertPEM,
+		webhookClientCertFile:   client.CertPEM,
+		webhookClientKeyFile:    client.KeyPEM,
+		webhookClientKubeconfig: fmt.Appendf(nil, webhookKubeconfigTemplate, filepath.Join(dir, webhookClientCertFile), filepath.Join(dir, webhookClientKeyFile)),
+		admissionConfigFile:     fmt.Appendf(nil, admissionConfigTemplate, kubeconfig),
+	}, nil
+}
+
+// WebhookClientCAFile is the CA that signed the certificate the API server
+// presents to webhooks, for flinkgate's --webhook-client-ca-file.
+func (c *Cluster) WebhookClientCAFile() string { return filepath.Join(c.Dir, webhookClientCAFile) }
+
+// WebhookClientName is the common name of that certificate.
+func WebhookClientName() string { return webhookClientName }

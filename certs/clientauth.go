@@ -1,0 +1,221 @@
+package certs
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+)
+
+// MaxClientChain bounds the certificates a caller may present: a leaf and a
+// few intermediates. Verification cost grows with the chain, and the API
+// server presents one or two.
+const MaxClientChain = 4
+
+// maxClientCAFile bounds what the client CA file may hold; a bundle of a few
+// CAs is a few KiB.
+const maxClientCAFile = 1 << 20
+
+// The reason label's values of flinkgate_webhook_client_refusals_total.
+const (
+	refusedNoCertificate = "no_certificate"
+	refusedUntrusted     = "untrusted"
+	refusedName          = "name_not_allowed"
+	refusedNoCA          = "ca_not_loaded"
+)
+
+// ClientAuth admits to the webhook port only callers that present a
+// certificate signed by a CA in a file (the API server, given a client
+// certificate in its AdmissionConfiguration), and optionally only one of a
+// set of names. Any pod can reach the port; without this a forged review
+// costs a live read and an access review, which a flood turns into failed
+// admissions for everyone. The file is polled and reloaded like the serving
+// certificate, and a bad file keeps the previous CAs in service.
+type ClientAuth struct {
+	file  string
+	names []string
+	log   *zap.Logger
+	now   func() time.Time
+
+	mu      sync.Mutex // serialises Reload
+	lastPEM []byte
+	pool    atomic.Pointer[x509.CertPool]
+	loadErr atomic.Pointer[error]
+
+	refusals *prometheus.CounterVec
+	refused  map[string]prometheus.Counter
+}
+
+// NewClientAuth loads file once. A failure is reported by Ready and retried
+// on every poll; until a CA loads, every caller is refused.
+func NewClientAuth(file string, names []string, log *zap.Logger, reg prometheus.Registerer) (*ClientAuth, error) {
+	if file == "" {
+		return nil, errors.New("client authentication needs a CA file")
+	}
+	a := &ClientAuth{file: file, names: slices.Clone(names), log: log, now: time.Now, refused: map[string]prometheus.Counter{}}
+	a.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "flinkgate_webhook_client_refusals_total",
+		Help: "TLS handshakes on the webhook port refused because the caller's client certificate was missing, untrusted or not an allowed name, or no client CA is loaded.",
+	}, []string{"reason"})
+	for _, r := range []string{refusedNoCertificate, refusedUntrusted, refusedName, refusedNoCA} {
+		a.refused[r] = a.refusals.WithLabelValues(r)
+	}
+	if reg != nil {
+		if err := reg.Register(a.refusals); err != nil {
+			return nil, fmt.Errorf("register client refusal metric: %w", err)
+		}
+	}
+	a.Reload()
+	return a, nil
+}
+
+// Reload reads the file if it changed.
+func (a *ClientAuth) Reload() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	b, err := readBounded(a.file, maxClientCAFile)
+	if err != nil {
+		a.fail(fmt.Errorf("read client CA file: %w", err))
+		return
+	}
+	if a.pool.Load() != nil && bytes.Equal(b, a.lastPEM) {
+		return
+	}
+	pool, subjects, err := parseCAs(b)
+	if err != nil {
+		a.fail(err)
+		return
+	}
+	a.lastPEM = b
+	a.pool.Store(pool)
+	a.loadErr.Store(nil)
+	a.log.Info("webhook client CA loaded", zap.Strings("subjects", subjects), zap.Strings("allowed_names", a.names))
+}
+
+func (a *ClientAuth) fail(err error) {
+	prev := a.loadErr.Swap(&err)
+	if prev == nil || (*prev).Error() != err.Error() {
+		a.log.Error("webhook client CA not loaded", zap.Error(err), zap.Bool("keeping_previous", a.pool.Load() != nil))
+	}
+}
+
+// parseCAs reads every certificate in a PEM bundle; it must hold at least
+// one, and each must be a CA.
+func parseCAs(b []byte) (*x509.CertPool, []string, error) {
+	cs, err := ParseCertificates(b)
+	if err != nil {
+		return nil, nil, fmt.Errorf("parse client CA file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	subjects := make([]string, 0, len(cs))
+	for _, c := range cs {
+		if !c.IsCA {
+			return nil, nil, fmt.Errorf("client CA file: %q is not a CA certificate", c.Subject)
+		}
+		pool.AddCert(c)
+		subjects = append(subjects, c.Subject.String())
+	}
+	return pool, subjects, nil
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
+	}
+	return b, nil
+}
+
+// Run polls the file until ctx ends.
+func (a *ClientAuth) Run(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a.Reload()
+		}
+	}
+}
+
+// Ready reports why no caller can be admitted, or nil.
+func (a *ClientAuth) Ready() error {
+	if a.pool.Load() != nil {
+		return nil
+	}
+	if err := a.loadErr.Load(); err != nil {
+		return fmt.Errorf("no webhook client CA loaded: %w", *err)
+	}
+	return errors.New("no webhook client CA loaded")
+}
+
+// Apply makes cfg ask every caller for a certificate and refuse the
+// handshake unless Verify accepts it. The certificate is requested rather
+// than required so that a missing one is counted like any other refusal.
+func (a *ClientAuth) Apply(cfg *tls.Config) *tls.Config {
+	out := cfg.Clone()
+	out.ClientAuth = tls.RequestClientCert
+	out.VerifyConnection = func(cs tls.ConnectionState) error { return a.Verify(cs.PeerCertificates) }
+	return out
+}
+
+// Verify accepts a chain whose leaf a loaded CA signed for client
+// authentication and, when names are set, carries one of them as its
+// CommonName or a DNS name.
+func (a *ClientAuth) Verify(chain []*x509.Certificate) error {
+	reason, err := a.verify(chain)
+	if err != nil {
+		a.refused[reason].Inc()
+	}
+	return err
+}
+
+func (a *ClientAuth) verify(chain []*x509.Certificate) (string, error) {
+	if len(chain) == 0 {
+		return refusedNoCertificate, errors.New("flinkgate accepts only the API server: present a client certificate signed by the webhook client CA")
+	}
+	if len(chain) > MaxClientChain {
+		return refusedUntrusted, fmt.Errorf("client certificate chain has %d certificates, at most %d are accepted", len(chain), MaxClientChain)
+	}
+	pool := a.pool.Load()
+	if pool == nil {
+		return refusedNoCA, errors.New("no webhook client CA is loaded; see flinkgate's log")
+	}
+	leaf := chain[0]
+	opts := x509.VerifyOptions{Roots: pool, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	if len(chain) > 1 {
+		opts.Intermediates = x509.NewCertPool()
+		for _, c := range chain[1:] {
+			opts.Intermediates.AddCert(c)
+		}
+	}
+	if _, err := leaf.Verify(opts); err != nil {
+		return refusedUntrusted, fmt.Errorf("client certificate %q is not trusted: %w", leaf.Subject, err)
+	}
+	if len(a.names) == 0 || slices.Contains(a.names, leaf.Subject.CommonName) || slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return slices.Contains(a.names, n) }) {
+		return "", nil
+	}
+	return refusedName, fmt.Errorf("client certificate %q is not one of the allowed names %v", leaf.Subject, a.names)
+}
