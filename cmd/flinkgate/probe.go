@@ -13,7 +13,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"strings"
 	"time"
@@ -33,6 +35,7 @@ func probeWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	caFile := fs.String("ca-file", "", "PEM file of the CA the serving certificate chains to")
 	caB64 := fs.String("ca-bundle-base64", "", "the same CA as base64 PEM (a webhook caBundle), instead of --ca-file")
 	timeout := fs.Duration("timeout", 10*time.Second, "time limit for each request")
+	clientAuth := fs.Bool("expect-client-auth", false, "flinkgate runs with --webhook-client-ca-file: pass when it refuses this probe, which has no client certificate, in the TLS handshake after presenting a certificate the CA verifies")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -53,9 +56,15 @@ func probeWebhooks(ctx context.Context, args []string, out io.Writer) error {
 	if !pool.AppendCertsFromPEM(ca) {
 		return errors.New("the ca holds no PEM certificate")
 	}
-	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool},
-	}}
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	if *clientAuth {
+		if err := probeRefusal(ctx, strings.TrimSuffix(*url, "/"), tlsConfig, *timeout); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "%s refused a caller without the API server's client certificate\n", strings.TrimSuffix(*url, "/"))
+		return nil
+	}
+	client := &http.Client{Timeout: *timeout, Transport: &http.Transport{TLSClientConfig: tlsConfig}}
 	for _, path := range []string{"/mutate", "/validate"} {
 		if err := probeOne(ctx, client, strings.TrimSuffix(*url, "/")+path); err != nil {
 			return err
@@ -63,6 +72,54 @@ func probeWebhooks(ctx context.Context, args []string, out io.Writer) error {
 		fmt.Fprintf(out, "%s%s answered\n", strings.TrimSuffix(*url, "/"), path)
 	}
 	return nil
+}
+
+// verdictWait is how long a refusal may take to arrive after the handshake.
+const verdictWait = 2 * time.Second
+
+// probeRefusal passes when the server at url proves its certificate and then
+// refuses the handshake for want of a client certificate: it is up, and only
+// the API server gets past TLS.
+func probeRefusal(ctx context.Context, url string, cfg *tls.Config, timeout time.Duration) error {
+	u, err := neturl.Parse(url)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("probe: --url %q is not an https URL", url)
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host = net.JoinHostPort(u.Hostname(), "443")
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	conn, err := (&tls.Dialer{Config: cfg}).DialContext(ctx, "tcp", host)
+	if err == nil {
+		defer conn.Close()
+		// A TLS 1.3 server's verdict on the client's certificate arrives
+		// after the client's side of the handshake is done, at once.
+		_ = conn.SetDeadline(time.Now().Add(min(timeout, verdictWait)))
+		_, err = conn.Read(make([]byte, 1))
+	}
+	var nerr net.Error
+	switch {
+	case refusedForCertificate(err):
+		return nil
+	case err == nil || (errors.As(err, &nerr) && nerr.Timeout() && ctx.Err() == nil):
+		return fmt.Errorf("probe %s: the server completed TLS with a caller without a client certificate; is --webhook-client-ca-file set?", url)
+	}
+	return fmt.Errorf("probe %s: want the handshake refused for want of a client certificate, got: %w", url, err)
+}
+
+// refusedForCertificate tells a server's bad_certificate or
+// certificate_required alert. crypto/tls reports a peer's alert as a
+// net.OpError "remote error" around an unexported type, so only its text
+// tells which alert it was.
+func refusedForCertificate(err error) bool {
+	var op *net.OpError
+	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
+		return false
+	}
+	msg := op.Err.Error()
+	return msg == "tls: bad certificate" || msg == "tls: certificate required"
 }
 
 func probeOne(ctx context.Context, client *http.Client, url string) error {

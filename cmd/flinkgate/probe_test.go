@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.uber.org/zap"
 
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/webhook"
@@ -32,6 +35,73 @@ func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
 	return srv.URL, b.CACert
+}
+
+// clientAuthServer serves h as flinkgate does with --webhook-client-ca-file.
+func clientAuthServer(t *testing.T, maxVersion uint16) (string, []byte) {
+	t.Helper()
+	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(b.Cert, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients, err := certs.NewCA("webhook-clients", time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "client-ca.crt")
+	if err := os.WriteFile(file, clients.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	auth, err := certs.NewClientAuth(file, nil, zap.NewNop(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(flinkgateHandler(t))
+	srv.TLS = auth.Apply(&tls.Config{Certificates: []tls.Certificate{pair}, MaxVersion: maxVersion})
+	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
+	srv.StartTLS()
+	t.Cleanup(srv.Close)
+	return srv.URL, b.CACert
+}
+
+func TestProbeExpectingClientAuth(t *testing.T) {
+	cases := []struct {
+		name      string
+		server    func(t *testing.T) (string, []byte)
+		wantError string
+	}{
+		{"The probe passes when a TLS 1.3 server refuses it for want of a client certificate.", func(t *testing.T) (string, []byte) { return clientAuthServer(t, 0) }, ""},
+		{"The probe passes when a TLS 1.2 server refuses it for want of a client certificate.", func(t *testing.T) (string, []byte) { return clientAuthServer(t, tls.VersionTLS12) }, ""},
+		{"The probe fails when the server lets it in without a client certificate.", func(t *testing.T) (string, []byte) { return tlsServer(t, flinkgateHandler(t)) }, "is --webhook-client-ca-file set?"},
+		{"The probe fails when another CA signed the serving certificate, even if the server would refuse it.", func(t *testing.T) (string, []byte) {
+			url, _ := clientAuthServer(t, 0)
+			_, other := tlsServer(t, flinkgateHandler(t))
+			return url, other
+		}, "certificate signed by unknown authority"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			url, ca := tc.server(t)
+			var out strings.Builder
+			err := probeWebhooks(t.Context(), []string{"--url=" + url, "--expect-client-auth", "--ca-bundle-base64=" + base64.StdEncoding.EncodeToString(ca)}, &out)
+			if tc.wantError == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !strings.Contains(out.String(), "refused a caller without the API server's client certificate") {
+					t.Errorf("output %q does not report the refusal", out.String())
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Errorf("got %v, want an error containing %q", err, tc.wantError)
+			}
+		})
+	}
 }
 
 func flinkgateHandler(t *testing.T) http.Handler {
