@@ -1,5 +1,7 @@
-// Package certs serves the webhook's TLS certificate, reloading it when its
-// files change, and generates certificates for local runs and tests.
+// Package certs is the webhook port's TLS: it serves the certificate,
+// reloading it when its files change, optionally admits only callers with a
+// client certificate a given CA signed, and generates certificates for local
+// runs and tests.
 package certs
 
 import (
