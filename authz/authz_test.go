@@ -393,3 +393,42 @@ func BenchmarkCachedCheck(b *testing.B) {
 		b.Fatalf("asked %d times; the benchmark must measure cache hits", f.Asked())
 	}
 }
+
+// Any pod can post reviews naming fresh users, each a question the cache
+// cannot answer; the API server must not see more of them at once than the
+// bound, or a forged flood becomes a flood of access reviews on it.
+func TestQuestionsInFlightAreBounded(t *testing.T) {
+	const extra = 8
+	g := &gated{arrived: make(chan struct{}, MaxQuestionsInFlight+extra), release: make(chan struct{})}
+	c, err := NewCached(g, Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	done := make(chan error, MaxQuestionsInFlight+extra)
+	for i := range MaxQuestionsInFlight + extra {
+		go func() {
+			_, err := c.Allowed(ctx, ask("ns", User{Name: fmt.Sprintf("user-%d", i)}, use))
+			done <- err
+		}()
+	}
+	for range MaxQuestionsInFlight {
+		<-g.arrived
+	}
+	// The rest wait for a slot: none arrives while the first ones hold theirs.
+	select {
+	case <-g.arrived:
+		t.Fatalf("more than %d questions reached the authorizer at once", MaxQuestionsInFlight)
+	case <-time.After(100 * time.Millisecond): // a bounded look for an event that must not come
+	}
+	close(g.release)
+	for range MaxQuestionsInFlight + extra {
+		if err := <-done; err != nil {
+			t.Errorf("a question failed after the slots freed: %v", err)
+		}
+	}
+	if got := g.Asked(); got != MaxQuestionsInFlight+extra {
+		t.Errorf("asked %d questions, want %d", got, MaxQuestionsInFlight+extra)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/semaphore"
 
 	"flinkgate.io/flinkgate/internal/memo"
 )
@@ -48,6 +49,15 @@ const (
 	defaultMaxEntries = 10000
 )
 
+// MaxQuestionsInFlight bounds the questions one replica asks the API server
+// at once. Any pod that reaches the webhook port can post reviews naming
+// fresh users, each a question no cache answers; without a bound a flood of
+// them becomes a flood of access reviews on the API server, in a priority
+// level other clients share. Beyond it questions wait for a slot, within
+// their timeout. An access review takes a few milliseconds, so 32 at once
+// is thousands a second.
+const MaxQuestionsInFlight = 32
+
 // Cached answers from a short-lived cache and asks next only on a miss,
 // sharing one question among concurrent identical ones. It is safe for
 // concurrent use.
@@ -69,6 +79,7 @@ type Cached struct {
 	exempted prometheus.Counter
 
 	answers *memo.Memo[bool]
+	slots   *semaphore.Weighted // MaxQuestionsInFlight
 	// flightJoined, if set, is called once a caller has joined or started
 	// a question; tests use it to know callers overlap without sleeping.
 	flightJoined func()
@@ -94,6 +105,7 @@ func NewCached(next Authorizer, opts Options) (*Cached, error) {
 		max:     cmp.Or(opts.MaxEntries, defaultMaxEntries),
 		exempt:  map[string]bool{},
 		now:     opts.Now,
+		slots:   semaphore.NewWeighted(MaxQuestionsInFlight),
 	}
 	if c.now == nil {
 		c.now = time.Now
@@ -156,6 +168,10 @@ func (c *Cached) Allowed(ctx context.Context, a Attributes) (bool, error) {
 		return allowed, nil
 	}
 	allowed, err := c.answers.Ask(ctx, key, func(qctx context.Context) (bool, error) {
+		if err := c.slots.Acquire(qctx, 1); err != nil {
+			return false, fmt.Errorf("waiting for one of %d authorization checks in flight: %w", MaxQuestionsInFlight, err)
+		}
+		defer c.slots.Release(1)
 		return c.next.Allowed(qctx, a)
 	})
 	c.count(allowed, err, true)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/sync/errgroup"
+	"golang.org/x/sync/semaphore"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -229,6 +230,14 @@ const (
 	parallelism = 8
 )
 
+// MaxChecksInFlight bounds the namespaces one replica checks at once, so at
+// most MaxChecksInFlight × 9 requests (the namespace read and 8 access
+// reviews) are in flight. Any pod that reaches the webhook port can post
+// target creations naming fresh namespaces, each a check no cache answers;
+// without a bound each would add 9 requests on the API server at once.
+// Beyond it checks wait for a slot, within their timeout.
+const MaxChecksInFlight = 4
+
 // Checker checks that the platform's ServiceAccount may manage Flink
 // clusters in a namespace.
 //
@@ -250,6 +259,7 @@ type Checker struct {
 	perms      []Permission
 
 	recent *memo.Memo[Result] // by namespace
+	slots  *semaphore.Weighted // MaxChecksInFlight
 	// flightJoined, if set, is called once a Check has joined or started
 	// the shared check of its namespace; tests use it to know callers
 	// overlap without sleeping.
@@ -285,6 +295,7 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
+	c.slots = semaphore.NewWeighted(MaxChecksInFlight)
 	c.recent = memo.New(memo.Options[Result]{
 		TTL:     c.keepFor,
 		Timeout: c.timeout,
@@ -346,6 +357,10 @@ func (c *Checker) check(ctx context.Context, ns string) Result {
 		return res.clone()
 	}
 	res, err := c.recent.Ask(ctx, ns, func(qctx context.Context) (Result, error) {
+		if err := c.slots.Acquire(qctx, 1); err != nil {
+			return Result{}, fmt.Errorf("waiting for one of %d checks in flight: %w", MaxChecksInFlight, err)
+		}
+		defer c.slots.Release(1)
 		return c.review(qctx, ns), nil
 	})
 	if err != nil {

@@ -5,8 +5,12 @@ package rbac
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -22,7 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/rest"
 	k8stesting "k8s.io/client-go/testing"
 	testingclock "k8s.io/utils/clock/testing"
 
@@ -542,5 +548,77 @@ func TestOffModeSkipsWithoutAsking(t *testing.T) {
 func TestNewCheckerRefusesHalfAServiceAccount(t *testing.T) {
 	if _, err := NewChecker(newFakeAPI(t, allowAll).client, Options{ServiceAccount: ServiceAccount{Name: "vvp"}}); err == nil {
 		t.Error("NewChecker accepted a service account without a namespace")
+	}
+}
+
+// Any pod can post target creations naming fresh namespaces, each a check no
+// cache answers; the API server must not see more than MaxChecksInFlight
+// namespaces' checks at once. The fake clientset runs one reaction at a
+// time, so this test serves the API over HTTP.
+func TestChecksInFlightAreBounded(t *testing.T) {
+	const extra = 3
+	gate := make(chan struct{})
+	var (
+		mu   sync.Mutex
+		seen = map[string]bool{}
+	)
+	newNamespace := make(chan string, 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.Method == http.MethodGet {
+			ns := path.Base(r.URL.Path)
+			_ = json.NewEncoder(w).Encode(&corev1.Namespace{TypeMeta: metav1.TypeMeta{Kind: "Namespace", APIVersion: "v1"}, ObjectMeta: metav1.ObjectMeta{Name: ns}})
+			return
+		}
+		var review authorizationv1.SelfSubjectAccessReview
+		if err := json.NewDecoder(r.Body).Decode(&review); err != nil || review.Spec.ResourceAttributes == nil {
+			http.Error(w, "not an access review", http.StatusBadRequest)
+			return
+		}
+		ns := review.Spec.ResourceAttributes.Namespace
+		mu.Lock()
+		if !seen[ns] {
+			seen[ns] = true
+			newNamespace <- ns
+		}
+		mu.Unlock()
+		select {
+		case <-gate:
+		case <-r.Context().Done():
+			return
+		}
+		review.Status.Allowed = true
+		_ = json.NewEncoder(w).Encode(&review)
+	}))
+	// Open the gate before Close, which waits for the handlers.
+	t.Cleanup(srv.Close)
+	var once sync.Once
+	open := func() { once.Do(func() { close(gate) }) }
+	t.Cleanup(open)
+	client, err := kubernetes.NewForConfig(&rest.Config{Host: srv.URL, QPS: -1, ContentConfig: rest.ContentConfig{ContentType: "application/json"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewChecker(client, Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan Result, MaxChecksInFlight+extra)
+	for i := range MaxChecksInFlight + extra {
+		go func() { results <- c.Check(t.Context(), fmt.Sprintf("ns-%d", i)) }()
+	}
+	for range MaxChecksInFlight { // every slot's check has begun
+		<-newNamespace
+	}
+	select {
+	case ns := <-newNamespace:
+		t.Fatalf("namespace %s was checked while %d checks were in flight", ns, MaxChecksInFlight)
+	case <-time.After(100 * time.Millisecond): // a bounded look for an event that must not come
+	}
+	open()
+	for range MaxChecksInFlight + extra {
+		if got := <-results; got.Outcome != OutcomeGranted {
+			t.Errorf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
+		}
 	}
 }
