@@ -450,3 +450,40 @@ func TestRejectedClientAuthValues(t *testing.T) {
 		})
 	}
 }
+
+func TestNotesSayWhoMayCallTheWebhookPort(t *testing.T) {
+	cases := []struct {
+		name   string
+		values func(t *testing.T) string
+		want   []string
+		absent []string
+	}{
+		{"By default the notes say any pod may call the webhook port and name the two values that stop it.", noValues,
+			[]string{"any pod that reaches the port may call it", "webhook.clientAuth", "networkPolicy.webhookFrom"}, nil},
+		{"With webhook.clientAuth the notes name the ConfigMap, the names and the kubeconfig user the API server needs.", clientAuthValues("kube-apiserver", "apiserver.example.com"),
+			[]string{"ConfigMap " + clientCAConfigMap + ", named kube-apiserver or apiserver.example.com", `user "` + fullname + "." + namespace + `.svc"`},
+			[]string{"any pod that reaches the port"}},
+		{"In url mode the notes name the URL's host and port as the kubeconfig user.", func(t *testing.T) string {
+			// One webhook: key; a second would replace the first.
+			return strings.Replace(clientAuthValues()(t), "webhook:\n", "webhook:\n  url: https://127.0.0.1:9443/\n", 1)
+		},
+			[]string{`user "127.0.0.1:9443"`}, nil},
+		{"With networkPolicy.webhookFrom the notes say only its peers may connect.", func(*testing.T) string { return webhookFromValues },
+			[]string{"peers of networkPolicy.webhookFrom"}, []string{"any pod that reaches the port"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := notes(t, tc.values(t))
+			for _, w := range tc.want {
+				if !strings.Contains(got, w) {
+					t.Errorf("the notes lack %q:\n%s", w, got)
+				}
+			}
+			for _, a := range tc.absent {
+				if strings.Contains(got, a) {
+					t.Errorf("the notes still say %q:\n%s", a, got)
+				}
+			}
+		})
+	}
+}
