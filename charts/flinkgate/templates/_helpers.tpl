@@ -209,7 +209,7 @@ mistake fails the install instead of the rollout.
 {{- define "flinkgate.clientCA" -}}
 {{- with .Values.webhook.clientAuth }}
 {{- if and .names (not .caBundle) }}
-{{- fail "webhook.clientAuth.names needs webhook.clientAuth.caBundle: the names are checked on the client certificate that only the CA bundle makes flinkgate ask for; set caBundle to the base64 PEM of the CA that signs the API server's webhook client certificate, or remove names" }}
+{{- fail "webhook.clientAuth.names needs webhook.clientAuth.caBundle: flinkgate asks for a client certificate, and so checks its names, only with a CA bundle; set caBundle to the base64 PEM of the CA that signs the API server's webhook client certificate, or remove names" }}
 {{- end }}
 {{- with .caBundle }}
 {{- $pem := b64dec . }}
