@@ -85,6 +85,7 @@ priorityClassName: system-cluster-critical
 `
 		}},
 		{"In secret mode every object decodes strictly and is labelled.", secretModeValues},
+		{"With webhook.clientAuth and networkPolicy.webhookFrom every object decodes strictly and is labelled.", allClientAuthValues},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

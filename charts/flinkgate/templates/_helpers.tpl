@@ -200,3 +200,31 @@ matchConditions:
 {{- $sans := include "flinkgate.certSANs" . | fromJson }}
 {{- concat $sans.dns $sans.ips | join "," }}
 {{- end }}
+
+{{/*
+The PEM of webhook.clientAuth.caBundle, or empty when client authentication is
+off. Fails the render on values flinkgate would refuse or could not use, so a
+mistake fails the install instead of the rollout.
+*/}}
+{{- define "flinkgate.clientCA" -}}
+{{- with .Values.webhook.clientAuth }}
+{{- if and .names (not .caBundle) }}
+{{- fail "webhook.clientAuth.names needs webhook.clientAuth.caBundle: flinkgate asks for a client certificate, and so checks its names, only with a CA bundle; set caBundle to the base64 PEM of the CA that signs the API server's webhook client certificate, or remove names" }}
+{{- end }}
+{{- with .caBundle }}
+{{- $pem := b64dec . }}
+{{- if not (contains "-----BEGIN CERTIFICATE-----" $pem) }}
+{{- fail "webhook.clientAuth.caBundle must be the base64 encoding of PEM CA certificates (-----BEGIN CERTIFICATE-----): the CA that signs the API server's webhook client certificate, e.g. base64 -w0 ca.crt" }}
+{{- end }}
+{{- if contains "PRIVATE KEY-----" $pem }}
+{{- fail "webhook.clientAuth.caBundle contains a private key: give only the CA certificates; the bundle is stored in a ConfigMap that anyone who may read ConfigMaps in the namespace can read" }}
+{{- end }}
+{{- $pem }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/* The ConfigMap holding the client CA bundle. */}}
+{{- define "flinkgate.clientCAName" -}}
+{{- printf "%s-client-ca" (include "flinkgate.fullname" .) }}
+{{- end }}
