@@ -258,7 +258,7 @@ type Checker struct {
 	total      *prometheus.CounterVec
 	perms      []Permission
 
-	recent *memo.Memo[Result] // by namespace
+	recent *memo.Memo[Result]  // by namespace
 	slots  *semaphore.Weighted // MaxChecksInFlight
 	// flightJoined, if set, is called once a Check has joined or started
 	// the shared check of its namespace; tests use it to know callers
