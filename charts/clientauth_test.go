@@ -238,11 +238,22 @@ func TestClientAuthRendering(t *testing.T) {
 			},
 		},
 		{
-			name:   "With webhook.clientAuth no helm test Pod is rendered: the probe has no client certificate and would be refused.",
+			name:   "With webhook.clientAuth the helm test probe expects to be refused in the handshake, having no client certificate.",
 			values: clientAuthValues(),
 			check: func(t *testing.T, m manifest) {
-				if m.has("Pod", namespace, fullname+"-test") {
-					t.Error("the helm test Pod is rendered; it cannot pass a webhook port that requires the API server's certificate")
+				pod := get[corev1.Pod](t, m, "Pod", namespace, fullname+"-test")
+				if args := pod.Spec.Containers[0].Args; !slices.Contains(args, "--expect-client-auth") {
+					t.Errorf("probe args %v lack --expect-client-auth; the probe would fail against a port that requires the API server's certificate", args)
+				}
+			},
+		},
+		{
+			name:   "By default the helm test probe expects answers, not a refusal.",
+			values: noValues,
+			check: func(t *testing.T, m manifest) {
+				pod := get[corev1.Pod](t, m, "Pod", namespace, fullname+"-test")
+				if args := pod.Spec.Containers[0].Args; slices.Contains(args, "--expect-client-auth") {
+					t.Errorf("probe args %v expect a refusal without webhook.clientAuth", args)
 				}
 			},
 		},
