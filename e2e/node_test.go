@@ -7,6 +7,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"os/exec"
@@ -161,7 +162,18 @@ func TestChartOnANode(t *testing.T) {
 		s.denied(t, "", "top-speed-windowing", "-n", platformNS, "delete", "configmap", "staging")
 	})
 
-	t.Run("helm upgrade rolls both pods while 20+ deployment writes per second run, and no admission fails", func(t *testing.T) {
+	// The upgrade also locks the webhook port to the API server, which
+	// presents the control plane's webhook client certificate to every
+	// webhook: switching it on must not fail a write either.
+	clientCA, err := os.ReadFile(c.WebhookClientCAFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	values = append(values,
+		"--set", "webhook.clientAuth.caBundle="+base64.StdEncoding.EncodeToString(clientCA),
+		"--set", "webhook.clientAuth.names={"+cluster.WebhookClientName()+"}")
+
+	t.Run("helm upgrade that turns on webhook.clientAuth rolls both pods while 20+ deployment writes per second run, and no admission fails", func(t *testing.T) {
 		load := startLoad(t, c, "rollout")
 		rolled := time.Now()
 		args := append([]string{"upgrade", chartRelease, chart, "-n", platformNS}, values...)
@@ -172,6 +184,16 @@ func TestChartOnANode(t *testing.T) {
 		waitRollout(t, c, 2)
 		t.Logf("rollout finished %s after helm upgrade", time.Since(rolled).Round(time.Millisecond))
 		load.stopAndCheck(t)
+	})
+
+	t.Run("with webhook.clientAuth, helm test's probe, which has no client certificate, is refused in the handshake and passes", func(t *testing.T) {
+		out, errOut, err := c.Helm(ctx, "test", chartRelease, "-n", platformNS, "--timeout", podWait.String(), "--logs")
+		if err != nil {
+			t.Fatalf("helm test: %v\n%s\n%s", err, out, errOut)
+		}
+		if !strings.Contains(out, "refused a caller without the API server's client certificate") {
+			t.Errorf("the probe did not report the refusal:\n%s", out)
+		}
 	})
 
 	t.Run("deleting one pod under load fails no admission: the other replica serves", func(t *testing.T) {
