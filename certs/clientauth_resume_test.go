@@ -1,0 +1,202 @@
+package certs
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// tlsPeer is one side of the handshakes below: a listener serving a
+// configuration built once (so session tickets it issues can be resumed
+// against it), and a way to dial it.
+type tlsPeer struct {
+	ln    net.Listener
+	roots *x509.CertPool
+}
+
+// serveHandshakes accepts connections on cfg until the test ends; each
+// completes its handshake and writes one byte, so a TLS 1.3 client learns
+// the server's verdict on its certificate.
+func serveHandshakes(t *testing.T, cfg *tls.Config) *tlsPeer {
+	t.Helper()
+	bundle, err := Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(bundle.Cert, bundle.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Certificates = []tls.Certificate{pair}
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+				if c.(*tls.Conn).Handshake() == nil {
+					_, _ = c.Write([]byte{1})
+				}
+			}()
+		}
+	}()
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(bundle.CACert)
+	return &tlsPeer{ln: ln, roots: roots}
+}
+
+// dial completes a handshake and reads the server's byte; it reports
+// whether the session was resumed and whether the server let it in.
+func (p *tlsPeer) dial(t *testing.T, cfg *tls.Config) (resumed bool, err error) {
+	t.Helper()
+	cfg = cfg.Clone()
+	cfg.RootCAs, cfg.ServerName = p.roots, "127.0.0.1"
+	c, err := tls.Dial("tcp", p.ln.Addr().String(), cfg)
+	if err != nil {
+		return false, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	// The byte may come with the server's close_notify, as (1, io.EOF).
+	_, err = io.ReadFull(c, make([]byte, 1))
+	return c.ConnectionState().DidResume, err
+}
+
+func clientKeyPair(t *testing.T, ca *CA, cn string) tls.Certificate {
+	t.Helper()
+	kp, err := ca.Client(cn, nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestClientAuthChecksResumedSessionsAgain: a resumed session does not
+// present its certificate again, it carries the one the first handshake
+// verified. These cases hold only while the check runs for resumptions too
+// (VerifyConnection does; VerifyPeerCertificate would not).
+func TestClientAuthChecksResumedSessionsAgain(t *testing.T) {
+	cases := []struct {
+		name string
+		// between runs after a first, accepted handshake and before the
+		// caller resumes its session.
+		between func(t *testing.T, a *ClientAuth, file string)
+		// refused: whether the resumption must be refused.
+		refused bool
+	}{
+		{"a session resumed while its CA is still trusted is accepted, so the cases below do resume", func(*testing.T, *ClientAuth, string) {}, false},
+		{"a session resumed after its CA left the CA file is refused", func(t *testing.T, a *ClientAuth, file string) {
+			writeFile(t, file, caPEM(newTestCA(t, "the-next-ca")))
+			a.Reload()
+		}, true},
+		{"a session resumed after its certificate expired is refused", func(t *testing.T, a *ClientAuth, _ string) {
+			a.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+		}, true},
+	}
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		for _, tc := range cases {
+			t.Run(tls.VersionName(version)+": "+tc.name, func(t *testing.T) {
+				ca := newTestCA(t, "webhook-clients")
+				file := filepath.Join(t.TempDir(), "ca.crt")
+				writeFile(t, file, caPEM(ca))
+				a, _ := newClientAuth(t, file)
+				srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+				client := &tls.Config{MinVersion: version, MaxVersion: version,
+					Certificates: []tls.Certificate{clientKeyPair(t, ca, "kube-apiserver")}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+				if _, err := srv.dial(t, client); err != nil {
+					t.Fatalf("the first handshake was refused: %v", err)
+				}
+				tc.between(t, a, file)
+				// Without a certificate to offer, a full handshake would be
+				// refused anyway; this isolates what the resumption carries.
+				client.Certificates = nil
+				resumed, err := srv.dial(t, client)
+				if tc.refused {
+					if err == nil {
+						t.Fatalf("the resumed session was accepted (resumed=%v)", resumed)
+					}
+					return
+				}
+				if err != nil || !resumed {
+					t.Fatalf("resumed=%v err=%v, want a resumed, accepted session", resumed, err)
+				}
+			})
+		}
+	}
+}
+
+// TestClientAuthRefusesWithoutTheKey: the API server's certificate is no
+// secret (TLS 1.2 sends it in the clear), so holding it must not be enough.
+func TestClientAuthRefusesWithoutTheKey(t *testing.T) {
+	ca := newTestCA(t, "webhook-clients")
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	writeFile(t, file, caPEM(ca))
+	a, _ := newClientAuth(t, file, "kube-apiserver")
+	srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+	stolen := clientKeyPair(t, ca, "kube-apiserver")
+	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stolen.PrivateKey = otherKey
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		t.Run(tls.VersionName(version)+": a caller presenting the API server's certificate without its key is refused", func(t *testing.T) {
+			if _, err := srv.dial(t, &tls.Config{MinVersion: version, MaxVersion: version, Certificates: []tls.Certificate{stolen}}); err == nil {
+				t.Fatal("accepted")
+			}
+		})
+	}
+}
+
+// TestClientAuthIssuesNoTicketToARefusedCaller: a refused caller must not
+// leave with a session ticket it could resume later.
+func TestClientAuthIssuesNoTicketToARefusedCaller(t *testing.T) {
+	ca := newTestCA(t, "webhook-clients")
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	writeFile(t, file, caPEM(ca))
+	a, _ := newClientAuth(t, file)
+	srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
+		t.Run(tls.VersionName(version)+": a caller refused for want of a certificate gets no session to resume", func(t *testing.T) {
+			cache := &recordingCache{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			client := &tls.Config{MinVersion: version, MaxVersion: version, ClientSessionCache: cache}
+			if _, err := srv.dial(t, client); err == nil {
+				t.Fatal("accepted without a certificate")
+			}
+			if cache.puts != 0 {
+				t.Fatalf("the refused caller was given %d session(s)", cache.puts)
+			}
+		})
+	}
+}
+
+type recordingCache struct {
+	tls.ClientSessionCache
+	puts int
+}
+
+func (c *recordingCache) Put(key string, cs *tls.ClientSessionState) {
+	if cs != nil {
+		c.puts++
+	}
+	c.ClientSessionCache.Put(key, cs)
+}
