@@ -175,11 +175,43 @@ func (a *ClientAuth) Ready() error {
 // handshake unless Verify accepts it. The certificate is requested rather
 // than required so that a missing one is counted like any other refusal.
 func (a *ClientAuth) Apply(cfg *tls.Config) *tls.Config {
+	out := a.require(cfg)
+	perCaller := cfg.GetConfigForClient
+	out.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
+		// Without a CA the API server is refused too. Refusing before the
+		// server presents its certificate (an internal_error alert, not
+		// bad_certificate) keeps that apart from the refusal of a caller
+		// without a certificate, which `flinkgate probe
+		// --expect-client-auth` passes on, and costs no signature.
+		if a.pool.Load() == nil {
+			a.refused[refusedNoCA].Inc()
+			return nil, errNoCA
+		}
+		if perCaller == nil {
+			return nil, nil
+		}
+		c, err := perCaller(h)
+		if c == nil || err != nil {
+			return c, err
+		}
+		// The configuration chosen for this caller replaces this one, and
+		// with it these checks, unless they are put on it too.
+		return a.require(c), nil
+	}
+	return out
+}
+
+// require is cfg asking for a certificate and checking it with Verify, in
+// full handshakes and resumed ones alike (VerifyConnection runs for both;
+// VerifyPeerCertificate would skip resumptions).
+func (a *ClientAuth) require(cfg *tls.Config) *tls.Config {
 	out := cfg.Clone()
 	out.ClientAuth = tls.RequestClientCert
 	out.VerifyConnection = func(cs tls.ConnectionState) error { return a.Verify(cs.PeerCertificates) }
 	return out
 }
+
+var errNoCA = errors.New("no webhook client CA is loaded; see flinkgate's log")
 
 // Verify accepts a chain whose leaf a loaded CA signed for client
 // authentication and, when names are set, carries one of them as its
@@ -201,7 +233,7 @@ func (a *ClientAuth) verify(chain []*x509.Certificate) (string, error) {
 	}
 	pool := a.pool.Load()
 	if pool == nil {
-		return refusedNoCA, errors.New("no webhook client CA is loaded; see flinkgate's log")
+		return refusedNoCA, errNoCA
 	}
 	leaf := chain[0]
 	opts := x509.VerifyOptions{Roots: pool, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}

@@ -11,6 +11,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // tlsPeer is one side of the handshakes below: a listener serving a
@@ -21,10 +23,11 @@ type tlsPeer struct {
 	roots *x509.CertPool
 }
 
-// serveHandshakes accepts connections on cfg until the test ends; each
-// completes its handshake and writes one byte, so a TLS 1.3 client learns
-// the server's verdict on its certificate.
-func serveHandshakes(t *testing.T, cfg *tls.Config) *tlsPeer {
+// serveHandshakes accepts connections on the configuration build makes
+// around a serving certificate, until the test ends; each completes its
+// handshake and writes one byte, so a TLS 1.3 client learns the server's
+// verdict on its certificate.
+func serveHandshakes(t *testing.T, build func(serving tls.Certificate) *tls.Config) *tlsPeer {
 	t.Helper()
 	bundle, err := Generate([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
@@ -34,8 +37,7 @@ func serveHandshakes(t *testing.T, cfg *tls.Config) *tlsPeer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Certificates = []tls.Certificate{pair}
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", build(pair))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +77,14 @@ func (p *tlsPeer) dial(t *testing.T, cfg *tls.Config) (resumed bool, err error) 
 	// The byte may come with the server's close_notify, as (1, io.EOF).
 	_, err = io.ReadFull(c, make([]byte, 1))
 	return c.ConnectionState().DidResume, err
+}
+
+// applied is the webhook listener's configuration: the serving certificate
+// from a callback, as both certificate sources give it, and a's checks.
+func applied(a *ClientAuth) func(tls.Certificate) *tls.Config {
+	return func(serving tls.Certificate) *tls.Config {
+		return a.Apply(&tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return &serving, nil }})
+	}
 }
 
 func clientKeyPair(t *testing.T, ca *CA, cn string) tls.Certificate {
@@ -119,7 +129,7 @@ func TestClientAuthChecksResumedSessionsAgain(t *testing.T) {
 				file := filepath.Join(t.TempDir(), "ca.crt")
 				writeFile(t, file, caPEM(ca))
 				a, _ := newClientAuth(t, file)
-				srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+				srv := serveHandshakes(t, applied(a))
 				client := &tls.Config{MinVersion: version, MaxVersion: version,
 					Certificates: []tls.Certificate{clientKeyPair(t, ca, "kube-apiserver")}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 				if _, err := srv.dial(t, client); err != nil {
@@ -151,7 +161,7 @@ func TestClientAuthRefusesWithoutTheKey(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "ca.crt")
 	writeFile(t, file, caPEM(ca))
 	a, _ := newClientAuth(t, file, "kube-apiserver")
-	srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+	srv := serveHandshakes(t, applied(a))
 	stolen := clientKeyPair(t, ca, "kube-apiserver")
 	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -174,7 +184,7 @@ func TestClientAuthIssuesNoTicketToARefusedCaller(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "ca.crt")
 	writeFile(t, file, caPEM(ca))
 	a, _ := newClientAuth(t, file)
-	srv := serveHandshakes(t, a.Apply(&tls.Config{MinVersion: tls.VersionTLS12}))
+	srv := serveHandshakes(t, applied(a))
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version)+": a caller refused for want of a certificate gets no session to resume", func(t *testing.T) {
 			cache := &recordingCache{ClientSessionCache: tls.NewLRUClientSessionCache(4)}
@@ -199,4 +209,57 @@ func (c *recordingCache) Put(key string, cs *tls.ClientSessionState) {
 		c.puts++
 	}
 	c.ClientSessionCache.Put(key, cs)
+}
+
+// TestClientAuthRefusesWhereTheHandshakeStarts covers the ways into a
+// handshake other than the plain configuration.
+func TestClientAuthRefusesWhereTheHandshakeStarts(t *testing.T) {
+	cases := []struct {
+		name string
+		// caFile is written before the ClientAuth starts; nil leaves no file.
+		caFile func(ca *CA) []byte
+		build  func(a *ClientAuth) func(tls.Certificate) *tls.Config
+		// certificate: whether the caller presents one the CA signed.
+		certificate bool
+		// wantErr is what the caller is told, and reason what is counted.
+		wantErr, reason string
+	}{
+		{
+			name:   "with no CA loaded, a caller is refused before the server presents its certificate, so that nobody mistakes the refusal for a working check",
+			caFile: func(*CA) []byte { return []byte("not a certificate") },
+			build:  applied, certificate: true,
+			wantErr: "remote error: tls: internal error", reason: refusedNoCA,
+		},
+		{
+			name:   "a base configuration that chooses its configuration per caller still refuses a caller without a certificate",
+			caFile: caPEM,
+			build: func(a *ClientAuth) func(tls.Certificate) *tls.Config {
+				return func(serving tls.Certificate) *tls.Config {
+					perCaller := &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{serving}}
+					return a.Apply(&tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return perCaller, nil }})
+				}
+			},
+			wantErr: "remote error: tls: bad certificate", reason: refusedNoCertificate,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			ca := newTestCA(t, "webhook-clients")
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, file, tc.caFile(ca))
+			a, _ := newClientAuth(t, file)
+			srv := serveHandshakes(t, tc.build(a))
+			client := &tls.Config{MinVersion: tls.VersionTLS12}
+			if tc.certificate {
+				client.Certificates = []tls.Certificate{clientKeyPair(t, ca, "kube-apiserver")}
+			}
+			_, err := srv.dial(t, client)
+			if err == nil || err.Error() != tc.wantErr {
+				t.Fatalf("got %v, want %q", err, tc.wantErr)
+			}
+			if got := testutil.ToFloat64(a.refused[tc.reason]); got != 1 {
+				t.Fatalf("refusals{reason=%q} = %v, want 1", tc.reason, got)
+			}
+		})
+	}
 }
