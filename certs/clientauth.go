@@ -50,11 +50,31 @@ type ClientAuth struct {
 
 	mu      sync.Mutex // serialises Reload
 	lastPEM []byte
-	pool    atomic.Pointer[x509.CertPool]
+	cas     atomic.Pointer[clientCAs]
 	loadErr atomic.Pointer[error]
 
 	refusals *prometheus.CounterVec
 	refused  map[string]prometheus.Counter
+}
+
+// clientCAs are the CAs in service, as a pool for verification and as
+// certificates for their validity.
+type clientCAs struct {
+	pool  *x509.CertPool
+	certs []*x509.Certificate
+}
+
+// usable says why no caller can be admitted at now, or nil: no CA loaded,
+// or none valid (x509 refuses a chain whose root has expired).
+func (a *ClientAuth) usable(now time.Time) error {
+	cas := a.cas.Load()
+	if cas == nil {
+		return errNoCA
+	}
+	if slices.ContainsFunc(cas.certs, func(c *x509.Certificate) bool { return !now.Before(c.NotBefore) && !now.After(c.NotAfter) }) {
+		return nil
+	}
+	return fmt.Errorf("no webhook client CA is valid now (%s), so every caller is refused, the API server too: put a current CA in %s", now.UTC().Format(time.RFC3339), a.file)
 }
 
 // NewClientAuth loads file once. A failure is reported by Ready and retried
@@ -66,7 +86,7 @@ func NewClientAuth(file string, names []string, log *zap.Logger, reg prometheus.
 	a := &ClientAuth{file: file, names: slices.Clone(names), log: log, now: time.Now, refused: map[string]prometheus.Counter{}}
 	a.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "flinkgate_webhook_client_refusals_total",
-		Help: "TLS handshakes on the webhook port refused because the caller's client certificate was missing, untrusted or not an allowed name, or no client CA is loaded.",
+		Help: "TLS handshakes on the webhook port refused because the caller's client certificate was missing, untrusted or not an allowed name, or no client CA is loaded and valid.",
 	}, []string{"reason"})
 	for _, r := range []string{refusedNoCertificate, refusedUntrusted, refusedName, refusedNoCA} {
 		a.refused[r] = a.refusals.WithLabelValues(r)
@@ -89,16 +109,16 @@ func (a *ClientAuth) Reload() {
 		a.fail(fmt.Errorf("read client CA file: %w", err))
 		return
 	}
-	if a.pool.Load() != nil && bytes.Equal(b, a.lastPEM) {
+	if a.cas.Load() != nil && bytes.Equal(b, a.lastPEM) {
 		return
 	}
-	pool, subjects, err := parseCAs(b)
+	cas, subjects, err := parseCAs(b)
 	if err != nil {
 		a.fail(err)
 		return
 	}
 	a.lastPEM = b
-	a.pool.Store(pool)
+	a.cas.Store(cas)
 	a.loadErr.Store(nil)
 	a.log.Info("webhook client CA loaded", zap.Strings("subjects", subjects), zap.Strings("allowed_names", a.names))
 }
@@ -106,13 +126,13 @@ func (a *ClientAuth) Reload() {
 func (a *ClientAuth) fail(err error) {
 	prev := a.loadErr.Swap(&err)
 	if prev == nil || (*prev).Error() != err.Error() {
-		a.log.Error("webhook client CA not loaded", zap.Error(err), zap.Bool("keeping_previous", a.pool.Load() != nil))
+		a.log.Error("webhook client CA not loaded", zap.Error(err), zap.Bool("keeping_previous", a.cas.Load() != nil))
 	}
 }
 
 // parseCAs reads every certificate in a PEM bundle; it must hold at least
 // one, and each must be a CA.
-func parseCAs(b []byte) (*x509.CertPool, []string, error) {
+func parseCAs(b []byte) (*clientCAs, []string, error) {
 	cs, err := ParseCertificates(b)
 	if err != nil {
 		return nil, nil, fmt.Errorf("parse client CA file: %w", err)
@@ -126,7 +146,7 @@ func parseCAs(b []byte) (*x509.CertPool, []string, error) {
 		pool.AddCert(c)
 		subjects = append(subjects, c.Subject.String())
 	}
-	return pool, subjects, nil
+	return &clientCAs{pool: pool, certs: cs}, subjects, nil
 }
 
 // readBounded reads a file of at most limit bytes.
@@ -162,8 +182,8 @@ func (a *ClientAuth) Run(ctx context.Context, every time.Duration) {
 
 // Ready reports why no caller can be admitted, or nil.
 func (a *ClientAuth) Ready() error {
-	if a.pool.Load() != nil {
-		return nil
+	if a.cas.Load() != nil {
+		return a.usable(a.now())
 	}
 	if err := a.loadErr.Load(); err != nil {
 		return fmt.Errorf("no webhook client CA loaded: %w", *err)
@@ -178,14 +198,14 @@ func (a *ClientAuth) Apply(cfg *tls.Config) *tls.Config {
 	out := a.require(cfg)
 	perCaller := cfg.GetConfigForClient
 	out.GetConfigForClient = func(h *tls.ClientHelloInfo) (*tls.Config, error) {
-		// Without a CA the API server is refused too. Refusing before the
-		// server presents its certificate (an internal_error alert, not
-		// bad_certificate) keeps that apart from the refusal of a caller
-		// without a certificate, which `flinkgate probe
+		// Without a valid CA the API server is refused too. Refusing
+		// before the server presents its certificate (an internal_error
+		// alert, not bad_certificate) keeps that apart from the refusal of
+		// a caller without a certificate, which `flinkgate probe
 		// --expect-client-auth` passes on, and costs no signature.
-		if a.pool.Load() == nil {
+		if err := a.usable(a.now()); err != nil {
 			a.refused[refusedNoCA].Inc()
-			return nil, errNoCA
+			return nil, err
 		}
 		if perCaller == nil {
 			return nil, nil
@@ -231,12 +251,12 @@ func (a *ClientAuth) verify(chain []*x509.Certificate) (string, error) {
 	if len(chain) > MaxClientChain {
 		return refusedUntrusted, fmt.Errorf("client certificate chain has %d certificates, at most %d are accepted", len(chain), MaxClientChain)
 	}
-	pool := a.pool.Load()
-	if pool == nil {
+	cas := a.cas.Load()
+	if cas == nil {
 		return refusedNoCA, errNoCA
 	}
 	leaf := chain[0]
-	opts := x509.VerifyOptions{Roots: pool, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	opts := x509.VerifyOptions{Roots: cas.pool, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if len(chain) > 1 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, c := range chain[1:] {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -125,7 +126,12 @@ func TestClientAuthChecksResumedSessionsAgain(t *testing.T) {
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		for _, tc := range cases {
 			t.Run(tls.VersionName(version)+": "+tc.name, func(t *testing.T) {
-				ca := newTestCA(t, "webhook-clients")
+				// The CA outlives the caller's certificate (an hour), so that
+				// expiry is the certificate's alone.
+				ca, err := NewCA("webhook-clients", 24*time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
 				file := filepath.Join(t.TempDir(), "ca.crt")
 				writeFile(t, file, caPEM(ca))
 				a, _ := newClientAuth(t, file)
@@ -261,5 +267,63 @@ func TestClientAuthRefusesWhereTheHandshakeStarts(t *testing.T) {
 				t.Fatalf("refusals{reason=%q} = %v, want 1", tc.reason, got)
 			}
 		})
+	}
+}
+
+// TestClientAuthIsNotReadyWhenNoCAIsValid: a CA that expired refuses every
+// caller as surely as a missing one, the API server too.
+func TestClientAuthIsNotReadyWhenNoCAIsValid(t *testing.T) {
+	caAt := func(notBefore time.Time, validity time.Duration) []byte {
+		ca, err := NewCAAt("webhook-clients", notBefore, validity)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return caPEM(ca)
+	}
+	expired := func() []byte { return caAt(time.Now().Add(-2*time.Hour), time.Hour) }
+	notYet := func() []byte { return caAt(time.Now().Add(time.Hour), time.Hour) }
+	valid := func() []byte { return caAt(time.Now().Add(-time.Hour), 2*time.Hour) }
+	cases := []struct {
+		name      string
+		file      []byte
+		wantError string // empty: ready
+	}{
+		{"a file whose only CA has expired is not ready, and says so", expired(), "no webhook client CA is valid now"},
+		{"a file whose only CA is not valid yet is not ready, and says so", notYet(), "no webhook client CA is valid now"},
+		{"a bundle of an expired CA and a valid one is ready", append(expired(), valid()...), ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, file, tc.file)
+			a, _ := newClientAuth(t, file)
+			err := a.Ready()
+			if tc.wantError == "" {
+				if err != nil {
+					t.Fatalf("not ready: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantError) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.wantError)
+			}
+		})
+	}
+}
+
+// TestClientAuthRefusesEarlyWhenNoCAIsValid: as with no CA loaded, so that
+// probe --expect-client-auth does not pass on a flinkgate whose only CA
+// expired.
+func TestClientAuthRefusesEarlyWhenNoCAIsValid(t *testing.T) {
+	ca, err := NewCAAt("webhook-clients", time.Now().Add(-2*time.Hour), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	writeFile(t, file, caPEM(ca))
+	a, _ := newClientAuth(t, file)
+	srv := serveHandshakes(t, applied(a))
+	if _, err := srv.dial(t, &tls.Config{MinVersion: tls.VersionTLS12}); err == nil || err.Error() != "remote error: tls: internal error" {
+		t.Fatalf("got %v, want the handshake refused before the server presents its certificate", err)
 	}
 }
