@@ -51,6 +51,8 @@ type ClientAuth struct {
 	mu      sync.Mutex // serialises Reload
 	lastPEM []byte
 	cas     atomic.Pointer[clientCAs]
+	memoMu  sync.Mutex
+	memo    recheckMemo
 	loadErr atomic.Pointer[error]
 
 	refusals *prometheus.CounterVec
@@ -237,26 +239,75 @@ var errNoCA = errors.New("no webhook client CA is loaded; see flinkgate's log")
 // authentication and, when names are set, carries one of them as its
 // CommonName or a DNS name.
 func (a *ClientAuth) Verify(chain []*x509.Certificate) error {
-	reason, err := a.verify(chain)
+	reason, err := a.verify(a.cas.Load(), a.now(), chain)
 	if err != nil {
 		a.refused[reason].Inc()
 	}
 	return err
 }
 
-func (a *ClientAuth) verify(chain []*x509.Certificate) (string, error) {
+// recheckFor is how long a certificate Recheck accepted is taken as still
+// accepted without verifying it again, while the same CAs are in service:
+// requests on the API server's connections come hundreds a second, and its
+// certificate expires on a scale of days.
+const recheckFor = time.Second
+
+// maxRecheckMemo bounds the certificates Recheck remembers: one per API
+// server (an HA control plane may give each its own), with room to spare.
+const maxRecheckMemo = 16
+
+// recheckMemo is when each certificate Recheck accepted under cas, by its
+// DER, must be verified again.
+type recheckMemo struct {
+	cas   *clientCAs
+	until map[string]time.Time
+}
+
+// Recheck says whether the caller a connection admitted would still be: the
+// handshake checks a caller once, and the API server keeps its connections
+// open and busy for as long as it runs, so without this a connection admitted
+// under a CA since removed from the file (say, because it leaked), or with a
+// certificate since expired, would go on being answered. The refusal is not
+// counted as a handshake's.
+func (a *ClientAuth) Recheck(cs *tls.ConnectionState) error {
+	if cs == nil {
+		return errors.New("flinkgate accepts only the API server: the request did not come over TLS")
+	}
+	cas, now := a.cas.Load(), a.now()
+	chain := cs.PeerCertificates
+	if len(chain) > 0 {
+		a.memoMu.Lock()
+		until, ok := a.memo.until[string(chain[0].Raw)]
+		fresh := ok && a.memo.cas == cas && now.Before(until)
+		a.memoMu.Unlock()
+		if fresh {
+			return nil
+		}
+	}
+	if _, err := a.verify(cas, now, chain); err != nil {
+		return err
+	}
+	a.memoMu.Lock()
+	if a.memo.cas != cas || len(a.memo.until) >= maxRecheckMemo {
+		a.memo = recheckMemo{cas: cas, until: make(map[string]time.Time, 1)}
+	}
+	a.memo.until[string(chain[0].Raw)] = now.Add(recheckFor)
+	a.memoMu.Unlock()
+	return nil
+}
+
+func (a *ClientAuth) verify(cas *clientCAs, now time.Time, chain []*x509.Certificate) (string, error) {
 	if len(chain) == 0 {
 		return refusedNoCertificate, errors.New("flinkgate accepts only the API server: present a client certificate signed by the webhook client CA")
 	}
 	if len(chain) > MaxClientChain {
 		return refusedUntrusted, fmt.Errorf("client certificate chain has %d certificates, at most %d are accepted", len(chain), MaxClientChain)
 	}
-	cas := a.cas.Load()
 	if cas == nil {
 		return refusedNoCA, errNoCA
 	}
 	leaf := chain[0]
-	opts := x509.VerifyOptions{Roots: cas.pool, CurrentTime: a.now(), KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	opts := x509.VerifyOptions{Roots: cas.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
 	if len(chain) > 1 {
 		opts.Intermediates = x509.NewCertPool()
 		for _, c := range chain[1:] {

@@ -327,3 +327,49 @@ func TestClientAuthRefusesEarlyWhenNoCAIsValid(t *testing.T) {
 		t.Fatalf("got %v, want the handshake refused before the server presents its certificate", err)
 	}
 }
+
+// TestClientAuthRecheck: a connection's caller is checked again for each
+// request, against the CAs and the time then.
+func TestClientAuthRecheck(t *testing.T) {
+	ca, err := NewCA("webhook-clients", 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := ca.Client("kube-apiserver", nil, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admitted := &tls.ConnectionState{PeerCertificates: []*x509.Certificate{parsed(t, kp.CertPEM)}}
+	cases := []struct {
+		name string
+		// since changes things after the connection was admitted.
+		since   func(t *testing.T, a *ClientAuth, file string)
+		state   *tls.ConnectionState
+		refused bool
+	}{
+		{"a connection whose certificate is still trusted passes", func(*testing.T, *ClientAuth, string) {}, admitted, false},
+		{"a connection whose certificate's CA has left the CA file is refused", func(t *testing.T, a *ClientAuth, file string) {
+			writeFile(t, file, caPEM(newTestCA(t, "the-next-ca")))
+			a.Reload()
+		}, admitted, true},
+		{"a connection whose certificate has expired since it was admitted is refused", func(_ *testing.T, a *ClientAuth, _ string) {
+			a.now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+		}, admitted, true},
+		{"a connection without a certificate is refused", func(*testing.T, *ClientAuth, string) {}, &tls.ConnectionState{}, true},
+		{"a request that did not come over TLS is refused", func(*testing.T, *ClientAuth, string) {}, nil, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, file, caPEM(ca))
+			a, _ := newClientAuth(t, file)
+			// Checked once before, as each request on a connection is; a
+			// result remembered from then must not outlive the change.
+			_ = a.Recheck(admitted)
+			tc.since(t, a, file)
+			if err := a.Recheck(tc.state); (err != nil) != tc.refused {
+				t.Fatalf("refused = %v (%v), want %v", err != nil, err, tc.refused)
+			}
+		})
+	}
+}

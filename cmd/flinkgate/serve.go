@@ -315,7 +315,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		//
 		// Each connection keeps a buffer for its review bodies
 		// (webhook.ConnContext), so usual reviews allocate none.
-		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		{Addr: c.webhookAddr, Handler: webhookGuard(reloader, webhookHandler, log), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: limitedErrorLog(log),
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhook.ConnState},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
