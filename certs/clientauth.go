@@ -112,6 +112,10 @@ func (a *ClientAuth) Reload() {
 		return
 	}
 	if a.cas.Load() != nil && bytes.Equal(b, a.lastPEM) {
+		// Back as it was: the outage is over, and the next is logged.
+		if a.loadErr.Swap(nil) != nil {
+			a.log.Info("webhook client CA file readable again, unchanged")
+		}
 		return
 	}
 	cas, subjects, err := parseCAs(b)

@@ -8,12 +8,15 @@ import (
 	"crypto/x509"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 )
 
 // tlsPeer is one side of the handshakes below: a listener serving a
@@ -369,6 +372,43 @@ func TestClientAuthRecheck(t *testing.T) {
 			tc.since(t, a, file)
 			if err := a.Recheck(tc.state); (err != nil) != tc.refused {
 				t.Fatalf("refused = %v (%v), want %v", err != nil, err, tc.refused)
+			}
+		})
+	}
+}
+
+// TestClientAuthLogsEachOutage: a file that breaks, comes back unchanged and
+// breaks again in the same way is two outages, and each is logged.
+func TestClientAuthLogsEachOutage(t *testing.T) {
+	ca := newTestCA(t, "webhook-clients")
+	cases := []struct {
+		name  string
+		spoil func(t *testing.T, file string)
+	}{
+		{"a file that stops parsing twice, unchanged in between, is logged twice", func(t *testing.T, file string) { writeFile(t, file, []byte("not a certificate")) }},
+		{"a file that disappears twice, unchanged in between, is logged twice", func(t *testing.T, file string) {
+			if err := os.Remove(file); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, file, caPEM(ca))
+			core, logs := observer.New(zap.InfoLevel)
+			a, err := NewClientAuth(file, nil, zap.New(core), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range 2 {
+				tc.spoil(t, file)
+				a.Reload()
+				writeFile(t, file, caPEM(ca))
+				a.Reload()
+			}
+			if got := logs.FilterMessage("webhook client CA not loaded").Len(); got != 2 {
+				t.Fatalf("%d outages logged, want 2: %v", got, logs.All())
 			}
 		})
 	}
