@@ -413,3 +413,48 @@ func TestClientAuthLogsEachOutage(t *testing.T) {
 		})
 	}
 }
+
+// TestClientAuthFollowsAConfigMapVolumeUpdate: the kubelet updates a
+// ConfigMap volume by writing a new directory and swapping the ..data
+// symlink the file links through; the file's own link never changes.
+func TestClientAuthFollowsAConfigMapVolumeUpdate(t *testing.T) {
+	first, second := newTestCA(t, "first"), newTestCA(t, "second")
+	dir := t.TempDir()
+	publish := func(version string, ca *CA) {
+		t.Helper()
+		if err := os.Mkdir(filepath.Join(dir, version), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, version, "ca.crt"), caPEM(ca))
+		if err := os.Symlink(version, filepath.Join(dir, "..data_tmp")); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(filepath.Join(dir, "..data_tmp"), filepath.Join(dir, "..data")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("..v1", first)
+	file := filepath.Join(dir, "ca.crt")
+	if err := os.Symlink(filepath.Join("..data", "ca.crt"), file); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := newClientAuth(t, file)
+	chainOf := func(ca *CA) []*x509.Certificate {
+		kp, err := ca.Client("kube-apiserver", nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []*x509.Certificate{parsed(t, kp.CertPEM)}
+	}
+	if err := a.Verify(chainOf(first)); err != nil {
+		t.Fatalf("the first CA's caller was refused: %v", err)
+	}
+	publish("..v2", second)
+	a.Reload()
+	if err := a.Verify(chainOf(second)); err != nil {
+		t.Fatalf("after the update, the second CA's caller was refused: %v", err)
+	}
+	if err := a.Verify(chainOf(first)); err == nil {
+		t.Fatal("after the update, the first CA's caller was still accepted")
+	}
+}
