@@ -318,11 +318,25 @@ func (a *ClientAuth) verify(cas *clientCAs, now time.Time, chain []*x509.Certifi
 			opts.Intermediates.AddCert(c)
 		}
 	}
-	if _, err := leaf.Verify(opts); err != nil {
+	chains, err := leaf.Verify(opts)
+	if err != nil {
 		return refusedUntrusted, fmt.Errorf("client certificate %q is not trusted: %w", leaf.Subject, err)
 	}
-	if len(a.names) == 0 || slices.Contains(a.names, leaf.Subject.CommonName) || slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return slices.Contains(a.names, n) }) {
+	// x509 has checked the DNS names against every CA's name constraints,
+	// but not the common name: a CA constrained to some names must not
+	// vouch for another through it.
+	if len(a.names) == 0 || slices.ContainsFunc(leaf.DNSNames, func(n string) bool { return slices.Contains(a.names, n) }) ||
+		(slices.Contains(a.names, leaf.Subject.CommonName) && slices.ContainsFunc(chains, unconstrained)) {
 		return "", nil
 	}
-	return refusedName, fmt.Errorf("client certificate %q is not one of the allowed names %v", leaf.Subject, a.names)
+	return refusedName, fmt.Errorf("client certificate %q is not one of the allowed names %v (a common name counts only when no CA on its chain has name constraints)", leaf.Subject, a.names)
+}
+
+// unconstrained says whether no CA on a verified chain limits the names it
+// may sign for.
+func unconstrained(chain []*x509.Certificate) bool {
+	return !slices.ContainsFunc(chain[1:], func(c *x509.Certificate) bool {
+		return len(c.PermittedDNSDomains)+len(c.ExcludedDNSDomains)+len(c.PermittedIPRanges)+len(c.ExcludedIPRanges)+
+			len(c.PermittedEmailAddresses)+len(c.ExcludedEmailAddresses)+len(c.PermittedURIDomains)+len(c.ExcludedURIDomains) > 0
+	})
 }

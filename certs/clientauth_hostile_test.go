@@ -458,3 +458,58 @@ func TestClientAuthFollowsAConfigMapVolumeUpdate(t *testing.T) {
 		t.Fatal("after the update, the first CA's caller was still accepted")
 	}
 }
+
+// TestClientAuthNamesUnderNameConstraints: a CA may delegate to a sub-CA
+// constrained to some DNS names. x509 checks those constraints against a
+// certificate's DNS names but never its common name, so a common name alone
+// must not let the sub-CA vouch for a name outside them.
+func TestClientAuthNamesUnderNameConstraints(t *testing.T) {
+	root := newTestCA(t, "webhook-clients")
+	tmpl := template("team-a", time.Hour)
+	tmpl.IsCA, tmpl.BasicConstraintsValid = true, true
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature
+	tmpl.PermittedDNSDomains = []string{"team-a.example.com"}
+	kp, err := root.sign(tmpl, "sub-CA")
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamA, err := ParseCA(kp.CertPEM, kp.KeyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf := func(ca *CA, cn string, dnsNames ...string) []*x509.Certificate {
+		tmpl := template(cn, time.Hour)
+		tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}
+		tmpl.DNSNames = dnsNames
+		kp, err := ca.sign(tmpl, "client")
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain := []*x509.Certificate{parsed(t, kp.CertPEM)}
+		if ca != root {
+			chain = append(chain, ca.Cert)
+		}
+		return chain
+	}
+	cases := []struct {
+		name     string
+		chain    []*x509.Certificate
+		accepted bool
+	}{
+		{"an allowed common name the unconstrained CA signed is accepted", leaf(root, "kube-apiserver"), true},
+		{"an allowed common name a name-constrained sub-CA signed is refused", leaf(teamA, "kube-apiserver"), false},
+		{"an allowed common name a name-constrained sub-CA signed with a DNS name inside its constraints is refused", leaf(teamA, "kube-apiserver", "x.team-a.example.com"), false},
+		{"an allowed DNS name outside a sub-CA's constraints is refused", leaf(teamA, "x", "kube-apiserver"), false},
+		{"an allowed DNS name inside a sub-CA's constraints is accepted", leaf(teamA, "x", "api.team-a.example.com"), true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), "ca.crt")
+			writeFile(t, file, caPEM(root))
+			a, _ := newClientAuth(t, file, "kube-apiserver", "api.team-a.example.com")
+			if err := a.Verify(tc.chain); (err == nil) != tc.accepted {
+				t.Fatalf("accepted = %v (%v), want %v", err == nil, err, tc.accepted)
+			}
+		})
+	}
+}
