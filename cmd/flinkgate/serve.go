@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -317,7 +318,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// (webhook.ConnContext), so usual reviews allocate none.
 		{Addr: c.webhookAddr, Handler: webhookGuard(reloader, webhookHandler, log), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: limitedErrorLog(log),
-			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhook.ConnState},
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhookConnState},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	if c.profilingAddr != "" {
@@ -326,7 +327,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 		servers = append(servers, &http.Server{Addr: c.profilingAddr, Handler: profilingHandler(), ReadHeaderTimeout: 10 * time.Second})
 	}
 	errc := make(chan error, len(servers))
-	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
+	go func() {
+		// As ListenAndServeTLS, but each connection gets a handshake budget.
+		ln, err := net.Listen("tcp", c.webhookAddr)
+		if err != nil {
+			errc <- err
+			return
+		}
+		errc <- servers[0].ServeTLS(handshakeBudgetListener(ln), "", "")
+	}()
 	for _, s := range servers[1:] {
 		go func() { errc <- s.ListenAndServe() }()
 	}
