@@ -13,7 +13,7 @@ import (
 // handshakeBudget bounds what a webhook connection may send before its first
 // request: the TLS handshake and the start of that request. With client
 // certificates on, crypto/tls parses every certificate a caller sends, up to
-// 256 KiB of them (about 5 ms of CPU for 700 small ones, seven times a
+// 256 KiB of them (about 10 ms of CPU for 700 small ones, twelve times a
 // refused handshake's), before certs.MaxClientChain can refuse the chain.
 // The API server's handshake, with four RSA-4096 certificates, and its
 // request's first TLS record (16 KiB) come to less than half of this.
