@@ -10,19 +10,20 @@ import (
 	"flinkgate.io/flinkgate/webhook"
 )
 
-// handshakeBudget bounds what a webhook connection may send before its first
-// request: the TLS handshake and the start of that request. With client
+// handshakeBudget bounds what a webhook connection may send until the header
+// of its first request is in: the TLS handshake and the records carrying
+// that header. With client
 // certificates on, crypto/tls parses every certificate a caller sends, up to
 // 256 KiB of them (about 10 ms of CPU for 700 small ones, twelve times a
 // refused handshake's), before certs.MaxClientChain can refuse the chain.
 // The API server's handshake, with four RSA-4096 certificates, and its
-// request's first TLS record (16 KiB) come to less than half of this.
+// request's first TLS record (at most 16 KiB) come to less than half of this.
 const handshakeBudget = 64 << 10
 
-var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before its first request")
+var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the header of its first request")
 
 // handshakeBudgetListener gives each connection handshakeBudget until
-// webhookConnState sees its first request.
+// webhookConnState sees the header of its first request.
 func handshakeBudgetListener(ln net.Listener) net.Listener { return budgetListener{ln} }
 
 type budgetListener struct{ net.Listener }
@@ -59,8 +60,9 @@ func (c *budgetConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// webhookConnState is the webhook listener's ConnState: a connection's
-// first request lifts its handshake budget.
+// webhookConnState is the webhook listener's ConnState: net/http reports a
+// connection active once its first request's header is read, which lifts
+// its handshake budget.
 func webhookConnState(c net.Conn, s http.ConnState) {
 	if s == http.StateActive {
 		if tc, ok := c.(*tls.Conn); ok {
