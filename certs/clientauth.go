@@ -240,8 +240,8 @@ func (a *ClientAuth) require(cfg *tls.Config) *tls.Config {
 var errNoCA = errors.New("no webhook client CA is loaded; see flinkgate's log")
 
 // Verify accepts a chain whose leaf a loaded CA signed for client
-// authentication and, when names are set, carries one of them as its
-// CommonName or a DNS name.
+// authentication and, when names are set, carries one of them as a DNS name
+// or, when no CA on its chain has name constraints, as its CommonName.
 func (a *ClientAuth) Verify(chain []*x509.Certificate) error {
 	reason, err := a.verify(a.cas.Load(), a.now(), chain)
 	if err != nil {
