@@ -105,6 +105,10 @@ func probeRefusal(ctx context.Context, url string, cfg *tls.Config, timeout time
 		return nil
 	case err == nil || (errors.As(err, &nerr) && nerr.Timeout() && ctx.Err() == nil):
 		return fmt.Errorf("probe %s: the server completed TLS with a caller without a client certificate; is --webhook-client-ca-file set?", url)
+	case remoteAlert(err) == "tls: internal error":
+		// flinkgate refuses so, before presenting its certificate, when it
+		// would refuse the API server too.
+		return fmt.Errorf("probe %s: the server refused the handshake before presenting its certificate; if it is flinkgate, its webhook client CA is not loaded and it refuses the API server too: see its /readyz and log: %w", url, err)
 	}
 	return fmt.Errorf("probe %s: want the handshake refused for want of a client certificate, got: %w", url, err)
 }
@@ -114,12 +118,17 @@ func probeRefusal(ctx context.Context, url string, cfg *tls.Config, timeout time
 // net.OpError "remote error" around an unexported type, so only its text
 // tells which alert it was.
 func refusedForCertificate(err error) bool {
+	msg := remoteAlert(err)
+	return msg == "tls: bad certificate" || msg == "tls: certificate required"
+}
+
+// remoteAlert is the text of the alert a peer sent, or "".
+func remoteAlert(err error) string {
 	var op *net.OpError
 	if !errors.As(err, &op) || op.Op != "remote error" || op.Err == nil {
-		return false
+		return ""
 	}
-	msg := op.Err.Error()
-	return msg == "tls: bad certificate" || msg == "tls: certificate required"
+	return op.Err.Error()
 }
 
 func probeOne(ctx context.Context, client *http.Client, url string) error {

@@ -40,6 +40,13 @@ func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
 // clientAuthServer serves h as flinkgate does with --webhook-client-ca-file.
 func clientAuthServer(t *testing.T, maxVersion uint16) (string, []byte) {
 	t.Helper()
+	return clientAuthServerWithCAFile(t, maxVersion, func(ca *certs.CA) []byte { return ca.CertPEM })
+}
+
+// clientAuthServerWithCAFile is clientAuthServer with the client CA file
+// caFile writes.
+func clientAuthServerWithCAFile(t *testing.T, maxVersion uint16, caFile func(*certs.CA) []byte) (string, []byte) {
+	t.Helper()
 	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +60,7 @@ func clientAuthServer(t *testing.T, maxVersion uint16) (string, []byte) {
 		t.Fatal(err)
 	}
 	file := filepath.Join(t.TempDir(), "client-ca.crt")
-	if err := os.WriteFile(file, clients.CertPEM, 0o600); err != nil {
+	if err := os.WriteFile(file, caFile(clients), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	auth, err := certs.NewClientAuth(file, nil, zap.NewNop(), nil)
@@ -77,6 +84,15 @@ func TestProbeExpectingClientAuth(t *testing.T) {
 		{"The probe passes when a TLS 1.3 server refuses it for want of a client certificate.", func(t *testing.T) (string, []byte) { return clientAuthServer(t, 0) }, ""},
 		{"The probe passes when a TLS 1.2 server refuses it for want of a client certificate.", func(t *testing.T) (string, []byte) { return clientAuthServer(t, tls.VersionTLS12) }, ""},
 		{"The probe fails when the server lets it in without a client certificate.", func(t *testing.T) (string, []byte) { return tlsServer(t, flinkgateHandler(t)) }, "is --webhook-client-ca-file set?"},
+		{"The probe fails when the server refuses every caller, the API server too, because its client CA file holds a leaf certificate instead of a CA.", func(t *testing.T) (string, []byte) {
+			return clientAuthServerWithCAFile(t, 0, func(ca *certs.CA) []byte {
+				kp, err := ca.Client("kube-apiserver", nil, time.Hour)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return kp.CertPEM
+			})
+		}, "its webhook client CA is not loaded"},
 		{"The probe fails when another CA signed the serving certificate, even if the server would refuse it.", func(t *testing.T) (string, []byte) {
 			url, _ := clientAuthServer(t, 0)
 			_, other := tlsServer(t, flinkgateHandler(t))

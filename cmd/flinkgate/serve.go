@@ -11,6 +11,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/pprof"
 	"os"
@@ -87,7 +88,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.Var(&c.logLevel, "log-level", "debug, info, warn or error")
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
 	fs.StringVar(&c.clientCAFile, "webhook-client-ca-file", "", "PEM CA bundle; when set, the webhook port completes TLS only with callers presenting a client certificate one of these CAs signed (the API server's, from its AdmissionConfiguration); reloaded when it changes (empty: any caller)")
-	clientNames := fs.String("webhook-client-names", "", "comma-separated names, one of which the webhook client certificate must carry as its common name or a DNS name (empty: any the CA signed; needs --webhook-client-ca-file)")
+	clientNames := fs.String("webhook-client-names", "", "comma-separated names, one of which the webhook client certificate must carry as a DNS name or, when no CA on its chain has name constraints, its common name (empty: any the CA signed; needs --webhook-client-ca-file)")
 	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
@@ -315,9 +316,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		//
 		// Each connection keeps a buffer for its review bodies
 		// (webhook.ConnContext), so usual reviews allocate none.
-		{Addr: c.webhookAddr, Handler: webhookHandler, TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		{Addr: c.webhookAddr, Handler: webhookGuard(reloader, webhookHandler, log), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: limitedErrorLog(log),
-			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhook.ConnState},
+			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhookConnState},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
 	}
 	if c.profilingAddr != "" {
@@ -326,7 +327,15 @@ func serve(ctx context.Context, c *serveConfig) error {
 		servers = append(servers, &http.Server{Addr: c.profilingAddr, Handler: profilingHandler(), ReadHeaderTimeout: 10 * time.Second})
 	}
 	errc := make(chan error, len(servers))
-	go func() { errc <- servers[0].ListenAndServeTLS("", "") }()
+	go func() {
+		// As ListenAndServeTLS, but each connection gets a handshake budget.
+		ln, err := net.Listen("tcp", c.webhookAddr)
+		if err != nil {
+			errc <- err
+			return
+		}
+		errc <- servers[0].ServeTLS(handshakeBudgetListener(ln), "", "")
+	}()
 	for _, s := range servers[1:] {
 		go func() { errc <- s.ListenAndServe() }()
 	}

@@ -108,3 +108,9 @@ func (c *Cluster) WebhookClientCAFile() string { return filepath.Join(c.Dir, web
 
 // WebhookClientName is the common name of that certificate.
 func WebhookClientName() string { return webhookClientName }
+
+// WebhookClientCertFiles are the certificate and key the API server presents
+// to webhooks, for tests that call flinkgate as the API server would.
+func (c *Cluster) WebhookClientCertFiles() (cert, key string) {
+	return filepath.Join(c.Dir, webhookClientCertFile), filepath.Join(c.Dir, webhookClientKeyFile)
+}
