@@ -76,7 +76,10 @@ func (r *Reloader) fail(err error) {
 }
 
 // Run polls the files until ctx ends.
-func (r *Reloader) Run(ctx context.Context, every time.Duration) {
+func (r *Reloader) Run(ctx context.Context, every time.Duration) { poll(ctx, every, r.Reload) }
+
+// poll calls reload every period until ctx ends.
+func poll(ctx context.Context, every time.Duration, reload func()) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -84,7 +87,7 @@ func (r *Reloader) Run(ctx context.Context, every time.Duration) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			r.Reload()
+			reload()
 		}
 	}
 }

@@ -173,18 +173,7 @@ func readBounded(name string, limit int64) ([]byte, error) {
 }
 
 // Run polls the file until ctx ends.
-func (a *ClientAuth) Run(ctx context.Context, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			a.Reload()
-		}
-	}
-}
+func (a *ClientAuth) Run(ctx context.Context, every time.Duration) { poll(ctx, every, a.Reload) }
 
 // Ready reports why no caller can be admitted, or nil.
 func (a *ClientAuth) Ready() error {

@@ -19,8 +19,8 @@ import (
 	"flinkgate.io/flinkgate/webhook"
 )
 
-// tlsServer serves h with a certificate for 127.0.0.1 and returns its URL and CA.
-func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
+// servingPair is a new serving certificate for 127.0.0.1 and its CA.
+func servingPair(t *testing.T) (tls.Certificate, []byte) {
 	t.Helper()
 	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
@@ -30,11 +30,18 @@ func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return pair, b.CACert
+}
+
+// tlsServer serves h with a certificate for 127.0.0.1 and returns its URL and CA.
+func tlsServer(t *testing.T, h http.Handler) (string, []byte) {
+	t.Helper()
+	pair, ca := servingPair(t)
 	srv := httptest.NewUnstartedServer(h)
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{pair}}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv.URL, b.CACert
+	return srv.URL, ca
 }
 
 // clientAuthServer serves h as flinkgate does with --webhook-client-ca-file.
@@ -47,14 +54,7 @@ func clientAuthServer(t *testing.T, maxVersion uint16) (string, []byte) {
 // caFile writes.
 func clientAuthServerWithCAFile(t *testing.T, maxVersion uint16, caFile func(*certs.CA) []byte) (string, []byte) {
 	t.Helper()
-	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(b.Cert, b.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, serverCA := servingPair(t)
 	clients, err := certs.NewCA("webhook-clients", time.Hour)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +72,7 @@ func clientAuthServerWithCAFile(t *testing.T, maxVersion uint16, caFile func(*ce
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 	srv.StartTLS()
 	t.Cleanup(srv.Close)
-	return srv.URL, b.CACert
+	return srv.URL, serverCA
 }
 
 func TestProbeExpectingClientAuth(t *testing.T) {
