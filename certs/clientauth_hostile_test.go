@@ -33,14 +33,7 @@ type tlsPeer struct {
 // verdict on its certificate.
 func serveHandshakes(t *testing.T, build func(serving tls.Certificate) *tls.Config) *tlsPeer {
 	t.Helper()
-	bundle, err := Generate([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(bundle.Cert, bundle.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, bundle := servingKeyPair(t)
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", build(pair))
 	if err != nil {
 		t.Fatal(err)

@@ -33,6 +33,20 @@ func parsed(t *testing.T, pemBytes []byte) *x509.Certificate {
 	return cs[0]
 }
 
+// servingKeyPair is a new serving certificate for 127.0.0.1, with its bundle.
+func servingKeyPair(t *testing.T) (tls.Certificate, *Bundle) {
+	t.Helper()
+	b, err := Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(b.Cert, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair, b
+}
+
 func caPEM(ca *CA) []byte { return EncodeCertificates([]*x509.Certificate{ca.Cert}) }
 
 func writeFile(t *testing.T, path string, b []byte) {
@@ -204,14 +218,7 @@ func TestClientAuthReloads(t *testing.T) {
 // TestClientAuthRefusesHandshakes checks Apply over real TLS: the refusal
 // happens in the handshake, before a single byte of a review is read.
 func TestClientAuthRefusesHandshakes(t *testing.T) {
-	serverBundle, err := Generate([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serverCert, err := tls.X509KeyPair(serverBundle.Cert, serverBundle.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	serverCert, serverBundle := servingKeyPair(t)
 	clients, other := newTestCA(t, "webhook-clients"), newTestCA(t, "someone-else")
 	file := filepath.Join(t.TempDir(), "ca.crt")
 	writeFile(t, file, caPEM(clients))
