@@ -1,11 +1,16 @@
 package main
 
 import (
+	"container/list"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"flinkgate.io/flinkgate/webhook"
 )
@@ -22,18 +27,110 @@ const handshakeBudget = 64 << 10
 
 var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the header of its first request")
 
-// handshakeBudgetListener gives each connection handshakeBudget until
-// webhookConnState sees the header of its first request.
-func handshakeBudgetListener(ln net.Listener) net.Listener { return budgetListener{ln} }
+// Connection bounds. Any pod can open connections, and each costs memory
+// while it lives: about 12 KiB before its TLS handshake, 41 KiB after it
+// (goroutine stack, TLS and HTTP buffers; measured with 8,000 connections).
+// 8,000 connections that finished a handshake and then sent nothing took
+// flinkgate from 32 to 352 MiB, beyond the chart's 256 MiB limit: a crash,
+// and with the webhooks failing closed, every write of these objects
+// refused.
+const (
+	// maxUnproven bounds the connections that have not yet sent a request
+	// header: when it is reached, the oldest of them is closed. The API
+	// server proves a new connection within milliseconds, so it is never
+	// the oldest; a caller that stalls (before, in or after its handshake)
+	// is.
+	maxUnproven = 1024
+	// defaultMaxConnections bounds all of them (--max-webhook-connections):
+	// when it is reached with no unproven connection to close, the new one
+	// is closed at once. Connections the API server keeps alive are not
+	// touched. An API server holds at most one per admission it runs at
+	// once (600 by default).
+	defaultMaxConnections = 4096
+)
 
-type budgetListener struct{ net.Listener }
 
-func (l budgetListener) Accept() (net.Conn, error) {
-	c, err := l.Listener.Accept()
-	if err != nil {
-		return nil, err
+// connLimits is what the webhook listener counts.
+type connLimits struct {
+	maxUnproven, maxTotal int
+	// closed counts connections closed to keep the bounds, by which.
+	closed *prometheus.CounterVec
+}
+
+func newConnLimits(maxTotal int, reg prometheus.Registerer) (*connLimits, error) {
+	l := &connLimits{maxUnproven: min(maxUnproven, maxTotal), maxTotal: maxTotal,
+		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flinkgate_webhook_connections_closed_total",
+			Help: "Webhook connections flinkgate closed to keep its connection bounds: the oldest that had not sent a request (unproven), or a new one while all allowed were open (over_limit).",
+		}, []string{"reason"})}
+	l.closed.WithLabelValues("unproven")
+	l.closed.WithLabelValues("over_limit")
+	if reg != nil {
+		if err := reg.Register(l.closed); err != nil {
+			return nil, fmt.Errorf("register connection metric: %w", err)
+		}
 	}
-	return &budgetConn{Conn: c}, nil
+	return l, nil
+}
+
+// handshakeBudgetListener gives each connection handshakeBudget until
+// webhookConnState sees the header of its first request, and keeps the
+// connection bounds.
+func handshakeBudgetListener(ln net.Listener, limits *connLimits) net.Listener {
+	return &budgetListener{Listener: ln, limits: limits}
+}
+
+type budgetListener struct {
+	net.Listener
+	limits *connLimits
+
+	mu       sync.Mutex
+	unproven list.List // of *budgetConn, oldest first
+	open     int
+}
+
+func (l *budgetListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		bc := &budgetConn{Conn: c, l: l}
+		var evict *budgetConn
+		l.mu.Lock()
+		if l.unproven.Len() > 0 && (l.unproven.Len() >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
+			evict = l.unproven.Front().Value.(*budgetConn)
+			l.forget(evict)
+		}
+		full := l.open >= l.limits.maxTotal
+		if !full {
+			bc.elem, bc.counted = l.unproven.PushBack(bc), true
+			l.open++
+		}
+		l.mu.Unlock()
+		if evict != nil {
+			// Its server goroutine sees the read fail and ends.
+			_ = evict.Conn.Close()
+			l.limits.closed.WithLabelValues("unproven").Inc()
+		}
+		if !full {
+			return bc, nil
+		}
+		_ = c.Close()
+		l.limits.closed.WithLabelValues("over_limit").Inc()
+	}
+}
+
+// forget takes c off the unproven list and out of the count; l.mu is held.
+func (l *budgetListener) forget(c *budgetConn) {
+	if c.elem != nil {
+		l.unproven.Remove(c.elem)
+		c.elem = nil
+	}
+	if c.counted {
+		c.counted = false
+		l.open--
+	}
 }
 
 // budgetConn is read by one goroutine at a time (crypto/tls's), and lifted
@@ -42,6 +139,31 @@ type budgetConn struct {
 	net.Conn
 	read   atomic.Int64
 	lifted atomic.Bool
+
+	l       *budgetListener
+	elem    *list.Element // in l.unproven until proven; guarded by l.mu
+	counted bool          // in l.open; guarded by l.mu
+}
+
+// prove lifts the budget and takes the connection off the unproven list;
+// it still counts towards the total.
+func (c *budgetConn) prove() {
+	if c.lifted.Swap(true) {
+		return // every request after the first
+	}
+	c.l.mu.Lock()
+	if c.elem != nil {
+		c.l.unproven.Remove(c.elem)
+		c.elem = nil
+	}
+	c.l.mu.Unlock()
+}
+
+func (c *budgetConn) Close() error {
+	c.l.mu.Lock()
+	c.l.forget(c)
+	c.l.mu.Unlock()
+	return c.Conn.Close()
 }
 
 func (c *budgetConn) Read(p []byte) (int, error) {
@@ -67,7 +189,7 @@ func webhookConnState(c net.Conn, s http.ConnState) {
 	if s == http.StateActive {
 		if tc, ok := c.(*tls.Conn); ok {
 			if bc, ok := tc.NetConn().(*budgetConn); ok {
-				bc.lifted.Store(true)
+				bc.prove()
 			}
 		}
 	}

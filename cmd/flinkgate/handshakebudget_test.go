@@ -134,7 +134,7 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.ServeTLS(handshakeBudgetListener(ln), "", "") }()
+	go func() { _ = srv.ServeTLS(handshakeBudgetListener(ln, testLimits(t, defaultMaxConnections)), "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(serving.CertPEM)

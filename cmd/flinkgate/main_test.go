@@ -61,6 +61,10 @@ func TestServeFlags(t *testing.T) {
 		{name: "the webhook client CA and allowed names are read", args: append([]string{"--webhook-client-ca-file=ca.crt", "--webhook-client-names=kube-apiserver, apiserver.example"}, required...), check: func(c *serveConfig) bool {
 			return c.clientCAFile == "ca.crt" && slices.Equal(c.clientNames, []string{"kube-apiserver", "apiserver.example"})
 		}},
+		{name: "the webhook port keeps at most 4096 connections by default", args: required, check: func(c *serveConfig) bool {
+			return c.maxConns == defaultMaxConnections && defaultMaxConnections == 4096
+		}},
+		{name: "a connection bound below 16 is an error", args: append([]string{"--max-webhook-connections=8"}, required...), wantError: "want at least 16"},
 		{name: "allowed client names without a client CA are an error", args: append([]string{"--webhook-client-names=kube-apiserver"}, required...), wantError: "needs --webhook-client-ca-file"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},

@@ -68,6 +68,9 @@ func registerFlinkgateMetrics(t *testing.T, reg prometheus.Registerer) {
 	if _, err := certs.NewClientAuth(filepath.Join(dir, "ca.crt"), nil, zap.NewNop(), reg); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := newConnLimits(defaultMaxConnections, reg); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // oneTarget gives the state collector something to export, so its metrics'

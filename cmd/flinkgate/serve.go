@@ -65,6 +65,8 @@ type serveConfig struct {
 	// with a certificate that CA signed (the API server's); empty: anyone.
 	clientCAFile string
 	clientNames  []string
+	// maxConns bounds the webhook port's connections.
+	maxConns int
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -89,6 +91,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
 	fs.StringVar(&c.clientCAFile, "webhook-client-ca-file", "", "PEM CA bundle; when set, the webhook port completes TLS only with callers presenting a client certificate one of these CAs signed (the API server's, from its AdmissionConfiguration); reloaded when it changes (empty: any caller)")
 	clientNames := fs.String("webhook-client-names", "", "comma-separated names, one of which the webhook client certificate must carry as a DNS name or, when no CA on its chain has name constraints, its common name (empty: any the CA signed; needs --webhook-client-ca-file)")
+	fs.IntVar(&c.maxConns, "max-webhook-connections", defaultMaxConnections, "connections the webhook port keeps open at most (each costs up to about 41 KiB): beyond it, the oldest that has not sent a request is closed, or else the new one (at least 16)")
 	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
@@ -124,6 +127,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.settle < 0 {
 		return nil, errors.New("--protection-settle must not be negative")
+	}
+	if c.maxConns < 16 {
+		return nil, fmt.Errorf("--max-webhook-connections=%d: want at least 16", c.maxConns)
 	}
 	c.clientNames = splitList(*clientNames)
 	if len(c.clientNames) > 0 && c.clientCAFile == "" {
@@ -326,6 +332,10 @@ func serve(ctx context.Context, c *serveConfig) error {
 		// scraped; no timeouts, since a CPU profile streams for its duration.
 		servers = append(servers, &http.Server{Addr: c.profilingAddr, Handler: profilingHandler(), ReadHeaderTimeout: 10 * time.Second})
 	}
+	limits, err := newConnLimits(c.maxConns, reg)
+	if err != nil {
+		return err
+	}
 	errc := make(chan error, len(servers))
 	go func() {
 		// As ListenAndServeTLS, but each connection gets a handshake budget.
@@ -334,7 +344,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 			errc <- err
 			return
 		}
-		errc <- servers[0].ServeTLS(handshakeBudgetListener(ln), "", "")
+		errc <- servers[0].ServeTLS(handshakeBudgetListener(ln, limits), "", "")
 	}()
 	for _, s := range servers[1:] {
 		go func() { errc <- s.ListenAndServe() }()

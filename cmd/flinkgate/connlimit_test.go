@@ -1,0 +1,204 @@
+package main
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptrace"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"flinkgate.io/flinkgate/certs"
+)
+
+// testLimits are connection bounds with an unregistered metric.
+func testLimits(t *testing.T, maxTotal int) *connLimits {
+	t.Helper()
+	l, err := newConnLimits(maxTotal, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// limitedServer serves 200 behind the webhook listener's bounds.
+func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetListener, roots *x509.CertPool) {
+	t.Helper()
+	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(b.Cert, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bl = handshakeBudgetListener(ln, limits).(*budgetListener)
+	srv := &http.Server{
+		Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
+		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{pair}},
+		ConnState:    webhookConnState,
+		ErrorLog:     log.New(io.Discard, "", 0),
+		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
+	}
+	go func() { _ = srv.ServeTLS(bl, "", "") }()
+	t.Cleanup(func() { srv.Close() })
+	roots = x509.NewCertPool()
+	roots.AppendCertsFromPEM(b.CACert)
+	return ln.Addr().String(), bl, roots
+}
+
+// counts are the listener's unproven and open connections.
+func (l *budgetListener) counts() (unproven, open int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.unproven.Len(), l.open
+}
+
+// waitCounts polls until the listener counts want.
+func waitCounts(t *testing.T, l *budgetListener, unproven, open int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		u, o := l.counts()
+		if u == unproven && o == open {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("listener counts %d unproven, %d open; want %d, %d", u, o, unproven, open)
+		}
+		<-time.After(5 * time.Millisecond) // poll pause
+	}
+}
+
+// waitClosed polls until the listener has closed n connections for reason.
+func waitClosed(t *testing.T, limits *connLimits, reason string, n float64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for testutil.ToFloat64(limits.closed.WithLabelValues(reason)) != n {
+		if time.Now().After(deadline) {
+			t.Fatalf("closed{reason=%q} = %v, want %v", reason, testutil.ToFloat64(limits.closed.WithLabelValues(reason)), n)
+		}
+		<-time.After(5 * time.Millisecond) // poll pause
+	}
+}
+
+// stalled opens a TCP connection that sends nothing, once the listener has
+// taken it in (open counts it).
+func stalled(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// closedByServer says whether the server closed c: a read ends with EOF (or
+// a reset) at once, where an open connection times out.
+func closedByServer(c net.Conn) bool {
+	_ = c.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	_, err := c.Read(make([]byte, 1))
+	var nerr net.Error
+	return err != nil && !(errors.As(err, &nerr) && nerr.Timeout())
+}
+
+// proven is a kept-alive client connection that has had one request answered.
+func proven(t *testing.T, addr string, roots *x509.CertPool) *http.Client {
+	t.Helper()
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxConnsPerHost: 1}
+	t.Cleanup(tr.CloseIdleConnections)
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	get(t, client, addr)
+	return client
+}
+
+func get(t *testing.T, client *http.Client, addr string) {
+	t.Helper()
+	resp, err := client.Get("https://" + addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+}
+
+func TestWebhookConnectionsAreBounded(t *testing.T) {
+	t.Run("when the unproven bound is reached, the oldest connection that sent no request is closed, and the newer ones stay", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, _ := limitedServer(t, limits)
+		var conns []net.Conn
+		for i := range 3 {
+			conns = append(conns, stalled(t, addr))
+			waitCounts(t, l, i+1, i+1)
+		}
+		conns = append(conns, stalled(t, addr))
+		waitClosed(t, limits, "unproven", 1)
+		waitCounts(t, l, 3, 3)
+		if !closedByServer(conns[0]) {
+			t.Error("the oldest stalled connection is still open")
+		}
+		for i, c := range conns[1:] {
+			if closedByServer(c) {
+				t.Errorf("stalled connection %d of 4 was closed; only the oldest should be", i+2)
+			}
+		}
+	})
+	t.Run("a connection that has sent a request is not closed to make room for new ones", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, roots := limitedServer(t, limits)
+		client := proven(t, addr, roots)
+		waitCounts(t, l, 0, 1)
+		for range 10 {
+			stalled(t, addr)
+		}
+		waitCounts(t, l, 3, 4)
+		var reused bool
+		req, err := http.NewRequestWithContext(httptrace.WithClientTrace(t.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = info.Reused },
+		}), http.MethodGet, "https://"+addr+"/", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("the kept-alive connection's next request failed: %v", err)
+		}
+		resp.Body.Close()
+		if !reused {
+			t.Error("the next request needed a new connection: the kept-alive one was closed")
+		}
+	})
+	t.Run("when all allowed connections are open and have sent requests, a new connection is closed at once", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
+		addr, l, roots := limitedServer(t, limits)
+		for range 4 {
+			proven(t, addr, roots)
+		}
+		waitCounts(t, l, 0, 4)
+		c := stalled(t, addr)
+		waitClosed(t, limits, "over_limit", 1)
+		if !closedByServer(c) {
+			t.Error("a fifth connection was kept open beyond the bound of 4")
+		}
+		waitCounts(t, l, 0, 4)
+	})
+	t.Run("closed connections give back their place", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
+		addr, l, _ := limitedServer(t, limits)
+		c := stalled(t, addr)
+		waitCounts(t, l, 1, 1)
+		c.Close()
+		waitCounts(t, l, 0, 0)
+	})
+}
