@@ -1,5 +1,8 @@
 package main
 
+// The webhook listener's own bounds, below HTTP: what a connection may send
+// before its first request, and how many connections stay open.
+
 import (
 	"container/list"
 	"crypto/tls"
@@ -17,8 +20,7 @@ import (
 
 // handshakeBudget bounds what a webhook connection may send until the header
 // of its first request is in: the TLS handshake and the records carrying
-// that header. With client
-// certificates on, crypto/tls parses every certificate a caller sends, up to
+// that header. With client certificates on, crypto/tls parses every certificate a caller sends, up to
 // 256 KiB of them (about 10 ms of CPU for 700 small ones, twelve times a
 // refused handshake's), before certs.MaxClientChain can refuse the chain.
 // The API server's handshake, with four RSA-4096 certificates, and its
@@ -48,7 +50,6 @@ const (
 	// once (600 by default).
 	defaultMaxConnections = 4096
 )
-
 
 // connLimits is what the webhook listener counts.
 type connLimits struct {
