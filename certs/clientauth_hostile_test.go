@@ -128,9 +128,7 @@ func TestClientAuthChecksResumedSessionsAgain(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				file := filepath.Join(t.TempDir(), "ca.crt")
-				writeFile(t, file, caPEM(ca))
-				a, _ := newClientAuth(t, file)
+				a, file := clientAuthOf(t, ca)
 				srv := serveHandshakes(t, applied(a))
 				client := &tls.Config{MinVersion: version, MaxVersion: version,
 					Certificates: []tls.Certificate{clientKeyPair(t, ca, "kube-apiserver")}, ClientSessionCache: tls.NewLRUClientSessionCache(4)}
@@ -160,9 +158,7 @@ func TestClientAuthChecksResumedSessionsAgain(t *testing.T) {
 // secret (TLS 1.2 sends it in the clear), so holding it must not be enough.
 func TestClientAuthRefusesWithoutTheKey(t *testing.T) {
 	ca := newTestCA(t, "webhook-clients")
-	file := filepath.Join(t.TempDir(), "ca.crt")
-	writeFile(t, file, caPEM(ca))
-	a, _ := newClientAuth(t, file, "kube-apiserver")
+	a, _ := clientAuthOf(t, ca, "kube-apiserver")
 	srv := serveHandshakes(t, applied(a))
 	stolen := clientKeyPair(t, ca, "kube-apiserver")
 	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -183,9 +179,7 @@ func TestClientAuthRefusesWithoutTheKey(t *testing.T) {
 // leave with a session ticket it could resume later.
 func TestClientAuthIssuesNoTicketToARefusedCaller(t *testing.T) {
 	ca := newTestCA(t, "webhook-clients")
-	file := filepath.Join(t.TempDir(), "ca.crt")
-	writeFile(t, file, caPEM(ca))
-	a, _ := newClientAuth(t, file)
+	a, _ := clientAuthOf(t, ca)
 	srv := serveHandshakes(t, applied(a))
 	for _, version := range []uint16{tls.VersionTLS13, tls.VersionTLS12} {
 		t.Run(tls.VersionName(version)+": a caller refused for want of a certificate gets no session to resume", func(t *testing.T) {
@@ -315,9 +309,7 @@ func TestClientAuthRefusesEarlyWhenNoCAIsValid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(t.TempDir(), "ca.crt")
-	writeFile(t, file, caPEM(ca))
-	a, _ := newClientAuth(t, file)
+	a, _ := clientAuthOf(t, ca)
 	srv := serveHandshakes(t, applied(a))
 	if _, err := srv.dial(t, &tls.Config{MinVersion: tls.VersionTLS12}); err == nil || err.Error() != "remote error: tls: internal error" {
 		t.Fatalf("got %v, want the handshake refused before the server presents its certificate", err)
@@ -356,9 +348,7 @@ func TestClientAuthRecheck(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "ca.crt")
-			writeFile(t, file, caPEM(ca))
-			a, _ := newClientAuth(t, file)
+			a, file := clientAuthOf(t, ca)
 			// Checked once before, as each request on a connection is; a
 			// result remembered from then must not outlive the change.
 			_ = a.Recheck(admitted)
@@ -497,9 +487,7 @@ func TestClientAuthNamesUnderNameConstraints(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "ca.crt")
-			writeFile(t, file, caPEM(root))
-			a, _ := newClientAuth(t, file, "kube-apiserver", "api.team-a.example.com")
+			a, _ := clientAuthOf(t, root, "kube-apiserver", "api.team-a.example.com")
 			if err := a.Verify(tc.chain); (err == nil) != tc.accepted {
 				t.Fatalf("accepted = %v (%v), want %v", err == nil, err, tc.accepted)
 			}

@@ -56,6 +56,15 @@ func writeFile(t *testing.T, path string, b []byte) {
 	}
 }
 
+// clientAuthOf is a ClientAuth trusting ca, and its CA file.
+func clientAuthOf(t *testing.T, ca *CA, names ...string) (*ClientAuth, string) {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "ca.crt")
+	writeFile(t, file, caPEM(ca))
+	a, _ := newClientAuth(t, file, names...)
+	return a, file
+}
+
 func newClientAuth(t *testing.T, file string, names ...string) (*ClientAuth, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
@@ -96,9 +105,7 @@ func TestClientAuthVerifiesTheCallersCertificate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "ca.crt")
-			writeFile(t, file, caPEM(trusted))
-			a, _ := newClientAuth(t, file, tc.names...)
+			a, _ := clientAuthOf(t, trusted, tc.names...)
 			err := a.Verify(tc.chain)
 			if tc.reason == "" {
 				if err != nil {
@@ -128,9 +135,7 @@ func TestClientAuthAcceptsAnAllowedDNSName(t *testing.T) {
 		}
 		return []*x509.Certificate{parsed(t, kp.CertPEM)}
 	}
-	file := filepath.Join(t.TempDir(), "ca.crt")
-	writeFile(t, file, caPEM(ca))
-	a, _ := newClientAuth(t, file, "kube-apiserver.example")
+	a, _ := clientAuthOf(t, ca, "kube-apiserver.example")
 	if err := a.Verify(withDNSName("kube-apiserver.example")); err != nil {
 		t.Fatalf("a DNS name in the allowed list was refused: %v", err)
 	}
@@ -197,9 +202,7 @@ func TestClientAuthReloads(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			file := filepath.Join(t.TempDir(), "ca.crt")
-			writeFile(t, file, caPEM(first))
-			a, _ := newClientAuth(t, file)
+			a, file := clientAuthOf(t, first)
 			writeFile(t, file, tc.replaceWith)
 			a.Reload()
 			if got := a.Verify(chainOf(first)) == nil; got != tc.firstAccepted {
@@ -220,9 +223,7 @@ func TestClientAuthReloads(t *testing.T) {
 func TestClientAuthRefusesHandshakes(t *testing.T) {
 	serverCert, serverBundle := servingKeyPair(t)
 	clients, other := newTestCA(t, "webhook-clients"), newTestCA(t, "someone-else")
-	file := filepath.Join(t.TempDir(), "ca.crt")
-	writeFile(t, file, caPEM(clients))
-	a, _ := newClientAuth(t, file)
+	a, _ := clientAuthOf(t, clients)
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(serverBundle.CACert)
 	keyPair := func(ca *CA) []tls.Certificate {
