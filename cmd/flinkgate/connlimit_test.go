@@ -13,8 +13,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
-
-	"flinkgate.io/flinkgate/certs"
 )
 
 // testLimits are connection bounds with an unregistered metric.
@@ -30,14 +28,7 @@ func testLimits(t *testing.T, maxTotal int) *connLimits {
 // limitedServer serves 200 behind the webhook listener's bounds.
 func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetListener, roots *x509.CertPool) {
 	t.Helper()
-	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(b.Cert, b.Key)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, serverCA := servingPair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +44,7 @@ func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetLis
 	go func() { _ = srv.ServeTLS(bl, "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	roots = x509.NewCertPool()
-	roots.AppendCertsFromPEM(b.CACert)
+	roots.AppendCertsFromPEM(serverCA)
 	return ln.Addr().String(), bl, roots
 }
 

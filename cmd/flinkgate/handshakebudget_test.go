@@ -105,15 +105,7 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	serving := mustCA(t, "serving")
-	kp, err := serving.Serving([]string{"127.0.0.1"}, time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := tls.X509KeyPair(kp.CertPEM, kp.KeyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair, servingCA := servingPair(t)
 	cfg := src.TLSConfig()
 	cfg.Certificates = []tls.Certificate{pair}
 	errs := &lockedBuffer{}
@@ -137,7 +129,7 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 	go func() { _ = srv.ServeTLS(handshakeBudgetListener(ln, testLimits(t, defaultMaxConnections)), "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM(serving.CertPEM)
+	roots.AppendCertsFromPEM(servingCA)
 
 	huge := make([][]byte, 0, 800)
 	for len(huge)*len(chain[0]) < 250<<10 {
