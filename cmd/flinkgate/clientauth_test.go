@@ -43,7 +43,7 @@ func TestClientAuthRechecksKeptAliveConnections(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewUnstartedServer(webhookGuard(src, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "answered") }), zap.NewNop()))
+			srv := httptest.NewUnstartedServer(webhookGuard(src.auth, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "answered") }), zap.NewNop()))
 			srv.TLS = src.TLSConfig()
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 			srv.StartTLS()
@@ -83,7 +83,7 @@ func TestClientAuthRechecksKeptAliveConnections(t *testing.T) {
 				if err := os.WriteFile(file, mustCA(t, "the-next-ca").CertPEM, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				src.(clientAuthSource).auth.Reload()
+				src.auth.Reload()
 			}
 			status, reused := get()
 			if !reused {

@@ -33,6 +33,7 @@ import (
 
 	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/cache"
+	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/health"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/protection"
@@ -189,10 +190,13 @@ func serve(ctx context.Context, c *serveConfig) error {
 	if err != nil {
 		return err
 	}
+	var clientAuth *certs.ClientAuth // nil: any caller
 	if c.clientCAFile != "" {
-		if reloader, err = withClientAuth(reloader, c.clientCAFile, c.clientNames, log, reg); err != nil {
+		src, err := withClientAuth(reloader, c.clientCAFile, c.clientNames, log, reg)
+		if err != nil {
 			return err
 		}
+		reloader, clientAuth = src, src.auth
 	}
 	refusals := health.NewRefusals()
 	caches, err := cache.New(clients, c.namespaces, refusals)
@@ -322,7 +326,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 		//
 		// Each connection keeps a buffer for its review bodies
 		// (webhook.ConnContext), so usual reviews allocate none.
-		{Addr: c.webhookAddr, Handler: webhookGuard(reloader, webhookHandler, log), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
+		{Addr: c.webhookAddr, Handler: webhookGuard(clientAuth, webhookHandler, log), TLSConfig: reloader.TLSConfig(), ReadHeaderTimeout: 10 * time.Second,
 			ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 90 * time.Second, ErrorLog: limitedErrorLog(log),
 			TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){}, ConnContext: webhook.ConnContext, ConnState: webhookConnState},
 		{Addr: c.metricsAddr, Handler: ops, ReadHeaderTimeout: 10 * time.Second},
