@@ -232,11 +232,16 @@ var errNoCA = errors.New("no webhook client CA is loaded; see flinkgate's log")
 // authentication and, when names are set, carries one of them as a DNS name
 // or, when no CA on its chain has name constraints, as its CommonName.
 func (a *ClientAuth) Verify(chain []*x509.Certificate) error {
-	reason, err := a.verify(a.cas.Load(), a.now(), chain)
+	cas, now := a.cas.Load(), a.now()
+	reason, err := a.verify(cas, now, chain)
 	if err != nil {
 		a.refused[reason].Inc()
+		return err
 	}
-	return err
+	// The connection's first request is rechecked at once; the handshake
+	// has just done that work.
+	a.remember(cas, chain[0], now)
+	return nil
 }
 
 // recheckFor is how long a certificate Recheck accepted is taken as still
@@ -280,13 +285,18 @@ func (a *ClientAuth) Recheck(cs *tls.ConnectionState) error {
 	if _, err := a.verify(cas, now, chain); err != nil {
 		return err
 	}
+	a.remember(cas, chain[0], now)
+	return nil
+}
+
+// remember notes that leaf was accepted under cas at now.
+func (a *ClientAuth) remember(cas *clientCAs, leaf *x509.Certificate, now time.Time) {
 	a.memoMu.Lock()
+	defer a.memoMu.Unlock()
 	if a.memo.cas != cas || len(a.memo.until) >= maxRecheckMemo {
 		a.memo = recheckMemo{cas: cas, until: make(map[string]time.Time, 1)}
 	}
-	a.memo.until[string(chain[0].Raw)] = now.Add(recheckFor)
-	a.memoMu.Unlock()
-	return nil
+	a.memo.until[string(leaf.Raw)] = now.Add(recheckFor)
 }
 
 func (a *ClientAuth) verify(cas *clientCAs, now time.Time, chain []*x509.Certificate) (string, error) {
