@@ -36,7 +36,7 @@ func TestClientAuthClosesAKeptAliveConnectionWhoseCALeft(t *testing.T) {
 	if err := os.WriteFile(caFile, ca, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	s := ownFlinkgate(t, "clientauth-keepalive", "--webhook-client-ca-file="+caFile, "--webhook-client-names="+cluster.WebhookClientName())
+	s := ownFlinkgate(t, "clientauth-keepalive", "--webhook-client-ca-file="+caFile, "--webhook-client-names="+cluster.WebhookClientName)
 	target := s.seedTarget(t)
 	var dep corev1.ConfigMap
 	if err := yaml.Unmarshal([]byte(s.exampleDeployment(t, name("keepalive"), target)), &dep); err != nil {

@@ -21,7 +21,7 @@ import (
 // its own webhook client CA to every webhook.
 func clientAuthFlinkgate(t *testing.T, base string) *suite {
 	t.Helper()
-	return ownFlinkgate(t, base, "--webhook-client-ca-file="+sharedEnv(t).c.WebhookClientCAFile(), "--webhook-client-names="+cluster.WebhookClientName())
+	return ownFlinkgate(t, base, "--webhook-client-ca-file="+sharedEnv(t).c.WebhookClientCAFile(), "--webhook-client-names="+cluster.WebhookClientName)
 }
 
 // refusals reads flinkgate_webhook_client_refusals_total{reason}.

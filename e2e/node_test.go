@@ -171,7 +171,7 @@ func TestChartOnANode(t *testing.T) {
 	}
 	values = append(values,
 		"--set", "webhook.clientAuth.caBundle="+base64.StdEncoding.EncodeToString(clientCA),
-		"--set", "webhook.clientAuth.names={"+cluster.WebhookClientName()+"}")
+		"--set", "webhook.clientAuth.names={"+cluster.WebhookClientName+"}")
 
 	t.Run("helm upgrade that turns on webhook.clientAuth rolls both pods while 20+ deployment writes per second run, and no admission fails", func(t *testing.T) {
 		load := startLoad(t, c, "rollout")

@@ -117,7 +117,7 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 		args = append(args, "--namespaces="+strings.Join(opts.Namespaces, ","))
 	}
 	if opts.WebhookClientCA {
-		args = append(args, "--webhook-client-ca-file="+c.WebhookClientCAFile(), "--webhook-client-names="+webhookClientName)
+		args = append(args, "--webhook-client-ca-file="+c.WebhookClientCAFile(), "--webhook-client-names="+WebhookClientName)
 	}
 	args = append(args, opts.ExtraArgs...)
 

@@ -46,6 +46,10 @@ func writeFiles(dir string, files map[string][]byte) error {
 	return nil
 }
 
+// WebhookClientName is the common name of the certificate the API server
+// presents to webhooks.
+const WebhookClientName = "kube-apiserver-webhook-client"
+
 // The API server's identity towards webhooks: its own CA (not the cluster's,
 // which also signs users' client certificates, so trusting it would admit
 // any user), and the AdmissionConfiguration that presents the certificate
@@ -53,7 +57,6 @@ func writeFiles(dir string, files map[string][]byte) error {
 const (
 	admissionConfigFile     = "admission-config.yaml"
 	webhookClientCAFile     = "webhook-client-ca.crt"
-	webhookClientName       = "kube-apiserver-webhook-client"
 	webhookClientKubeconfig = "webhook-client.kubeconfig"
 	webhookClientCertFile   = "webhook-client.crt"
 	webhookClientKeyFile    = "webhook-client.key"
@@ -88,7 +91,7 @@ func webhookClientFiles(dir string) (map[string][]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := ca.Client(webhookClientName, nil, certValidity)
+	client, err := ca.Client(WebhookClientName, nil, certValidity)
 	if err != nil {
 		return nil, err
 	}
@@ -105,9 +108,6 @@ func webhookClientFiles(dir string) (map[string][]byte, error) {
 // WebhookClientCAFile is the CA that signed the certificate the API server
 // presents to webhooks, for flinkgate's --webhook-client-ca-file.
 func (c *Cluster) WebhookClientCAFile() string { return filepath.Join(c.Dir, webhookClientCAFile) }
-
-// WebhookClientName is the common name of that certificate.
-func WebhookClientName() string { return webhookClientName }
 
 // WebhookClientCertFiles are the certificate and key the API server presents
 // to webhooks, for tests that call flinkgate as the API server would.
