@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -38,10 +39,10 @@ var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the
 // refused.
 const (
 	// maxUnproven bounds the connections that have not yet sent a request
-	// header: when it is reached, the oldest of them is closed. The API
-	// server proves a new connection within milliseconds, so it is never
-	// the oldest; a caller that stalls (before, in or after its handshake)
-	// is.
+	// header: when it is reached, the oldest of them from the address with
+	// the most is closed. A caller that stalls (before, in or after its
+	// handshake) is; the API server's new connection is not, however slow
+	// its round trips, unless it is as many from one address as a flood's.
 	maxUnproven = 1024
 	// defaultMaxConnections bounds all of them (--max-webhook-connections):
 	// when it is reached with no unproven connection to close, the new one
@@ -85,9 +86,40 @@ type budgetListener struct {
 	net.Listener
 	limits *connLimits
 
-	mu       sync.Mutex
-	unproven list.List // of *budgetConn, oldest first
-	open     int
+	mu sync.Mutex
+	// unproven holds, by remote address, the connections that have not
+	// sent a request, oldest first: a flood from one pod closes its own,
+	// whatever the pace of the API server's handshake.
+	unproven  map[netip.Addr]*list.List // of *budgetConn
+	unprovenN int
+	open      int
+}
+
+// oldestOfBusiest is the oldest unproven connection of the address with
+// the most; nil with none. l.mu is held. It walks at most maxUnproven
+// addresses, and only when a bound is reached.
+func (l *budgetListener) oldestOfBusiest() *budgetConn {
+	var busiest *list.List
+	for _, q := range l.unproven {
+		if busiest == nil || q.Len() > busiest.Len() {
+			busiest = q
+		}
+	}
+	if busiest == nil {
+		return nil
+	}
+	return busiest.Front().Value.(*budgetConn)
+}
+
+// remoteAddr is c's remote IP address; the zero Addr (one bucket) when it
+// has none.
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 func (l *budgetListener) Accept() (net.Conn, error) {
@@ -96,16 +128,25 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		bc := &budgetConn{Conn: c, l: l}
+		bc := &budgetConn{Conn: c, l: l, addr: remoteAddr(c)}
 		var evict *budgetConn
 		l.mu.Lock()
-		if l.unproven.Len() > 0 && (l.unproven.Len() >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
-			evict = l.unproven.Front().Value.(*budgetConn)
+		if l.unprovenN > 0 && (l.unprovenN >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
+			evict = l.oldestOfBusiest()
 			l.forget(evict)
 		}
 		full := l.open >= l.limits.maxTotal
 		if !full {
-			bc.elem, bc.counted = l.unproven.PushBack(bc), true
+			if l.unproven == nil {
+				l.unproven = map[netip.Addr]*list.List{}
+			}
+			q := l.unproven[bc.addr]
+			if q == nil {
+				q = list.New()
+				l.unproven[bc.addr] = q
+			}
+			bc.elem, bc.counted = q.PushBack(bc), true
+			l.unprovenN++
 			l.open++
 		}
 		l.mu.Unlock()
@@ -124,13 +165,24 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 
 // forget takes c off the unproven list and out of the count; l.mu is held.
 func (l *budgetListener) forget(c *budgetConn) {
-	if c.elem != nil {
-		l.unproven.Remove(c.elem)
-		c.elem = nil
-	}
+	l.unlist(c)
 	if c.counted {
 		c.counted = false
 		l.open--
+	}
+}
+
+// unlist takes c off the unproven list; l.mu is held.
+func (l *budgetListener) unlist(c *budgetConn) {
+	if c.elem == nil {
+		return
+	}
+	q := l.unproven[c.addr]
+	q.Remove(c.elem)
+	c.elem = nil
+	l.unprovenN--
+	if q.Len() == 0 {
+		delete(l.unproven, c.addr)
 	}
 }
 
@@ -142,6 +194,7 @@ type budgetConn struct {
 	lifted atomic.Bool
 
 	l       *budgetListener
+	addr    netip.Addr    // its key in l.unproven
 	elem    *list.Element // in l.unproven until proven; guarded by l.mu
 	counted bool          // in l.open; guarded by l.mu
 }
@@ -153,10 +206,7 @@ func (c *budgetConn) prove() {
 		return // every request after the first
 	}
 	c.l.mu.Lock()
-	if c.elem != nil {
-		c.l.unproven.Remove(c.elem)
-		c.elem = nil
-	}
+	c.l.unlist(c)
 	c.l.mu.Unlock()
 }
 

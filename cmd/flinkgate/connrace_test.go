@@ -1,0 +1,61 @@
+package main
+
+import (
+	"crypto/tls"
+	"io"
+	"net"
+	"testing"
+	"time"
+)
+
+// dialFrom opens a TCP connection to addr from the loopback address from,
+// so one test can have callers at several addresses.
+func dialFrom(t *testing.T, from, addr string) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
+	t.Run("a new connection slower to send its request than a flood from another address is to fill the unproven bound is not closed", func(t *testing.T) {
+		// As an API server behind a tunnel that takes tens of milliseconds
+		// per round trip, while a pod opens thousands of connections a second.
+		limits := &connLimits{maxUnproven: 8, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, roots := limitedServer(t, limits)
+		slow := dialFrom(t, "127.0.0.2", addr)
+		waitCounts(t, l, 1, 1)
+		for range 20 {
+			dialFrom(t, "127.0.0.1", addr)
+		}
+		waitClosed(t, limits, "unproven", 13)
+		tc := tls.Client(slow, &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(tc, "GET / HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatalf("the slow caller's connection was closed for the flood: %v", err)
+		}
+		if _, err := tc.Read(make([]byte, 512)); err != nil {
+			t.Fatalf("the slow caller got no answer: its connection was closed for the flood: %v", err)
+		}
+	})
+	t.Run("when every unproven connection comes from one address, the oldest is closed", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 2, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, _ := limitedServer(t, limits)
+		first := dialFrom(t, "127.0.0.3", addr)
+		waitCounts(t, l, 1, 1)
+		second := dialFrom(t, "127.0.0.3", addr)
+		waitCounts(t, l, 2, 2)
+		dialFrom(t, "127.0.0.3", addr)
+		waitClosed(t, limits, "unproven", 1)
+		if !closedByServer(first) {
+			t.Error("the oldest connection is still open")
+		}
+		if closedByServer(second) {
+			t.Error("the second connection was closed; only the oldest should be")
+		}
+	})
+}
