@@ -32,11 +32,12 @@ var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the
 
 // Connection bounds. Any pod can open connections, and each costs memory
 // while it lives: about 12 KiB before its TLS handshake, 41 KiB after it
-// (goroutine stack, TLS and HTTP buffers; measured with 8,000 connections).
-// 8,000 connections that finished a handshake and then sent nothing took
-// flinkgate from 32 to 352 MiB, beyond the chart's 256 MiB limit: a crash,
-// and with the webhooks failing closed, every write of these objects
-// refused.
+// (goroutine stack, TLS and HTTP buffers; measured with 8,000 connections),
+// and up to about 60 KiB once it has sent a full TLS record (crypto/tls
+// keeps a buffer that size). 8,000 connections that finished a handshake
+// and then sent nothing took flinkgate from 32 to 352 MiB, beyond the
+// chart's 256 MiB limit: a crash, and with the webhooks failing closed,
+// every write of these objects refused.
 const (
 	// maxUnproven bounds the connections that have not yet sent a request
 	// header: when it is reached, the oldest of them from the address with
@@ -48,8 +49,11 @@ const (
 	// when it is reached with no unproven connection to close, the new one
 	// is closed at once. Connections the API server keeps alive are not
 	// touched. An API server holds at most one per admission it runs at
-	// once (600 by default).
-	defaultMaxConnections = 4096
+	// once (600 by default; three of them, 1,800). Connections that sent a
+	// request in a full TLS record and idle cost about 60 KiB: 4,096 of them
+	// took flinkgate's peak RSS to 263 MiB, past the chart's 256 MiB limit;
+	// 2,048 keep it under 192 MiB (TestProvenIdleFloodMemoryIsBounded).
+	defaultMaxConnections = 2048
 )
 
 // connLimits is what the webhook listener counts.
