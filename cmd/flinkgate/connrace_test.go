@@ -42,6 +42,25 @@ func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
 			t.Fatalf("the slow caller got no answer: its connection was closed for the flood: %v", err)
 		}
 	})
+	t.Run("when addresses hold as many unproven connections each, the oldest of them all is closed", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 4, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, _ := limitedServer(t, limits)
+		var conns []net.Conn
+		for i, from := range []string{"127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"} {
+			conns = append(conns, dialFrom(t, from, addr))
+			waitCounts(t, l, i+1, i+1)
+		}
+		dialFrom(t, "127.0.0.8", addr)
+		waitClosed(t, limits, "unproven", 1)
+		if !closedByServer(conns[0]) {
+			t.Error("the oldest connection is still open")
+		}
+		for i, c := range conns[1:] {
+			if closedByServer(c) {
+				t.Errorf("connection %d of 5 was closed; only the oldest should be", i+2)
+			}
+		}
+	})
 	t.Run("when every unproven connection comes from one address, the oldest is closed", func(t *testing.T) {
 		limits := &connLimits{maxUnproven: 2, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, _ := limitedServer(t, limits)

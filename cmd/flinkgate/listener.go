@@ -97,22 +97,23 @@ type budgetListener struct {
 	unproven  map[netip.Addr]*list.List // of *budgetConn
 	unprovenN int
 	open      int
+	accepted  uint64 // orders connections, for ties between addresses
 }
 
 // oldestOfBusiest is the oldest unproven connection of the address with
-// the most; nil with none. l.mu is held. It walks at most maxUnproven
+// the most (of the oldest such address on a tie, not the map's random
+// pick); nil with none. l.mu is held. It walks at most maxUnproven
 // addresses, and only when a bound is reached.
 func (l *budgetListener) oldestOfBusiest() *budgetConn {
-	var busiest *list.List
+	var oldest *budgetConn
+	n := 0
 	for _, q := range l.unproven {
-		if busiest == nil || q.Len() > busiest.Len() {
-			busiest = q
+		front := q.Front().Value.(*budgetConn)
+		if q.Len() > n || q.Len() == n && front.seq < oldest.seq {
+			oldest, n = front, q.Len()
 		}
 	}
-	if busiest == nil {
-		return nil
-	}
-	return busiest.Front().Value.(*budgetConn)
+	return oldest
 }
 
 // remoteAddr is c's remote IP address; the zero Addr (one bucket) when it
@@ -149,7 +150,8 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 				q = list.New()
 				l.unproven[bc.addr] = q
 			}
-			bc.elem, bc.counted = q.PushBack(bc), true
+			l.accepted++
+			bc.seq, bc.elem, bc.counted = l.accepted, q.PushBack(bc), true
 			l.unprovenN++
 			l.open++
 		}
@@ -199,6 +201,7 @@ type budgetConn struct {
 
 	l       *budgetListener
 	addr    netip.Addr    // its key in l.unproven
+	seq     uint64        // its place in the order of accepting; guarded by l.mu
 	elem    *list.Element // in l.unproven until proven; guarded by l.mu
 	counted bool          // in l.open; guarded by l.mu
 }
