@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"net"
 	"testing"
@@ -76,5 +77,37 @@ func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
 		if closedByServer(second) {
 			t.Error("the second connection was closed; only the oldest should be")
 		}
+	})
+}
+
+func TestWebhookConnectionsAreProvenByTheirFirstHeader(t *testing.T) {
+	handshaken := func(t *testing.T, addr string, roots *x509.CertPool) *tls.Conn {
+		t.Helper()
+		tc := tls.Client(stalled(t, addr), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		if err := tc.Handshake(); err != nil {
+			t.Fatal(err)
+		}
+		return tc
+	}
+	t.Run("a connection whose first request waits on Expect: 100-continue is proven once its header is in", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, roots := limitedServer(t, limits)
+		tc := handshaken(t, addr, roots)
+		waitCounts(t, l, 1, 1)
+		if _, err := io.WriteString(tc, "POST / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitCounts(t, l, 0, 1)
+	})
+	t.Run("a connection that sends a header net/http refuses is closed and gives back its place, though refusing proves it", func(t *testing.T) {
+		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+		addr, l, roots := limitedServer(t, limits)
+		tc := handshaken(t, addr, roots)
+		waitCounts(t, l, 1, 1)
+		if _, err := io.WriteString(tc, "NOT HTTP\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		waitCounts(t, l, 0, 0)
 	})
 }
