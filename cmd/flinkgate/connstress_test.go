@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"flinkgate.io/flinkgate/certs"
 )
 
@@ -74,8 +76,10 @@ func churn(addr string, roots *x509.CertPool, which int) {
 		if which%6 == 4 {
 			_, _ = io.WriteString(tc, "GET / HTTP/1.1\r\nHo")
 		}
-	case 5: // stalls a while
+		// Idles a while, holding its place.
+		_ = c.SetReadDeadline(time.Now().Add(30 * time.Millisecond))
 		_, _ = c.Read(make([]byte, 1))
+	case 5: // stalls a while, unless closed for a newer one
 		_ = c.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
 		_, _ = c.Read(make([]byte, 1))
 	}
@@ -83,20 +87,36 @@ func churn(addr string, roots *x509.CertPool, which int) {
 
 func TestWebhookConnectionCountsReturnToZero(t *testing.T) {
 	t.Run("after many connections that stall, fail their handshake, send requests and leave at once, the listener counts none open", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 8, maxTotal: 24, closed: testLimits(t, 24).closed}
+		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
 		addr, l, roots, _ := shutdownServer(t, limits)
-		var wg sync.WaitGroup
-		for g := range 48 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range 25 {
-					churn(addr, roots, g+i)
-				}
-			}()
+		flood := func() {
+			var wg sync.WaitGroup
+			for g := range 48 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := range 25 {
+						churn(addr, roots, g+i)
+					}
+				}()
+			}
+			wg.Wait()
 		}
-		wg.Wait()
+		flood()
+		// Then with every place held by a kept-alive connection, so new
+		// ones are closed over the limit.
+		var kept []*http.Transport
+		for range 4 {
+			tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxConnsPerHost: 1}
+			kept = append(kept, tr)
+			get(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, addr)
+		}
+		flood()
+		for _, tr := range kept {
+			tr.CloseIdleConnections()
+		}
 		waitCounts(t, l, 0, 0)
+		t.Logf("closed for the bounds: %v unproven, %v over the limit", testutil.ToFloat64(limits.closed.WithLabelValues("unproven")), testutil.ToFloat64(limits.closed.WithLabelValues("over_limit")))
 	})
 	t.Run("connections open when the server shuts down give back their places", func(t *testing.T) {
 		limits := &connLimits{maxUnproven: 8, maxTotal: 24, closed: testLimits(t, 24).closed}
