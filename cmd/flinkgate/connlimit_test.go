@@ -52,7 +52,7 @@ func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetLis
 func (l *budgetListener) counts() (unproven, open int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.unproven.Len(), l.open
+	return l.unprovenN, l.open
 }
 
 // waitCounts polls until the listener counts want.

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 
@@ -31,24 +32,28 @@ var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the
 
 // Connection bounds. Any pod can open connections, and each costs memory
 // while it lives: about 12 KiB before its TLS handshake, 41 KiB after it
-// (goroutine stack, TLS and HTTP buffers; measured with 8,000 connections).
-// 8,000 connections that finished a handshake and then sent nothing took
-// flinkgate from 32 to 352 MiB, beyond the chart's 256 MiB limit: a crash,
-// and with the webhooks failing closed, every write of these objects
-// refused.
+// (goroutine stack, TLS and HTTP buffers; measured with 8,000 connections),
+// and up to about 60 KiB once it has sent a full TLS record (crypto/tls
+// keeps a buffer that size). 8,000 connections that finished a handshake
+// and then sent nothing took flinkgate from 32 to 352 MiB, beyond the
+// chart's 256 MiB limit: a crash, and with the webhooks failing closed,
+// every write of these objects refused.
 const (
 	// maxUnproven bounds the connections that have not yet sent a request
-	// header: when it is reached, the oldest of them is closed. The API
-	// server proves a new connection within milliseconds, so it is never
-	// the oldest; a caller that stalls (before, in or after its handshake)
-	// is.
+	// header: when it is reached, the oldest of them from the address with
+	// the most is closed. A caller that stalls (before, in or after its
+	// handshake) is; the API server's new connection is not, however slow
+	// its round trips, unless it is as many from one address as a flood's.
 	maxUnproven = 1024
 	// defaultMaxConnections bounds all of them (--max-webhook-connections):
 	// when it is reached with no unproven connection to close, the new one
 	// is closed at once. Connections the API server keeps alive are not
 	// touched. An API server holds at most one per admission it runs at
-	// once (600 by default).
-	defaultMaxConnections = 4096
+	// once (600 by default; three of them, 1,800). Connections that sent a
+	// request in a full TLS record and idle cost about 60 KiB: 4,096 of them
+	// took flinkgate's peak RSS to 263 MiB, past the chart's 256 MiB limit;
+	// 2,048 keep it under 192 MiB (TestProvenIdleFloodMemoryIsBounded).
+	defaultMaxConnections = 2048
 )
 
 // connLimits is what the webhook listener counts.
@@ -85,9 +90,41 @@ type budgetListener struct {
 	net.Listener
 	limits *connLimits
 
-	mu       sync.Mutex
-	unproven list.List // of *budgetConn, oldest first
-	open     int
+	mu sync.Mutex
+	// unproven holds, by remote address, the connections that have not
+	// sent a request, oldest first: a flood from one pod closes its own,
+	// whatever the pace of the API server's handshake.
+	unproven  map[netip.Addr]*list.List // of *budgetConn
+	unprovenN int
+	open      int
+	accepted  uint64 // orders connections, for ties between addresses
+}
+
+// oldestOfBusiest is the oldest unproven connection of the address with
+// the most (of the oldest such address on a tie, not the map's random
+// pick); nil with none. l.mu is held. It walks at most maxUnproven
+// addresses, and only when a bound is reached.
+func (l *budgetListener) oldestOfBusiest() *budgetConn {
+	var oldest *budgetConn
+	n := 0
+	for _, q := range l.unproven {
+		front := q.Front().Value.(*budgetConn)
+		if q.Len() > n || q.Len() == n && front.seq < oldest.seq {
+			oldest, n = front, q.Len()
+		}
+	}
+	return oldest
+}
+
+// remoteAddr is c's remote IP address; the zero Addr (one bucket) when it
+// has none.
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		if ip, ok := netip.AddrFromSlice(a.IP); ok {
+			return ip.Unmap()
+		}
+	}
+	return netip.Addr{}
 }
 
 func (l *budgetListener) Accept() (net.Conn, error) {
@@ -96,16 +133,26 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		bc := &budgetConn{Conn: c, l: l}
+		bc := &budgetConn{Conn: c, l: l, addr: remoteAddr(c)}
 		var evict *budgetConn
 		l.mu.Lock()
-		if l.unproven.Len() > 0 && (l.unproven.Len() >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
-			evict = l.unproven.Front().Value.(*budgetConn)
+		if l.unprovenN > 0 && (l.unprovenN >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
+			evict = l.oldestOfBusiest()
 			l.forget(evict)
 		}
 		full := l.open >= l.limits.maxTotal
 		if !full {
-			bc.elem, bc.counted = l.unproven.PushBack(bc), true
+			if l.unproven == nil {
+				l.unproven = map[netip.Addr]*list.List{}
+			}
+			q := l.unproven[bc.addr]
+			if q == nil {
+				q = list.New()
+				l.unproven[bc.addr] = q
+			}
+			l.accepted++
+			bc.seq, bc.elem, bc.counted = l.accepted, q.PushBack(bc), true
+			l.unprovenN++
 			l.open++
 		}
 		l.mu.Unlock()
@@ -124,13 +171,24 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 
 // forget takes c off the unproven list and out of the count; l.mu is held.
 func (l *budgetListener) forget(c *budgetConn) {
-	if c.elem != nil {
-		l.unproven.Remove(c.elem)
-		c.elem = nil
-	}
+	l.unlist(c)
 	if c.counted {
 		c.counted = false
 		l.open--
+	}
+}
+
+// unlist takes c off the unproven list; l.mu is held.
+func (l *budgetListener) unlist(c *budgetConn) {
+	if c.elem == nil {
+		return
+	}
+	q := l.unproven[c.addr]
+	q.Remove(c.elem)
+	c.elem = nil
+	l.unprovenN--
+	if q.Len() == 0 {
+		delete(l.unproven, c.addr)
 	}
 }
 
@@ -142,6 +200,8 @@ type budgetConn struct {
 	lifted atomic.Bool
 
 	l       *budgetListener
+	addr    netip.Addr    // its key in l.unproven
+	seq     uint64        // its place in the order of accepting; guarded by l.mu
 	elem    *list.Element // in l.unproven until proven; guarded by l.mu
 	counted bool          // in l.open; guarded by l.mu
 }
@@ -153,10 +213,7 @@ func (c *budgetConn) prove() {
 		return // every request after the first
 	}
 	c.l.mu.Lock()
-	if c.elem != nil {
-		c.l.unproven.Remove(c.elem)
-		c.elem = nil
-	}
+	c.l.unlist(c)
 	c.l.mu.Unlock()
 }
 

@@ -61,8 +61,8 @@ func TestServeFlags(t *testing.T) {
 		{name: "the webhook client CA and allowed names are read", args: append([]string{"--webhook-client-ca-file=ca.crt", "--webhook-client-names=kube-apiserver, apiserver.example"}, required...), check: func(c *serveConfig) bool {
 			return c.clientCAFile == "ca.crt" && slices.Equal(c.clientNames, []string{"kube-apiserver", "apiserver.example"})
 		}},
-		{name: "the webhook port keeps at most 4096 connections by default", args: required, check: func(c *serveConfig) bool {
-			return c.maxConns == defaultMaxConnections && defaultMaxConnections == 4096
+		{name: "the webhook port keeps at most 2048 connections by default", args: required, check: func(c *serveConfig) bool {
+			return c.maxConns == defaultMaxConnections && defaultMaxConnections == 2048
 		}},
 		{name: "a connection bound below 16 is an error", args: append([]string{"--max-webhook-connections=8"}, required...), wantError: "want at least 16"},
 		{name: "allowed client names without a client CA are an error", args: append([]string{"--webhook-client-names=kube-apiserver"}, required...), wantError: "needs --webhook-client-ca-file"},

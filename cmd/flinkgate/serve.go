@@ -92,7 +92,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.Var(&c.preflight, "rbac-preflight", "enforce, warn or off: check the platform's access to a new target's namespace")
 	fs.StringVar(&c.clientCAFile, "webhook-client-ca-file", "", "PEM CA bundle; when set, the webhook port completes TLS only with callers presenting a client certificate one of these CAs signed (the API server's, from its AdmissionConfiguration); reloaded when it changes (empty: any caller)")
 	clientNames := fs.String("webhook-client-names", "", "comma-separated names, one of which the webhook client certificate must carry as a DNS name or, when no CA on its chain has name constraints, its common name (empty: any the CA signed; needs --webhook-client-ca-file)")
-	fs.IntVar(&c.maxConns, "max-webhook-connections", defaultMaxConnections, "connections the webhook port keeps open at most (each costs up to about 41 KiB): beyond it, the oldest that has not sent a request is closed, or else the new one (at least 16)")
+	fs.IntVar(&c.maxConns, "max-webhook-connections", defaultMaxConnections, "connections the webhook port keeps open at most (each costs up to about 60 KiB): beyond it, the oldest that has not sent a request is closed, or else the new one (at least 16)")
 	fs.StringVar(&c.profilingAddr, "profiling-addr", "", "plain HTTP listener for net/http/pprof, for benchmarks and debugging (empty: off)")
 	fs.StringVar(&c.platformSA, "platform-service-account", "", "name of the platform's ServiceAccount in the platform namespace, which the RBAC preflight asks about (default: flinkgate's own identity)")
 	fs.Var(&c.authorization, "authorization", "rbac or off: ask the API server whether the requesting user may act on flinkgate.io deploymenttargets and deployments")
