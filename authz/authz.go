@@ -107,6 +107,9 @@ type Request struct {
 	// OldTarget and NewTarget are a deployment's target before and after
 	// (empty when unknown or unparsable).
 	OldTarget, NewTarget string
+	// DocumentChanged is set when an UPDATE changes the stored document
+	// (data or binaryData), so the patch set is applied to what it says.
+	DocumentChanged bool
 }
 
 // Required lists the checks a request needs, in the order to ask them. It
@@ -133,8 +136,13 @@ func Required(r Request) []Check {
 			return []Check{{VerbDelete, ResourceDeployments, r.Name}}
 		case r.Operation == "UPDATE" && r.OldKind == resource.KindDeployment:
 			checks = append(checks, Check{VerbUpdate, ResourceDeployments, r.Name})
-			if r.NewTarget == r.OldTarget {
-				newTarget = "" // the user keeps a target they were allowed to use
+			// The user writing a document is not necessarily the one who
+			// was allowed to use its target: a changed document runs there,
+			// so it needs use. Only metadata (labels, annotations,
+			// finalizers) may change without it, since the stored document
+			// stays as admitted.
+			if !r.DocumentChanged && r.NewTarget == r.OldTarget {
+				newTarget = ""
 			}
 		case r.Operation == "CREATE" || r.Operation == "UPDATE":
 			checks = append(checks, Check{VerbCreate, ResourceDeployments, ""})

@@ -155,6 +155,22 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 			useProduction, append([]string{"apply", "-f", "-"}, asAlice...)...)
 	})
 
+	t.Run("alice may not change the document of a production deployment she did not create, though its target stays the same", func(t *testing.T) {
+		s.mustKubectl(t, s.deploymentManifest("team-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"), "apply", "-f", "-")
+		s.denied(t, s.deploymentManifest("team-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n  template:\n    spec:\n      artifact: {kind: JAR, jarUri: \"https://example.com/alice.jar\"}\n"),
+			useProduction, append([]string{"apply", "-f", "-"}, asAlice...)...)
+		if doc := s.get(t, "team-prod-job").Data["resource.yaml"]; strings.Contains(doc, "alice.jar") {
+			t.Errorf("team-prod-job's document carries alice's jar after the denial:\n%s", doc)
+		}
+	})
+
+	t.Run("alice may change the labels of that production deployment, since its document stays as admitted", func(t *testing.T) {
+		s.mustKubectl(t, "", append([]string{"-n", ns, "label", "configmap", "team-prod-job", "reviewed-by=alice"}, asAlice...)...)
+		if got := s.get(t, "team-prod-job").Metadata.Labels["reviewed-by"]; got != "alice" {
+			t.Errorf("team-prod-job's label reviewed-by = %q, want alice", got)
+		}
+	})
+
 	t.Run("a server-side dry run is checked the same way", func(t *testing.T) {
 		s.denied(t, s.deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
 			useProduction, append([]string{"create", "--dry-run=server", "-f", "-"}, asAlice...)...)

@@ -47,6 +47,16 @@ func TestAuthorization(t *testing.T) {
 		c.Data[resource.DataKey] = strings.Replace(seedTarget, "namespace: staging", "namespace: production", 1)
 	})
 	finalizer := with(stored(target, "staging"), func(c *corev1.ConfigMap) { c.Finalizers = []string{"example.com/keep"} })
+	// A deployment someone allowed to use production admitted there, and
+	// two updates of it: its document (a new jar), and only its labels.
+	onProduction := with(admittedDeployment(strings.Replace(yamlDeployment, "staging", "production", 1)), func(c *corev1.ConfigMap) {
+		c.Labels[resource.LabelDeploymentTarget] = "production"
+		c.Annotations[resource.AnnotationTargetNamespace] = "production"
+	})
+	onProductionNewJar := with(onProduction.DeepCopy(), func(c *corev1.ConfigMap) {
+		c.Data[resource.DataKey] += "      artifact: {kind: JAR, jarUri: \"https://example.com/alice.jar\"}\n"
+	})
+	onProductionLabelled := with(onProduction.DeepCopy(), func(c *corev1.ConfigMap) { c.Labels["team"] = "alice" })
 	plain := configMap("staging", "", seedTarget)
 
 	// grants: what the fake authorizer allows in the platform namespace.
@@ -123,6 +133,10 @@ func TestAuthorization(t *testing.T) {
 			body: reviewAs(t, "bob", false, admissionv1.Update, admittedDeployment(yamlDeployment), deployment), contains: `user "bob" may not update deployment "top-speed-windowing"`},
 		{name: "an update that moves the deployment to a target the user may not use is forbidden", golden: "authz-deployment-update-use-forbidden", path: "/mutate",
 			body: reviewAs(t, "alice", false, admissionv1.Update, admittedDeployment(yamlDeployment), toProduction), contains: `user "alice" may not use target "production"`},
+		{name: "a document change to a deployment that stays on a target the user may not use is forbidden, since the changed document would run there", golden: "authz-deployment-update-document-use-forbidden", path: "/mutate",
+			body: reviewAs(t, "alice", false, admissionv1.Update, onProduction, onProductionNewJar), contains: `user "alice" may not use target "production"`},
+		{name: "a label change to a deployment on a target the user may not use is allowed, since its document stays as written by a user who could use the target", golden: "authz-deployment-update-labels-allowed", path: "/mutate",
+			body: reviewAs(t, "alice", false, admissionv1.Update, onProduction, onProductionLabelled), allowed: true},
 		// Deployment DELETE
 		{name: "a deployment delete by a user who may delete it is allowed", golden: "authz-deployment-delete-allowed", path: "/validate",
 			body: reviewAs(t, "alice", false, admissionv1.Delete, admittedDeployment(yamlDeployment), nil), allowed: true},

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net"
 	"net/http"
@@ -550,6 +551,9 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 		ar.OldTarget = r.Old.Labels[resource.LabelDeploymentTarget]
 		if ar.Name == "" { // a DELETE through deletecollection
 			ar.Name = r.Old.Name
+		}
+		if r.New != nil {
+			ar.DocumentChanged = !maps.Equal(r.Old.Data, r.New.Data) || !maps.EqualFunc(r.Old.BinaryData, r.New.BinaryData, bytes.Equal)
 		}
 	}
 	if dep != nil {
