@@ -355,6 +355,8 @@ func TestTyposInTheNewValuesAreRejected(t *testing.T) {
 		{"A misspelt networkPolicy field fails the install.", "networkPolicy:\n  metricFrom: []\n", []string{"/networkPolicy", "'metricFrom' not allowed"}},
 		{"An API server port 0 fails the install.", "networkPolicy:\n  apiServer:\n    ports: [0]\n", []string{"/networkPolicy/apiServer/ports/0"}},
 		{"An API server CIDR without a prefix length fails the install.", "networkPolicy:\n  apiServer:\n    cidrs: [10.0.0.1]\n", []string{"/networkPolicy/apiServer/cidrs/0"}},
+		{"A settle time without a unit fails the install.", "protection:\n  settle: 65\n", []string{"/protection/settle"}},
+		{"A misspelt protection field fails the install.", "protection:\n  settleTime: 65s\n", []string{"/protection", "'settleTime' not allowed"}},
 		{"tls.mode=Self (capitalised) fails the install.", "tls:\n  mode: Self\n", []string{"/tls/mode"}},
 	}
 	for _, tc := range cases {

@@ -35,7 +35,7 @@ func TestWorkload(t *testing.T) {
 					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
 					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info",
 					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection",
-					"--shutdown-drain=5s"}
+					"--protection-settle=65s", "--shutdown-drain=5s"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}
@@ -53,6 +53,15 @@ func TestWorkload(t *testing.T) {
 					if !slices.Contains(args, a) {
 						t.Errorf("args %q lack %s", args, a)
 					}
+				}
+			},
+		},
+		{
+			name:   "protection.settle reaches flinkgate serve as its settle time.",
+			values: func(*testing.T) string { return "protection:\n  settle: 3m\n" },
+			check: func(t *testing.T, m manifest) {
+				if args := container(t, m).Args; !slices.Contains(args, "--protection-settle=3m") {
+					t.Errorf("args %q lack --protection-settle=3m", args)
 				}
 			},
 		},

@@ -57,6 +57,13 @@ type protectionEnv struct {
 
 func startProtection(t *testing.T, replicas int, bases ...string) *protectionEnv {
 	t.Helper()
+	return startProtectionSettling(t, replicas, settle, bases...)
+}
+
+// startProtectionSettling is startProtection with the replicas' settle
+// time as a --protection-settle flag.
+func startProtectionSettling(t *testing.T, replicas int, settle string, bases ...string) *protectionEnv {
+	t.Helper()
 	shared := sharedEnv(t)
 	c := shared.c
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -460,6 +467,39 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 			return ok && v == 0, nil
 		})
 	})
+}
+
+// TestAFinalizerRemovedByHandWaitsForTheSettleTime: a user who deleted a
+// target and at once removed its finalizer by hand skipped the settle time
+// the controller waits, so a deployment admitted just before the delete
+// could be stored after the target was gone.
+func TestAFinalizerRemovedByHandWaitsForTheSettleTime(t *testing.T) {
+	// Long enough that the denial below cannot race the settle time on a
+	// busy machine; the controller releases nothing within the test.
+	e := startProtectionSettling(t, 1, "--protection-settle=10m", "protect")
+	platformNS := e.ns[0]
+	cms := e.client.CoreV1().ConfigMaps(platformNS)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cms.Create(ctx, targetCM(platformNS, "hand"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cms.Delete(ctx, "hand", metav1.DeleteOptions{}); err != nil {
+		t.Fatalf("deleting the unreferenced target: %v", err)
+	}
+	remove := []byte(`[{"op":"test","path":"/metadata/finalizers/0","value":"` + finalizer + `"},{"op":"remove","path":"/metadata/finalizers/0"}]`)
+	_, err := cms.Patch(ctx, "hand", types.JSONPatchType, remove, metav1.PatchOptions{})
+	if err == nil || !strings.Contains(err.Error(), `the finalizer flinkgate.io/in-use-protection of target "hand" cannot be removed yet`) ||
+		!strings.Contains(err.Error(), "try again in") {
+		t.Fatalf("removing the finalizer by hand right after the delete: %v; want flinkgate's denial naming the seconds left", err)
+	}
+	cm, err := cms.Get(ctx, "hand", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slicesContain(cm.Finalizers, finalizer) || cm.DeletionTimestamp == nil {
+		t.Fatalf("target hand: finalizers %v, deletion %v; want it terminating and still protected", cm.Finalizers, cm.DeletionTimestamp)
+	}
 }
 
 // TestForgedReviewsCannotChangeLaterAnswers: AdmissionReviews posted

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 
@@ -81,4 +82,30 @@ func terminatingTarget(r Request, dep *resource.Deployment, t *resource.Target) 
 		return Decision{}, false
 	}
 	return Denied(ReasonTargetTerminating, "target %q is being deleted; point the deployment at another target", t.Name).WithTarget(t.Name), true
+}
+
+// FinalizerRemovalSettling holds a removal of FinalizerInUse by anyone but
+// flinkgate until the target has been terminating for settle: a deployment
+// admitted just before the delete may not be stored yet, so a live list
+// can miss it. The controller waits the same time before it releases the
+// finalizer; a user must not be able to skip that wait. On a target that
+// is not being deleted, removing the finalizer would only reopen that race
+// for the delete that follows. Held is false when the removal may go on to
+// the live referrer check (FinalizerRemovalValidate).
+func FinalizerRemovalSettling(r Request, now time.Time, settle time.Duration) (d Decision, held bool) {
+	name := r.Old.Name
+	if r.ByFlinkgate {
+		return Decision{}, false
+	}
+	deleted := r.Old.DeletionTimestamp
+	if deleted == nil {
+		return Denied(ReasonReferenced, "the finalizer %s of target %q cannot be removed while the target is not being deleted; delete the target, and flinkgate removes the finalizer once no deployment references it", resource.FinalizerInUse, name).WithTarget(name), true
+	}
+	// A clock behind the API server's counts as no time terminating.
+	terminating := max(now.Sub(deleted.Time), 0)
+	if terminating >= settle {
+		return Decision{}, false
+	}
+	wait := int64((settle - terminating + time.Second - 1) / time.Second)
+	return Denied(ReasonReferenced, "the finalizer %s of target %q cannot be removed yet: the target has been terminating for %s, and a deployment admitted just before its deletion may not be stored until it has been terminating for %s; try again in %d seconds, or let flinkgate remove it", resource.FinalizerInUse, name, terminating.Truncate(time.Second), settle, wait).WithTarget(name), true
 }

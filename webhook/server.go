@@ -84,7 +84,13 @@ type Config struct {
 	PlatformNamespace string
 	// Self is flinkgate's own user name (from a SelfSubjectReview); its
 	// requests may remove the in-use protection finalizer. Empty: none.
-	Self         string
+	Self string
+	// ProtectionSettle is how long a target must have been terminating
+	// before anyone but flinkgate may remove its in-use finalizer: the
+	// protection controller's --protection-settle.
+	ProtectionSettle time.Duration
+	// Now is the clock the settle time is measured with; nil: time.Now.
+	Now          func() time.Time
 	Registerer   prometheus.Registerer
 	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
 }
@@ -114,6 +120,9 @@ func NewServer(cfg Config) (*Server, error) {
 	}
 	if cfg.Registerer == nil {
 		cfg.Registerer = prometheus.NewRegistry()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	m, err := metrics.NewAdmission(cfg.Registerer)
 	if err != nil {
@@ -598,6 +607,9 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		}
 		d := policy.TargetUpdateValidate(r)
 		if d.Allowed && policy.RemovesFinalizer(r) {
+			if held, ok := policy.FinalizerRemovalSettling(r, s.cfg.Now(), s.cfg.ProtectionSettle); ok {
+				return held
+			}
 			refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 			d = policy.FinalizerRemovalValidate(r, refs, err)
 		}

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
@@ -192,6 +193,11 @@ func deleting(cm *corev1.ConfigMap) *corev1.ConfigMap {
 	return with(cm, func(c *corev1.ConfigMap) { ts := metav1.Unix(1000000000, 0); c.DeletionTimestamp = &ts })
 }
 
+// deletedAgo is cm terminating since d before the test server's clock.
+func deletedAgo(cm *corev1.ConfigMap, d time.Duration) *corev1.ConfigMap {
+	return with(cm, func(c *corev1.ConfigMap) { ts := metav1.NewTime(testNow.Add(-d)); c.DeletionTimestamp = &ts })
+}
+
 func protected(cm *corev1.ConfigMap) *corev1.ConfigMap {
 	return with(cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, resource.FinalizerInUse) })
 }
@@ -217,12 +223,19 @@ func newTestServer(t testing.TB, lookup Lookup, pre Preflight, mode rbac.Mode) (
 		fp.mode = mode
 		pre = fp
 	}
-	s, err := NewServer(Config{Lookup: lookup, Preflight: pre, PlatformNamespace: platformNS, Registerer: reg})
+	s, err := NewServer(Config{Lookup: lookup, Preflight: pre, PlatformNamespace: platformNS, Registerer: reg,
+		ProtectionSettle: testSettle, Now: func() time.Time { return testNow }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return s, reg
 }
+
+// The test server's clock and settle time: an hour after deleting's
+// deletion timestamp, with the production default settle time.
+var testNow = time.Unix(1000000000+3600, 0)
+
+const testSettle = 65 * time.Second
 
 func post(t testing.TB, h http.Handler, path string, body []byte) *admissionv1.AdmissionResponse {
 	t.Helper()
@@ -431,6 +444,11 @@ func TestAdmission(t *testing.T) {
 			body: as("alice", review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging")))), contains: "cannot be removed while 1 deployment(s) reference it: top-speed-windowing"},
 		{name: "removing the finalizer of an unreferenced target is allowed to anyone", golden: "target-finalizer-removal-free", path: "/validate",
 			body: as("alice", review(admissionv1.Update, deleting(protected(stored(configMap("free", resource.KindTarget, seedTarget), "staging"))), deleting(stored(configMap("free", resource.KindTarget, seedTarget), "staging")))), allowed: true},
+		{name: "removing the finalizer of an unreferenced target deleted ten seconds ago is denied until the settle time has passed, saying how long to wait", golden: "target-finalizer-removal-settling", path: "/validate",
+			body:     as("alice", review(admissionv1.Update, deletedAgo(protected(stored(configMap("free", resource.KindTarget, seedTarget), "staging")), 10*time.Second), deletedAgo(stored(configMap("free", resource.KindTarget, seedTarget), "staging"), 10*time.Second))),
+			contains: "try again in 55 seconds"},
+		{name: "flinkgate itself may remove the finalizer of a target deleted a second ago, since its controller waits the settle time", golden: "target-finalizer-removal-flinkgate-settling", path: "/validate",
+			body: as(flinkgateUser, review(admissionv1.Update, deletedAgo(protected(stored(target, "staging")), time.Second), deletedAgo(stored(target, "staging"), time.Second))), allowed: true},
 		{name: "flinkgate itself may remove the finalizer of a referenced target", golden: "target-finalizer-removal-flinkgate", path: "/validate",
 			body: as(flinkgateUser, review(admissionv1.Update, deleting(protected(stored(target, "staging"))), deleting(stored(target, "staging")))), allowed: true},
 		{name: "a finalizer removal is denied when references cannot be checked", golden: "target-finalizer-removal-unavailable", path: "/validate",

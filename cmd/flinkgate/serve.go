@@ -235,7 +235,7 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	srv, err := webhook.NewServer(webhook.Config{
 		Logger: log, Lookup: caches, Preflight: preflight, Authorizer: authorizer,
-		PlatformNamespace: c.platformNamespace, Self: self, Registerer: reg,
+		PlatformNamespace: c.platformNamespace, Self: self, ProtectionSettle: c.settle, Registerer: reg,
 	})
 	if err != nil {
 		return err
