@@ -3,6 +3,9 @@
 // registers flinkgate's webhooks exactly as the chart defines them.
 package charts
 
+// The chart's README is generated from values.yaml and README.md.gotmpl.
+//go:generate go run ./chartdoc -chart flinkgate
+
 import (
 	"embed"
 	"fmt"

@@ -17,7 +17,7 @@ import (
 	"flinkgate.io/flinkgate/patchset"
 )
 
-// The bounds every document is held to; README "Bounds" explains them.
+// The bounds every document is held to; docs/security.md, "Bounds", explains them.
 const (
 	// MaxDocumentBytes is what a ConfigMap can hold: Kubernetes' ConfigMap
 	// validation refuses data that totals more than 1 MiB (core.MaxSecretSize,

@@ -35,7 +35,7 @@ var (
 )
 
 // rbacObjects are the grants of the test, as a cluster admin would write
-// them (README, "Access control").
+// them (docs/security.md, "Access control").
 const rbacObjectsFormat = `apiVersion: rbac.authorization.k8s.io/v1
 kind: Role
 metadata: {name: configmap-writer, namespace: %[1]s}

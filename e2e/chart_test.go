@@ -413,7 +413,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// flinkgate still runs and would deny this delete (see above); it
 		// is accepted only because the API server no longer calls it. The
 		// target then waits on flinkgate's in-use-protection finalizer,
-		// which the README says how to remove once flinkgate is gone.
+		// which docs/operations.md says how to remove once flinkgate is gone.
 		s.mustKubectl(t, "", "-n", chartNS, "delete", "configmap", "staging", "--wait=false")
 		out, _ := s.mustKubectl(t, "", "-n", chartNS, "get", "configmap", "staging", "-o", "jsonpath={.metadata.deletionTimestamp} {.metadata.finalizers}")
 		if !strings.Contains(out, "flinkgate.io/in-use-protection") {

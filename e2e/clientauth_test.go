@@ -99,8 +99,8 @@ func TestOnlyTheAPIServerGetsPastFlinkgatesTLS(t *testing.T) {
 // handshake, no forged review reaches a live read or an access review, and
 // every create through the API server is admitted. Run by hand with
 // FLINKGATE_FLOOD_CONNS=2048, the size at which every create fails without
-// client authentication, it passes too (README, "Accepting only the API
-// server"); the default is half that, for margin on a busy CI machine.
+// client authentication, it passes too (docs/security.md, "Accepting
+// only the API server"); the default is half that, for margin on a busy CI machine.
 func TestForgedFloodIsRefusedWhenOnlyTheAPIServerIsAccepted(t *testing.T) {
 	s := clientAuthFlinkgate(t, "clientauth-flood")
 	f := runForgedFlood(t, s, floodConnections(t, authFloodConns), nil)

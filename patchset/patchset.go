@@ -17,7 +17,7 @@ import (
 	"strings"
 )
 
-// Bounds on a patch set, checked when a target is parsed (README "Bounds").
+// Bounds on a patch set, checked when a target is parsed (docs/security.md, "Bounds").
 const (
 	// MaxOperations bounds a patch set. Real targets set a handful of
 	// fields; 256 operations leave room for any of them while keeping the

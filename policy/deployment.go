@@ -14,7 +14,7 @@ import (
 func InvalidDeployment(r Request, err error) Decision {
 	switch documentReason(err, ReasonInvalid) {
 	case ReasonTooLarge:
-		return Denied(ReasonTooLarge, "deployment %q is too large: %v; see flinkgate's bounds (README, Bounds)", r.New.Name, err)
+		return Denied(ReasonTooLarge, "deployment %q is too large: %v; see flinkgate's bounds in %s", r.New.Name, err, BoundsDoc)
 	case ReasonUnavailable:
 		return Denied(ReasonUnavailable, "deployment %q was not checked: %s", r.New.Name, timedOut)
 	}
@@ -81,7 +81,7 @@ func patchDenied(r Request, name string, err error) Decision {
 	cm := r.New
 	switch documentReason(err, ReasonPatchFailed) {
 	case ReasonTooLarge:
-		return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds, README, Bounds)", name, cm.Name, err).WithTarget(name)
+		return Denied(ReasonTooLarge, "target %q's deploymentPatchSet makes deployment %q too large: %v; a ConfigMap holds at most 1 MiB (see flinkgate's bounds in %s)", name, cm.Name, err, BoundsDoc).WithTarget(name)
 	case ReasonUnavailable:
 		return Denied(ReasonUnavailable, "target %q's deploymentPatchSet was not applied to deployment %q: %s", name, cm.Name, timedOut).WithTarget(name)
 	}

@@ -127,3 +127,8 @@ func withEntry(m map[string]string, k, v string) map[string]string {
 	out[k] = v
 	return out
 }
+
+// BoundsDoc is where a too_large denial sends its reader: the bounds table
+// of the security guide. The heading's anchor is kept stable, and a test in
+// docs/ fails when it no longer exists.
+const BoundsDoc = "docs/security.md#bounds"

@@ -22,7 +22,7 @@ const immutableRemedy = "targets are immutable: to change one, create a new targ
 func InvalidTarget(err error) Decision {
 	switch documentReason(err, ReasonInvalid) {
 	case ReasonTooLarge:
-		return Denied(ReasonTooLarge, "DeploymentTarget too large: %v; see flinkgate's bounds (README, Bounds)", err)
+		return Denied(ReasonTooLarge, "DeploymentTarget too large: %v; see flinkgate's bounds in %s", err, BoundsDoc)
 	case ReasonUnavailable:
 		return Denied(ReasonUnavailable, "the DeploymentTarget was not checked: %s", timedOut)
 	}

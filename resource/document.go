@@ -64,7 +64,7 @@ func invalidf(format string, args ...any) error {
 }
 
 // TooLargeError is a document, or a patched document, beyond one of the
-// bounds of README "Bounds" (bytes, nesting depth, values). Policies deny it
+// bounds of docs/security.md, "Bounds" (bytes, nesting depth, values). Policies deny it
 // with reason too_large.
 type TooLargeError = codec.TooLargeError
 

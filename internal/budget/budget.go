@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-// The per-request budget of README "Bounds": a request may allocate at most
+// The per-request budget of docs/security.md, "Bounds": a request may allocate at most
 // MaxAlloc bytes in total (garbage included) and use at most MaxTime of CPU.
 // CPU time rather than wall time, because on a shared machine wall time
 // measures the neighbours' load as much as the call.
