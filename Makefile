@@ -25,14 +25,14 @@ tools: ## build (once) and cache the pinned tools; prints their directory
 # test is the CI entry (.ci/run): the tools are required, never skipped. The
 # e2e suite includes the chart on a real node, as root (FLINKGATE_SKIP_NODE=1
 # skips it elsewhere).
-test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests, then the e2e suite
+test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests (with the race detector), then the e2e suite
 	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
-	$(GO) test -count=1 ./... && \
+	$(GO) test -race -count=1 ./... && \
 	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m ./e2e/...
 
-unit: ## unit tests only (chart and tool-backed tests skip without the tools)
-	$(GO) test ./...
+unit: ## unit tests only, with the race detector (chart and tool-backed tests skip without the tools)
+	$(GO) test -race ./...
 
 # -p 1: each e2e package starts its own control plane; two at once on a
 # two-core machine only make both slow.
