@@ -1,41 +1,12 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
-	"errors"
 	"net/http"
-	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
 	"flinkgate.io/flinkgate/certs"
 )
-
-// clientAuthSource admits only callers with a client certificate the
-// configured CA signed, on top of either certificate source.
-type clientAuthSource struct {
-	certSource
-	auth *certs.ClientAuth
-}
-
-func withClientAuth(src certSource, file string, names []string, log *zap.Logger, reg prometheus.Registerer) (clientAuthSource, error) {
-	a, err := certs.NewClientAuth(file, names, log, reg)
-	if err != nil {
-		return clientAuthSource{}, err
-	}
-	return clientAuthSource{certSource: src, auth: a}, nil
-}
-
-func (s clientAuthSource) TLSConfig() *tls.Config { return s.auth.Apply(s.certSource.TLSConfig()) }
-
-func (s clientAuthSource) Ready() error { return errors.Join(s.certSource.Ready(), s.auth.Ready()) }
-
-func (s clientAuthSource) Run(ctx context.Context) {
-	go s.auth.Run(ctx, 2*time.Second)
-	s.certSource.Run(ctx)
-}
 
 // webhookGuard checks each request's caller again when auth is set
 // (certs.ClientAuth.Recheck says why). A refused request gets 403 and its

@@ -22,6 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"flinkgate.io/flinkgate/certs"
 )
 
 // lockedBuffer collects a server's error log.
@@ -101,7 +103,7 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	src, err := withClientAuth(staticSource{}, caFile, nil, zap.NewNop(), reg)
+	src, err := certs.WithClientAuth(staticSource{}, caFile, nil, zap.NewNop(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -192,11 +192,11 @@ func serve(ctx context.Context, c *serveConfig) error {
 	}
 	var clientAuth *certs.ClientAuth // nil: any caller
 	if c.clientCAFile != "" {
-		src, err := withClientAuth(reloader, c.clientCAFile, c.clientNames, log, reg)
+		src, err := certs.WithClientAuth(reloader, c.clientCAFile, c.clientNames, log, reg)
 		if err != nil {
 			return err
 		}
-		reloader, clientAuth = src, src.auth
+		reloader, clientAuth = src, src.Auth
 	}
 	refusals := health.NewRefusals()
 	caches, err := cache.New(clients, c.namespaces, refusals)
