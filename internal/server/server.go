@@ -69,6 +69,8 @@ type Server struct {
 	limits   *ConnLimits
 	webhook  *http.Server
 	others   []*http.Server // ops and profiling
+	// listen opens a listener's address; tests take the addresses as names.
+	listen func(addr string) (net.Listener, error)
 }
 
 // New builds the listeners and registers their metrics; Run serves them.
@@ -77,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, limits: limits}
+	s := &Server{cfg: cfg, limits: limits, listen: listenTCP}
 	if err := metrics.NewReadiness(cfg.Registerer, s.ready); err != nil {
 		return nil, fmt.Errorf("register readiness gauge: %w", err)
 	}
@@ -177,7 +179,7 @@ func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1+len(s.others))
 	go func() {
 		// As ListenAndServeTLS, but each connection gets a handshake budget.
-		ln, err := net.Listen("tcp", s.cfg.WebhookAddr)
+		ln, err := s.listen(s.cfg.WebhookAddr)
 		if err != nil {
 			errc <- err
 			return
@@ -185,7 +187,14 @@ func (s *Server) Run(ctx context.Context) error {
 		errc <- s.webhook.ServeTLS(handshakeBudgetListener(ln, s.limits), "", "")
 	}()
 	for _, srv := range s.others {
-		go func() { errc <- srv.ListenAndServe() }()
+		go func() {
+			ln, err := s.listen(srv.Addr)
+			if err != nil {
+				errc <- err
+				return
+			}
+			errc <- srv.Serve(ln)
+		}()
 	}
 	select {
 	case <-ctx.Done():
@@ -200,6 +209,14 @@ func (s *Server) Run(ctx context.Context) error {
 		return fmt.Errorf("listener stopped: %w", err)
 	}
 	return s.shutdown()
+}
+
+// listenTCP listens as http.Server.ListenAndServe does.
+func listenTCP(addr string) (net.Listener, error) {
+	if addr == "" {
+		addr = ":http"
+	}
+	return net.Listen("tcp", addr)
 }
 
 func (s *Server) shutdown() error {
