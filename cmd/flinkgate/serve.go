@@ -75,10 +75,10 @@ func build(ctx context.Context, c *serveConfig, log *zap.Logger) (*parts, error)
 		return nil, err
 	}
 	restCfg.UserAgent = "flinkgate"
-	restCfg.QPS, restCfg.Burst = 50, 100
 	// The rate limit is for background work (informers, the protection
 	// controller, leader election); the reads an admission waits for go
 	// through the cache's live clients, which have none.
+	restCfg.QPS, restCfg.Burst = 50, 100
 	p := &parts{log: log, reg: prometheus.NewRegistry(), refusals: health.NewRefusals()}
 	if p.clients, err = cache.ClientsFor(restCfg); err != nil {
 		return nil, err
