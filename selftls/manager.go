@@ -70,6 +70,9 @@ type Manager struct {
 	rotations *prometheus.CounterVec
 }
 
+// A Manager is the webhook port's certificate source in tls.mode: self.
+var _ certs.Source = (*Manager)(nil)
+
 // New checks the configuration and registers the certificate metrics.
 func New(cfg Config) (*Manager, error) {
 	if cfg.Client == nil || cfg.Namespace == "" || cfg.SecretName == "" || cfg.WebhookConfiguration == "" {

@@ -18,6 +18,7 @@ import (
 	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/internal/golden"
+	"flinkgate.io/flinkgate/internal/server"
 	"flinkgate.io/flinkgate/metrics"
 	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/protection"
@@ -68,7 +69,7 @@ func registerFlinkgateMetrics(t *testing.T, reg prometheus.Registerer) {
 	if _, err := certs.NewClientAuth(filepath.Join(dir, "ca.crt"), nil, zap.NewNop(), reg); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := newConnLimits(defaultMaxConnections, reg); err != nil {
+	if _, err := server.NewConnLimits(server.DefaultMaxConnections, reg); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"context"
-	"crypto/tls"
 	"errors"
 	"flag"
 	"time"
@@ -54,24 +52,9 @@ func (f *selfTLSFlags) check(certFile, keyFile string) error {
 	return nil
 }
 
-// certSource is what the webhook listener and /readyz need from either mode.
-type certSource interface {
-	TLSConfig() *tls.Config
-	Ready() error
-	Run(ctx context.Context)
-}
-
-type fileSource struct{ *certs.Reloader }
-
-func (f fileSource) Run(ctx context.Context) { f.Reloader.Run(ctx, 2*time.Second) }
-
-func newCertSource(c *serveConfig, client kubernetes.Interface, log *zap.Logger, reg prometheus.Registerer) (certSource, error) {
+func newCertSource(c *serveConfig, client kubernetes.Interface, log *zap.Logger, reg prometheus.Registerer) (certs.Source, error) {
 	if !c.selfTLS.enabled() {
-		r, err := certs.NewReloader(c.certFile, c.keyFile, log, reg)
-		if err != nil {
-			return nil, err
-		}
-		return fileSource{r}, nil
+		return certs.NewFileSource(c.certFile, c.keyFile, log, reg)
 	}
 	f := c.selfTLS
 	return selftls.New(selftls.Config{

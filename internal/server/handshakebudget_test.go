@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"bytes"
@@ -22,6 +22,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
+
+	"flinkgate.io/flinkgate/certs"
 )
 
 // lockedBuffer collects a server's error log.
@@ -101,7 +103,7 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	src, err := withClientAuth(staticSource{}, caFile, nil, zap.NewNop(), reg)
+	src, err := certs.WithClientAuth(staticSource{}, caFile, nil, zap.NewNop(), reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,14 +121,14 @@ func TestWebhookConnectionsHaveAHandshakeBudget(t *testing.T) {
 			}
 			_, _ = io.WriteString(w, strconv.FormatInt(n, 10))
 		}),
-		TLSConfig: cfg, ErrorLog: log.New(errs, "", 0), ConnState: webhookConnState,
+		TLSConfig: cfg, ErrorLog: log.New(errs, "", 0), ConnState: markActive,
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	go func() { _ = srv.ServeTLS(handshakeBudgetListener(ln, testLimits(t, defaultMaxConnections)), "", "") }()
+	go func() { _ = srv.ServeTLS(handshakeBudgetListener(ln, testLimits(t, DefaultMaxConnections)), "", "") }()
 	t.Cleanup(func() { srv.Close() })
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(servingCA)

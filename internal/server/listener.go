@@ -1,7 +1,10 @@
-package main
+package server
 
 // The webhook listener's own bounds, below HTTP: what a connection may send
-// before its first request, and how many connections stay open.
+// before its first request, and how many connections stay open. A new
+// connection is one that has not yet sent the header of a request
+// (net/http's StateNew); it becomes active with that header, and is then
+// active or idle (kept alive) until it closes.
 
 import (
 	"container/list"
@@ -15,8 +18,6 @@ import (
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
-
-	"flinkgate.io/flinkgate/webhook"
 )
 
 // handshakeBudget bounds what a webhook connection may send until the header
@@ -39,38 +40,48 @@ var errHandshakeBudget = errors.New("the caller sent more than 64 KiB before the
 // chart's 256 MiB limit: a crash, and with the webhooks failing closed,
 // every write of these objects refused.
 const (
-	// maxUnproven bounds the connections that have not yet sent a request
-	// header: when it is reached, the oldest of them from the address with
-	// the most is closed. A caller that stalls (before, in or after its
-	// handshake) is; the API server's new connection is not, however slow
-	// its round trips, unless it is as many from one address as a flood's.
-	maxUnproven = 1024
-	// defaultMaxConnections bounds all of them (--max-webhook-connections):
-	// when it is reached with no unproven connection to close, the new one
-	// is closed at once. Connections the API server keeps alive are not
-	// touched. An API server holds at most one per admission it runs at
-	// once (600 by default; three of them, 1,800). Connections that sent a
-	// request in a full TLS record and idle cost about 60 KiB: 4,096 of them
-	// took flinkgate's peak RSS to 263 MiB, past the chart's 256 MiB limit;
-	// 2,048 keep it under 192 MiB (TestProvenIdleFloodMemoryIsBounded).
-	defaultMaxConnections = 2048
+	// maxNew bounds the new connections (no request header yet): when it
+	// is reached, the oldest of them from the address with the most is
+	// closed. A caller that stalls (before, in or after its handshake) is;
+	// the API server's new connection is not, however slow its round
+	// trips, unless it is as many from one address as a flood's.
+	maxNew = 1024
+	// DefaultMaxConnections bounds all of them (--max-webhook-connections):
+	// when it is reached with no new connection to close, the new one is
+	// closed at once. Active and idle connections (those the API server
+	// keeps alive) are not touched. An API server holds at most one per
+	// admission it runs at once (600 by default; three of them, 1,800).
+	// Idle connections that sent a request in a full TLS record cost about
+	// 60 KiB: 4,096 of them took flinkgate's peak RSS to 263 MiB, past the
+	// chart's 256 MiB limit; 2,048 keep it under 192 MiB
+	// (TestProvenIdleFloodMemoryIsBounded in e2e).
+	DefaultMaxConnections = 2048
 )
 
-// connLimits is what the webhook listener counts.
-type connLimits struct {
-	maxUnproven, maxTotal int
+// The reason label's values of flinkgate_webhook_connections_closed_total;
+// "unproven" is the metric's name for a new connection.
+const (
+	closedNew       = "unproven"
+	closedOverLimit = "over_limit"
+)
+
+// ConnLimits is what the webhook listener counts.
+type ConnLimits struct {
+	maxNew, maxTotal int
 	// closed counts connections closed to keep the bounds, by which.
 	closed *prometheus.CounterVec
 }
 
-func newConnLimits(maxTotal int, reg prometheus.Registerer) (*connLimits, error) {
-	l := &connLimits{maxUnproven: min(maxUnproven, maxTotal), maxTotal: maxTotal,
+// NewConnLimits bounds the webhook port to maxTotal connections and
+// registers the count of those closed for it with reg (nil: none).
+func NewConnLimits(maxTotal int, reg prometheus.Registerer) (*ConnLimits, error) {
+	l := &ConnLimits{maxNew: min(maxNew, maxTotal), maxTotal: maxTotal,
 		closed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkgate_webhook_connections_closed_total",
 			Help: "Webhook connections flinkgate closed to keep its connection bounds: the oldest that had not sent a request (unproven), or a new one while all allowed were open (over_limit).",
 		}, []string{"reason"})}
-	l.closed.WithLabelValues("unproven")
-	l.closed.WithLabelValues("over_limit")
+	l.closed.WithLabelValues(closedNew)
+	l.closed.WithLabelValues(closedOverLimit)
 	if reg != nil {
 		if err := reg.Register(l.closed); err != nil {
 			return nil, fmt.Errorf("register connection metric: %w", err)
@@ -80,34 +91,34 @@ func newConnLimits(maxTotal int, reg prometheus.Registerer) (*connLimits, error)
 }
 
 // handshakeBudgetListener gives each connection handshakeBudget until
-// webhookConnState sees the header of its first request, and keeps the
+// markActive sees the header of its first request, and keeps the
 // connection bounds.
-func handshakeBudgetListener(ln net.Listener, limits *connLimits) net.Listener {
+func handshakeBudgetListener(ln net.Listener, limits *ConnLimits) net.Listener {
 	return &budgetListener{Listener: ln, limits: limits}
 }
 
 type budgetListener struct {
 	net.Listener
-	limits *connLimits
+	limits *ConnLimits
 
 	mu sync.Mutex
-	// unproven holds, by remote address, the connections that have not
-	// sent a request, oldest first: a flood from one pod closes its own,
-	// whatever the pace of the API server's handshake.
-	unproven  map[netip.Addr]*list.List // of *budgetConn
-	unprovenN int
-	open      int
-	accepted  uint64 // orders connections, for ties between addresses
+	// newConns holds, by remote address, the new connections, oldest
+	// first: a flood from one pod closes its own, whatever the pace of the
+	// API server's handshake.
+	newConns map[netip.Addr]*list.List // of *budgetConn
+	nNew     int
+	open     int
+	accepted uint64 // orders connections, for ties between addresses
 }
 
-// oldestOfBusiest is the oldest unproven connection of the address with
-// the most (of the oldest such address on a tie, not the map's random
-// pick); nil with none. l.mu is held. It walks at most maxUnproven
-// addresses, and only when a bound is reached.
+// oldestOfBusiest is the oldest new connection of the address with the
+// most (of the oldest such address on a tie, not the map's random pick);
+// nil with none. l.mu is held. It walks at most maxNew addresses, and only
+// when a bound is reached.
 func (l *budgetListener) oldestOfBusiest() *budgetConn {
 	var oldest *budgetConn
 	n := 0
-	for _, q := range l.unproven {
+	for _, q := range l.newConns {
 		front := q.Front().Value.(*budgetConn)
 		if q.Len() > n || q.Len() == n && front.seq < oldest.seq {
 			oldest, n = front, q.Len()
@@ -136,40 +147,46 @@ func (l *budgetListener) Accept() (net.Conn, error) {
 		bc := &budgetConn{Conn: c, l: l, addr: remoteAddr(c)}
 		var evict *budgetConn
 		l.mu.Lock()
-		if l.unprovenN > 0 && (l.unprovenN >= l.limits.maxUnproven || l.open >= l.limits.maxTotal) {
+		if l.nNew > 0 && (l.nNew >= l.limits.maxNew || l.open >= l.limits.maxTotal) {
 			evict = l.oldestOfBusiest()
 			l.forget(evict)
 		}
 		full := l.open >= l.limits.maxTotal
 		if !full {
-			if l.unproven == nil {
-				l.unproven = map[netip.Addr]*list.List{}
-			}
-			q := l.unproven[bc.addr]
-			if q == nil {
-				q = list.New()
-				l.unproven[bc.addr] = q
-			}
-			l.accepted++
-			bc.seq, bc.elem, bc.counted = l.accepted, q.PushBack(bc), true
-			l.unprovenN++
-			l.open++
+			l.admit(bc)
 		}
 		l.mu.Unlock()
 		if evict != nil {
 			// Its server goroutine sees the read fail and ends.
 			_ = evict.Conn.Close()
-			l.limits.closed.WithLabelValues("unproven").Inc()
+			l.limits.closed.WithLabelValues(closedNew).Inc()
 		}
 		if !full {
 			return bc, nil
 		}
 		_ = c.Close()
-		l.limits.closed.WithLabelValues("over_limit").Inc()
+		l.limits.closed.WithLabelValues(closedOverLimit).Inc()
 	}
 }
 
-// forget takes c off the unproven list and out of the count; l.mu is held.
+// admit counts c as open and new; l.mu is held.
+func (l *budgetListener) admit(c *budgetConn) {
+	if l.newConns == nil {
+		l.newConns = map[netip.Addr]*list.List{}
+	}
+	q := l.newConns[c.addr]
+	if q == nil {
+		q = list.New()
+		l.newConns[c.addr] = q
+	}
+	l.accepted++
+	c.seq, c.elem, c.counted = l.accepted, q.PushBack(c), true
+	l.nNew++
+	l.open++
+}
+
+// forget takes c off the list of new connections and out of the count;
+// l.mu is held.
 func (l *budgetListener) forget(c *budgetConn) {
 	l.unlist(c)
 	if c.counted {
@@ -178,17 +195,17 @@ func (l *budgetListener) forget(c *budgetConn) {
 	}
 }
 
-// unlist takes c off the unproven list; l.mu is held.
+// unlist takes c off the list of new connections; l.mu is held.
 func (l *budgetListener) unlist(c *budgetConn) {
 	if c.elem == nil {
 		return
 	}
-	q := l.unproven[c.addr]
+	q := l.newConns[c.addr]
 	q.Remove(c.elem)
 	c.elem = nil
-	l.unprovenN--
+	l.nNew--
 	if q.Len() == 0 {
-		delete(l.unproven, c.addr)
+		delete(l.newConns, c.addr)
 	}
 }
 
@@ -200,15 +217,15 @@ type budgetConn struct {
 	lifted atomic.Bool
 
 	l       *budgetListener
-	addr    netip.Addr    // its key in l.unproven
+	addr    netip.Addr    // its key in l.newConns
 	seq     uint64        // its place in the order of accepting; guarded by l.mu
-	elem    *list.Element // in l.unproven until proven; guarded by l.mu
+	elem    *list.Element // in l.newConns while new; guarded by l.mu
 	counted bool          // in l.open; guarded by l.mu
 }
 
-// prove lifts the budget and takes the connection off the unproven list;
-// it still counts towards the total.
-func (c *budgetConn) prove() {
+// activate lifts the budget and takes the connection off the list of new
+// ones; it still counts towards the total.
+func (c *budgetConn) activate() {
 	if c.lifted.Swap(true) {
 		return // every request after the first
 	}
@@ -240,16 +257,16 @@ func (c *budgetConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// webhookConnState is the webhook listener's ConnState: net/http reports a
+// markActive is the webhook listener's ConnState: net/http reports a
 // connection active once its first request's header is read, which lifts
 // its handshake budget.
-func webhookConnState(c net.Conn, s http.ConnState) {
-	if s == http.StateActive {
-		if tc, ok := c.(*tls.Conn); ok {
-			if bc, ok := tc.NetConn().(*budgetConn); ok {
-				bc.prove()
-			}
+func markActive(c net.Conn, s http.ConnState) {
+	if s != http.StateActive {
+		return
+	}
+	if tc, ok := c.(*tls.Conn); ok {
+		if bc, ok := tc.NetConn().(*budgetConn); ok {
+			bc.activate()
 		}
 	}
-	webhook.ConnState(c, s)
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -39,11 +39,11 @@ func TestClientAuthRechecksKeptAliveConnections(t *testing.T) {
 			if err := os.WriteFile(file, clients.CertPEM, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			src, err := withClientAuth(staticSource{}, file, nil, zap.NewNop(), nil)
+			src, err := certs.WithClientAuth(staticSource{}, file, nil, zap.NewNop(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}
-			srv := httptest.NewUnstartedServer(webhookGuard(src.auth, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "answered") }), zap.NewNop()))
+			srv := httptest.NewUnstartedServer(webhookGuard(src.Auth, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "answered") }), zap.NewNop()))
 			srv.TLS = src.TLSConfig()
 			srv.Config.ErrorLog = log.New(io.Discard, "", 0)
 			srv.StartTLS()
@@ -83,7 +83,7 @@ func TestClientAuthRechecksKeptAliveConnections(t *testing.T) {
 				if err := os.WriteFile(file, mustCA(t, "the-next-ca").CertPEM, 0o600); err != nil {
 					t.Fatal(err)
 				}
-				src.auth.Reload()
+				src.Auth.Reload()
 			}
 			status, reused := get()
 			if !reused {
@@ -105,7 +105,7 @@ func mustCA(t *testing.T, name string) *certs.CA {
 	return ca
 }
 
-// staticSource is a certSource whose certificate httptest supplies.
+// staticSource is a certs.Source whose certificate httptest supplies.
 type staticSource struct{}
 
 func (staticSource) TLSConfig() *tls.Config  { return &tls.Config{MinVersion: tls.VersionTLS12} }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/tls"
@@ -13,12 +13,14 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"flinkgate.io/flinkgate/certs"
 )
 
 // testLimits are connection bounds with an unregistered metric.
-func testLimits(t *testing.T, maxTotal int) *connLimits {
+func testLimits(t *testing.T, maxTotal int) *ConnLimits {
 	t.Helper()
-	l, err := newConnLimits(maxTotal, nil)
+	l, err := NewConnLimits(maxTotal, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,7 +28,7 @@ func testLimits(t *testing.T, maxTotal int) *connLimits {
 }
 
 // limitedServer serves 200 behind the webhook listener's bounds.
-func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetListener, roots *x509.CertPool) {
+func limitedServer(t *testing.T, limits *ConnLimits) (addr string, bl *budgetListener, roots *x509.CertPool) {
 	t.Helper()
 	pair, serverCA := servingPair(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,7 +39,7 @@ func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetLis
 	srv := &http.Server{
 		Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{pair}},
-		ConnState:    webhookConnState,
+		ConnState:    markActive,
 		ErrorLog:     log.New(io.Discard, "", 0),
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
@@ -48,31 +50,31 @@ func limitedServer(t *testing.T, limits *connLimits) (addr string, bl *budgetLis
 	return ln.Addr().String(), bl, roots
 }
 
-// counts are the listener's unproven and open connections.
-func (l *budgetListener) counts() (unproven, open int) {
+// counts are the listener's new (no request yet) and open connections.
+func (l *budgetListener) counts() (fresh, open int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.unprovenN, l.open
+	return l.nNew, l.open
 }
 
 // waitCounts polls until the listener counts want.
-func waitCounts(t *testing.T, l *budgetListener, unproven, open int) {
+func waitCounts(t *testing.T, l *budgetListener, fresh, open int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		u, o := l.counts()
-		if u == unproven && o == open {
+		if u == fresh && o == open {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("listener counts %d unproven, %d open; want %d, %d", u, o, unproven, open)
+			t.Fatalf("listener counts %d new, %d open; want %d, %d", u, o, fresh, open)
 		}
 		<-time.After(5 * time.Millisecond) // poll pause
 	}
 }
 
 // waitClosed polls until the listener has closed n connections for reason.
-func waitClosed(t *testing.T, limits *connLimits, reason string, n float64) {
+func waitClosed(t *testing.T, limits *ConnLimits, reason string, n float64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for testutil.ToFloat64(limits.closed.WithLabelValues(reason)) != n {
@@ -104,8 +106,9 @@ func closedByServer(c net.Conn) bool {
 	return err != nil && !(errors.As(err, &nerr) && nerr.Timeout())
 }
 
-// proven is a kept-alive client connection that has had one request answered.
-func proven(t *testing.T, addr string, roots *x509.CertPool) *http.Client {
+// keptAlive is a client whose one connection has had one request answered
+// and is kept alive (idle).
+func keptAlive(t *testing.T, addr string, roots *x509.CertPool) *http.Client {
 	t.Helper()
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}, MaxConnsPerHost: 1}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -125,8 +128,8 @@ func get(t *testing.T, client *http.Client, addr string) {
 }
 
 func TestWebhookConnectionsAreBounded(t *testing.T) {
-	t.Run("when the unproven bound is reached, the oldest connection that sent no request is closed, and the newer ones stay", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+	t.Run("when the bound on new connections is reached, the oldest connection that sent no request is closed, and the newer ones stay", func(t *testing.T) {
+		limits := &ConnLimits{maxNew: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, _ := limitedServer(t, limits)
 		var conns []net.Conn
 		for i := range 3 {
@@ -146,9 +149,9 @@ func TestWebhookConnectionsAreBounded(t *testing.T) {
 		}
 	})
 	t.Run("a connection that has sent a request is not closed to make room for new ones", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+		limits := &ConnLimits{maxNew: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, roots := limitedServer(t, limits)
-		client := proven(t, addr, roots)
+		client := keptAlive(t, addr, roots)
 		waitCounts(t, l, 0, 1)
 		for range 10 {
 			stalled(t, addr)
@@ -171,10 +174,10 @@ func TestWebhookConnectionsAreBounded(t *testing.T) {
 		}
 	})
 	t.Run("when all allowed connections are open and have sent requests, a new connection is closed at once", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
+		limits := &ConnLimits{maxNew: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
 		addr, l, roots := limitedServer(t, limits)
 		for range 4 {
-			proven(t, addr, roots)
+			keptAlive(t, addr, roots)
 		}
 		waitCounts(t, l, 0, 4)
 		c := stalled(t, addr)
@@ -185,11 +188,25 @@ func TestWebhookConnectionsAreBounded(t *testing.T) {
 		waitCounts(t, l, 0, 4)
 	})
 	t.Run("closed connections give back their place", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
+		limits := &ConnLimits{maxNew: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
 		addr, l, _ := limitedServer(t, limits)
 		c := stalled(t, addr)
 		waitCounts(t, l, 1, 1)
 		c.Close()
 		waitCounts(t, l, 0, 0)
 	})
+}
+
+// servingPair is a new serving certificate for 127.0.0.1 and its CA.
+func servingPair(t *testing.T) (tls.Certificate, []byte) {
+	t.Helper()
+	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := tls.X509KeyPair(b.Cert, b.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pair, b.CACert
 }

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"context"
@@ -19,7 +19,7 @@ import (
 
 // shutdownServer is limitedServer with its http.Server, so a test can shut
 // it down itself.
-func shutdownServer(t *testing.T, limits *connLimits) (addr string, bl *budgetListener, roots *x509.CertPool, srv *http.Server) {
+func shutdownServer(t *testing.T, limits *ConnLimits) (addr string, bl *budgetListener, roots *x509.CertPool, srv *http.Server) {
 	t.Helper()
 	b, err := certs.Generate([]string{"127.0.0.1"}, time.Hour)
 	if err != nil {
@@ -37,7 +37,7 @@ func shutdownServer(t *testing.T, limits *connLimits) (addr string, bl *budgetLi
 	srv = &http.Server{
 		Handler:      http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") }),
 		TLSConfig:    &tls.Config{Certificates: []tls.Certificate{pair}},
-		ConnState:    webhookConnState,
+		ConnState:    markActive,
 		ErrorLog:     log.New(io.Discard, "", 0),
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},
 	}
@@ -87,7 +87,7 @@ func churn(addr string, roots *x509.CertPool, which int) {
 
 func TestWebhookConnectionCountsReturnToZero(t *testing.T) {
 	t.Run("after many connections that stall, fail their handshake, send requests and leave at once, the listener counts none open", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
+		limits := &ConnLimits{maxNew: 3, maxTotal: 4, closed: testLimits(t, 4).closed}
 		addr, l, roots, _ := shutdownServer(t, limits)
 		flood := func() {
 			var wg sync.WaitGroup
@@ -116,13 +116,13 @@ func TestWebhookConnectionCountsReturnToZero(t *testing.T) {
 			tr.CloseIdleConnections()
 		}
 		waitCounts(t, l, 0, 0)
-		t.Logf("closed for the bounds: %v unproven, %v over the limit", testutil.ToFloat64(limits.closed.WithLabelValues("unproven")), testutil.ToFloat64(limits.closed.WithLabelValues("over_limit")))
+		t.Logf("closed for the bounds: %v new, %v over the limit", testutil.ToFloat64(limits.closed.WithLabelValues("unproven")), testutil.ToFloat64(limits.closed.WithLabelValues("over_limit")))
 	})
 	t.Run("connections open when the server shuts down give back their places", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 8, maxTotal: 24, closed: testLimits(t, 24).closed}
+		limits := &ConnLimits{maxNew: 8, maxTotal: 24, closed: testLimits(t, 24).closed}
 		addr, l, roots, srv := shutdownServer(t, limits)
 		for range 4 {
-			proven(t, addr, roots)
+			keptAlive(t, addr, roots)
 		}
 		for range 6 {
 			stalled(t, addr)

@@ -1,4 +1,4 @@
-package main
+package server
 
 import (
 	"crypto/tls"
@@ -23,10 +23,10 @@ func dialFrom(t *testing.T, from, addr string) net.Conn {
 }
 
 func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
-	t.Run("a new connection slower to send its request than a flood from another address is to fill the unproven bound is not closed", func(t *testing.T) {
+	t.Run("a new connection slower to send its request than a flood from another address is to fill the bound on new connections is not closed", func(t *testing.T) {
 		// As an API server behind a tunnel that takes tens of milliseconds
 		// per round trip, while a pod opens thousands of connections a second.
-		limits := &connLimits{maxUnproven: 8, maxTotal: 100, closed: testLimits(t, 100).closed}
+		limits := &ConnLimits{maxNew: 8, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, roots := limitedServer(t, limits)
 		slow := dialFrom(t, "127.0.0.2", addr)
 		waitCounts(t, l, 1, 1)
@@ -43,8 +43,8 @@ func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
 			t.Fatalf("the slow caller got no answer: its connection was closed for the flood: %v", err)
 		}
 	})
-	t.Run("when addresses hold as many unproven connections each, the oldest of them all is closed", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 4, maxTotal: 100, closed: testLimits(t, 100).closed}
+	t.Run("when addresses hold as many new connections each, the oldest of them all is closed", func(t *testing.T) {
+		limits := &ConnLimits{maxNew: 4, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, _ := limitedServer(t, limits)
 		var conns []net.Conn
 		for i, from := range []string{"127.0.0.4", "127.0.0.5", "127.0.0.6", "127.0.0.7"} {
@@ -62,8 +62,8 @@ func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
 			}
 		}
 	})
-	t.Run("when every unproven connection comes from one address, the oldest is closed", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 2, maxTotal: 100, closed: testLimits(t, 100).closed}
+	t.Run("when every new connection comes from one address, the oldest is closed", func(t *testing.T) {
+		limits := &ConnLimits{maxNew: 2, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, _ := limitedServer(t, limits)
 		first := dialFrom(t, "127.0.0.3", addr)
 		waitCounts(t, l, 1, 1)
@@ -80,7 +80,7 @@ func TestWebhookConnectionFloodsCloseTheirOwnConnections(t *testing.T) {
 	})
 }
 
-func TestWebhookConnectionsAreProvenByTheirFirstHeader(t *testing.T) {
+func TestWebhookConnectionsBecomeActiveWithTheirFirstHeader(t *testing.T) {
 	handshaken := func(t *testing.T, addr string, roots *x509.CertPool) *tls.Conn {
 		t.Helper()
 		tc := tls.Client(stalled(t, addr), &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"})
@@ -90,8 +90,8 @@ func TestWebhookConnectionsAreProvenByTheirFirstHeader(t *testing.T) {
 		}
 		return tc
 	}
-	t.Run("a connection whose first request waits on Expect: 100-continue is proven once its header is in", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+	t.Run("a connection whose first request waits on Expect: 100-continue becomes active once its header is in", func(t *testing.T) {
+		limits := &ConnLimits{maxNew: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, roots := limitedServer(t, limits)
 		tc := handshaken(t, addr, roots)
 		waitCounts(t, l, 1, 1)
@@ -100,8 +100,8 @@ func TestWebhookConnectionsAreProvenByTheirFirstHeader(t *testing.T) {
 		}
 		waitCounts(t, l, 0, 1)
 	})
-	t.Run("a connection that sends a header net/http refuses is closed and gives back its place, though refusing proves it", func(t *testing.T) {
-		limits := &connLimits{maxUnproven: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
+	t.Run("a connection that sends a header net/http refuses is closed and gives back its place, though refusing makes it active", func(t *testing.T) {
+		limits := &ConnLimits{maxNew: 3, maxTotal: 100, closed: testLimits(t, 100).closed}
 		addr, l, roots := limitedServer(t, limits)
 		tc := handshaken(t, addr, roots)
 		waitCounts(t, l, 1, 1)
