@@ -15,6 +15,7 @@ func TestYAML11ScalarsReadAsKubectlReadsThem(t *testing.T) {
 	cases := []struct{ name, raw string }{
 		{"y and n as keys are the keys true and false.", "y: 1\nn: 2\n"},
 		{"Y and N as keys are the keys true and false.", "Y: 1\nN: 2\n"},
+		{"Yes and OFF as keys are the keys true and false.", "Yes: 1\nOFF: 2\n"},
 		{"yes, on, no and off as values are booleans.", "a: yes\nb: on\nc: no\nd: off\n"},
 		{"y and n as values are booleans.", "a: y\nb: n\n"},
 		{"quoted y and n stay strings.", "'y': \"n\"\n"},
