@@ -20,7 +20,8 @@ import (
 // Targets answers the webhook's look-ups as the API server would see them:
 // a target stored in Cluster is the one that counts, and a target given as a
 // file only stands in for one that is not stored (applying the files would
-// create it). Without a Cluster the files are all there is.
+// create it). Without a Cluster the files are all there is. Not safe for
+// concurrent use: a check admits one input at a time.
 type Targets struct {
 	files map[string]fileTarget
 	// Cluster answers for stored targets; nil: nothing is stored.
