@@ -3,6 +3,7 @@ package check
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,15 +63,34 @@ func TestClusterLookup(t *testing.T) {
 	}
 }
 
-func TestTargetsPreferFilesToTheCluster(t *testing.T) {
+func TestTargetsPreferTheClusterToFiles(t *testing.T) {
 	client := fake.NewClientset(targetCM("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: from-cluster}\n"),
 		targetCM("prod", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n"))
 	targets := &Targets{Cluster: Cluster{Client: client}}
-	targets.Add(targetCM("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: from-file}\n"))
-	if got := targets.Target(context.Background(), "flink-platform", "staging"); got.Target == nil || got.Target.Namespace != "from-file" {
-		t.Errorf("staging = %+v, want the file's target", got)
+	targets.Add("staging.yaml", targetCM("staging", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: from-file}\n"))
+	targets.Add("prod.yaml", targetCM("prod", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes:\n    namespace: production\n"))
+	targets.Add("new.yaml", targetCM("new", resource.KindTarget, "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: fresh}\n"))
+	cases := []struct {
+		name, lookup, wantNamespace string
+		wantConflict                bool
+	}{
+		{name: "A stored target whose file has another spec is the stored one, and the conflict is reported.", lookup: "staging", wantNamespace: "from-cluster", wantConflict: true},
+		{name: "A stored target whose file has the same spec, written differently, is the stored one without a conflict.", lookup: "prod", wantNamespace: "production"},
+		{name: "A target only a file holds is the file's.", lookup: "new", wantNamespace: "fresh"},
 	}
-	if got := targets.Target(context.Background(), "flink-platform", "prod"); got.Target == nil || got.Target.Namespace != "production" {
-		t.Errorf("prod = %+v, want the cluster's target", got)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := targets.Target(context.Background(), "flink-platform", tc.lookup)
+			if got.Target == nil || got.Target.Namespace != tc.wantNamespace {
+				t.Errorf("%s = %+v, want namespace %q", tc.lookup, got, tc.wantNamespace)
+			}
+			conflicts := targets.Conflicts()
+			if (len(conflicts) > 0) != tc.wantConflict {
+				t.Errorf("conflicts %v, want a conflict: %v", conflicts, tc.wantConflict)
+			}
+			if tc.wantConflict && !strings.Contains(conflicts[0].String(), `target "staging" in staging.yaml differs from the target of that name stored in namespace "flink-platform"`) {
+				t.Errorf("the conflict says %q", conflicts[0])
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
+	"flinkgate.io/flinkgate/policy"
 	"flinkgate.io/flinkgate/resource"
 )
 
@@ -46,12 +47,17 @@ func (f *Format) Set(s string) error {
 	return fmt.Errorf("unknown output format %q; use one of %v", s, Formats)
 }
 
+// NoCluster is said when no cluster was asked: every input was checked as a
+// CREATE, so what is already stored did not count.
+const NoCluster = "no cluster was asked (no --kubeconfig): every object was checked as a CREATE, and objects that already exist (an UPDATE of an immutable target is denied; deployments are patched by the stored target) were not considered"
+
 // Write renders results: objects on out; warnings, denials and a summary on
 // diag, the way kubectl prints them, so out can be piped to kubectl apply.
-// FormatJSON writes everything to out.
-func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipped) error {
+// FormatJSON writes everything to out. cluster says whether the stored
+// objects were read; when not, the summary says so.
+func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipped, cluster bool) error {
 	if format == FormatJSON {
-		return writeJSON(out, results, skipped)
+		return writeJSON(out, results, skipped, cluster)
 	}
 	first := true
 	for i := range results {
@@ -60,8 +66,8 @@ func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipp
 			fmt.Fprintf(diag, "Warning: %s: %s\n", r.Source, w)
 		}
 		if !r.Allowed {
-			fmt.Fprintf(diag, "Error from server (%s): error when creating %q: admission webhook %q denied the request: %s\n",
-				r.Status.Reason, r.Source, r.Webhook(), r.Status.Message)
+			fmt.Fprintf(diag, "Error from server (%s): error when %s %q: admission webhook %q denied the request: %s\n",
+				r.Status.Reason, r.verb(), r.Source, r.Webhook(), r.Status.Message)
 			continue
 		}
 		var text string
@@ -96,8 +102,19 @@ func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipp
 		fmt.Fprintf(diag, "Skipped: %s: %s %s: %s\n", s.Source, s.Kind, s.Name, s.Why)
 	}
 	allowed, denied := count(results)
+	if !cluster {
+		fmt.Fprintf(diag, "Note: %s\n", NoCluster)
+	}
 	fmt.Fprintf(diag, "flinkgate check: %d allowed, %d denied, %d skipped\n", allowed, denied, len(skipped))
 	return nil
+}
+
+// verb is how kubectl names the failed write.
+func (r *Result) verb() string {
+	if r.Operation == policy.Update {
+		return "updating"
+	}
+	return "creating"
 }
 
 func count(results []Result) (allowed, denied int) {
@@ -138,8 +155,12 @@ func objectMap(cm *corev1.ConfigMap) (map[string]any, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, fmt.Errorf("decode configmap %s: %w", cm.Name, err)
 	}
-	if md, ok := m["metadata"].(map[string]any); ok && md["creationTimestamp"] == nil {
-		delete(md, "creationTimestamp")
+	if md, ok := m["metadata"].(map[string]any); ok {
+		// What the API server sets is not part of a manifest to apply: an
+		// UPDATE's object is the stored one, with its version and history.
+		for _, k := range []string{"creationTimestamp", "resourceVersion", "uid", "generation", "managedFields"} {
+			delete(md, k)
+		}
 	}
 	return m, nil
 }
@@ -168,14 +189,20 @@ func ensureNewline(s string) string {
 
 // jsonReport is the -o json output; its fields are a stable interface for CI.
 type jsonReport struct {
-	Allowed int          `json:"allowed"`
-	Denied  int          `json:"denied"`
-	Results []jsonResult `json:"results"`
-	Skipped []Skipped    `json:"skipped"`
+	Allowed int `json:"allowed"`
+	Denied  int `json:"denied"`
+	// ExistingObjectsConsidered is false when no cluster was asked; Note
+	// then says what that leaves out.
+	ExistingObjectsConsidered bool         `json:"existingObjectsConsidered"`
+	Note                      string       `json:"note,omitempty"`
+	Results                   []jsonResult `json:"results"`
+	Skipped                   []Skipped    `json:"skipped"`
 }
 
 type jsonResult struct {
-	Source    string   `json:"source"`
+	Source string `json:"source"`
+	// Operation is CREATE, or UPDATE when the cluster stores the object.
+	Operation string   `json:"operation"`
 	Kind      string   `json:"kind"`
 	Namespace string   `json:"namespace"`
 	Name      string   `json:"name"`
@@ -191,15 +218,18 @@ type jsonResult struct {
 	Document string         `json:"document,omitempty"`
 }
 
-func writeJSON(out io.Writer, results []Result, skipped []Skipped) error {
-	rep := jsonReport{Results: []jsonResult{}, Skipped: skipped}
+func writeJSON(out io.Writer, results []Result, skipped []Skipped, cluster bool) error {
+	rep := jsonReport{Results: []jsonResult{}, Skipped: skipped, ExistingObjectsConsidered: cluster}
+	if !cluster {
+		rep.Note = NoCluster
+	}
 	if rep.Skipped == nil {
 		rep.Skipped = []Skipped{}
 	}
 	rep.Allowed, rep.Denied = count(results)
 	for i := range results {
 		r := &results[i]
-		jr := jsonResult{Source: r.Source, Kind: r.Kind(), Namespace: r.Input.Namespace, Name: r.Input.Name,
+		jr := jsonResult{Source: r.Source, Operation: string(r.Operation), Kind: r.Kind(), Namespace: r.Input.Namespace, Name: r.Input.Name,
 			Allowed: r.Allowed, Warnings: r.Warnings}
 		if jr.Warnings == nil {
 			jr.Warnings = []string{}

@@ -40,10 +40,11 @@ const (
 	// aliases: a few aliases of a long string could otherwise make a small
 	// ConfigMap gigabytes long.
 	MaxExpandedBytes = 4 << 20
-	// maxYAMLMarks bounds the places a YAML value can start (line breaks,
-	// flow indicators, ": ", "- "), counted before the document is parsed,
-	// so that the parser never sees far more values than MaxValues. Every
-	// value needs one such mark; ordinary documents have about two per value.
+	// maxYAMLMarks bounds the values yamlShape finds room for (two for
+	// each "," ":" "[" "{" "?", one for each "- "), counted before the
+	// document is parsed, so that the parser never sees far more values than
+	// MaxValues. The count is an upper bound; indicators inside strings make
+	// it overcount, hence the slack.
 	maxYAMLMarks = 2 * MaxValues
 	// maxYAMLOpenBrackets refuses deeply nested flow collections before the
 	// parser spends time on them. Brackets inside strings count too, so it

@@ -45,6 +45,8 @@ func TestDecode(t *testing.T) {
 		{"explicit tags are honoured", "a: !!str 12\nb: !!int \"7\"\n", `{"a":"12","b":7}`, YAML, false},
 		{"brackets inside a string are not nesting, even two hundred of them", "a: '" + strings.Repeat("[", 200) + "'\n", `{"a":"` + strings.Repeat("[", 200) + `"}`, YAML, false},
 		{"a document at the nesting limit decodes", "a: " + nested("[", "]", MaxDepth-1, "1") + "\n", `{"a":` + nested("[", "]", MaxDepth-1, "1") + `}`, YAML, false},
+		{"a double-quoted string of 40,001 escaped line breaks is one value", "a: \"" + strings.Repeat("x\\n\\\n", 2*MaxValues+1) + "\"\n", `{"a":"` + strings.Repeat(`x\n`, 2*MaxValues+1) + `"}`, YAML, false},
+		{"a block scalar of 40,001 lines is one value", "a: |\n" + strings.Repeat("  x\n", 2*MaxValues+1), `{"a":"` + strings.Repeat(`x\n`, 2*MaxValues+1) + `"}`, YAML, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -79,9 +81,9 @@ func TestDecodeRefuses(t *testing.T) {
 		{"a YAML document with thousands of open brackets is refused before parsing", "a: " + nested("{a: ", "}", 9000, "1") + "\n", true, "nests deeper than 64 levels (9000 brackets are open at line 1)"},
 		{"a JSON document nested deeper than the limit is refused", `{"a":` + nested("[", "]", MaxDepth, "1") + `}`, true, "nests deeper than 64 levels"},
 		{"a JSON document with more values than the limit is refused", many, true, "more than 20000 values"},
-		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many entries"},
-		{"a block-style YAML document with far more entries than the limit is refused before parsing", "a: " + strings.Repeat("x,", 2*MaxValues) + "x\n", true, "has too many entries (40003 line breaks, separators and indicators; at most 40000 are read)"},
-		{"a block-style YAML document with far more lines than the limit is refused before parsing", strings.Repeat("a: 1\n", MaxValues), true, "has too many entries (40001 line breaks"},
+		{"a YAML document with far more entries than the limit is refused before parsing", "a: [" + strings.Repeat("0,", 2*MaxValues) + "0]\n", true, "too many places where a value can start"},
+		{"a block-style YAML document with far more entries than the limit is refused before parsing", "a: " + strings.Repeat("x,", 2*MaxValues) + "x\n", true, "has too many places where a value can start: 80003 (each , : [ { and ? counts 2, each - 1, inside strings too; at most 40000 are parsed)"},
+		{"a block-style YAML document with more keys and values than the limit is refused before parsing", strings.Repeat("a: 1\n", MaxValues), true, "has too many places where a value can start: 40001"},
 		{"a document larger than a ConfigMap is refused", "a: " + strings.Repeat("x", MaxDocumentBytes) + "\n", true, "more than a ConfigMap can hold"},
 		{"an alias bomb is refused", hostile.AliasBomb(), true, "expands through YAML aliases"},
 		{"infinity is refused with a hint to quote it", "a: .inf\n", false, "not a number JSON can hold; quote it"},

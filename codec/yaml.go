@@ -21,21 +21,23 @@ import (
 	"flinkgate.io/flinkgate/patchset"
 )
 
-// yamlShape counts the places a YAML value can start: every value sits
-// after a line break, a flow indicator ([ { ,) or a ": " / "- " / "? "
-// indicator. It also finds the most brackets open at once, and the line
-// where that happens. Both overcount (marks and brackets inside strings
-// count too); they only bound what the parser may be handed.
+// yamlShape counts the values a YAML document can hold at most: the
+// document's own, two for each , : [ { and ? (a mapping entry written
+// without a value gets a null one) and one for each "- " (a sequence item).
+// Line breaks start no value of their own (a key or an item needs one of
+// those indicators), so a long multi-line string counts only its indicators.
+// It also finds the most brackets open at once, and the line where that
+// happens. Both overcount (indicators and brackets inside strings count
+// too); they only bound what the parser may be handed.
 func yamlShape(s string) (marks, open, line int) {
 	marks, line = 1, 1
 	depth, lines := 0, 1
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
 		case '\n':
-			marks++
 			lines++
 		case '[', '{':
-			marks++
+			marks += 2
 			depth++
 			if depth > open {
 				open, line = depth, lines
@@ -43,10 +45,10 @@ func yamlShape(s string) (marks, open, line int) {
 		case ']', '}':
 			depth = max(depth-1, 0)
 		case ',', ':':
-			marks++
+			marks += 2
 		case '-', '?':
 			if i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' || s[i+1] == '\t' {
-				marks++
+				marks += indicatorMarks(s[i])
 			}
 		}
 	}
@@ -113,8 +115,16 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	return m, nil
 }
 
+// indicatorMarks is what a "- " or "? " indicator counts in yamlShape.
+func indicatorMarks(c byte) int {
+	if c == '?' {
+		return 2
+	}
+	return 1
+}
+
 func tooManyMarks(marks int) error {
-	return tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
+	return tooLarge("values", MaxValues, "has too many places where a value can start: %d (each , : [ { and ? counts 2, each - 1, inside strings too; at most %d are parsed)", marks, maxYAMLMarks)
 }
 
 func expandedSize(n *yaml.Node, memo map[*yaml.Node]int) int {

@@ -75,16 +75,16 @@ func (r *yamlReader) split(raw string) bool {
 		case splitBreak:
 			breaks++
 		case splitMark:
-			marks++
+			marks += 2
 		case splitIndicator:
 			if i+1 == len(raw) || raw[i+1] == ' ' || raw[i+1] == '\n' {
-				marks++ // a tab after it is refused
+				marks += indicatorMarks(raw[i]) // a tab after it is refused
 			}
 		default:
 			return false
 		}
 	}
-	r.marks = marks + breaks
+	r.marks = marks
 	r.lines = make([]yamlLine, 0, breaks+1)
 	for len(raw) > 0 {
 		line := raw

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -94,6 +95,126 @@ func TestCheckWithKubeconfigGivesTheDocumentTheAPIServerStores(t *testing.T) {
 	if !strings.Contains(string(out), "state.backend: rocksdb") {
 		t.Errorf("the cluster's target was not applied:\n%s", out)
 	}
+}
+
+// checkReport is the part of flinkgate check's -o json report these tests read.
+type checkReport struct {
+	ExistingObjectsConsidered bool `json:"existingObjectsConsidered"`
+	Results                   []struct {
+		Source    string   `json:"source"`
+		Operation string   `json:"operation"`
+		Allowed   bool     `json:"allowed"`
+		Reason    string   `json:"reason"`
+		Message   string   `json:"message"`
+		Warnings  []string `json:"warnings"`
+		Document  string   `json:"document"`
+	} `json:"results"`
+}
+
+// With a cluster, check decides on objects that already exist as the
+// webhooks decide on `kubectl apply` of them: an UPDATE of the stored
+// object, and a stored target wins over a file's target of the same name.
+func TestCheckWithKubeconfigChecksExistingObjectsAsKubectlApplyWould(t *testing.T) {
+	s := admissionSuite(t)
+	const stagingDoc = "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/flinkConfiguration/state.backend, value: rocksdb}\n"
+	const editedDoc = "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n  deploymentPatchSet:\n  - {op: add, path: /spec/template/spec/flinkConfiguration/state.backend, value: hashmap}\n"
+	target, existing := name("stored"), name("stored-job")
+	s.apply(t, s.targetManifest(target, stagingDoc))
+	depDoc := "kind: Deployment\nspec:\n  deploymentTargetName: " + target + "\n  template:\n    spec:\n      parallelism: 3\n"
+	s.apply(t, s.deploymentManifest(existing, depDoc))
+	edited := s.targetManifest(target, editedDoc)
+	newJob := s.deploymentManifest(name("new-job"), depDoc)
+
+	cases := []struct {
+		name  string
+		files []string // manifests, one file each
+		code  int
+		// want checks the report of the last file, with kubectl's verdict on it.
+		want func(t *testing.T, rep checkReport, kubectlOut, kubectlErr string, kubectlFailed bool)
+	}{
+		{name: "A target whose namespace was edited in git is checked as an UPDATE of the stored target and denied as immutable, as kubectl apply is.",
+			files: []string{edited}, code: 1,
+			want: func(t *testing.T, rep checkReport, _, kubectlErr string, kubectlFailed bool) {
+				r := rep.Results[0]
+				if r.Operation != "UPDATE" || r.Allowed || r.Reason != "immutable" {
+					t.Errorf("check: %+v; want an UPDATE denied as immutable", r)
+				}
+				if !kubectlFailed || !strings.Contains(kubectlErr, "immutable") {
+					t.Errorf("kubectl apply was not denied as immutable: %s", kubectlErr)
+				}
+			}},
+		{name: "A new deployment next to an edited target is patched by the stored target, as the API server patches it, and the conflict is reported.",
+			files: []string{edited, newJob}, code: 1,
+			want: func(t *testing.T, rep checkReport, kubectlOut, _ string, _ bool) {
+				r := rep.Results[1]
+				if r.Operation != "CREATE" || !r.Allowed {
+					t.Fatalf("check: %+v; want an admitted CREATE", r)
+				}
+				if !strings.Contains(r.Document, "state.backend: rocksdb") {
+					t.Errorf("the deployment was not patched by the stored target:\n%s", r.Document)
+				}
+				if !strings.Contains(strings.Join(r.Warnings, "\n"), "differs from the target of that name stored") {
+					t.Errorf("no warning reports the conflict: %q", r.Warnings)
+				}
+				if want := storedDocument(t, kubectlOut); r.Document != want {
+					t.Errorf("check printed\n%s\nthe API server stores\n%s", r.Document, want)
+				}
+			}},
+		{name: "An unchanged existing deployment is checked as an UPDATE and stored as the API server stores it.",
+			files: []string{s.deploymentManifest(existing, depDoc)},
+			want: func(t *testing.T, rep checkReport, kubectlOut, _ string, _ bool) {
+				r := rep.Results[0]
+				if r.Operation != "UPDATE" || !r.Allowed || len(r.Warnings) > 0 {
+					t.Fatalf("check: %+v; want an admitted UPDATE without warnings", r)
+				}
+				if want := storedDocument(t, kubectlOut); r.Document != want {
+					t.Errorf("check printed\n%s\nthe API server stores\n%s", r.Document, want)
+				}
+			}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := []string{"check", "--kubeconfig", s.c.Kubeconfig, "--platform-namespace", platformNS, "-o", "json"}
+			for i, m := range tc.files {
+				f := filepath.Join(dir, fmt.Sprintf("%d.yaml", i))
+				if err := os.WriteFile(f, []byte(m), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				args = append(args, f)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			out, err := exec.CommandContext(ctx, s.binary, args...).Output()
+			code := 0
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				code = ee.ExitCode()
+			} else if err != nil {
+				t.Fatal(err)
+			}
+			var rep checkReport
+			if err := json.Unmarshal(out, &rep); err != nil || len(rep.Results) != len(tc.files) {
+				t.Fatalf("flinkgate check exited %d with %v; report %s", code, err, out)
+			}
+			if code != tc.code || !rep.ExistingObjectsConsidered {
+				t.Errorf("exit status %d, existing objects considered %v; want %d, true", code, rep.ExistingObjectsConsidered, tc.code)
+			}
+			last := tc.files[len(tc.files)-1]
+			kout, kerr, kfail := s.kubectl(t, last, "apply", "--dry-run=server", "-o", "json", "-f", "-")
+			tc.want(t, rep, kout, kerr, kfail != nil)
+		})
+	}
+}
+
+// storedDocument is the resource document of a ConfigMap kubectl printed as JSON.
+func storedDocument(t *testing.T, out string) string {
+	t.Helper()
+	var cm configMap
+	if err := json.Unmarshal([]byte(out), &cm); err != nil {
+		t.Fatalf("kubectl printed %q: %v", out, err)
+	}
+	return cm.Data["resource.yaml"]
 }
 
 // chartMetrics renders the chart with the dashboard and the alert rules and

@@ -133,7 +133,13 @@ func TargetUpdateMutate(r Request) Decision {
 	if old.Immutable != nil && *old.Immutable {
 		out.Immutable = old.Immutable
 	}
-	if t, err := configmap.ParseTarget(old); err == nil {
+	// The annotation records the namespace decided at creation; a target
+	// without one resolves to the platform namespace, which may have changed
+	// since, so the stored value stands. Only a target stored without it
+	// (the webhook was bypassed) gets it now.
+	if ns, ok := old.Annotations[resource.AnnotationNamespace]; ok {
+		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, ns)
+	} else if t, err := configmap.ParseTarget(old); err == nil {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
 	}
 	if out.DeletionTimestamp == nil && !r.ByFlinkgate {

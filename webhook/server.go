@@ -259,8 +259,22 @@ func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, star
 	resp, notes, d := s.response(req, before, d, patchBuf)
 	took := time.Since(start)
 	s.metrics.Observe(string(stage), kind, string(req.Operation), result(d), string(d.Reason), took)
-	s.log(stage, req, kind, d, took)
+	s.log(stage, req, objectName(rv), kind, d, took)
 	return resp, notes
+}
+
+// objectName is the name a decision is about: the request's, or, for the
+// items of a deletecollection (whose requests name none), the old object's.
+func objectName(rv *Review) string {
+	switch {
+	case rv.Request.Name != "":
+		return rv.Request.Name
+	case rv.Old != nil:
+		return rv.Old.Name
+	case rv.Object != nil:
+		return rv.Object.Name
+	}
+	return ""
 }
 
 // decodeRequest reads and decodes the review; it also returns the body,
@@ -734,7 +748,7 @@ func result(d policy.Decision) metrics.Result {
 	return metrics.ResultAllowed
 }
 
-func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, kind string, d policy.Decision, took time.Duration) {
+func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, name, kind string, d policy.Decision, took time.Duration) {
 	// Check first: above info level the fields are never built.
 	ce := s.cfg.Logger.Check(zap.InfoLevel, "admission decision")
 	if ce == nil {
@@ -746,7 +760,7 @@ func (s *Server) log(stage policy.Stage, req *admissionv1.AdmissionRequest, kind
 		zap.String("user", req.UserInfo.Username),
 		zap.String("operation", string(req.Operation)),
 		zap.String("namespace", req.Namespace),
-		zap.String("name", req.Name),
+		zap.String("name", name),
 		zap.String("kind", kind),
 		zap.Bool("allowed", d.Allowed),
 		zap.String("reason", string(d.Reason)),

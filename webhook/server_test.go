@@ -799,3 +799,36 @@ func TestANewReferenceReadsItsTargetLiveOnce(t *testing.T) {
 		})
 	}
 }
+
+// A deletecollection sends each item's DELETE with an empty request name;
+// the decision log names the object anyway, from the old object.
+func TestDecisionLogNamesTheObject(t *testing.T) {
+	target := stored(configMap("staging", resource.KindTarget, seedTarget), "staging")
+	cases := []struct {
+		name string
+		body []byte
+		want string
+	}{
+		{name: "A DELETE with the request's name logs that name.", body: review(admissionv1.Delete, target, nil), want: "staging"},
+		{name: "A DELETE of a deletecollection, whose request has no name, logs the old object's name.",
+			body: edit(review(admissionv1.Delete, target, nil), func(r *admissionv1.AdmissionRequest) { r.Name = "" }), want: "staging"},
+		{name: "A CREATE logs the new object's name.", body: review(admissionv1.Create, nil, configMap("job", resource.KindDeployment, yamlDeployment)), want: "job"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			core, logs := observer.New(zap.InfoLevel)
+			s, err := NewServer(Config{Logger: zap.New(core), Lookup: &fakeLookup{}, PlatformNamespace: platformNS, Registerer: prometheus.NewRegistry()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			post(t, s.Handler(), "/validate", tc.body)
+			entries := logs.FilterMessage("admission decision").All()
+			if len(entries) != 1 {
+				t.Fatalf("got %d decision log lines, want 1", len(entries))
+			}
+			if got := entries[0].ContextMap()["name"]; got != tc.want {
+				t.Errorf("decision log name = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

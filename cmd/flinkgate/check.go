@@ -36,12 +36,15 @@ const (
 const checkUsage = `usage: flinkgate check [flags] FILE...
 
 Runs each object in FILE (- for stdin) through flinkgate's mutating and
-validating webhooks offline, as a CREATE: ConfigMap manifests as kubectl apply
-takes them, or bare DeploymentTarget and Deployment documents. Admitted objects
-are printed as they would be stored; warnings and denials go to stderr, as
-kubectl prints them. Targets in FILE are checked too, and deployments may
-reference them. Exit status: 0 all admitted, 1 something denied, 2 usage,
-unreadable input or a failed look-up.
+validating webhooks offline: ConfigMap manifests as kubectl apply takes them,
+or bare DeploymentTarget and Deployment documents. Admitted objects are printed
+as they would be stored; warnings and denials go to stderr, as kubectl prints
+them. Targets in FILE are checked too, and deployments may reference them.
+Without --kubeconfig every object is checked as a CREATE; with it, an object
+the cluster stores is checked as an UPDATE of the stored one, and a stored
+target is used rather than a file's of the same name (a warning says when they
+differ). Exit status: 0 all admitted, 1 something denied, 2 usage, unreadable
+input or a failed look-up.
 
 flags:`
 
@@ -73,7 +76,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	fs.Var(&c.targets, "target", "file of DeploymentTargets the deployments may reference (repeatable; - for stdin)")
 	fs.StringVar(&c.platformNamespace, "platform-namespace", defaultNS, "the platform namespace, as given to flinkgate serve (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of objects that name none (default: the platform namespace)")
-	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read targets that no file holds from this cluster (read-only GETs)")
+	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read the stored objects and targets from this cluster (read-only GETs): existing objects are checked as UPDATEs, and stored targets win over files")
 	formatHelp := fmt.Sprintf("output format: %v", check.Formats)
 	fs.Var(&c.format, "o", formatHelp)
 	fs.Var(&c.format, "output", formatHelp)
@@ -131,6 +134,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	defer cancel()
 
 	targets := &check.Targets{}
+	var store check.Store
 	for _, f := range c.targets {
 		inputs, _, err := readInputs(f, stdin, c.namespace)
 		if err != nil {
@@ -140,7 +144,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			if kind := in.ConfigMap.Labels[resource.LabelKind]; kind != resource.KindTarget {
 				return fmt.Errorf("%s: --target files may hold only DeploymentTargets, found %s %q", in.Source, kind, in.ConfigMap.Name)
 			}
-			targets.Add(in.ConfigMap)
+			targets.Add(in.Source, in.ConfigMap)
 		}
 	}
 	if c.kubeconfig != "" {
@@ -154,7 +158,8 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if err != nil {
 			return fmt.Errorf("build kubernetes client: %w", err)
 		}
-		targets.Cluster = check.Cluster{Client: client}
+		cluster := check.Cluster{Client: client}
+		targets.Cluster, store = cluster, cluster
 	}
 
 	var inputs []check.Input
@@ -175,11 +180,11 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
-	results, err := check.Run(ctx, srv, targets, inputs)
+	results, err := check.Run(ctx, srv, targets, store, inputs)
 	if err != nil {
 		return err
 	}
-	if err := check.Write(stdout, stderr, c.format, results, skipped); err != nil {
+	if err := check.Write(stdout, stderr, c.format, results, skipped, store != nil); err != nil {
 		return err
 	}
 	code := exitCode(0)

@@ -103,7 +103,7 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckExitsTwoWhenTheClusterCannotBeAsked(t *testing.T) {
-	// Nothing listens on port 1, so the look-up of the target fails at once.
+	// Nothing listens on port 1, so the read of the stored deployment fails at once.
 	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
 	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
 kind: Config
@@ -115,8 +115,8 @@ current-context: c
 		t.Fatal(err)
 	}
 	code, stdout, stderr := runCheckIn(t, "", "--platform-namespace=flink-platform", "--kubeconfig", kubeconfig, "deployment.yaml")
-	if code != 2 || stdout != "" || !strings.Contains(stderr, `could not look up target "staging"`) || !strings.Contains(stderr, "try again") {
-		t.Errorf("exit status %d, stdout %q, stderr %q; want 2 and the webhook's unavailable denial", code, stdout, stderr)
+	if code != 2 || stdout != "" || !strings.Contains(stderr, "deployment.yaml: could not read the stored object a write would update") || !strings.Contains(stderr, "try again") {
+		t.Errorf("exit status %d, stdout %q, stderr %q; want 2 and the failed read of the stored deployment", code, stdout, stderr)
 	}
 }
 
