@@ -12,7 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 
-	"flinkgate.io/flinkgate/e2e/testenv"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 // chartHelmEnv selects the helm binary of the chart tests: helm (Helm 4,

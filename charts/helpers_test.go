@@ -29,7 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"flinkgate.io/flinkgate/e2e/testenv"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 const (

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"flinkgate.io/flinkgate/certs"
-	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // The admission tests of SPEC section 2, through the API server with kubectl.

@@ -18,9 +18,9 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
 )
 
 // The mechanics of TestChartOnTheLocalControlPlane: setting up its suite,

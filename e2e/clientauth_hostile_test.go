@@ -19,7 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"flinkgate.io/flinkgate/certs"
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 // TestClientAuthClosesAKeptAliveConnectionWhoseCALeft: the API server keeps

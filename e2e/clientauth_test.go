@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 // clientAuthFlinkgate is a flinkgate of the test's own that completes TLS

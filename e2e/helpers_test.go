@@ -19,8 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // suite is a test's view of the shared control plane: kubectl as admin, the

@@ -32,8 +32,8 @@ import (
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
-	"flinkgate.io/flinkgate/cache"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/cache"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // The flood's shape: twice as many connections as there are live-read

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 // platformNS is the namespace the shared flinkgate serves; its targets name

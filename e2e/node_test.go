@@ -23,9 +23,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
-	"flinkgate.io/flinkgate/ociimage"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/ociimage"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 const (

@@ -20,8 +20,8 @@ import (
 	"github.com/prometheus/common/model"
 
 	"flinkgate.io/flinkgate/charts/queries"
-	"flinkgate.io/flinkgate/e2e/testenv"
 	"flinkgate.io/flinkgate/internal/metricsref"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 // The tools for the people who run flinkgate, against the shared control

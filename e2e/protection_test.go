@@ -32,7 +32,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 const (

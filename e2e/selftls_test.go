@@ -26,9 +26,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
-	"flinkgate.io/flinkgate/e2e/testenv"
-	"flinkgate.io/flinkgate/selftls"
+	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/internal/selftls"
+	"flinkgate.io/flinkgate/internal/testenv"
 )
 
 // lifecycle is one control plane on which the chart is installed, upgraded

@@ -12,8 +12,8 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"flinkgate.io/flinkgate/authz"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // reviewAs is review with the requesting user and the dry-run flag set.

@@ -17,7 +17,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 
 	"flinkgate.io/flinkgate/internal/budget"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // TestReadBodyAllocatesWhatArrives: the declared Content-Length is the

@@ -20,8 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
+	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
 )
 
 // appliedReview is a deployment CREATE or UPDATE shaped like the API

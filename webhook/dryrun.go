@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"flinkgate.io/flinkgate/policy"
+	"flinkgate.io/flinkgate/internal/policy"
 )
 
 // dryRunUID marks the requests DryRun makes in the decision log.

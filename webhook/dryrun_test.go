@@ -10,7 +10,7 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 
-	"flinkgate.io/flinkgate/policy"
+	"flinkgate.io/flinkgate/internal/policy"
 )
 
 // assertDryRunAgrees checks that DryRun, the entry point of `flinkgate

@@ -16,8 +16,8 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 
+	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
 )
 
 // rawRequest is one HTTP/1.1 request written by hand, so that a test can

@@ -12,7 +12,7 @@ import (
 
 	"flinkgate.io/flinkgate/internal/budget"
 	"flinkgate.io/flinkgate/internal/hostile"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/resource"
 )
 
 // corpusConfigMap is a corpus object as a ConfigMap in the platform namespace.

@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"flinkgate.io/flinkgate/patchset"
+	"flinkgate.io/flinkgate/internal/patchset"
 )
 
 // jsonPatchOp is one RFC 6902 operation of an admission response.

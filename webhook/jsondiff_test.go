@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/patchset"
+	"flinkgate.io/flinkgate/internal/patchset"
 )
 
 // genericPatch is the patch the generic diff makes, the reference the typed

@@ -19,8 +19,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
 )
 
 func TestOnePassDecodeReadsReviewsLikeTheTwoPassDecode(t *testing.T) {

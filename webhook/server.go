@@ -32,12 +32,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"flinkgate.io/flinkgate/authz"
-	"flinkgate.io/flinkgate/metrics"
-	"flinkgate.io/flinkgate/policy"
+	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/metrics"
+	"flinkgate.io/flinkgate/internal/policy"
+	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
-	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old

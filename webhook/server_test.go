@@ -26,10 +26,10 @@ import (
 
 	"flinkgate.io/flinkgate/internal/golden"
 	"flinkgate.io/flinkgate/internal/hostile"
-	"flinkgate.io/flinkgate/policy"
+	"flinkgate.io/flinkgate/internal/policy"
+	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/rbac"
-	"flinkgate.io/flinkgate/resource"
-	"flinkgate.io/flinkgate/resource/configmap"
 )
 
 const platformNS = "flink-platform"

@@ -21,7 +21,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 // platformNamespace is where the demo's targets and deployments live.

@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"flinkgate.io/flinkgate/check"
-	"flinkgate.io/flinkgate/resource"
+	"flinkgate.io/flinkgate/internal/check"
+	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/webhook"
 )
 

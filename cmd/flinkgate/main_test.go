@@ -10,8 +10,8 @@ import (
 
 	"go.uber.org/zap/zapcore"
 
-	"flinkgate.io/flinkgate/authz"
-	"flinkgate.io/flinkgate/protection"
+	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
 

@@ -15,13 +15,13 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"flinkgate.io/flinkgate/authz"
 	"flinkgate.io/flinkgate/certs"
+	"flinkgate.io/flinkgate/internal/authz"
 	"flinkgate.io/flinkgate/internal/golden"
+	"flinkgate.io/flinkgate/internal/metrics"
+	"flinkgate.io/flinkgate/internal/policy"
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/server"
-	"flinkgate.io/flinkgate/metrics"
-	"flinkgate.io/flinkgate/policy"
-	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
 

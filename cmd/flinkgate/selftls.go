@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"flinkgate.io/flinkgate/certs"
-	"flinkgate.io/flinkgate/selftls"
+	"flinkgate.io/flinkgate/internal/selftls"
 )
 
 // selfTLSFlags are the flags of tls.mode: self, where flinkgate keeps its

@@ -19,13 +19,13 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/util/flowcontrol"
 
-	"flinkgate.io/flinkgate/authz"
-	"flinkgate.io/flinkgate/cache"
 	"flinkgate.io/flinkgate/certs"
-	"flinkgate.io/flinkgate/health"
+	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/cache"
+	"flinkgate.io/flinkgate/internal/health"
+	"flinkgate.io/flinkgate/internal/metrics"
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/server"
-	"flinkgate.io/flinkgate/metrics"
-	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 	"flinkgate.io/flinkgate/webhook"
 )

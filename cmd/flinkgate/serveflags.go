@@ -10,9 +10,9 @@ import (
 	"go.uber.org/zap/zapcore"
 	"k8s.io/apimachinery/pkg/util/validation"
 
-	"flinkgate.io/flinkgate/authz"
+	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/server"
-	"flinkgate.io/flinkgate/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
 

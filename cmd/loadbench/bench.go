@@ -15,8 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
 	"flinkgate.io/flinkgate/internal/benchdata"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 const (

@@ -23,8 +23,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/flowcontrol"
 
-	"flinkgate.io/flinkgate/e2e/cluster"
 	"flinkgate.io/flinkgate/internal/benchdata"
+	"flinkgate.io/flinkgate/internal/cluster"
 )
 
 // referenced is how many deployments reference the target whose DELETE is

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"os"
 
-	"flinkgate.io/flinkgate/ociimage"
+	"flinkgate.io/flinkgate/internal/ociimage"
 )
 
 func main() {

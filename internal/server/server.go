@@ -20,7 +20,7 @@ import (
 	"go.uber.org/zap"
 
 	"flinkgate.io/flinkgate/certs"
-	"flinkgate.io/flinkgate/metrics"
+	"flinkgate.io/flinkgate/internal/metrics"
 )
 
 // ShutdownTimeout bounds how long in-flight admissions may finish after the
