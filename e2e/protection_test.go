@@ -546,7 +546,6 @@ func TestForgedReviewsCannotChangeLaterAnswers(t *testing.T) {
 // again; attempts the webhooks deny (the target is being deleted or gone)
 // are retried after a pause, as a user would.
 func TestProtectionStorm(t *testing.T) {
-	loadTestOnNewestOnly(t)
 	e := startProtection(t, 2, "protect")
 	platformNS := e.ns[0]
 	const (
