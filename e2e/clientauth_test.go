@@ -102,6 +102,7 @@ func TestOnlyTheAPIServerGetsPastFlinkgatesTLS(t *testing.T) {
 // client authentication, it passes too (docs/security.md, "Accepting
 // only the API server"); the default is half that, for margin on a busy CI machine.
 func TestForgedFloodIsRefusedWhenOnlyTheAPIServerIsAccepted(t *testing.T) {
+	loadTestOnNewestOnly(t)
 	s := clientAuthFlinkgate(t, "clientauth-flood")
 	f := runForgedFlood(t, s, floodConnections(t, authFloodConns), nil)
 	if n := f.tally.total() - f.tally.transportErrors(); n > 0 {

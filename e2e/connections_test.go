@@ -27,6 +27,7 @@ const stalledConns = 4000
 // the oldest), so its memory stays bounded and the API server, whose new
 // connection sends its request at once, is answered.
 func TestStalledConnectionsDoNotExhaustFlinkgatesMemory(t *testing.T) {
+	loadTestOnNewestOnly(t)
 	s := ownFlinkgate(t, "stalled")
 	target := s.seedTarget(t)
 	host := strings.TrimPrefix(s.fg.WebhookURL(), "https://")
@@ -80,6 +81,7 @@ const provenConns = 4000
 // full TLS records took flinkgate's peak RSS from 31 to 263 MiB, past the
 // chart's 256 MiB limit.
 func TestProvenIdleFloodMemoryIsBounded(t *testing.T) {
+	loadTestOnNewestOnly(t)
 	for _, tc := range []struct{ name, pad string }{
 		{"connections that each sent one small request and idle cost flinkgate a bounded memory", ""},
 		// crypto/tls keeps a buffer as large as the largest record a

@@ -58,6 +58,7 @@ const (
 // the API server, as the forged reviews' do). It reports the flood's rate and the creates' latency with and
 // without it.
 func TestForgedLiveReadFloodDoesNotFailLegitimateCreates(t *testing.T) {
+	loadTestOnNewestOnly(t)
 	s := admissionSuite(t)
 	f := runForgedFlood(t, s, floodConnections(t, floodConns), nil)
 

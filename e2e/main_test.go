@@ -62,10 +62,10 @@ func TestMain(m *testing.M) {
 // failed start fails every test that needs it, with the same error.
 func sharedEnv(t *testing.T) *env {
 	t.Helper()
-	toolsBin := testenv.ToolsBin(t)
+	toolsBin, kubeVersion := testenv.ToolsBin(t), testenv.KubeVersion(t)
 	shared.once.Do(func() {
 		began := time.Now()
-		shared.env, shared.err = startEnv(toolsBin)
+		shared.env, shared.err = startEnv(toolsBin, kubeVersion)
 		if shared.err == nil {
 			t.Logf("the shared control plane and flinkgate started in %s", time.Since(began).Round(100*time.Millisecond))
 		}
@@ -76,7 +76,7 @@ func sharedEnv(t *testing.T) *env {
 	return shared.env
 }
 
-func startEnv(toolsBin string) (*env, error) {
+func startEnv(toolsBin, kubeVersion string) (*env, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	// Compile flinkgate while the control plane starts.
@@ -89,7 +89,7 @@ func startEnv(toolsBin string) (*env, error) {
 		defer close(built)
 		binary, buildErr = buildFlinkgate()
 	}()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: toolsBin, Log: progressLog{}})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: toolsBin, KubeVersion: kubeVersion, Log: progressLog{}})
 	<-built
 	if err != nil {
 		return nil, err
@@ -125,6 +125,15 @@ func (e *env) setUp(ctx context.Context) error {
 		return fmt.Errorf("register webhooks: %w", err)
 	}
 	return nil
+}
+
+// loadTestOnNewestOnly skips a load or flood test unless the run is against
+// the newest Kubernetes (FLINKGATE_KUBE_VERSION): each takes a minute or more,
+// what it loads is flinkgate's own bounds, and the admission path it goes
+// through is what the rest of the suite checks on every version.
+func loadTestOnNewestOnly(t *testing.T) {
+	t.Helper()
+	testenv.NewestOnly(t, "a load test of flinkgate's own bounds; the rest of the suite covers its admission path on every version")
 }
 
 // buildFlinkgate compiles the binary under test once per test binary.

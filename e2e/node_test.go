@@ -47,6 +47,7 @@ const (
 // Security Standard; a rollout and a pod deletion under load fail no
 // admission; uninstall leaves nothing behind.
 func TestChartOnANode(t *testing.T) {
+	testenv.NewestOnly(t, "the node's kubelet, kube-proxy, controller-manager and scheduler are the newest release's, and a kubelet must not be newer than its API server")
 	if err := cluster.CheckNodeHost(); err != nil {
 		if os.Getenv(cluster.NodeSkipEnv) == "1" {
 			t.Skipf("skipped (%s=1): %v", cluster.NodeSkipEnv, err)

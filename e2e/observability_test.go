@@ -284,6 +284,7 @@ func scrape(t *testing.T, s *suite) map[string]bool {
 
 func TestDemoShowsTheAdminView(t *testing.T) {
 	testenv.ToolsBin(t)
+	testenv.NewestOnly(t, "make demo runs the newest pinned Kubernetes")
 	dir := filepath.Join(t.TempDir(), "demo")
 	env := append(os.Environ(), "FLINKGATE_DEMO_DIR="+dir)
 	t.Cleanup(func() {

@@ -57,7 +57,7 @@ func TestChartLifecycleUnderHelm3AndHelm4(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
-	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, Log: progressLog{}})
+	c, err := cluster.Start(ctx, cluster.Options{BinDir: bin, KubeVersion: testenv.KubeVersion(t), Log: progressLog{}})
 	if err != nil {
 		t.Fatalf("start control plane: %v", err)
 	}

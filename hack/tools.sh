@@ -8,18 +8,36 @@
 #   hack/tools.sh node       also the node's binaries (tools/node: kubelet,
 #                            kube-controller-manager, kube-scheduler, kube-proxy) for
 #                            the node e2e and make demo-node, symlinked into the same directory
+#   hack/tools.sh oldest     also kube-apiserver and kubectl of the oldest Kubernetes
+#                            the chart claims (tools/kube130), for make e2e-oldest,
+#                            symlinked as kube-1.30/ into the same directory
+#                            (FLINKGATE_KUBE_VERSION=1.30 selects them); both
+#                            words may be given
 #   FLINKGATE_TOOLS_CACHE    cache root (default: $XDG_CACHE_HOME or ~/.cache, /flinkgate/tools)
 set -euo pipefail
+
+want_node= want_oldest=
+for arg in "$@"; do
+  case $arg in
+    node) want_node=1 ;;
+    oldest) want_oldest=1 ;;
+    *) echo "hack/tools.sh: unknown argument $arg (want node or oldest)" >&2; exit 2 ;;
+  esac
+done
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 cache_root=${FLINKGATE_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/flinkgate/tools}
 
 KUBE_VERSION=v1.37.2
+# The oldest release the chart claims (kubeVersion in charts/flinkgate/Chart.yaml):
+# its newest patch release on the module proxy.
+KUBE_OLDEST_VERSION=v1.30.14
 ETCD_VERSION=v3.6.6
 HELM_VERSION=v4.3.1
 HELM3_VERSION=v3.22.0
 
 kv="-X k8s.io/component-base/version.gitVersion=$KUBE_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=37 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=37"
+kv_oldest="-X k8s.io/component-base/version.gitVersion=$KUBE_OLDEST_VERSION -X k8s.io/component-base/version.gitMajor=1 -X k8s.io/component-base/version.gitMinor=30 -X k8s.io/component-base/version.gitTreeState=clean -X k8s.io/component-base/version.buildDate=1970-01-01T00:00:00Z -X k8s.io/client-go/pkg/version.gitVersion=$KUBE_OLDEST_VERSION -X k8s.io/client-go/pkg/version.gitMajor=1 -X k8s.io/client-go/pkg/version.gitMinor=30"
 hv="-X helm.sh/helm/v4/internal/version.version=$HELM_VERSION -X helm.sh/helm/v4/internal/version.gitTreeState=clean"
 h3v="-X helm.sh/helm/v3/internal/version.version=$HELM3_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 
@@ -39,6 +57,9 @@ helm3_key=helm3-$( { go version; echo "$h3v"; cat "$root/tools/helm3/go.mod" "$r
 # The node's binaries have their own key, so bumping tools/node rebuilds only
 # them; the bin directory gets symlinks to them.
 node_key=node-$( { go version; echo "$kv"; cat "$root/tools/node/go.mod" "$root/tools/node/go.sum"; } | sha256sum | cut -c1-16)
+# So has the oldest Kubernetes: its build is as long as the newest's, and
+# neither's bump may cost the other's.
+oldest_key=kube130-$( { go version; echo "$kv_oldest"; cat "$root/tools/kube130/go.mod" "$root/tools/kube130/go.sum"; } | sha256sum | cut -c1-16)
 bin="$cache_root/$key/bin"
 log() { printf '[tools %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -92,7 +113,20 @@ build_many() {
   log "built ${missing[*]##*/} in $((SECONDS - start))s"
 }
 
-if [ "${1:-}" = node ]; then
+# The newest's kube-apiserver and kubectl under their version too, so that
+# FLINKGATE_KUBE_VERSION names either release the same way.
+minor() { local v=${1#v}; echo "${v%.*}"; }
+mkdir -p "$bin/kube-$(minor $KUBE_VERSION)"
+ln -sfn ../kube-apiserver "$bin/kube-$(minor $KUBE_VERSION)/kube-apiserver"
+ln -sfn ../kubectl "$bin/kube-$(minor $KUBE_VERSION)/kubectl"
+
+if [ -n "$want_oldest" ]; then
+  build_many kube130 "$kv_oldest" "$cache_root/$oldest_key/bin" \
+    k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kubectl
+  ln -sfn "$cache_root/$oldest_key/bin" "$bin/kube-$(minor $KUBE_OLDEST_VERSION)"
+fi
+
+if [ -n "$want_node" ]; then
   # Most packages are shared with kube-apiserver (same versions), so Go's
   # build cache also saves part of the work after it.
   node_bins=(kubelet kube-controller-manager kube-scheduler kube-proxy)

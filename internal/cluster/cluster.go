@@ -22,7 +22,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,6 +51,13 @@ const (
 type Options struct {
 	// BinDir holds etcd, kube-apiserver, kubectl and helm (hack/tools.sh).
 	BinDir string
+	// KubeVersion is the Kubernetes minor release ("1.30") whose
+	// kube-apiserver and kubectl run, from BinDir/kube-<KubeVersion>
+	// (`hack/tools.sh oldest` builds the oldest one the chart claims).
+	// Empty means BinDir's own, the newest pinned release. Start checks that
+	// the API server reports this version, so a wrong directory cannot pass
+	// for it.
+	KubeVersion string
 	// Dir holds the cluster's state, certificates, kubeconfigs and logs. It
 	// is created if missing and kept by Stop. Empty means a new temporary
 	// directory that Stop removes.
@@ -77,8 +86,12 @@ type Cluster struct {
 	// AuditLog is the path of the API server's audit log (JSON lines,
 	// Metadata level, ConfigMap requests only).
 	AuditLog string
+	// Version is the API server's version, as /version reports it
+	// ("v1.30.14").
+	Version string
 
 	opts       Options
+	kubeBinDir string // kube-apiserver and kubectl of opts.KubeVersion
 	ownsDir    bool
 	restConfig *rest.Config
 	client     kubernetes.Interface
@@ -102,25 +115,36 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
-	tools := []string{"etcd", "kube-apiserver"}
-	if opts.Node {
-		if err := CheckNodeHost(); err != nil {
-			return nil, err
-		}
-		tools = append(tools, "kubelet", "kube-proxy", "kube-controller-manager", "kube-scheduler")
-	}
-	for _, tool := range tools {
-		if _, err := os.Stat(filepath.Join(opts.BinDir, tool)); err != nil {
-			return nil, fmt.Errorf("find %s in the tools directory: %w", tool, err)
-		}
-	}
 	binDir, err := filepath.Abs(opts.BinDir)
 	if err != nil {
 		return nil, fmt.Errorf("resolve tools directory: %w", err)
 	}
 	opts.BinDir = binDir
+	kubeBinDir, err := KubeBinDir(binDir, opts.KubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	tools := []string{filepath.Join(binDir, "etcd"), filepath.Join(kubeBinDir, "kube-apiserver")}
+	if opts.Node {
+		// The node's binaries are the newest release's, and a kubelet must
+		// not be newer than its API server.
+		if opts.KubeVersion != "" {
+			return nil, fmt.Errorf("a cluster with a node runs the newest Kubernetes only, not %s", opts.KubeVersion)
+		}
+		if err := CheckNodeHost(); err != nil {
+			return nil, err
+		}
+		for _, tool := range []string{"kubelet", "kube-proxy", "kube-controller-manager", "kube-scheduler"} {
+			tools = append(tools, filepath.Join(binDir, tool))
+		}
+	}
+	for _, tool := range tools {
+		if _, err := os.Stat(tool); err != nil {
+			return nil, fmt.Errorf("find %s in the tools directory: %w", filepath.Base(tool), err)
+		}
+	}
 
-	c := &Cluster{opts: opts}
+	c := &Cluster{opts: opts, kubeBinDir: kubeBinDir}
 	if opts.Dir == "" {
 		removeStaleTempDirs()
 		c.Dir, err = os.MkdirTemp("", tempDirPrefix+strconv.Itoa(os.Getpid())+"-")
@@ -294,7 +318,7 @@ func (c *Cluster) start(ctx context.Context) error {
 			"--endpoint-reconciler-type=none",
 		)
 	}
-	apiserver, err := c.spawn("kube-apiserver", filepath.Join(c.opts.BinDir, "kube-apiserver"), apiserverArgs...)
+	apiserver, err := c.spawn("kube-apiserver", filepath.Join(c.kubeBinDir, "kube-apiserver"), apiserverArgs...)
 	if err != nil {
 		return err
 	}
@@ -323,7 +347,15 @@ func (c *Cluster) start(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	c.logf("kube-apiserver ready at %s in %s", c.Server, time.Since(t0).Round(time.Millisecond))
+	version, err := c.client.Discovery().ServerVersion()
+	if err != nil {
+		return fmt.Errorf("ask kube-apiserver its version: %w", err)
+	}
+	c.Version = version.GitVersion
+	if v := c.opts.KubeVersion; v != "" && !strings.HasPrefix(c.Version, "v"+v+".") {
+		return fmt.Errorf("kube-apiserver of %s reports version %s, want %s.x", c.kubeBinDir, c.Version, v)
+	}
+	c.logf("kube-apiserver %s ready at %s in %s", c.Version, c.Server, time.Since(t0).Round(time.Millisecond))
 
 	if err := writeKubeconfig(c.Kubeconfig, c.Server, ca.CertPEM, &clientcmdapi.AuthInfo{
 		ClientCertificateData: admin.CertPEM,
@@ -401,6 +433,21 @@ func (c *Cluster) RestConfig() *rest.Config { return rest.CopyConfig(c.restConfi
 // Client returns an admin clientset.
 func (c *Cluster) Client() kubernetes.Interface { return c.client }
 
+// KubeBinDir returns the directory of the kube-apiserver and kubectl of the
+// given Kubernetes minor release under a tools directory (Options.KubeVersion):
+// binDir itself for the newest (""), binDir/kube-<minor> for another.
+func KubeBinDir(binDir, minor string) (string, error) {
+	if minor == "" {
+		return binDir, nil
+	}
+	if !kubeMinor.MatchString(minor) {
+		return "", fmt.Errorf("kubernetes version %q is not a minor release like 1.30", minor)
+	}
+	return filepath.Join(binDir, "kube-"+minor), nil
+}
+
+var kubeMinor = regexp.MustCompile(`^1\.[0-9]{1,3}$`)
+
 // Kubectl runs the pinned kubectl as admin. The error includes stderr.
 func (c *Cluster) Kubectl(ctx context.Context, args ...string) (stdout, stderr string, err error) {
 	return c.KubectlInput(ctx, "", args...)
@@ -435,7 +482,11 @@ func (c *Cluster) runTool(ctx context.Context, tool, stdin string, args []string
 	// "--flag=value" before the subcommand, because a trailing flag would
 	// land after a "--" in `kubectl exec ... -- cmd`.
 	args = append([]string{"--kubeconfig=" + c.Kubeconfig}, args...)
-	return run(ctx, env, stdin, filepath.Join(c.opts.BinDir, tool), args...)
+	bin := c.opts.BinDir
+	if tool == "kubectl" {
+		bin = c.kubeBinDir // kubectl supports API servers one minor apart only
+	}
+	return run(ctx, env, stdin, filepath.Join(bin, tool), args...)
 }
 
 // CreateNamespace creates a namespace with the given labels.

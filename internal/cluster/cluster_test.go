@@ -32,7 +32,7 @@ func TestClusterServesRBACAndStopsWithoutLeftovers(t *testing.T) {
 	defer cancel()
 
 	started := time.Now()
-	c, err := Start(ctx, Options{BinDir: bin, Log: testLog{t}})
+	c, err := Start(ctx, Options{BinDir: bin, KubeVersion: testenv.KubeVersion(t), Log: testLog{t}})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}
@@ -91,7 +91,7 @@ func TestClusterServesRBACAndStopsWithoutLeftovers(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			args := append([]string{"--kubeconfig=" + tt.kubeconfig}, tt.args...)
-			stdout, _, err := run(ctx, nil, "", filepath.Join(bin, "kubectl"), args...)
+			stdout, _, err := run(ctx, nil, "", filepath.Join(c.kubeBinDir, "kubectl"), args...)
 			switch {
 			case tt.wantErr == "" && err != nil:
 				t.Fatalf("kubectl failed: %v", err)
@@ -107,6 +107,23 @@ func TestClusterServesRBACAndStopsWithoutLeftovers(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("The API server and kubectl are of the Kubernetes version the run selects.", func(t *testing.T) {
+		want := "v" + testenv.KubeVersion(t) + "."
+		if want == "v." {
+			want = "v1." // the newest, whichever it is
+		}
+		if !strings.HasPrefix(c.Version, want) {
+			t.Errorf("the API server reports %s, want %s*", c.Version, want)
+		}
+		out, _, err := c.Kubectl(ctx, "version", "--client", "-o", "json")
+		if err != nil {
+			t.Fatalf("kubectl version: %v", err)
+		}
+		if !strings.Contains(out, `"gitVersion": "`+want) {
+			t.Errorf("kubectl version --client is not %s*:\n%s", want, out)
+		}
+	})
 
 	t.Run("The Kubectl and Helm helpers run the pinned tools as admin.", func(t *testing.T) {
 		if _, _, err := c.KubectlInput(ctx, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: piped, namespace: "+ns+"}\n", "apply", "-f", "-"); err != nil {
@@ -166,7 +183,7 @@ func TestAFailedStartLeavesNothingBehind(t *testing.T) {
 	// been started.
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if _, err := Start(ctx, Options{BinDir: bin}); err == nil {
+	if _, err := Start(ctx, Options{BinDir: bin, KubeVersion: testenv.KubeVersion(t)}); err == nil {
 		t.Fatal("Start with a cancelled context succeeded")
 	}
 	if children := childPids(t); len(children) > 0 {

@@ -38,7 +38,7 @@ func TestFlinkgateRunsAsTheClustersWebhook(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	defer cancel()
 
-	c, err := Start(ctx, Options{BinDir: bin, Log: testLog{t}})
+	c, err := Start(ctx, Options{BinDir: bin, KubeVersion: testenv.KubeVersion(t), Log: testLog{t}})
 	if err != nil {
 		t.Fatalf("start cluster: %v", err)
 	}

@@ -27,6 +27,7 @@ const teardownBound = 30 * time.Second
 // controller-manager must not recreate what the teardown removes, and the
 // teardown must be bounded and leave nothing behind.
 func TestNodeStopsWithPodsRunning(t *testing.T) {
+	testenv.NewestOnly(t, "the node's kubelet, kube-proxy, controller-manager and scheduler are the newest release's, and a kubelet must not be newer than its API server")
 	if err := CheckNodeHost(); err != nil {
 		if os.Getenv(NodeSkipEnv) == "1" {
 			t.Skipf("skipped (%s=1): %v", NodeSkipEnv, err)

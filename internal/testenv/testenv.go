@@ -5,6 +5,7 @@ package testenv
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"testing"
 )
 
@@ -27,7 +28,50 @@ func ToolsBin(t testing.TB) string {
 			t.Fatalf("pinned tool %s is missing from FLINKGATE_TOOLS_BIN: %v", name, err)
 		}
 	}
+	if v := KubeVersion(t); v != "" {
+		for _, name := range []string{"kube-apiserver", "kubectl"} {
+			if _, err := os.Stat(filepath.Join(dir, "kube-"+v, name)); err != nil {
+				t.Fatalf("FLINKGATE_KUBE_VERSION=%s, but its %s is missing from FLINKGATE_TOOLS_BIN (hack/tools.sh oldest builds it): %v", v, name, err)
+			}
+		}
+	}
 	return dir
+}
+
+// KubeVersion returns the Kubernetes minor release ("1.30") whose
+// kube-apiserver and kubectl the tests run, from FLINKGATE_KUBE_VERSION
+// (set by `make e2e-oldest`); empty means the newest pinned release. It is
+// what cluster.Options.KubeVersion takes.
+func KubeVersion(t testing.TB) string {
+	t.Helper()
+	v := os.Getenv("FLINKGATE_KUBE_VERSION")
+	if v != "" && !kubeMinor.MatchString(v) {
+		t.Fatalf("FLINKGATE_KUBE_VERSION=%q is not a minor release like 1.30", v)
+	}
+	return v
+}
+
+var kubeMinor = regexp.MustCompile(`^1\.[0-9]{1,3}$`)
+
+// NewestOnly skips a test when FLINKGATE_KUBE_VERSION selects an older
+// Kubernetes than the newest pinned one. It is for the few tests whose run on
+// another API server adds minutes and checks nothing that version changes;
+// reason says why, and is the skip's message.
+func NewestOnly(t testing.TB, reason string) {
+	t.Helper()
+	v := KubeVersion(t)
+	if v == "" {
+		return
+	}
+	// The newest's directory (kube-1.37) links to the tools directory's own
+	// binaries.
+	dir := ToolsBin(t)
+	selected, err1 := os.Stat(filepath.Join(dir, "kube-"+v, "kube-apiserver"))
+	newest, err2 := os.Stat(filepath.Join(dir, "kube-apiserver"))
+	if err1 == nil && err2 == nil && os.SameFile(selected, newest) {
+		return
+	}
+	t.Skipf("runs against the newest Kubernetes only, not %s: %s", v, reason)
 }
 
 // Tool returns the path of one pinned tool.
