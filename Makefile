@@ -8,6 +8,9 @@ TOOLS = $$(hack/tools.sh)
 # The same plus the node's binaries (kubelet, kube-proxy, kube-controller-manager,
 # kube-scheduler) for the node e2e and demo-node.
 NODE_TOOLS = $$(hack/tools.sh node)
+# The packages whose tests need the e2e build tag: the suites and the local
+# control plane's own tests.
+E2E_PKGS = ./e2e/... ./internal/cluster/...
 
 .PHONY: help all build tools test unit e2e e2e-oldest fmt fmt-check vet lint bench bench-scale demo demo-down demo-node image image-oci
 
@@ -29,7 +32,7 @@ test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests (with the race
 	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -race -count=1 ./... && \
-	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m ./e2e/...
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(E2E_PKGS)
 	@$(MAKE) --no-print-directory e2e-oldest
 
 unit: ## unit tests only, with the race detector (chart and tool-backed tests skip without the tools)
@@ -40,7 +43,7 @@ unit: ## unit tests only, with the race detector (chart and tool-backed tests sk
 e2e: ## the e2e suite against a real kube-apiserver (RUN=regexp selects tests)
 	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
-	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') ./e2e/...
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') $(E2E_PKGS)
 
 # e2e-oldest runs the suite against the oldest Kubernetes the chart claims:
 # kube-apiserver and kubectl v1.30 (hack/tools.sh oldest), etcd and helm shared.
@@ -48,7 +51,7 @@ e2e: ## the e2e suite against a real kube-apiserver (RUN=regexp selects tests)
 e2e-oldest: ## the e2e suite against the oldest Kubernetes the chart claims, v1.30 (RUN=regexp selects tests)
 	@bin=$$(hack/tools.sh oldest) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 FLINKGATE_KUBE_VERSION=1.30 && \
-	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') ./e2e/...
+	$(GO) test -count=1 -p 1 -tags e2e -timeout 20m $(if $(RUN),-run '$(RUN)') $(E2E_PKGS)
 
 fmt: ## rewrite every Go file with gofmt
 	gofmt -w $$(git ls-files '*.go')
@@ -59,12 +62,12 @@ fmt-check: ## fail if a Go file is not gofmt-clean
 
 vet: ## go vet, with and without the e2e build tag
 	$(GO) vet ./...
-	$(GO) vet -tags e2e ./e2e/...
+	$(GO) vet -tags e2e $(E2E_PKGS)
 
 lint: vet ## go vet plus the pinned staticcheck (its default checks)
 	@bin=$(TOOLS) && \
 	$$bin/staticcheck ./... && \
-	$$bin/staticcheck -tags e2e ./e2e/...
+	$$bin/staticcheck -tags e2e $(E2E_PKGS)
 
 # Neither bench target is part of `make test`: they need minutes and a quiet machine.
 bench: build ## every Go benchmark, then flinkgate against a bare TLS webhook under load (profiles in bench-out/)

@@ -3,7 +3,7 @@
 // side by side on the same machine, with the same review body, over TLS and
 // HTTP/1.1 (as the API server calls a webhook behind a Service), checking
 // every answer. It starts its own control plane (etcd and
-// kube-apiserver, see e2e/cluster) so flinkgate serves from synced caches.
+// kube-apiserver, see internal/cluster) so flinkgate serves from synced caches.
 //
 //	loadbench --bin TOOLSDIR --flinkgate BIN [--out DIR]   the load benchmark (make bench)
 //	loadbench --scale 10000,100000 ...                     the scale benchmark (make bench-scale)

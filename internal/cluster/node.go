@@ -305,7 +305,7 @@ func (c *Cluster) spawnNode(name, bin string, args ...string) (*process, error) 
 	return p, nil
 }
 
-// buildPauseImage builds the sandbox image from e2e/cluster/pause; the
+// buildPauseImage builds the sandbox image from internal/cluster/pause; the
 // module is found from the working directory, as `go build` finds it.
 func (c *Cluster) buildPauseImage(ctx context.Context) (string, error) {
 	bin := filepath.Join(c.node.dir, "images", "pause")
