@@ -68,6 +68,10 @@ type serveConfig struct {
 	clientNames  []string
 	// maxConns bounds the webhook port's connections.
 	maxConns int
+	// memoryLimit is the container's memory limit in bytes (0: none);
+	// memoryLimitRatio of it becomes the Go memory limit.
+	memoryLimit      int64
+	memoryLimitRatio float64
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -101,6 +105,8 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
 	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", 0, "the container's memory limit in bytes (the chart passes it from the downward API); --memory-limit-ratio of it becomes the Go memory limit, unless GOMEMLIMIT is set (0: none)")
+	fs.Float64Var(&c.memoryLimitRatio, "memory-limit-ratio", defaultMemoryLimitRatio, "share of --memory-limit the Go runtime keeps the heap under, so the collector works before the kernel kills the container (0.5-0.95); the reviews being decided may allocate half the Go memory limit at once")
 	c.selfTLS.register(fs)
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	if err := fs.Parse(args); err != nil {
@@ -128,6 +134,9 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	if c.settle < 0 {
 		return nil, errors.New("--protection-settle must not be negative")
+	}
+	if err := checkMemoryLimitFlags(c.memoryLimit, c.memoryLimitRatio); err != nil {
+		return nil, err
 	}
 	if c.maxConns < 16 {
 		return nil, fmt.Errorf("--max-webhook-connections=%d: want at least 16", c.maxConns)
@@ -168,6 +177,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return fmt.Errorf("build logger: %w", err)
 	}
 	defer func() { _ = log.Sync() }()
+	if n := applyMemoryLimit(c.memoryLimit, c.memoryLimitRatio, os.Getenv("GOMEMLIMIT")); n > 0 {
+		log.Info("go memory limit set", zap.Int64("container_limit_bytes", c.memoryLimit), zap.Int64("go_limit_bytes", n))
+	}
 
 	restCfg, err := restConfig(c.kubeconfig)
 	if err != nil {
