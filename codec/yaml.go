@@ -64,6 +64,9 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 		if tree, ok := r.read(); ok {
 			return tree, nil
 		}
+		if r.tooMany {
+			return nil, tooManyValues()
+		}
 	}
 	marks, open, openLine := yamlShape(raw)
 	if marks > maxYAMLMarks {
@@ -113,6 +116,10 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	return m, nil
 }
 
+func tooManyValues() error {
+	return tooLarge("values", MaxValues, "has more than %d values (aliases expanded)", MaxValues)
+}
+
 func tooManyMarks(marks int) error {
 	return tooLarge("values", MaxValues, "has too many entries (%d line breaks, separators and indicators; at most %d are read)", marks, maxYAMLMarks)
 }
@@ -152,7 +159,7 @@ func (c *yamlConverter) count(n *yaml.Node) error {
 	c.values++
 	c.bytes += len(n.Value) + 1
 	if c.values > MaxValues {
-		return tooLarge("values", MaxValues, "has more than %d values (aliases expanded)", MaxValues)
+		return tooManyValues()
 	}
 	if c.bytes > MaxExpandedBytes {
 		return tooLarge("bytes", MaxExpandedBytes, "expands through YAML aliases to more than %d bytes; write the document out without aliases", MaxExpandedBytes)
