@@ -31,12 +31,14 @@ func (r *yamlReader) flow(s string, depth int) (any, string) {
 	return r.flowMapping(strings.TrimLeft(s[1:], " "), depth)
 }
 
-// flowList reads a flow list's items, s starting after its "[".
+// flowList reads a flow list's items, s starting after its "[". The list
+// is made as long as its commas say: appending to it as it grows would
+// allocate about five times its length.
 func (r *yamlReader) flowList(s string, depth int) (any, string) {
-	out := []any{}
 	if strings.HasPrefix(s, "]") {
-		return out, s[1:]
+		return []any{}, s[1:]
 	}
+	out := make([]any, 0, flowItems(s))
 	for !r.failed {
 		var v any
 		v, s = r.flowNode(s, depth+1, ']')
@@ -55,10 +57,10 @@ func (r *yamlReader) flowList(s string, depth int) (any, string) {
 // flowMapping reads a flow mapping's entries, s starting after its "{".
 // A key without a colon ({a, b: 1}) has a null value, as for go-yaml.
 func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
-	out := map[string]any{}
 	if strings.HasPrefix(s, "}") {
-		return out, s[1:]
+		return map[string]any{}, s[1:]
 	}
+	out := make(map[string]any, flowItems(s))
 	for !r.failed {
 		end := strings.IndexAny(s, ":,[]{}\"'")
 		if end < 0 || !r.count() {
@@ -146,4 +148,28 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 		return r.fail(), ""
 	}
 	return v, s[end:]
+}
+
+// flowItems is at most how many items (or entries) the flow collection s
+// starts in has: one more than its commas outside nested collections, up
+// to its closing bracket. Each list scans only its own text, so nested lists scan a line
+// at most MaxDepth times.
+func flowItems(s string) int {
+	n, depth := 1, 0
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case ',':
+			if depth == 0 {
+				n++
+			}
+		case '[', '{':
+			depth++
+		case ']', '}':
+			if depth == 0 {
+				return n
+			}
+			depth--
+		}
+	}
+	return n
 }

@@ -207,10 +207,13 @@ func TestAReviewThatCannotBeDecidedInTimeIsToldToTryAgain(t *testing.T) {
 
 // costShapes are documents of about n bytes shaped to cost the most per
 // byte: long flow and block lists of one-letter items, many keys, deeply
-// nested maps, a long string, and the same in JSON. perByte is the most
-// one review (mutate or validate) may allocate per document byte: 50 where
-// the direct YAML reader and writer take the document, more where go-yaml's
-// node tree reads it (flow collections), which reviewAmplification covers.
+// nested maps, a long string, the same in JSON, and flow collections on one
+// line (the direct reader's) and over many (go-yaml's). perByte is the most
+// one review (mutate or validate) may allocate per document byte: 50 for
+// block YAML; more for JSON and one-line flow collections, whose values
+// are two to four bytes each and cost a Go map or a boxed string; most
+// where go-yaml's node tree, about 250 bytes a value, reads the document,
+// which reviewAmplification covers.
 func costShapes(n int) []struct {
 	name    string
 	doc     string
@@ -248,11 +251,14 @@ func costShapes(n int) []struct {
 		{"a long string", head + "  x: " + strings.Repeat("x", n) + "\n", 50},
 		{"a JSON list of numbers", jsonList(strings.Repeat("1,", n/2)), 80},
 		{"a JSON list of maps", jsonList(strings.Repeat(`{"a":1},`, n/8)), 80},
-		{"a flow list of one-letter items", flow(strings.Repeat("a,", n/2)), 230},
-		{"a flow list of numbers", flow(strings.Repeat("1,", n/2)), 230},
-		{"a flow list of empty maps", flow(strings.Repeat("{},", n/3)), 230},
-		{"a flow list of one-key maps", flow(strings.Repeat("{a},", n/4)), 230},
-		{"a flow mapping of many keys", "spec: {deploymentTargetName: staging, x: {" + flowKeys.String() + "}}\nkind: Deployment\n", 230},
+		{"a flow list of one-letter items", flow(strings.Repeat("a,", n/2)), 60},
+		{"a flow list of numbers", flow(strings.Repeat("1,", n/2)), 60},
+		{"a flow list of empty maps", flow(strings.Repeat("{},", n/3)), 60},
+		{"a flow list of one-key maps", flow(strings.Repeat("{a},", min(n/4, 6000))), 150}, // 18,000 values: below MaxValues
+		{"a flow mapping of many keys", "spec: {deploymentTargetName: staging, x: {" + flowKeys.String() + "}}\nkind: Deployment\n", 50},
+		{"a flow list of one-letter items over many lines", flow(strings.Repeat(strings.Repeat("a,", 99)+"\n    a,", n/200)), 300},
+		{"a flow list of empty maps over many lines", flow(strings.Repeat(strings.Repeat("{},", 99)+"\n    {},", n/300)), 300},
+		{"a flow list of one-key maps over many lines", flow(strings.Repeat(strings.Repeat("{a},", 99)+"\n    {a},", min(n/4, 6000)/100)), 300},
 	}
 }
 
