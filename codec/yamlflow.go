@@ -10,13 +10,58 @@ import "strings"
 // document. It exists because go-yaml's node tree costs about 250 bytes a
 // value: reading a 38.6 KB flow list of one-letter items cost 5 MiB.
 
-// flowValue reads s, the rest of a line, as one flow collection at depth.
-func (r *yamlReader) flowValue(s string, depth int) any {
+// flowValue reads s, the rest of a line, as one flow collection at depth;
+// a collection left open at the line's end continues on the lines after it
+// (see flowLines).
+func (r *yamlReader) flowValue(s string, indent, depth int) any {
+	s, ok := r.flowLines(s, indent)
+	if !ok {
+		return r.fail()
+	}
 	v, rest := r.flow(s, depth)
 	if r.failed || rest != "" {
 		return r.fail()
 	}
 	return v
+}
+
+// flowLines joins the lines of a flow collection left open at the end of
+// s with single spaces, taking the lines after r.i while it is open. Each
+// must be indented more than indent (the key's or the dash's column), and
+// each line before it must end with a comma or an opening bracket, so no
+// scalar runs over a line break (go-yaml would fold it).
+func (r *yamlReader) flowLines(s string, indent int) (string, bool) {
+	open := openBrackets(s, 0)
+	if open == 0 {
+		return s, true
+	}
+	var b strings.Builder
+	b.WriteString(s)
+	for open > 0 {
+		last := s[len(s)-1]
+		if r.i >= len(r.lines) || r.lines[r.i].indent <= indent || (last != ',' && last != '[' && last != '{') {
+			return "", false
+		}
+		s = r.lines[r.i].text
+		r.i++
+		b.WriteByte(' ')
+		b.WriteString(s)
+		open = openBrackets(s, open)
+	}
+	return b.String(), true
+}
+
+// openBrackets is how many brackets are open after s, open before it.
+func openBrackets(s string, open int) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '[', '{':
+			open++
+		case ']', '}':
+			open--
+		}
+	}
+	return open
 }
 
 // flow reads the flow collection s starts with and returns what follows
@@ -63,8 +108,8 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 	out := make(map[string]any, flowItems(s))
 	for !r.failed {
 		end := strings.IndexAny(s, ":,[]{}\"'")
-		if end < 0 || !r.count() {
-			break
+		if end < 0 || end > maxFastKey || !r.count() {
+			break // go-yaml refuses a key whose colon is far from its start
 		}
 		k, ok := plainKey(strings.TrimRight(s[:end], " "))
 		if _, dup := out[k]; !ok || dup {

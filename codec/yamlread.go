@@ -191,7 +191,7 @@ func (r *yamlReader) mapping(indent, depth int) map[string]any {
 		}
 		r.i++
 		if rest != "" && (rest[0] == '[' || rest[0] == '{') {
-			out[k] = r.flowValue(rest, depth+1)
+			out[k] = r.flowValue(rest, indent, depth+1)
 			continue
 		}
 		if rest != "" {
@@ -251,7 +251,7 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		}
 		if content[0] == '[' || content[0] == '{' {
 			r.i++
-			out = append(out, r.flowValue(content, depth+1))
+			out = append(out, r.flowValue(content, indent, depth+1))
 			continue
 		}
 		if _, _, isKey := splitKey(content); isKey {

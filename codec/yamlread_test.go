@@ -72,7 +72,12 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a list item holding an empty key's list is read directly", fast: true, raw: "a:\n- b:\n  - 1\n  c: 2\n"},
 		{name: "comments are left to go-yaml", raw: "a: 1 # one\n"},
 		{name: "flow collections closed on their line are read directly", fast: true, raw: "a: {b: 1, c: [x, y z, -1, yes, ~, 0x1F], d: {}, e: [], f: [[a], {g: h}]}\ni: [a,a,a,]\nj: {k, l: , m: n,}\nk:\n- [1, 2]\n- {a: b}\nl: [ a , b ]\nm: x[1]\nn: a]b}c\n"},
-		{name: "flow collections over more than one line are left to go-yaml", raw: "a: [b,\n  c]\n"},
+		{name: "flow collections over lines that end in a comma or a bracket are read directly", fast: true, raw: "a: [b,\n  c, {d: e,\n    f: [g,\n h]}]\ni:\n- {j: k,\n  l: m}\nn: [\n  o,\n\n  p,\n  ]\n"},
+		{name: "a flow line ending in a scalar is left to go-yaml", raw: "a: [b\n  ,c]\n"},
+		{name: "a flow line not indented past its key is left to go-yaml", raw: "a: [b,\nc]\n"},
+		{name: "a flow collection left open at the end is left to go-yaml", raw: "a: [b,\n  c,\n"},
+		{name: "a list item in a flow collection is left to go-yaml", raw: "a: [b,\n  - c]\n"},
+		{name: "a flow key whose colon is more than 1024 characters from its start is left to go-yaml", raw: "a: {" + strings.Repeat("k", 1010) + " : v}\n"},
 		{name: "quotes in flow collections are left to go-yaml", raw: "a: [\"b\", 'c']\n"},
 		{name: "colons in flow lists are left to go-yaml", raw: "a: [b: c, d:e]\n"},
 		{name: "empty flow entries are left to go-yaml", raw: "a: [b,,c]\n"},
@@ -296,6 +301,7 @@ func FuzzFastYAMLReader(f *testing.F) {
 	// Flow collections on one line, and what the reader leaves to go-yaml.
 	f.Add("a: {b: 1, c: [x, y z, -1, yes], d: {}, e: []}\nf: [a,a,]\ng: {k, l: , m: n,}\nh:\n- [1, {a: [b]}]\n")
 	f.Add("a: [b: c, d:e, 'f', \"g\", .inf, ,]\nb: {c:d, [e]: f, ? g}\nc: [x] y\nd: x[1]\ne: a]b}c\n")
+	f.Add("a: [b,\n  c, {d: e,\n    f: [g,\n h]}]\ni:\n- {j: k,\n  l: m}\nn: [\n  o,\n\n  p,\n  ]\nq: [r\n  ,s]\nt: [u,\nv]\n")
 	f.Fuzz(func(t *testing.T, raw string) {
 		if len(raw) > 4096 || strings.Count(raw, "\n") > 200 {
 			return

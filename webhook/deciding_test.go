@@ -208,7 +208,7 @@ func TestAReviewThatCannotBeDecidedInTimeIsToldToTryAgain(t *testing.T) {
 // costShapes are documents of about n bytes shaped to cost the most per
 // byte: long flow and block lists of one-letter items, many keys, deeply
 // nested maps, a long string, the same in JSON, and flow collections on one
-// line (the direct reader's) and over many (go-yaml's). perByte is the most
+// line or over many (the direct reader's), and after a comment (go-yaml's). perByte is the most
 // one review (mutate or validate) may allocate per document byte: 50 for
 // block YAML; more for JSON and one-line flow collections, whose values
 // are two to four bytes each and cost a Go map or a boxed string; most
@@ -256,9 +256,13 @@ func costShapes(n int) []struct {
 		{"a flow list of empty maps", flow(strings.Repeat("{},", n/3)), 60},
 		{"a flow list of one-key maps", flow(strings.Repeat("{a},", min(n/4, 6000))), 150}, // 18,000 values: below MaxValues
 		{"a flow mapping of many keys", "spec: {deploymentTargetName: staging, x: {" + flowKeys.String() + "}}\nkind: Deployment\n", 50},
-		{"a flow list of one-letter items over many lines", flow(strings.Repeat(strings.Repeat("a,", 99)+"\n    a,", n/200)), 300},
-		{"a flow list of empty maps over many lines", flow(strings.Repeat(strings.Repeat("{},", 99)+"\n    {},", n/300)), 300},
-		{"a flow list of one-key maps over many lines", flow(strings.Repeat(strings.Repeat("{a},", 99)+"\n    {a},", min(n/4, 6000)/100)), 300},
+		{"a flow list of one-letter items over many lines", flow(strings.Repeat(strings.Repeat("a,", 99)+"\n    a,", n/200)), 70},
+		{"a flow list of empty maps over many lines", flow(strings.Repeat(strings.Repeat("{},", 99)+"\n    {},", n/300)), 70},
+		{"a flow list of one-key maps over many lines", flow(strings.Repeat(strings.Repeat("{a},", 99)+"\n    {a},", min(n/4, 6000)/100)), 150},
+		// A comment leaves the whole document to go-yaml.
+		{"a flow list of one-letter items after a comment", "# c\n" + flow(strings.Repeat("a,", n/2)), 300},
+		{"a flow list of empty maps after a comment", "# c\n" + flow(strings.Repeat("{},", n/3)), 300},
+		{"a flow list of one-key maps after a comment", "# c\n" + flow(strings.Repeat("{a},", min(n/4, 6000))), 300},
 	}
 }
 

@@ -111,9 +111,9 @@ type Server struct {
 // reviewAmplification is the most a review's decoding, policy, patch and
 // answer allocate per byte of its body, garbage included, over every
 // document shape measured (TestReviewCostCoversEveryShape), with a fifth
-// to spare: flow lists of one-key maps ({a}) over many lines, which
-// go-yaml's node tree reads and each become a Go map, are the most costly,
-// at about 260 bytes per byte.
+// to spare: flow lists of one-key maps ({a}) in a document with a comment,
+// which go-yaml's node tree reads and each become a Go map, are the most
+// costly, at about 260 bytes per byte.
 const reviewAmplification = 320
 
 // maxReviewCost is the most one review allocates, whatever its size: the
