@@ -3,8 +3,9 @@ package codec
 import "strings"
 
 // The direct reader's flow collections: a list or mapping written after
-// "key: " or "- " and closed on the same line ([a, b], {k: v, n: [1]}),
-// holding plain scalars and further flow collections. Anything else inside
+// "key: " or "- " ([a, b], {k: v, n: [1]}), closed on its line or on
+// lines after it (flowLines), holding plain scalars and further flow
+// collections. Anything else inside
 // (quotes, a colon but the ": " after a key, an empty entry, an indicator
 // at a scalar's start) makes the reader give up, and go-yaml reads the
 // document. It exists because go-yaml's node tree costs about 250 bytes a

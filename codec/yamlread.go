@@ -8,8 +8,7 @@ import (
 
 // A direct YAML reader for the documents kubectl users write: block
 // mappings and lists, plain scalars, quoted strings without escapes on
-// one line, and flow collections of plain scalars closed on their line
-// (yamlflow.go). For those it builds the tree decodeYAML builds (the same
+// one line, and flow collections of plain scalars (yamlflow.go). For those it builds the tree decodeYAML builds (the same
 // scalar rules, resolvePlain and key, decide every value); anything else
 // (comments, other flow collections, anchors, tags, block and multi-line scalars,
 // escapes, tabs, non-ASCII text, duplicate keys, directives and document
