@@ -205,11 +205,12 @@ func (e *httpError) Error() string { return e.msg }
 func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The review's time counts from its arrival, as the API server's
+		// does: reading and waiting use it up too.
+		ctx, cancel := requestContext(r)
+		defer cancel()
 		if weight := s.largeWeight(r); weight > 0 {
-			wait, cancel := requestContext(r)
-			err := s.large.Acquire(wait, weight)
-			cancel()
-			if err != nil {
+			if err := s.large.Acquire(ctx, weight); err != nil {
 				s.cfg.Logger.Warn("large admission review refused", zap.String("webhook", string(stage)), zap.Int64("declared_bytes", r.ContentLength))
 				http.Error(w, "too many large admission reviews are being read at once; try again", http.StatusServiceUnavailable)
 				return
@@ -226,8 +227,6 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			http.Error(w, he.msg, he.status)
 			return
 		}
-		ctx, cancel := requestContext(r)
-		defer cancel()
 		// The review waits for its share of the deciding budget while its
 		// deadline leaves time to answer; if the share does not come, it is
 		// answered that flinkgate is busy, which the API server shows the
@@ -272,10 +271,11 @@ func (s *Server) writeAnswer(w http.ResponseWriter, body []byte, rv *Review, res
 }
 
 // answerReserve is the part of a review's time left that waiting for the
-// deciding budget leaves to deciding and answering: a fifth, at most a
-// second.
+// deciding budget leaves to deciding and answering: a quarter, at most
+// two seconds, since on a busy replica the CPU for both is shared with
+// the reviews that got their share.
 func answerReserve(left time.Duration) time.Duration {
-	return min(left/5, time.Second)
+	return min(left/4, 2*time.Second)
 }
 
 // maxDecidingWait bounds the wait of a review without a deadline: the API
