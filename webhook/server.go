@@ -89,7 +89,7 @@ type Config struct {
 	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
 	// ReviewMemory is what the reviews being decided may allocate at once
 	// (see reviewCost); 0: half the Go memory limit, or
-	// DefaultReviewMemory without one.
+	// defaultReviewMemory without one.
 	ReviewMemory int64
 }
 
@@ -123,10 +123,10 @@ const reviewAmplification = 320
 // bytes, at far less than reviewAmplification.
 const maxReviewCost = 64 << 20
 
-// DefaultReviewMemory is the deciding budget without a Go memory limit: it
+// defaultReviewMemory is the deciding budget without a Go memory limit: it
 // leaves half of the chart's 256 MiB default limit to the caches, buffers
 // and runtime.
-const DefaultReviewMemory = 128 << 20
+const defaultReviewMemory = 128 << 20
 
 // reviewCost is what a review of n body bytes weighs in the deciding
 // budget.
@@ -136,12 +136,12 @@ func reviewCost(n int) int64 {
 
 // reviewMemory is the deciding budget: half the Go memory limit
 // (GOMEMLIMIT), so the collector keeps the heap under the limit while the
-// budget is full, or DefaultReviewMemory without a limit.
+// budget is full, or defaultReviewMemory without a limit.
 func reviewMemory() int64 {
 	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
 		return limit / 2
 	}
-	return DefaultReviewMemory
+	return defaultReviewMemory
 }
 
 // largeBodyBudget is how many declared body bytes large reviews may hold
