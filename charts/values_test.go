@@ -189,14 +189,14 @@ func TestEscapeHatchBehaviour(t *testing.T) {
 			},
 		},
 		{
-			name:   "extraEnv comes after POD_NAMESPACE and GOMEMLIMIT.",
+			name:   "extraEnv comes after POD_NAMESPACE and MEMORY_LIMIT.",
 			values: func(*testing.T) string { return escapeValues },
 			check: func(t *testing.T, m manifest) {
 				var names []string
 				for _, e := range container(t, m).Env {
 					names = append(names, e.Name)
 				}
-				if !slices.Equal(names, []string{"POD_NAMESPACE", "GOMEMLIMIT", "GODEBUG"}) {
+				if !slices.Equal(names, []string{"POD_NAMESPACE", "MEMORY_LIMIT", "GODEBUG"}) {
 					t.Errorf("env %q", names)
 				}
 			},

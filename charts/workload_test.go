@@ -35,7 +35,7 @@ func TestWorkload(t *testing.T) {
 					"--platform-namespace=" + namespace, "--rbac-preflight=enforce",
 					"--platform-service-account=" + fullname, "--authorization=rbac", "--log-level=info",
 					"--leader-elect-namespace=" + namespace, "--leader-elect-lease-name=" + fullname + "-protection",
-					"--protection-settle=65s", "--shutdown-drain=5s"}
+					"--protection-settle=65s", "--shutdown-drain=5s", "--memory-limit=$(MEMORY_LIMIT)", "--memory-limit-ratio=0.875"}
 				if !slices.Equal(c.Args, want) {
 					t.Errorf("args %q, want %q", c.Args, want)
 				}
@@ -117,6 +117,25 @@ func TestWorkload(t *testing.T) {
 				e := container(t, m).Env[i]
 				if e.ValueFrom == nil || e.ValueFrom.FieldRef == nil || e.ValueFrom.FieldRef.FieldPath != "metadata.namespace" {
 					t.Errorf("POD_NAMESPACE %+v, want fieldRef metadata.namespace", e)
+				}
+			},
+		},
+		{
+			name:   "The container's memory limit reaches flinkgate from the downward API, with the share it gives Go below it.",
+			values: func(*testing.T) string { return "memoryLimitRatio: 0.8\n" },
+			check: func(t *testing.T, m manifest) {
+				c := container(t, m)
+				i := slices.IndexFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "MEMORY_LIMIT" })
+				if i < 0 {
+					t.Fatal("MEMORY_LIMIT is not set")
+				}
+				if e := c.Env[i]; e.ValueFrom == nil || e.ValueFrom.ResourceFieldRef == nil || e.ValueFrom.ResourceFieldRef.Resource != "limits.memory" {
+					t.Errorf("MEMORY_LIMIT %+v, want resourceFieldRef limits.memory", e)
+				}
+				for _, want := range []string{"--memory-limit=$(MEMORY_LIMIT)", "--memory-limit-ratio=0.8"} {
+					if !slices.Contains(c.Args, want) {
+						t.Errorf("args %q lack %s", c.Args, want)
+					}
 				}
 			},
 		},

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"mime"
 	"net"
 	"net/http"
@@ -93,6 +94,10 @@ type Config struct {
 	Now          func() time.Time
 	Registerer   prometheus.Registerer
 	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
+	// ReviewMemory is what the reviews being decided may allocate at once
+	// (see reviewCost); 0: half the Go memory limit, or
+	// defaultReviewMemory without one.
+	ReviewMemory int64
 }
 
 // Server is the admission webhook.
@@ -103,6 +108,47 @@ type Server struct {
 	// once: any pod can reach the port, and each large body costs about
 	// twice its size while it arrives and more while it is decoded.
 	large *semaphore.Weighted
+	// deciding bounds what the reviews being decided may allocate at once,
+	// each weighed by reviewCost: every review holds its share from the
+	// end of its body until its answer is written.
+	deciding     *semaphore.Weighted
+	reviewMemory int64
+}
+
+// reviewAmplification is the most a review's decoding, policy, patch and
+// answer allocate per byte of its body, garbage included, over every
+// document shape measured (TestReviewCostCoversEveryShape), with a fifth
+// to spare: flow lists of one-key maps ({a}) in a document with a comment,
+// which go-yaml's node tree reads and each become a Go map, are the most
+// costly, at about 260 bytes per byte.
+const reviewAmplification = 320
+
+// maxReviewCost is the most one review allocates, whatever its size: the
+// per-request budget of README "Bounds" (internal/budget.MaxAlloc), which
+// the hostile corpus holds every document to. A document's values are
+// bounded (codec.MaxValues), so beyond a size its cost grows only with its
+// bytes, at far less than reviewAmplification.
+const maxReviewCost = 64 << 20
+
+// defaultReviewMemory is the deciding budget without a Go memory limit: it
+// leaves half of the chart's 256 MiB default limit to the caches, buffers
+// and runtime.
+const defaultReviewMemory = 128 << 20
+
+// reviewCost is what a review of n body bytes weighs in the deciding
+// budget.
+func reviewCost(n int) int64 {
+	return min(int64(n)*reviewAmplification, maxReviewCost)
+}
+
+// reviewMemory is the deciding budget: half the Go memory limit
+// (GOMEMLIMIT), so the collector keeps the heap under the limit while the
+// budget is full, or defaultReviewMemory without a limit.
+func reviewMemory() int64 {
+	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
+		return limit / 2
+	}
+	return defaultReviewMemory
 }
 
 // largeBodyBudget is how many declared body bytes large reviews may hold
@@ -128,7 +174,13 @@ func NewServer(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("register admission metrics: %w", err)
 	}
-	return &Server{cfg: cfg, metrics: m, large: semaphore.NewWeighted(max(largeBodyBudget, 4*cfg.MaxBodyBytes))}, nil
+	if cfg.ReviewMemory <= 0 {
+		cfg.ReviewMemory = reviewMemory()
+	}
+	return &Server{
+		cfg: cfg, metrics: m, large: semaphore.NewWeighted(max(largeBodyBudget, 4*cfg.MaxBodyBytes)),
+		deciding: semaphore.NewWeighted(cfg.ReviewMemory), reviewMemory: cfg.ReviewMemory,
+	}, nil
 }
 
 // largeWeight is what a review holds of the large-review budget: nothing
@@ -163,11 +215,12 @@ func (e *httpError) Error() string { return e.msg }
 func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		// The review's time counts from its arrival, as the API server's
+		// does: reading and waiting use it up too.
+		ctx, cancel := requestContext(r)
+		defer cancel()
 		if weight := s.largeWeight(r); weight > 0 {
-			wait, cancel := requestContext(r)
-			err := s.large.Acquire(wait, weight)
-			cancel()
-			if err != nil {
+			if err := s.large.Acquire(ctx, weight); err != nil {
 				s.cfg.Logger.Warn("large admission review refused", zap.String("webhook", string(stage)), zap.Int64("declared_bytes", r.ContentLength))
 				http.Error(w, "too many large admission reviews are being read at once; try again", http.StatusServiceUnavailable)
 				return
@@ -184,30 +237,77 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 			http.Error(w, he.msg, he.status)
 			return
 		}
-		ctx, cancel := requestContext(r)
-		defer cancel()
+		// The review waits for its share of the deciding budget while its
+		// deadline leaves time to answer; if the share does not come, it is
+		// answered that flinkgate is busy, which the API server shows the
+		// user, rather than left to time out.
+		cost := min(reviewCost(len(body)), s.reviewMemory)
+		if err := s.acquireDeciding(ctx, cost); err != nil {
+			s.cfg.Logger.Warn("admission review refused: too many reviews are being decided at once",
+				zap.String("webhook", string(stage)), zap.String("uid", string(rv.Request.UID)), zap.Int("body_bytes", len(body)), zap.Int64("cost_bytes", cost), zap.Error(err))
+			d := policy.Denied(policy.ReasonUnavailable, "flinkgate is deciding too many reviews at once to take this one (%d bytes) before its timeout; try again, and if it persists, run more flinkgate replicas or give them more memory", len(body))
+			resp, notes, _ := s.response(rv.Request, nil, d, nil)
+			s.metrics.Observe(string(stage), "", string(rv.Request.Operation), result(d), string(d.Reason), time.Since(start))
+			s.writeAnswer(w, body, rv, resp, &notes)
+			return
+		}
+		defer s.deciding.Release(cost)
 		var patchBuf []byte
 		cb := connBufferOf(r)
 		if cb != nil {
 			patchBuf = cb.patch
 		}
 		resp, notes := s.admit(ctx, stage, rv, start, patchBuf)
-		// The answer is written over the body, usually larger, so it
-		// needs no buffer of its own: the review keeps no bytes of the
-		// body (TestDecodedReviewsKeepNoBytesOfTheBody).
-		out, err := appendAnswer(body, rv.TypeMeta, resp, &notes)
-		if err != nil {
-			http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(out)
+		s.writeAnswer(w, body, rv, resp, &notes)
 		// The connection keeps the patch's buffer too: the patch was only
 		// written into the answer, and resp is dropped here.
 		if cb != nil {
 			cb.keep(&cb.patch, resp.Patch)
 		}
 	}
+}
+
+// writeAnswer writes the answer over the body, usually larger, so it
+// needs no buffer of its own: the review keeps no bytes of the body
+// (TestDecodedReviewsKeepNoBytesOfTheBody).
+func (s *Server) writeAnswer(w http.ResponseWriter, body []byte, rv *Review, resp *admissionv1.AdmissionResponse, notes *auditNotes) {
+	out, err := appendAnswer(body, rv.TypeMeta, resp, notes)
+	if err != nil {
+		http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(out)
+}
+
+// answerReserve is the part of a review's time left that waiting for the
+// deciding budget leaves to deciding and answering: a quarter, at most
+// two seconds, since on a busy replica the CPU for both is shared with
+// the reviews that got their share.
+func answerReserve(left time.Duration) time.Duration {
+	return min(left/4, 2*time.Second)
+}
+
+// maxDecidingWait bounds the wait of a review without a deadline: the API
+// server always sends one (its default webhook timeout is 10s).
+const maxDecidingWait = 10 * time.Second
+
+// acquireDeciding takes cost bytes of the deciding budget, waiting while
+// the review's deadline leaves answerReserve of its time.
+func (s *Server) acquireDeciding(ctx context.Context, cost int64) error {
+	if s.deciding.TryAcquire(cost) {
+		return nil
+	}
+	wait := time.Now().Add(maxDecidingWait)
+	if d, ok := ctx.Deadline(); ok {
+		wait = d.Add(-answerReserve(time.Until(d)))
+	}
+	wctx, cancel := context.WithDeadline(ctx, wait)
+	defer cancel()
+	if err := s.deciding.Acquire(wctx, cost); err != nil {
+		return fmt.Errorf("wait for %d bytes of the deciding budget: %w", cost, err)
+	}
+	return nil
 }
 
 // requestContext ends when the API server stops waiting: it closes the

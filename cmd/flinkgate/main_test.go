@@ -50,6 +50,10 @@ func TestServeFlags(t *testing.T) {
 			c.maxConns = 16
 		}},
 		{name: "a connection bound below 16 is an error", args: append([]string{"--max-webhook-connections=8"}, required...), wantError: "want at least 16"},
+		{name: "the container's memory limit and the share given to Go are read", args: append([]string{"--memory-limit=268435456", "--memory-limit-ratio=0.9"}, required...), want: func(c *serveConfig) {
+			c.memoryLimit, c.memoryLimitRatio = 256<<20, 0.9
+		}},
+		{name: "a memory limit ratio that leaves Go no room below the container's limit is an error", args: append([]string{"--memory-limit-ratio=1"}, required...), wantError: "want between 0.5 and 0.95"},
 		{name: "allowed client names without a client CA are an error", args: append([]string{"--webhook-client-names=kube-apiserver"}, required...), wantError: "needs --webhook-client-ca-file"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
@@ -71,7 +75,7 @@ func contractDefaults(ns string) serveConfig {
 		leaderElect: true, leaseName: "flinkgate-protection", leaseNamespace: ns, settle: protection.DefaultSettle,
 		selfTLS: selfTLSFlags{caValidity: 5 * 365 * 24 * time.Hour, certValidity: 90 * 24 * time.Hour,
 			overlap: 2 * time.Minute, syncPeriod: 15 * time.Second},
-		shutdownDrain: 5 * time.Second, maxConns: 2048,
+		shutdownDrain: 5 * time.Second, maxConns: 2048, memoryLimitRatio: 0.875,
 	}
 }
 

@@ -49,6 +49,9 @@ func serve(ctx context.Context, c *serveConfig) error {
 		return err
 	}
 	defer func() { _ = log.Sync() }()
+	if n := applyMemoryLimit(c.memoryLimit, c.memoryLimitRatio, os.Getenv("GOMEMLIMIT")); n > 0 {
+		log.Info("go memory limit set", zap.Int64("container_limit_bytes", c.memoryLimit), zap.Int64("go_limit_bytes", n))
+	}
 	p, err := build(ctx, c, log)
 	if err != nil {
 		return err

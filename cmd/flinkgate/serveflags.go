@@ -43,6 +43,10 @@ type serveConfig struct {
 	clientNames  []string
 	// maxConns bounds the webhook port's connections.
 	maxConns int
+	// memoryLimit is the container's memory limit in bytes (0: none);
+	// memoryLimitRatio of it becomes the Go memory limit.
+	memoryLimit      int64
+	memoryLimitRatio float64
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -105,6 +109,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) listFlags {
 	fs.StringVar(&c.leaseName, "leader-elect-lease-name", "flinkgate-protection", "name of the protection controller's Lease")
 	fs.StringVar(&c.leaseNamespace, "leader-elect-namespace", "", "namespace of the protection controller's Lease (default: the platform namespace)")
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
+	fs.Int64Var(&c.memoryLimit, "memory-limit", 0, "the container's memory limit in bytes (the chart passes it from the downward API); --memory-limit-ratio of it becomes the Go memory limit, unless GOMEMLIMIT is set (0: none)")
+	fs.Float64Var(&c.memoryLimitRatio, "memory-limit-ratio", defaultMemoryLimitRatio, "share of --memory-limit the Go runtime keeps the heap under, so the collector works before the kernel kills the container (0.5-0.95); the reviews being decided may allocate half the Go memory limit at once")
 	c.selfTLS.register(fs)
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	return listFlags{namespaces: namespaces, clientNames: clientNames}
@@ -132,6 +138,9 @@ func (c *serveConfig) check(args []string) error {
 	}
 	if c.settle < 0 {
 		return errors.New("--protection-settle must not be negative")
+	}
+	if err := checkMemoryLimitFlags(c.memoryLimit, c.memoryLimitRatio); err != nil {
+		return err
 	}
 	if c.maxConns < 16 {
 		return fmt.Errorf("--max-webhook-connections=%d: want at least 16", c.maxConns)

@@ -66,6 +66,9 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 		if tree, ok := r.read(); ok {
 			return tree, nil
 		}
+		if r.tooMany {
+			return nil, tooManyValues()
+		}
 	}
 	marks, open, openLine := yamlShape(raw)
 	if marks > maxYAMLMarks {
@@ -123,6 +126,10 @@ func indicatorMarks(c byte) int {
 	return 1
 }
 
+func tooManyValues() error {
+	return tooLarge("values", MaxValues, "has more than %d values (aliases expanded)", MaxValues)
+}
+
 func tooManyMarks(marks int) error {
 	return tooLarge("values", MaxValues, "has too many places where a value can start: %d (each , : [ { and ? counts 2, each - 1, inside strings too; at most %d are parsed)", marks, maxYAMLMarks)
 }
@@ -162,7 +169,7 @@ func (c *yamlConverter) count(n *yaml.Node) error {
 	c.values++
 	c.bytes += len(n.Value) + 1
 	if c.values > MaxValues {
-		return tooLarge("values", MaxValues, "has more than %d values (aliases expanded)", MaxValues)
+		return tooManyValues()
 	}
 	if c.bytes > MaxExpandedBytes {
 		return tooLarge("bytes", MaxExpandedBytes, "expands through YAML aliases to more than %d bytes; write the document out without aliases", MaxExpandedBytes)

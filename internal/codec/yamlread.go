@@ -7,10 +7,10 @@ import (
 )
 
 // A direct YAML reader for the documents kubectl users write: block
-// mappings and lists, plain scalars, and quoted strings without escapes on
-// one line. For those it builds the tree decodeYAML builds (the same
+// mappings and lists, plain scalars, quoted strings without escapes on
+// one line, and flow collections of plain scalars (yamlflow.go). For those it builds the tree decodeYAML builds (the same
 // scalar rules, resolvePlain and key, decide every value); anything else
-// (comments, flow collections, anchors, tags, block and multi-line scalars,
+// (comments, other flow collections, anchors, tags, block and multi-line scalars,
 // escapes, tabs, non-ASCII text, duplicate keys, directives and document
 // markers, anything beyond the bounds) makes it give up, and go-yaml reads
 // the document, with its error messages. It exists because go-yaml's node
@@ -35,6 +35,9 @@ type yamlReader struct {
 	i      int
 	values int
 	failed bool
+	// tooMany says the reader gave up at MaxValues values: go-yaml would
+	// count as many, so decodeYAML refuses the document without it.
+	tooMany bool
 }
 
 // fastReadYAML reads raw as decodeYAML would, or returns ok false when raw
@@ -65,8 +68,9 @@ func (r *yamlReader) read() (map[string]any, bool) {
 
 // split cuts raw into non-blank lines, refusing every character this
 // reader does not handle anywhere in the document. In the same pass it
-// counts yamlShape's marks (a document split accepts has no brackets, so
-// yamlShape's other figure is 0), so decodeYAML scans such a document once.
+// counts yamlShape's marks, so decodeYAML scans such a document once; the
+// reader gives up on brackets nested MaxDepth deep, far fewer than
+// yamlShape's bound on open brackets.
 func (r *yamlReader) split(raw string) bool {
 	marks, breaks := 1, 0
 	for i := 0; i < len(raw); i++ {
@@ -117,9 +121,9 @@ func (r *yamlReader) split(raw string) bool {
 const (
 	splitPlain = iota
 	splitBreak
-	splitMark      // , and :
+	splitMark      // , : [ and {
 	splitIndicator // - and ?, marks when a space or the end follows
-	splitRefused   // tabs, carriage returns, controls, non-ASCII, # [ ] { } \
+	splitRefused   // tabs, carriage returns, controls, non-ASCII, # \
 )
 
 var splitClass = func() (t [256]byte) {
@@ -127,11 +131,11 @@ var splitClass = func() (t [256]byte) {
 		switch {
 		case c == '\n':
 			t[c] = splitBreak
-		case c == ',', c == ':':
+		case c == ',', c == ':', c == '[', c == '{':
 			t[c] = splitMark
 		case c == '-', c == '?':
 			t[c] = splitIndicator
-		case c < 0x20, c >= 0x7f, c == '#', c == '[', c == ']', c == '{', c == '}', c == '\\':
+		case c < 0x20, c >= 0x7f, c == '#', c == '\\':
 			t[c] = splitRefused
 		}
 	}
@@ -143,6 +147,7 @@ var splitClass = func() (t [256]byte) {
 func (r *yamlReader) count() bool {
 	r.values++
 	if r.values > MaxValues {
+		r.tooMany = true
 		return false
 	}
 	if r.values%ctxEvery == 0 && r.ctx.Err() != nil {
@@ -184,6 +189,10 @@ func (r *yamlReader) mapping(indent, depth int) map[string]any {
 			break
 		}
 		r.i++
+		if rest != "" && (rest[0] == '[' || rest[0] == '{') {
+			out[k] = r.flowValue(rest, indent, depth+1)
+			continue
+		}
 		if rest != "" {
 			v, ok := scalarValue(rest)
 			if !ok || !r.count() {
@@ -239,6 +248,11 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 			r.fail()
 			break
 		}
+		if content[0] == '[' || content[0] == '{' {
+			r.i++
+			out = append(out, r.flowValue(content, indent, depth+1))
+			continue
+		}
 		if _, _, isKey := splitKey(content); isKey {
 			// "- key: value": a mapping whose first key is on the dash's
 			// line and whose other keys line up under it.
@@ -289,7 +303,7 @@ func plainStart(s string) bool {
 	switch s[0] {
 	case '-':
 		return len(s) > 1 && s[1] != ' '
-	case '?', ':', ',', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`':
+	case '?', ':', ',', '[', ']', '{', '}', '&', '*', '!', '|', '>', '\'', '"', '%', '@', '`':
 		return false
 	}
 	return true

@@ -21,7 +21,7 @@ import (
 // document to the emitter: real deployments are a few KiB, and giving up
 // late would add the writer's work to the emitter's on documents refused
 // for their size.
-const maxFastYAML = 64 << 10
+const maxFastYAML = MaxDocumentBytes
 
 // maxSimpleKey is go-yaml's longest simple key; longer keys are written
 // in the "? key" form, which this writer leaves to the emitter.
