@@ -251,7 +251,9 @@ func translateArtifact(ts map[string]any, fd *FlinkDeployment) error {
 	if err != nil {
 		return err
 	}
-	switch kind {
+	// VVP's documentation and this project's examples write the kind in
+	// either case.
+	switch strings.ToUpper(kind) {
 	case "", "JAR":
 	case "SQLSCRIPT":
 		return deny(at+".kind", "SQL script artifacts have no counterpart: a FlinkDeployment runs a JAR; package the SQL in a JAR (for example with the operator's flink-sql-runner example) and use kind JAR")

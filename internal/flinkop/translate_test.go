@@ -55,6 +55,11 @@ var translateCases = []translateCase{
 		golden: "minimal.json",
 	},
 	{
+		name:   "a lower-case artifact kind jar is a JAR, as the project's examples write it",
+		patch:  `[{op: replace, path: /spec/template/spec/artifact/kind, value: jar}]`,
+		golden: "artifact-kind-lower-case.json",
+	},
+	{
 		name: "the entry class and the main arguments become the job's entry class and args",
 		patch: `
 - {op: add, path: /spec/template/spec/artifact/entryClass, value: org.apache.flink.streaming.examples.windowing.TopSpeedWindowing}
