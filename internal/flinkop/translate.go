@@ -57,7 +57,8 @@ var ForbiddenConfigKeys = []string{"kubernetes.cluster-id", "kubernetes.namespac
 // Input is what the translation reads: the Deployment ConfigMap's identity,
 // its document after the target's patch set, and where it runs.
 type Input struct {
-	// Namespace, Name and UID are the Deployment ConfigMap's.
+	// Namespace, Name and UID are the Deployment ConfigMap's; UID is empty
+	// for one not stored yet, and then not labelled.
 	Namespace, Name, UID string
 	// Tree is the patched document (numbers as json.Number, as the codec
 	// decodes them).
@@ -196,10 +197,14 @@ func Translate(in Input) (*FlinkDeployment, error) {
 			Labels: map[string]string{
 				LabelDeploymentNamespace: in.Namespace,
 				LabelDeploymentName:      in.Name,
-				LabelDeploymentUID:       in.UID,
 			},
 		},
 		Spec: Spec{ServiceAccount: in.ServiceAccount},
+	}
+	// A Deployment not stored yet (flinkgate check offline) has no UID; an
+	// empty label would look like one.
+	if in.UID != "" {
+		fd.Metadata.Labels[LabelDeploymentUID] = in.UID
 	}
 	if err := translateArtifact(ts, fd); err != nil {
 		return nil, err

@@ -43,6 +43,8 @@ type translateCase struct {
 	deploymentName string
 	// noDefaultServiceAccount leaves Input.ServiceAccount empty.
 	noDefaultServiceAccount bool
+	// notStored leaves Input.UID empty, as for a Deployment not stored yet.
+	notStored bool
 	// golden is the file (under goldenDir) of an allowed case.
 	golden string
 	// denyField and denyReason (a part of it) describe a denied case.
@@ -53,6 +55,11 @@ var translateCases = []translateCase{
 	{
 		name:   "a minimal JAR deployment runs the official image of its Flink version with default resources, from the latest savepoint",
 		golden: "minimal.json",
+	},
+	{
+		name:      "a deployment not stored yet has no UID and gets no UID label",
+		notStored: true,
+		golden:    "not-stored-no-uid-label.json",
 	},
 	{
 		name:   "a lower-case artifact kind jar is a JAR, as the project's examples write it",
@@ -464,6 +471,9 @@ func input(t *testing.T, tc translateCase) flinkop.Input {
 	}
 	if tc.noDefaultServiceAccount {
 		in.ServiceAccount = ""
+	}
+	if tc.notStored {
+		in.UID = ""
 	}
 	return in
 }
