@@ -152,7 +152,9 @@ var (
 )
 
 // Translate returns the FlinkDeployment for in, or a *DenialError for the
-// first field (in document order of the checks) that cannot be translated.
+// first field (in the order of the checks) that cannot be translated. The
+// object shares the values it copies (affinity, tolerations, ...) with
+// in.Tree, which it never modifies.
 func Translate(in Input) (*FlinkDeployment, error) {
 	if err := checkName(in.Name); err != nil {
 		return nil, err
@@ -599,8 +601,14 @@ func podTemplate(pods map[string]any, at string) (map[string]any, error) {
 		if err != nil {
 			return nil, err
 		}
-		volumes = append(volumes, vol)
-		mounts = append(mounts, mount)
+		// VVP names the entry; a volume or mount without a name of its
+		// own takes the entry's, as the two must match.
+		entry, err := str(em, "name", ef+".name")
+		if err != nil {
+			return nil, err
+		}
+		volumes = append(volumes, withName(vol, entry))
+		mounts = append(mounts, withName(mount, entry))
 	}
 	if len(volumes) > 0 {
 		podSpec["volumes"] = volumes
@@ -620,6 +628,20 @@ func podTemplate(pods map[string]any, at string) (map[string]any, error) {
 		return nil, nil
 	}
 	return tmpl, nil
+}
+
+// withName is m with "name" set to name when m has none, leaving m as it
+// is (it belongs to the document).
+func withName(m map[string]any, name string) map[string]any {
+	if _, ok := m["name"]; ok || name == "" {
+		return m
+	}
+	out := make(map[string]any, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	out["name"] = name
+	return out
 }
 
 // object returns m[key] as a mapping; nil when absent (or null) unless

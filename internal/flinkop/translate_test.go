@@ -181,6 +181,18 @@ var translateCases = []translateCase{
 		golden: "pod-volumes.json",
 	},
 	{
+		name: "a volume and a mount without names of their own take the name of their volume mount entry",
+		patch: `
+- op: add
+  path: /spec/template/spec/kubernetes/pods
+  value:
+    volumeMounts:
+    - name: scratch
+      volume: {emptyDir: {}}
+      volumeMount: {mountPath: /scratch}`,
+		golden: "pod-volumes-named-by-entry.json",
+	},
+	{
 		name: "the pod security context and image pull secrets go into the pod template's spec",
 		patch: `
 - op: add
@@ -493,4 +505,20 @@ func encode(t *testing.T, fd *flinkop.FlinkDeployment) []byte {
 		t.Fatalf("encode: %v", err)
 	}
 	return append(b, '\n')
+}
+
+func TestTranslateLeavesTheDocumentAsItWas(t *testing.T) {
+	for _, tc := range translateCases {
+		if tc.golden == "" {
+			continue
+		}
+		in := input(t, tc)
+		before := input(t, tc).Tree
+		if _, err := flinkop.Translate(in); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !patchset.Equal(before, in.Tree) {
+			t.Errorf("%s: translating changed the document", tc.name)
+		}
+	}
 }
