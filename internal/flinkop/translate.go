@@ -51,8 +51,9 @@ const (
 var flinkVersions = []string{"1.13", "1.14", "1.15", "1.16", "1.17", "1.18", "1.19", "1.20", "2.0", "2.1", "2.2"}
 
 // ForbiddenConfigKeys are the Flink configuration keys the operator sets
-// itself and rejects in a FlinkDeployment's flinkConfiguration.
-var ForbiddenConfigKeys = []string{"kubernetes.cluster-id", "kubernetes.namespace"}
+// itself and its validator rejects in a FlinkDeployment's
+// flinkConfiguration.
+var ForbiddenConfigKeys = []string{"high-availability.cluster-id", "kubernetes.cluster-id", "kubernetes.namespace"}
 
 // Input is what the translation reads: the Deployment ConfigMap's identity,
 // its document after the target's patch set, and where it runs.
@@ -492,7 +493,7 @@ func translateConfig(ts map[string]any) (map[string]string, error) {
 	for _, k := range sortedKeys(c) {
 		for _, f := range ForbiddenConfigKeys {
 			if k == f {
-				return nil, deny(at+"."+k, "the operator sets %s itself and rejects it in a FlinkDeployment; remove it (the cluster id is the Deployment's name, the namespace the target's)", k)
+				return nil, deny(at+"."+k, "the operator sets %s itself and rejects it in a FlinkDeployment; remove it (the cluster ids are the Deployment's name, the namespace is the target's)", k)
 			}
 		}
 		switch v := c[k].(type) {

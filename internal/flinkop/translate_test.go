@@ -300,6 +300,11 @@ var translateCases = []translateCase{
 		denyField: "spec.template.spec.flinkConfiguration.kubernetes.cluster-id", denyReason: "the operator sets kubernetes.cluster-id itself",
 	},
 	{
+		name:      "the flink configuration key high-availability.cluster-id is denied because the operator sets it",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {high-availability.cluster-id: other}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.high-availability.cluster-id", denyReason: "the operator sets high-availability.cluster-id itself",
+	},
+	{
 		name:      "a flink configuration value that is a mapping is denied",
 		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {state.backend: {type: rocksdb}}}]`,
 		denyField: "spec.template.spec.flinkConfiguration.state.backend", denyReason: "must be a string, number or boolean",
