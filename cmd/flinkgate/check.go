@@ -63,6 +63,9 @@ type checkConfig struct {
 	namespace         string
 	kubeconfig        string
 	format            check.Format
+	// flinkServiceAccount is the Flink pods' service account in
+	// -o flinkdeployment, unless a document names one.
+	flinkServiceAccount string
 }
 
 func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
@@ -77,7 +80,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	fs.StringVar(&c.platformNamespace, "platform-namespace", defaultNS, "the platform namespace, as given to flinkgate serve (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of objects that name none (default: the platform namespace)")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read the stored objects and targets from this cluster (read-only GETs): existing objects are checked as UPDATEs, and stored targets win over files")
-	formatHelp := fmt.Sprintf("output format: %v", check.Formats)
+	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with -o flinkdeployment: the service account of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
+	formatHelp := fmt.Sprintf("output format: %v (flinkdeployment: the Flink Kubernetes Operator FlinkDeployment each admitted deployment would become)", check.Formats)
 	fs.Var(&c.format, "o", formatHelp)
 	fs.Var(&c.format, "output", formatHelp)
 	fs.Usage = func() {
@@ -184,6 +188,11 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err != nil {
 		return err
 	}
+	if c.format == check.FormatFlinkDeployment {
+		if err := check.TranslateDeployments(results, c.flinkServiceAccount); err != nil {
+			return err
+		}
+	}
 	if err := check.Write(stdout, stderr, c.format, results, skipped, store != nil); err != nil {
 		return err
 	}
@@ -192,7 +201,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		switch {
 		case results[i].Undecided():
 			code = checkUndecided
-		case !results[i].Allowed && code == 0:
+		case (!results[i].Allowed || results[i].Untranslatable != nil) && code == 0:
 			code = checkDenied
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
+	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/policy"
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/webhook"
@@ -29,6 +30,11 @@ type Result struct {
 	// cluster stores an object of its name, else a CREATE.
 	Operation policy.Operation
 	webhook.DryRunResult
+	// FlinkDeployment is what an admitted deployment becomes with
+	// -o flinkdeployment (TranslateDeployments); Untranslatable says why
+	// it cannot become one.
+	FlinkDeployment *flinkop.FlinkDeployment
+	Untranslatable  error
 }
 
 // Kind is the input's flinkgate kind label.

@@ -31,7 +31,7 @@ const (
 )
 
 // Formats lists the formats, for flag help.
-var Formats = []Format{FormatManifest, FormatDocument, FormatDiff, FormatJSON}
+var Formats = []Format{FormatManifest, FormatDocument, FormatDiff, FormatJSON, FormatFlinkDeployment}
 
 // String implements flag.Value.
 func (f *Format) String() string { return string(*f) }
@@ -70,6 +70,14 @@ func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipp
 				r.Status.Reason, r.verb(), r.Source, r.Webhook(), r.Status.Message)
 			continue
 		}
+		if format == FormatFlinkDeployment {
+			wrote, err := writeFlinkDeployment(out, diag, r, first)
+			if err != nil {
+				return err
+			}
+			first = first && !wrote
+			continue
+		}
 		var text string
 		switch format {
 		case FormatDocument:
@@ -106,6 +114,9 @@ func Write(out, diag io.Writer, format Format, results []Result, skipped []Skipp
 		fmt.Fprintf(diag, "Note: %s\n", NoCluster)
 	}
 	fmt.Fprintf(diag, "flinkgate check: %d allowed, %d denied, %d skipped\n", allowed, denied, len(skipped))
+	if format == FormatFlinkDeployment {
+		fmt.Fprintf(diag, "flinkgate check: %d of the admitted deployments cannot become a FlinkDeployment\n", Untranslated(results))
+	}
 	return nil
 }
 
