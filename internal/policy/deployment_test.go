@@ -14,7 +14,7 @@ import (
 // The mutating rule copies the request's object shallowly, so it must
 // replace, never write into, the maps it shares with it.
 func TestDeploymentWriteMutateLeavesTheRequestsObjectAsItWas(t *testing.T) {
-	target, err := configmap.ParseTarget(&corev1.ConfigMap{
+	target, err := configmap.ParseTarget(context.Background(), &corev1.ConfigMap{
 		ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta,
 		Data: map[string]string{resource.DataKey: "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n" +
 			"  deploymentPatchSet:\n  - {op: add, path: /spec/x, value: y}\n"},
@@ -38,7 +38,7 @@ func TestDeploymentWriteMutateLeavesTheRequestsObjectAsItWas(t *testing.T) {
 			obj.Data = map[string]string{resource.DataKey: "kind: Deployment\nspec:\n  deploymentTargetName: staging\n"}
 			obj.Finalizers = []string{"example.com/f"}
 			before := obj.DeepCopy()
-			dep, err := configmap.ParseDeployment(obj)
+			dep, err := configmap.ParseDeployment(context.Background(), obj)
 			if err != nil {
 				t.Fatal(err)
 			}
