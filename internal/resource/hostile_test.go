@@ -1,6 +1,3 @@
-// This file is over 400 lines because it generates the hostile corpus and checks every item
-// against its expected outcome and resource bound.
-
 package resource_test
 
 import (
