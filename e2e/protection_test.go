@@ -37,10 +37,11 @@ import (
 
 const (
 	finalizer = "flinkgate.io/in-use-protection"
-	// settle is the protection controller's settle time in these tests: a
-	// local API server stores an admitted write within milliseconds, and the
-	// storm's target cycles must not each wait the production minute.
-	settle = "--protection-settle=2s"
+	// settleTime is the protection controller's settle time in these tests:
+	// a local API server stores an admitted write within milliseconds, and
+	// the storm's target cycles must not each wait the production minute.
+	settleTime = 2 * time.Second
+	settle     = "--protection-settle=2s"
 )
 
 // protectionEnv is a control plane with flinkgate replicas running as their
@@ -178,24 +179,6 @@ func opCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 30*time.Second)
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func pollUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, error)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	var last error
-	for {
-		ok, err := cond()
-		if ok {
-			return
-		}
-		last = err
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s (last error: %v)", timeout, what, last)
-		}
-		pollPause()
-	}
-}
-
 func gone(client kubernetes.Interface, ns, name string) func() (bool, error) {
 	return func() (bool, error) {
 		ctx, cancel := opCtx()
@@ -270,7 +253,7 @@ func metric(t *testing.T, fg *cluster.Flinkgate, name string, labels ...string) 
 func (e *protectionEnv) leader(t *testing.T, timeout time.Duration) int {
 	t.Helper()
 	idx := -1
-	pollUntil(t, timeout, "exactly one replica to lead the protection controller", func() (bool, error) {
+	waitUntil(t, timeout, "exactly one replica to lead the protection controller", func() (bool, error) {
 		idx = -1
 		for i, fg := range e.fgs {
 			if fg.Exited() {
@@ -325,7 +308,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		}
 	})
 	t.Run("the controller releases its finalizer and leaves the foreign one to its owner", func(t *testing.T) {
-		pollUntil(t, time.Minute, "flinkgate to release the unreferenced target", func() (bool, error) {
+		waitUntil(t, time.Minute, "flinkgate to release the unreferenced target", func() (bool, error) {
 			cm, err := cms.Get(ctx, "staging", metav1.GetOptions{})
 			if err != nil {
 				return false, err
@@ -346,7 +329,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		if _, err := cms.Update(ctx, cm, metav1.UpdateOptions{}); err != nil {
 			t.Fatal(err)
 		}
-		pollUntil(t, 30*time.Second, "the target to be gone", gone(e.client, platformNS, "staging"))
+		waitUntil(t, 30*time.Second, "the target to be gone", gone(e.client, platformNS, "staging"))
 		if d, err := danglingLive(e.client, platformNS); err != nil || len(d) > 0 {
 			t.Fatalf("dangling deployments %v (%v)", d, err)
 		}
@@ -368,7 +351,7 @@ func TestTerminatingTargetTakesNoNewReferences(t *testing.T) {
 		}
 	})
 	t.Run("the dangling gauge is zero", func(t *testing.T) {
-		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		waitUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[0], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -435,10 +418,19 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 	}
 
 	t.Run("no deployment references a missing target, even after the settle time", func(t *testing.T) {
-		// Long enough for the controller to release every target it may.
-		<-time.After(5 * time.Second)
-		if d, err := danglingLive(e.client, platformNS); err != nil || len(d) > 0 {
-			t.Fatalf("deployments pointing at nothing: %v (%v)", d, err)
+		// The controller releases a deleted target once it has been unused
+		// for the settle time; twice that and a second more lets every
+		// release it may make happen, and none may leave a deployment
+		// pointing at nothing at any look.
+		within := 2*settleTime + time.Second
+		if dangling, d := poll(within, func() (bool, error) {
+			d, err := danglingLive(e.client, platformNS)
+			if err == nil && len(d) > 0 {
+				err = fmt.Errorf("deployments pointing at nothing: %v", d)
+			}
+			return err != nil, err
+		}); dangling {
+			t.Fatalf("within %s: %v", within, d)
 		}
 	})
 	t.Run("once the deployments go, every deleted target is released", func(t *testing.T) {
@@ -447,7 +439,7 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 		if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "flinkgate.io/kind=Deployment"}); err != nil {
 			t.Fatal(err)
 		}
-		pollUntil(t, time.Minute, "every terminating target to be released", func() (bool, error) {
+		waitUntil(t, time.Minute, "every terminating target to be released", func() (bool, error) {
 			list, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "flinkgate.io/kind=DeploymentTarget"})
 			if err != nil {
 				return false, err
@@ -462,7 +454,7 @@ func TestReplicasCannotRaceADeploymentPastATargetDelete(t *testing.T) {
 	})
 	t.Run("the leader's dangling gauge is zero", func(t *testing.T) {
 		l := e.leader(t, time.Minute)
-		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		waitUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[l], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -564,7 +556,7 @@ func TestForgedReviewsCannotChangeLaterAnswers(t *testing.T) {
 		if err := cms.Delete(ctx, "free", metav1.DeleteOptions{}); err != nil {
 			t.Fatalf("delete of an unreferenced target after forged deployment reviews: %v", err)
 		}
-		pollUntil(t, time.Minute, "the target to be released and gone", gone(e.client, platformNS, "free"))
+		waitUntil(t, time.Minute, "the target to be released and gone", gone(e.client, platformNS, "free"))
 	})
 	t.Run("a target that forged reviews say is deleted still takes deployments", func(t *testing.T) {
 		if _, err := cms.Create(ctx, deploymentCM(platformNS, "real", "busy"), metav1.CreateOptions{}); err != nil {
@@ -636,11 +628,13 @@ func TestProtectionStorm(t *testing.T) {
 	var checker, deleter sync.WaitGroup
 	// The checker: a live list, every 200 ms, of deployments whose target is missing.
 	checker.Go(func() {
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
 		for {
 			select {
 			case <-stopChecker:
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-tick.C:
 			}
 			if d, err := danglingLive(e.client, platformNS); err == nil && len(d) > 0 {
 				danglingSeen.Add(1)
@@ -648,8 +642,13 @@ func TestProtectionStorm(t *testing.T) {
 			}
 		}
 	})
+	// admitted counts the deployment creates flinkgate admitted.
+	admitted := func() int64 { return attempts.Load() - denied.Load() - failed.Load() }
 	// The target's deleter and re-creator.
 	deleter.Go(func() {
+		// A refused delete is tried again on the next tick, not at once.
+		retry := time.NewTicker(20 * time.Millisecond)
+		defer retry.Stop()
 		for {
 			select {
 			case <-stopDeleter:
@@ -663,31 +662,27 @@ func TestProtectionStorm(t *testing.T) {
 			case err == nil:
 				// Wait until flinkgate releases it, then bring it back.
 				waitDeadline := time.Now().Add(90 * time.Second)
-				for time.Now().Before(waitDeadline) {
-					if ok, _ := gone(e.client, platformNS, target)(); ok {
-						break
-					}
-					<-time.After(100 * time.Millisecond)
-				}
-				for time.Now().Before(waitDeadline) {
+				poll(time.Until(waitDeadline), gone(e.client, platformNS, target))
+				if created, _ := poll(time.Until(waitDeadline), func() (bool, error) {
 					_, err := cms.Create(ctx, targetCM(platformNS, target), metav1.CreateOptions{})
 					ops.Add(1)
-					if err == nil {
-						cycles.Add(1)
-						if killed.Load() {
-							cyclesAfterKill.Add(1)
-						}
-						// Let the workers in before the next delete.
-						<-time.After(700 * time.Millisecond)
-						break
+					return err == nil, err
+				}); created {
+					cycles.Add(1)
+					if killed.Load() {
+						cyclesAfterKill.Add(1)
 					}
-					<-time.After(100 * time.Millisecond)
+					// Let the workers in before the next delete: wait
+					// until as many deployment creates as there are
+					// workers were admitted, or 700 ms have passed.
+					before := admitted()
+					poll(700*time.Millisecond, func() (bool, error) { return admitted() >= before+workers, nil })
 				}
 			case apierrors.IsNotFound(err):
 			default:
 				deleteDenied.Add(1)
 				classify(err)
-				<-time.After(20 * time.Millisecond)
+				<-retry.C
 			}
 			cancel()
 		}
@@ -699,10 +694,16 @@ func TestProtectionStorm(t *testing.T) {
 			// At least rounds rounds, and on until a target cycle has completed
 			// under the new leader: on a quiet machine the rounds alone end
 			// before the first target cycle (its settle time) allows the kill.
+			// A moment between rounds gives the deleter its chances.
+			pace := time.NewTicker(30 * time.Millisecond)
+			defer pace.Stop()
 			for r := 0; r < rounds || (r < maxRounds && (!killed.Load() || cyclesAfterKill.Load() == 0)); r++ {
 				name := fmt.Sprintf("d-%d-%d", w, r)
-				for {
+				// A denied or failed create is tried again until the
+				// deployment is admitted, within the storm's own bound.
+				if ok, err := poll(2*time.Minute, func() (bool, error) {
 					ctx, cancel := opCtx()
+					defer cancel()
 					_, err := cms.Create(ctx, deploymentCM(platformNS, name, target), metav1.CreateOptions{})
 					ops.Add(1)
 					attempts.Add(1)
@@ -710,26 +711,25 @@ func TestProtectionStorm(t *testing.T) {
 						if err := deleteRetrying(ctx, cms.Delete, name, &ops); err != nil {
 							t.Errorf("delete deployment %s: %v", name, err)
 						}
-						cancel()
-						break
+						return true, nil
 					}
-					cancel()
 					if apierrors.IsForbidden(err) {
 						denied.Add(1)
 					} else {
 						failed.Add(1) // a webhook call cut by the leader's kill fails closed
 					}
 					classify(err)
-					<-time.After(100 * time.Millisecond)
+					return false, err
+				}); !ok {
+					t.Errorf("deployment %s was not admitted within 2m: %v", name, err)
 				}
 				roundsDone.Add(1)
-				// A moment between rounds gives the deleter its chances.
-				<-time.After(30 * time.Millisecond)
+				<-pace.C
 			}
 		})
 	}
 	// Kill the leader midway, as a crash would: no lease release.
-	pollUntil(t, 2*time.Minute, fmt.Sprintf("half of the rounds and %d target cycles", killAfterCycles), func() (bool, error) {
+	waitUntil(t, 2*time.Minute, fmt.Sprintf("half of the rounds and %d target cycles", killAfterCycles), func() (bool, error) {
 		return roundsDone.Load() >= workers*rounds/2 && cycles.Load() >= killAfterCycles, nil
 	})
 	dead := e.leader(t, time.Minute)
@@ -742,7 +742,7 @@ func TestProtectionStorm(t *testing.T) {
 		t.Errorf("the leader was killed after the storm (%d rounds done), not in the middle of it", roundsAtKill)
 	}
 	// The deployments are gone; the deleter shows the new leader releasing.
-	pollUntil(t, 2*time.Minute, "a target cycle completed under the new leader", func() (bool, error) { return cyclesAfterKill.Load() > 0, nil })
+	waitUntil(t, 2*time.Minute, "a target cycle completed under the new leader", func() (bool, error) { return cyclesAfterKill.Load() > 0, nil })
 	close(stopDeleter)
 	deleter.Wait()
 	close(stopChecker)
@@ -774,7 +774,7 @@ func TestProtectionStorm(t *testing.T) {
 	})
 	t.Run("the new leader's dangling gauge reads zero", func(t *testing.T) {
 		l := e.leader(t, time.Minute)
-		pollUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
+		waitUntil(t, 30*time.Second, "flinkgate_dangling_deployments to read 0", func() (bool, error) {
 			v, ok := metric(t, e.fgs[l], "flinkgate_dangling_deployments", `namespace="`+platformNS+`"`)
 			return ok && v == 0, nil
 		})
@@ -784,14 +784,15 @@ func TestProtectionStorm(t *testing.T) {
 // deleteRetrying deletes a deployment, retrying calls that a killed
 // replica cut off (the webhooks fail closed); deployments may always go.
 func deleteRetrying(ctx context.Context, del func(context.Context, string, metav1.DeleteOptions) error, name string, ops *atomic.Int64) error {
-	var err error
-	for range 20 {
-		err = del(ctx, name, metav1.DeleteOptions{})
+	// As long as the 20 tries 200 ms apart it had: the proxy sends the next
+	// call to a live replica.
+	_, err := poll(5*time.Second, func() (bool, error) {
+		err := del(ctx, name, metav1.DeleteOptions{})
 		ops.Add(1)
-		if err == nil || apierrors.IsNotFound(err) {
-			return nil
-		}
-		<-time.After(200 * time.Millisecond)
+		return err == nil || apierrors.IsNotFound(err), err
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
 	}
 	return err
 }
@@ -834,7 +835,7 @@ func TestDeletingNamespacesCompletes(t *testing.T) {
 	}
 	emptyAndFinalize := func(t *testing.T, ns string) {
 		t.Helper()
-		pollUntil(t, 2*time.Minute, "the namespace controller to empty "+ns, func() (bool, error) {
+		waitUntil(t, 2*time.Minute, "the namespace controller to empty "+ns, func() (bool, error) {
 			cms := nsController.CoreV1().ConfigMaps(ns)
 			if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{}); err != nil {
 				return false, err
@@ -856,7 +857,7 @@ func TestDeletingNamespacesCompletes(t *testing.T) {
 		if _, err := nsController.CoreV1().Namespaces().Finalize(ctx, n, metav1.UpdateOptions{}); err != nil {
 			t.Fatalf("finalize namespace %s: %v", ns, err)
 		}
-		pollUntil(t, time.Minute, "namespace "+ns+" to be gone", func() (bool, error) {
+		waitUntil(t, time.Minute, "namespace "+ns+" to be gone", func() (bool, error) {
 			_, err := e.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
 			return apierrors.IsNotFound(err), err
 		})
