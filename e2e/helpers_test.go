@@ -202,9 +202,9 @@ const waitFor = 30 * time.Second
 // pollEvery spaces out the attempts of every poll.
 const pollEvery = 100 * time.Millisecond
 
-// poll is the suite's one poll: it asks cond at once and then every
-// pollEvery until cond holds or timeout passes, and returns whether it held
-// and cond's last word on why not (a string or an error).
+// poll is the suite's one poll: it asks cond at once and then pollEvery
+// after each answer until cond holds or timeout passes, and returns
+// whether it held and cond's last word on why not (a string or an error).
 func poll[W any](timeout time.Duration, cond func() (bool, W)) (bool, W) {
 	deadline := time.Now().Add(timeout)
 	tick := time.NewTicker(pollEvery)
@@ -214,6 +214,8 @@ func poll[W any](timeout time.Duration, cond func() (bool, W)) (bool, W) {
 		if ok || !time.Now().Before(deadline) {
 			return ok, why
 		}
+		// The pause runs from the end of an attempt, however long it took.
+		tick.Reset(pollEvery)
 		<-tick.C
 	}
 }

@@ -90,7 +90,8 @@ func TestProtectionStorm(t *testing.T) {
 	admitted := func() int64 { return attempts.Load() - denied.Load() - failed.Load() }
 	// The target's deleter and re-creator.
 	deleter.Go(func() {
-		// A refused delete is tried again on the next tick, not at once.
+		// Pacing, not a wait for an outcome: a refused delete is tried
+		// again 20 ms later, not at once.
 		retry := time.NewTicker(20 * time.Millisecond)
 		defer retry.Stop()
 		for {
@@ -126,6 +127,7 @@ func TestProtectionStorm(t *testing.T) {
 			default:
 				deleteDenied.Add(1)
 				classify(err)
+				retry.Reset(20 * time.Millisecond)
 				<-retry.C
 			}
 			cancel()
@@ -138,7 +140,9 @@ func TestProtectionStorm(t *testing.T) {
 			// At least rounds rounds, and on until a target cycle has completed
 			// under the new leader: on a quiet machine the rounds alone end
 			// before the first target cycle (its settle time) allows the kill.
-			// A moment between rounds gives the deleter its chances.
+			// Pacing, not a wait for an outcome: 30 ms between a worker's
+			// rounds, while it references nothing, give the deleter its
+			// chances.
 			pace := time.NewTicker(30 * time.Millisecond)
 			defer pace.Stop()
 			for r := 0; r < rounds || (r < maxRounds && (!killed.Load() || cyclesAfterKill.Load() == 0)); r++ {
@@ -168,6 +172,7 @@ func TestProtectionStorm(t *testing.T) {
 					t.Errorf("deployment %s was not admitted within 2m: %v", name, err)
 				}
 				roundsDone.Add(1)
+				pace.Reset(30 * time.Millisecond)
 				<-pace.C
 			}
 		})
