@@ -173,7 +173,7 @@ func TestAfterDeletingItsDeploymentsTheTargetCanBeDeleted(t *testing.T) {
 	s.mustKubectl(t, "", "-n", s.ns, "delete", "configmap", yamlJob, jsonJob)
 	// flinkgate's cache may still hold the deployments for a moment, and a
 	// cache that names referrers is believed: the user would retry.
-	eventually(t, "the delete of target "+target+" to be admitted", func() (bool, string) {
+	waitUntil(t, waitFor, "the delete of target "+target+" to be admitted", func() (bool, string) {
 		_, errOut, err := s.kubectl(t, "", "-n", s.ns, "delete", "configmap", target)
 		return err == nil, errOut
 	})
@@ -228,7 +228,7 @@ func TestARotatedServingCertificateIsServedWithoutARestart(t *testing.T) {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(next.CACert)
 	addr := strings.TrimPrefix(s.fg.WebhookURL(), "https://")
-	eventually(t, "the new certificate to be served", func() (bool, string) {
+	waitUntil(t, waitFor, "the new certificate to be served", func() (bool, string) {
 		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
 		if err != nil {
 			return false, err.Error()
@@ -300,7 +300,7 @@ func TestDecisionsReachTheAPIServersAuditLog(t *testing.T) {
 	s.denied(t, "", job, "-n", s.ns, "delete", "configmap", target)
 	annotation := `"validate.flinkgate.io/reason":"referenced"`
 	object := fmt.Sprintf(`"name":%q`, target)
-	eventually(t, "the audit log to record flinkgate's annotation "+annotation+" on "+target, func() (bool, string) {
+	waitUntil(t, waitFor, "the audit log to record flinkgate's annotation "+annotation+" on "+target, func() (bool, string) {
 		b, err := os.ReadFile(s.c.AuditLog)
 		if err != nil {
 			return false, err.Error()

@@ -194,13 +194,15 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 		// The bound is on when the admitted request was sent: kubectl's own
 		// start-up and round trips on a busy machine are not flinkgate's.
 		bound := authzCacheTTL + time.Second
-		for attempt := 1; ; attempt++ {
+		attempt := 0
+		waitUntil(t, waitFor, "alice's apply to be admitted", func() (bool, string) {
+			attempt++
 			sent := time.Now()
 			_, errOut, err := s.kubectl(t, job, append([]string{"apply", "-f", "-"}, asAlice...)...)
 			if err == nil {
 				t.Logf("admitted on attempt %d, sent %s after the API server's authorizer granted use (bound %s); %s after the RoleBinding was applied",
 					attempt, sent.Sub(authorizerSaw).Round(10*time.Millisecond), bound, time.Since(granted).Round(10*time.Millisecond))
-				break
+				return true, ""
 			}
 			if !strings.Contains(errOut, useProduction) {
 				t.Fatalf("kubectl apply as alice failed with %q; want success or the use denial", errOut)
@@ -209,8 +211,8 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 				t.Fatalf("a request sent %s after the API server granted use on production was still refused (TTL %s + 1s): %s",
 					sent.Sub(authorizerSaw).Round(10*time.Millisecond), authzCacheTTL, errOut)
 			}
-			<-time.After(100 * time.Millisecond)
-		}
+			return false, errOut
+		})
 		if got := s.get(t, "alices-prod-job").Metadata.Labels["flinkgate.io/deployment-target"]; got != "production" {
 			t.Errorf("alices-prod-job is labelled with target %q, want production", got)
 		}
@@ -242,10 +244,14 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 // not serve.)
 func (s *suite) awaitAllowed(t *testing.T, ns, user string, groups []string, verb, target string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	var (
+		review *authorizationv1.SubjectAccessReview
+		err    error
+	)
+	if ok, _ := poll(waitFor, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		review, err := s.c.Client().AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
+		defer cancel()
+		review, err = s.c.Client().AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{
 			Spec: authorizationv1.SubjectAccessReviewSpec{
 				User: user, Groups: append(slices.Clone(groups), "system:authenticated"),
 				ResourceAttributes: &authorizationv1.ResourceAttributes{
@@ -253,14 +259,9 @@ func (s *suite) awaitAllowed(t *testing.T, ns, user string, groups []string, ver
 				},
 			},
 		}, metav1.CreateOptions{})
-		cancel()
-		if err == nil && review.Status.Allowed {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the API server did not allow %s to %s target %s within 30s (last: %v, %+v)", user, verb, target, err, review)
-		}
-		<-time.After(100 * time.Millisecond)
+		return err == nil && review.Status.Allowed, err
+	}); !ok {
+		t.Fatalf("the API server did not allow %s to %s target %s within %s (last: %v, %+v)", user, verb, target, waitFor, err, review)
 	}
 }
 
@@ -269,16 +270,12 @@ func (s *suite) awaitAllowed(t *testing.T, ns, user string, groups []string, ver
 // informer.
 func (s *suite) awaitCanI(t *testing.T, want string, args ...string) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		out, errOut, _ := s.kubectl(t, "", append([]string{"auth", "can-i"}, args...)...)
-		if strings.TrimSpace(out) == want {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("kubectl auth can-i %s: %q (%s); want %s within 30s", strings.Join(args, " "), strings.TrimSpace(out), strings.TrimSpace(errOut), want)
-		}
-		<-time.After(100 * time.Millisecond)
+	var out, errOut string
+	if ok, _ := poll(waitFor, func() (bool, string) {
+		out, errOut, _ = s.kubectl(t, "", append([]string{"auth", "can-i"}, args...)...)
+		return strings.TrimSpace(out) == want, ""
+	}); !ok {
+		t.Fatalf("kubectl auth can-i %s: %q (%s); want %s within %s", strings.Join(args, " "), strings.TrimSpace(out), strings.TrimSpace(errOut), want, waitFor)
 	}
 }
 
@@ -311,7 +308,7 @@ func (s *chartSuite) wantWebhookCannot(t *testing.T, namespaces []string) {
 		{"create", "subjectaccessreviews.authorization.k8s.io"},
 		{"watch", "configmaps", "-n", chartNS},
 	} {
-		eventually(t, fmt.Sprintf("%s to be allowed to %s", chartWebhookSA, strings.Join(check, " ")), func() (bool, string) {
+		waitUntil(t, waitFor, fmt.Sprintf("%s to be allowed to %s", chartWebhookSA, strings.Join(check, " ")), func() (bool, string) {
 			got := ask(check...)
 			return got == "yes", got
 		})

@@ -80,13 +80,10 @@ func (s *chartSuite) wantCanI(t *testing.T, checks []canICheck, want bool) {
 					got bool
 					err error
 				)
-				for {
+				poll(time.Until(deadline), func() (bool, error) {
 					got, err = s.canI(c)
-					if err != nil || got == want || !want || time.Now().After(deadline) {
-						break
-					}
-					pollPause()
-				}
+					return err != nil || got == want || !want, err
+				})
 				if err != nil || got != want {
 					msg := fmt.Sprintf("can-i %s: %s", c, yesNo(got))
 					if err != nil {

@@ -185,7 +185,7 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 		Data: map[string]string{resource.DataKey: "kind: Bogus\nspec: {}\n"},
 	}
 	const mutateDenial = `admission webhook "mutate.flinkgate.io" denied the request`
-	eventually(t, "the chart's mutating webhook to deny a ConfigMap of kind Bogus", func() (bool, string) {
+	waitUntil(t, waitFor, "the chart's mutating webhook to deny a ConfigMap of kind Bogus", func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		_, err := s.c.Client().CoreV1().ConfigMaps(chartNS).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
@@ -198,7 +198,7 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 	const missing = "no-such-namespace"
 	target := s.targetManifest("chart-validate-probe", targetDoc(missing))
 	wantProblem := fmt.Sprintf("namespace %q does not exist", missing)
-	eventually(t, "the chart's validating webhook to run the RBAC preflight", func() (bool, string) {
+	waitUntil(t, waitFor, "the chart's validating webhook to run the RBAC preflight", func() (bool, string) {
 		_, errOut, err := s.kubectl(t, target, "create", "--dry-run=server", "-f", "-")
 		switch mode {
 		case rbac.ModeWarn:
@@ -214,7 +214,7 @@ func (s *chartSuite) awaitWebhooks(t *testing.T, mode rbac.Mode) {
 // ServiceAccount every required permission in ns.
 func (s *chartSuite) awaitGranted(t *testing.T, ns string) {
 	t.Helper()
-	eventually(t, fmt.Sprintf("RBAC to grant %s every required permission in %s", chartSA, ns), func() (bool, string) {
+	waitUntil(t, waitFor, fmt.Sprintf("RBAC to grant %s every required permission in %s", chartSA, ns), func() (bool, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
 		for _, rule := range rbac.RequiredRules() {

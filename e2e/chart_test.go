@@ -200,7 +200,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		targets := `flinkgate_deployment_targets`
 		jobs := fmt.Sprintf(`flinkgate_deployments{namespace=%q,target="staging"}`, chartNS)
 		want := map[string]string{targets: strconv.Itoa(len(listed)), jobs: "1"}
-		eventually(t, fmt.Sprintf("flinkgate's /metrics to count from its caches %v", want), func() (bool, string) {
+		waitUntil(t, waitFor, fmt.Sprintf("flinkgate's /metrics to count from its caches %v", want), func() (bool, string) {
 			got := metricSamples(httpGet(t, s.fg.MetricsURL()+"/metrics"))
 			for series, value := range want {
 				if got[series] != value {
@@ -216,7 +216,7 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// refused its watch keeps re-listing, so the counts above would
 		// still come right: only the API server's audit log shows the
 		// watch. It records ConfigMap requests only.
-		eventually(t, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", chartNS, chartWebhookSA), func() (bool, string) {
+		waitUntil(t, waitFor, fmt.Sprintf("the audit log to show a successful watch of configmaps in %s by %s", chartNS, chartWebhookSA), func() (bool, string) {
 			events := s.auditEvents(t, chartWebhookSA)
 			var refused []string
 			watched := false

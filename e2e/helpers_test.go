@@ -199,27 +199,31 @@ func httpGet(t *testing.T, url string) string {
 // waitFor bounds every wait for something to take effect.
 const waitFor = 30 * time.Second
 
-// eventually polls cond until it holds or waitFor passes; cond says why not.
-func eventually(t *testing.T, what string, cond func() (bool, string)) {
-	t.Helper()
-	waitUntil(t, waitFor, what, cond)
-}
+// pollEvery spaces out the attempts of every poll.
+const pollEvery = 100 * time.Millisecond
 
-// waitUntil polls cond until it holds or timeout passes; cond says why not.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
+// poll is the suite's one poll: it asks cond at once and then pollEvery
+// after each answer until cond holds or timeout passes, and returns
+// whether it held and cond's last word on why not (a string or an error).
+func poll[W any](timeout time.Duration, cond func() (bool, W)) (bool, W) {
 	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(pollEvery)
+	defer tick.Stop()
 	for {
 		ok, why := cond()
-		if ok {
-			return
+		if ok || !time.Now().Before(deadline) {
+			return ok, why
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s; last: %s", timeout, what, why)
-		}
-		pollPause()
+		// The pause runs from the end of an attempt, however long it took.
+		tick.Reset(pollEvery)
+		<-tick.C
 	}
 }
 
-// pollPause spaces out the attempts of a poll with a deadline.
-func pollPause() { <-time.After(200 * time.Millisecond) }
+// waitUntil polls cond until it holds, failing t if timeout passes first.
+func waitUntil[W any](t testing.TB, timeout time.Duration, what string, cond func() (bool, W)) {
+	t.Helper()
+	if ok, why := poll(timeout, cond); !ok {
+		t.Fatalf("waited %s for %s; last: %v", timeout, what, why)
+	}
+}

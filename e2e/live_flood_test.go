@@ -43,7 +43,6 @@ const (
 	floodConns      = 2 * cache.MaxLiveReads
 	legitPerPhase   = 30
 	legitEvery      = 100 * time.Millisecond
-	floodWarmUp     = 500 * time.Millisecond
 	legitCreateWait = 30 * time.Second // beyond the webhooks' 10s timeout, so a fail-closed shows as an error
 )
 
@@ -139,6 +138,7 @@ func runForgedFlood(t *testing.T, s *suite, conns int, certs []tls.Certificate) 
 
 	var (
 		stop  atomic.Bool
+		busy  atomic.Int64 // connections that have sent their first forged review
 		wg    sync.WaitGroup
 		tally floodTally
 	)
@@ -149,13 +149,20 @@ func runForgedFlood(t *testing.T, s *suite, conns int, certs []tls.Certificate) 
 		go func() {
 			defer wg.Done()
 			body := bytes.Clone(bodies[i])
-			for !stop.Load() {
+			for first := true; !stop.Load(); first = false {
 				freshTarget(body)
+				if first {
+					busy.Add(1)
+				}
 				tally.add(forge(client, url, body))
 			}
 		}()
 	}
-	<-time.After(floodWarmUp) // pacing: let every connection be busy before measuring
+	// Every connection is busy before measuring.
+	waitUntil(t, waitFor, "every forging connection to send", func() (bool, string) {
+		n := busy.Load()
+		return n >= int64(conns), fmt.Sprintf("%d of %d connections sent", n, conns)
+	})
 	flooded := s.createPaced(t, target, "live-flooded")
 	stop.Store(true)
 	wg.Wait()

@@ -419,12 +419,16 @@ func startLoad(t *testing.T, c *cluster.Cluster, name string) *load {
 	return l
 }
 
-// stopAndCheck keeps the load running a little longer, so the writes right
-// after the change count too, then requires every write admitted at 20/s
-// or more.
+// stopAndCheck keeps the load running for three seconds' worth of writes
+// more, so the writes right after the change count too, then requires
+// every write admitted at 20/s or more.
 func (l *load) stopAndCheck(t *testing.T) {
 	t.Helper()
-	<-time.After(3 * time.Second)
+	more := l.attempts.Load() + 3*loadRate
+	waitUntil(t, waitFor, fmt.Sprintf("%d more writes of load %q", 3*loadRate, l.name), func() (bool, string) {
+		n := l.attempts.Load()
+		return n >= more, fmt.Sprintf("%d of %d writes", n, more)
+	})
 	close(l.stop)
 	l.wg.Wait()
 	l.elapsed = time.Since(l.started)

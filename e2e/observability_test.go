@@ -40,7 +40,7 @@ func TestTheChartsDashboardAndAlertsReadOnlyMetricsFlinkgateExports(t *testing.T
 
 	// The state gauges follow the informers, so poll until they catch up.
 	var missing []string
-	eventually(t, "every metric the chart reads is exported", func() (bool, string) {
+	waitUntil(t, waitFor, "every metric the chart reads is exported", func() (bool, string) {
 		exported := scrape(t, s)
 		missing = missing[:0]
 		for _, n := range used {

@@ -236,18 +236,22 @@ func (l *lifecycle) rotateUnderLoad(t *testing.T, fg *cluster.Flinkgate) {
 	rotations := make(chan struct{})
 	go func() {
 		defer close(rotations)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
 		for _, r := range []struct {
 			at   time.Duration
 			what string
 		}{{3 * time.Second, selftls.RotateCA}, {18 * time.Second, selftls.RotateServing}} {
-			<-time.After(time.Until(start.Add(r.at)))
+			reach(start.Add(r.at), tick)
 			l.requestRotation(t, r.what)
 		}
 	}()
 	// Request i leaves at start + i/rate, so a slow moment is caught up
 	// rather than dropped.
+	tick := time.NewTicker(time.Second / rate)
+	defer tick.Stop()
 	for i := range int64(rate * duration / time.Second) {
-		<-time.After(time.Until(start.Add(time.Duration(i) * time.Second / rate)))
+		reach(start.Add(time.Duration(i)*time.Second/rate), tick)
 		sent.Add(1)
 		wg.Go(func() {
 			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
@@ -408,4 +412,12 @@ func (l *lifecycle) uninstallLeavesNothing(t *testing.T, tool string) {
 
 func execCommand(ctx context.Context, name string, args ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, name, args...)
+}
+
+// reach waits on tick until the schedule's time when: a step that is late
+// goes at once, so the schedule is caught up rather than shifted.
+func reach(when time.Time, tick *time.Ticker) {
+	for time.Now().Before(when) {
+		<-tick.C
+	}
 }

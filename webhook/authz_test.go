@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/authz/authztest"
 	"flinkgate.io/flinkgate/internal/resource"
 )
 
@@ -149,7 +150,7 @@ func TestAuthorization(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f := &authz.Fake{Err: tc.fail}
+			f := &authztest.Fake{Err: tc.fail}
 			for _, g := range grants {
 				f.Grant(g.user, platformNS, g.check)
 			}
@@ -169,7 +170,7 @@ func TestAuthorization(t *testing.T) {
 
 func TestForbiddenIsCountedAsADenialWithItsOwnReason(t *testing.T) {
 	reg := prometheus.NewRegistry()
-	s, err := NewServer(Config{Lookup: &fakeLookup{}, Authorizer: &authz.Fake{}, PlatformNamespace: platformNS, Registerer: reg})
+	s, err := NewServer(Config{Lookup: &fakeLookup{}, Authorizer: &authztest.Fake{}, PlatformNamespace: platformNS, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +185,7 @@ func TestForbiddenIsCountedAsADenialWithItsOwnReason(t *testing.T) {
 // between the two is what authorization adds to an admission.
 func BenchmarkDeploymentCreateAuthorized(b *testing.B) {
 	lookup := benchLookup()
-	f := (&authz.Fake{}).
+	f := (&authztest.Fake{}).
 		Grant("alice", platformNS, authz.Check{Verb: "create", Resource: "deployments"}).
 		Grant("alice", platformNS, authz.Check{Verb: "use", Resource: "deploymenttargets", Name: "staging"})
 	az, err := authz.NewCached(f, authz.Options{TTL: time.Hour})

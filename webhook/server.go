@@ -650,7 +650,7 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *Revie
 	var dep *resource.Deployment
 	var depErr error
 	if route.Rule == policy.RuleDeploymentWrite {
-		dep, depErr = configmap.ParseDeploymentContext(ctx, r.New)
+		dep, depErr = configmap.ParseDeployment(ctx, r.New)
 	}
 	// Authorization comes before every policy, so a user who may not touch
 	// a target hears "forbidden", not why the change would be wrong.
@@ -707,7 +707,7 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, dep *resource.Deployment, depErr error) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := configmap.ParseTargetContext(ctx, r.New)
+		t, err := configmap.ParseTarget(ctx, r.New)
 		if err != nil {
 			return policy.InvalidTarget(err)
 		}

@@ -56,13 +56,13 @@ func (f *fakeLookup) Target(_ context.Context, _, name string) resource.TargetLo
 	if !ok {
 		return resource.TargetLookup{}
 	}
-	t, err := configmap.ParseTarget(cm)
+	t, err := configmap.ParseTarget(context.Background(), cm)
 	return resource.TargetLookup{Target: t, Err: err}
 }
 
 func (f *fakeLookup) TargetLive(ctx context.Context, ns, name string) resource.TargetLookup {
 	if cm, ok := f.live[name]; ok {
-		t, err := configmap.ParseTarget(cm)
+		t, err := configmap.ParseTarget(context.Background(), cm)
 		return resource.TargetLookup{Target: t, Err: err}
 	}
 	return f.Target(ctx, ns, name)
@@ -279,7 +279,7 @@ func TestAdmission(t *testing.T) {
 	// version the annotations record.
 	cleanedDoc := "kind: Deployment\nspec:\n  deploymentTargetName: cleaner\n  template:\n    spec:\n      parallelism: 2\n"
 	cleanedAt := func(uid, rv string) *corev1.ConfigMap {
-		cleaner, _ := configmap.ParseTarget(lookup.targets["cleaner"])
+		cleaner, _ := configmap.ParseTarget(context.Background(), lookup.targets["cleaner"])
 		digest := resource.Digest(cleaner, cleanedDoc)
 		return with(configMap("cleaned", resource.KindDeployment, cleanedDoc), func(c *corev1.ConfigMap) {
 			c.Labels[resource.LabelDeploymentTarget] = "cleaner"
@@ -712,7 +712,7 @@ type cachedLookup struct {
 
 func (c *cachedLookup) Target(context.Context, string, string) resource.TargetLookup {
 	if c.parsed == nil {
-		t, err := configmap.ParseTarget(c.target)
+		t, err := configmap.ParseTarget(context.Background(), c.target)
 		c.parsed = &resource.TargetLookup{Target: t, Err: err}
 	}
 	return *c.parsed

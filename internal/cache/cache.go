@@ -193,7 +193,7 @@ func (c *Cache) parse(cm *corev1.ConfigMap) resource.TargetLookup {
 	p, ok := c.parsed[cm.UID]
 	c.mu.Unlock()
 	if !ok || p.resourceVersion != cm.ResourceVersion || cm.UID == "" {
-		t, err := configmap.ParseTarget(cm)
+		t, err := configmap.ParseTarget(context.Background(), cm)
 		p = parsedTarget{resourceVersion: cm.ResourceVersion, target: t, err: err}
 		if cm.UID != "" {
 			c.mu.Lock()

@@ -91,7 +91,7 @@ func (t *Targets) Target(ctx context.Context, namespace, name string) resource.T
 		}
 	}
 	if inFile {
-		tg, err := configmap.ParseTarget(file.cm)
+		tg, err := configmap.ParseTarget(context.Background(), file.cm)
 		return resource.TargetLookup{Target: tg, Err: err}
 	}
 	return resource.TargetLookup{}
@@ -113,7 +113,7 @@ func (t *Targets) Conflicts() []Conflict {
 // sameTargetSpec compares a file's target with the stored one as data, as
 // the webhook's immutability rule does; a file that does not parse differs.
 func sameTargetSpec(file *corev1.ConfigMap, stored *resource.Target) bool {
-	t, err := configmap.ParseTarget(file)
+	t, err := configmap.ParseTarget(context.Background(), file)
 	return err == nil && patchset.Equal(t.Spec, stored.Spec)
 }
 
@@ -143,7 +143,7 @@ func (c Cluster) Target(ctx context.Context, namespace, name string) resource.Ta
 	if found, ok := configmap.FromGet(namespace, name, cm, err); !ok {
 		return found
 	}
-	t, err := configmap.ParseTarget(cm)
+	t, err := configmap.ParseTarget(ctx, cm)
 	return resource.TargetLookup{Target: t, Err: err}
 }
 

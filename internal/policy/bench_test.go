@@ -17,7 +17,7 @@ import (
 // parse the deployment, apply the stored target's 10 adds, write the
 // document and the record of the target (digest included).
 func BenchmarkDeploymentCreateMutate(b *testing.B) {
-	target, err := configmap.ParseTarget(&corev1.ConfigMap{ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta, Data: map[string]string{resource.DataKey: benchdata.TargetDocument()}})
+	target, err := configmap.ParseTarget(context.Background(), &corev1.ConfigMap{ObjectMeta: cm("staging", resource.KindTarget).ObjectMeta, Data: map[string]string{resource.DataKey: benchdata.TargetDocument()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -30,7 +30,7 @@ func BenchmarkDeploymentCreateMutate(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		dep, err := configmap.ParseDeploymentContext(ctx, obj)
+		dep, err := configmap.ParseDeployment(ctx, obj)
 		if err != nil {
 			b.Fatal(err)
 		}

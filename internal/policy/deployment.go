@@ -51,7 +51,7 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	data, changed := cm.Data[resource.DataKey], false
 	if !unchangedSinceAdmitted(r, t) {
 		var err error
-		if data, changed, err = dep.PatchedContext(ctx, t); err != nil {
+		if data, changed, err = dep.Patched(ctx, t); err != nil {
 			return patchDenied(r, name, err)
 		}
 	}

@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +71,100 @@ func TestFinalizerRemovalWaitsForTheSettleTime(t *testing.T) {
 			}
 			if !strings.Contains(d.Message, tc.contains) {
 				t.Errorf("message %q does not contain %q", d.Message, tc.contains)
+			}
+		})
+	}
+}
+
+func TestRemovesFinalizer(t *testing.T) {
+	with := cm("staging", resource.KindTarget)
+	with.Finalizers = []string{resource.FinalizerInUse, "example.com/other"}
+	without := with.DeepCopy()
+	without.Finalizers = []string{"example.com/other"}
+	cases := []struct {
+		name string
+		req  Request
+		want bool
+	}{
+		{name: "A user's update that drops the finalizer removes it.",
+			req: Request{Operation: Update, Old: with, New: without}, want: true},
+		{name: "flinkgate's own update that drops the finalizer needs no check.",
+			req: Request{Operation: Update, Old: with, New: without, ByFlinkgate: true}},
+		{name: "An update that keeps the finalizer removes nothing.",
+			req: Request{Operation: Update, Old: with, New: with}},
+		{name: "An update of a target stored without the finalizer removes nothing.",
+			req: Request{Operation: Update, Old: without, New: without}},
+		{name: "A delete is not a finalizer removal.",
+			req: Request{Operation: Delete, Old: with}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := RemovesFinalizer(tc.req); got != tc.want {
+				t.Errorf("RemovesFinalizer = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestFinalizerRemovalValidate(t *testing.T) {
+	old := cm("staging", resource.KindTarget)
+	many := make([]string, maxNamedReferrers+1)
+	for i := range many {
+		many[i] = fmt.Sprintf("d%d", i)
+	}
+	cases := []struct {
+		name        string
+		byFlinkgate bool
+		referrers   []string
+		err         error
+		allowed     bool
+		reason      Reason
+		says        []string
+	}{
+		{name: "A user may remove the finalizer of a target no deployment references.", allowed: true},
+		{name: "flinkgate may always remove it: its controller checked the references.",
+			byFlinkgate: true, referrers: []string{"a"}, err: errors.New("not asked"), allowed: true},
+		{name: "A user's removal from a referenced target is denied, naming the deployments and the way out.",
+			referrers: []string{"a", "b"}, reason: ReasonReferenced, says: []string{"while 2 deployment(s) reference it: a, b", "flinkgate removes it itself"}},
+		{name: "A denial names at most ten deployments and counts the rest.",
+			referrers: many, reason: ReasonReferenced, says: []string{"d9", "and 1 more"}},
+		{name: "A look-up that failed denies as unavailable, saying to try again.",
+			err: errors.New("list timed out"), reason: ReasonUnavailable, says: []string{"list timed out", "try again"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := FinalizerRemovalValidate(Request{Stage: StageValidate, Operation: Update, Name: "staging", Old: old, New: old, ByFlinkgate: tc.byFlinkgate}, tc.referrers, tc.err)
+			wantDecision(t, d, tc.allowed, tc.reason, tc.says...)
+			if d.Target != "staging" {
+				t.Errorf("decision names target %q, want staging", d.Target)
+			}
+		})
+	}
+}
+
+func TestNewReference(t *testing.T) {
+	dep := &resource.Deployment{Name: "d", TargetName: "staging"}
+	admitted := func(target string) *corev1.ConfigMap {
+		c := cm("d", resource.KindDeployment)
+		if target != "" {
+			c.Labels[resource.LabelDeploymentTarget] = target
+		}
+		return c
+	}
+	cases := []struct {
+		name string
+		req  Request
+		want bool
+	}{
+		{name: "A create is a new reference.", req: Request{Operation: Create, New: admitted("")}, want: true},
+		{name: "An update that keeps the target is no new reference.", req: Request{Operation: Update, Old: admitted("staging"), New: admitted("staging")}},
+		{name: "An update that changes the target is a new reference.", req: Request{Operation: Update, Old: admitted("production"), New: admitted("staging")}, want: true},
+		{name: "An update of a deployment stored without the target label is a new reference.", req: Request{Operation: Update, Old: admitted(""), New: admitted("staging")}, want: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := NewReference(tc.req, dep); got != tc.want {
+				t.Errorf("NewReference = %v, want %v", got, tc.want)
 			}
 		})
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"strings"
@@ -139,7 +140,7 @@ func TargetUpdateMutate(r Request) Decision {
 	// (the webhook was bypassed) gets it now.
 	if ns, ok := old.Annotations[resource.AnnotationNamespace]; ok {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, ns)
-	} else if t, err := configmap.ParseTarget(old); err == nil {
+	} else if t, err := configmap.ParseTarget(context.Background(), old); err == nil {
 		out.Annotations = withEntry(out.Annotations, resource.AnnotationNamespace, t.ResolvedNamespace(r.PlatformNamespace))
 	}
 	if out.DeletionTimestamp == nil && !r.ByFlinkgate {
@@ -159,8 +160,8 @@ func sameSpec(old, cm *corev1.ConfigMap) bool {
 	if old.Data[resource.DataKey] == cm.Data[resource.DataKey] {
 		return true
 	}
-	a, errA := configmap.DecodeDocument(old, resource.KindTarget)
-	b, errB := configmap.DecodeDocument(cm, resource.KindTarget)
+	a, errA := resource.DecodeDocument(context.Background(), configmap.Object(old), resource.KindTarget)
+	b, errB := resource.DecodeDocument(context.Background(), configmap.Object(cm), resource.KindTarget)
 	if errA != nil || errB != nil {
 		return false
 	}

@@ -12,7 +12,7 @@ import (
 // under flinkConfiguration.
 func benchTarget(b *testing.B) *resource.Target {
 	b.Helper()
-	t, err := resource.ParseTarget(resource.Object{Name: "staging", Namespace: "flink", UID: "u", Data: map[string]string{resource.DataKey: benchdata.TargetDocument()}})
+	t, err := resource.ParseTarget(context.Background(), resource.Object{Name: "staging", Namespace: "flink", UID: "u", Data: map[string]string{resource.DataKey: benchdata.TargetDocument()}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,11 +28,11 @@ func BenchmarkDeploymentMutate(b *testing.B) {
 	obj := resource.Object{Name: "top-speed-windowing", Namespace: "flink", Data: map[string]string{resource.DataKey: benchdata.DeploymentDocument}}
 	b.ReportAllocs()
 	for b.Loop() {
-		dep, err := resource.ParseDeploymentContext(ctx, obj)
+		dep, err := resource.ParseDeployment(ctx, obj)
 		if err != nil {
 			b.Fatal(err)
 		}
-		if _, changed, err := dep.PatchedContext(ctx, t); err != nil || !changed {
+		if _, changed, err := dep.Patched(ctx, t); err != nil || !changed {
 			b.Fatalf("patched: changed %v, error %v", changed, err)
 		}
 	}

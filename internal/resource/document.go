@@ -69,13 +69,8 @@ func invalidf(format string, args ...any) error {
 type TooLargeError = codec.TooLargeError
 
 // DecodeDocument checks the ConfigMap's data layout and decodes its document,
-// checking the fields every kind shares.
-func DecodeDocument(cm Object, kind string) (*Document, error) {
-	return DecodeDocumentContext(context.Background(), cm, kind)
-}
-
-// DecodeDocumentContext is DecodeDocument, stopping when ctx ends.
-func DecodeDocumentContext(ctx context.Context, cm Object, kind string) (*Document, error) {
+// checking the fields every kind shares; it stops when ctx ends.
+func DecodeDocument(ctx context.Context, cm Object, kind string) (*Document, error) {
 	if len(cm.BinaryData) > 0 {
 		return nil, invalidf("binaryData is not allowed (found keys %s); keep the resource in data[%q] only", keyList(cm.BinaryData), DataKey)
 	}
@@ -152,13 +147,8 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 }
 
 // Encode writes tree in the document's own format, within the bounds of
-// codec.Encode.
-func (d *Document) Encode(tree any) (string, error) {
-	return d.EncodeContext(context.Background(), tree)
-}
-
-// EncodeContext is Encode, stopping when ctx ends.
-func (d *Document) EncodeContext(ctx context.Context, tree any) (string, error) {
+// codec.Encode, stopping when ctx ends.
+func (d *Document) Encode(ctx context.Context, tree any) (string, error) {
 	// A patched document is usually the document read plus what the patch
 	// set added: room for that makes writing it one allocation.
 	out, err := codec.EncodeSized(ctx, tree, d.Format, d.Indented, strings.HasSuffix(d.Raw, "\n"), len(d.Raw)+len(d.Raw)/4+512)

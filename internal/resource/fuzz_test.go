@@ -36,15 +36,15 @@ func FuzzPatched(f *testing.F) {
 	f.Fuzz(func(t *testing.T, target, deployment string) {
 		ctx := context.Background()
 		u := budget.Measure(func() {
-			tg, err := resource.ParseTargetContext(ctx, resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: target}})
+			tg, err := resource.ParseTarget(ctx, resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: target}})
 			if err != nil {
 				return
 			}
-			dep, err := resource.ParseDeploymentContext(ctx, resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: deployment}})
+			dep, err := resource.ParseDeployment(ctx, resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: deployment}})
 			if err != nil {
 				return
 			}
-			_, _, _ = dep.PatchedContext(ctx, tg)
+			_, _, _ = dep.Patched(ctx, tg)
 		})
 		budget.Record(u)
 		if !u.Within() {

@@ -25,20 +25,20 @@ func FuzzPatchedDecidesAsACopyWould(f *testing.F) {
 		"kind: Deployment\nspec:\n  deploymentTargetName: t\n")
 	f.Fuzz(func(t *testing.T, target, deployment string) {
 		ctx := context.Background()
-		tg, err := resource.ParseTargetContext(ctx, resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: target}})
+		tg, err := resource.ParseTarget(ctx, resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: target}})
 		if err != nil || len(tg.PatchSet) == 0 {
 			return
 		}
 		obj := resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: deployment}}
-		dep, err := resource.ParseDeploymentContext(ctx, obj)
+		dep, err := resource.ParseDeployment(ctx, obj)
 		if err != nil {
 			return
 		}
-		out, changed, err := dep.PatchedContext(ctx, tg)
+		out, changed, err := dep.Patched(ctx, tg)
 		if err != nil {
 			return
 		}
-		ref, err := resource.ParseDeploymentContext(ctx, obj)
+		ref, err := resource.ParseDeployment(ctx, obj)
 		if err != nil {
 			t.Fatalf("the deployment read once does not read again: %v", err)
 		}
@@ -49,7 +49,7 @@ func FuzzPatchedDecidesAsACopyWould(f *testing.F) {
 		}
 		want, wantChanged := deployment, !patchset.Equal(before, after)
 		if wantChanged {
-			if want, err = ref.Doc.Encode(after); err != nil {
+			if want, err = ref.Doc.Encode(ctx, after); err != nil {
 				t.Fatalf("Patched wrote the document, the reference cannot: %v", err)
 			}
 		}

@@ -1,6 +1,3 @@
-// This file is over 400 lines because it generates the hostile corpus and checks every item
-// against its expected outcome and resource bound.
-
 package resource_test
 
 import (
@@ -375,13 +372,13 @@ func TestHostileCorpus(t *testing.T) {
 func admit(cm resource.Object, kind string, targets map[string]*resource.Target) (string, string) {
 	ctx := context.Background()
 	if kind == resource.KindTarget {
-		tg, err := resource.ParseTargetContext(ctx, cm)
+		tg, err := resource.ParseTarget(ctx, cm)
 		if err == nil {
 			targets[tg.Name] = tg
 		}
 		return outcome(err), ""
 	}
-	dep, err := resource.ParseDeploymentContext(ctx, cm)
+	dep, err := resource.ParseDeployment(ctx, cm)
 	if err != nil {
 		return outcome(err), ""
 	}
@@ -389,6 +386,6 @@ func admit(cm resource.Object, kind string, targets map[string]*resource.Target)
 	if !ok {
 		return "target_not_found", ""
 	}
-	out, _, err := dep.PatchedContext(ctx, tg)
+	out, _, err := dep.Patched(ctx, tg)
 	return outcome(err), out
 }

@@ -16,7 +16,7 @@ import (
 func patchTarget(t testing.TB, ops string) *resource.Target {
 	t.Helper()
 	doc := `{"kind":"DeploymentTarget","spec":{"kubernetes":{},"deploymentPatchSet":` + ops + `}}`
-	tg, err := resource.ParseTarget(resource.Object{Name: "t", Namespace: "ns", UID: "u", Data: map[string]string{resource.DataKey: doc}})
+	tg, err := resource.ParseTarget(context.Background(), resource.Object{Name: "t", Namespace: "ns", UID: "u", Data: map[string]string{resource.DataKey: doc}})
 	if err != nil {
 		t.Fatalf("parse target %s: %v", ops, err)
 	}
@@ -50,11 +50,11 @@ func TestPatchedRewritesTheDocumentOnlyWhenThePatchSetChangesIt(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dep, err := resource.ParseDeployment(resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: doc}})
+			dep, err := resource.ParseDeployment(context.Background(), resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: doc}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, changed, err := dep.Patched(patchTarget(t, tc.ops))
+			out, changed, err := dep.Patched(context.Background(), patchTarget(t, tc.ops))
 			if err != nil {
 				t.Fatalf("patched: %v", err)
 			}
@@ -104,15 +104,15 @@ func TestPatchedDecidesAsAComparisonWithACopyWould(t *testing.T) {
 		}
 		patch := "[" + strings.Join(ops, ",") + "]"
 		raw := docs[rng.IntN(len(docs))]
-		tg, err := resource.ParseTarget(resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: `{"kind":"DeploymentTarget","spec":{"kubernetes":{},"deploymentPatchSet":` + patch + `}}`}})
+		tg, err := resource.ParseTarget(context.Background(), resource.Object{Name: "t", Namespace: "ns", Data: map[string]string{resource.DataKey: `{"kind":"DeploymentTarget","spec":{"kubernetes":{},"deploymentPatchSet":` + patch + `}}`}})
 		if err != nil {
 			continue // a move into its own child
 		}
-		dep, err := resource.ParseDeployment(resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: raw}})
+		dep, err := resource.ParseDeployment(context.Background(), resource.Object{Name: "d", Namespace: "ns", Data: map[string]string{resource.DataKey: raw}})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out, changed, err := dep.Patched(tg)
+		out, changed, err := dep.Patched(context.Background(), tg)
 		if err != nil {
 			continue // the reference below applies the same operations to the same tree
 		}
@@ -126,7 +126,7 @@ func TestPatchedDecidesAsAComparisonWithACopyWould(t *testing.T) {
 		want, wantChanged := raw, !patchset.Equal(before, after)
 		if wantChanged {
 			changedSeen++
-			if want, err = dep.Doc.Encode(after); err != nil {
+			if want, err = dep.Doc.Encode(context.Background(), after); err != nil {
 				t.Fatal(err)
 			}
 		} else {

@@ -76,20 +76,16 @@ var (
 	targetK8sFields      = []string{"namespace"}
 )
 
-// ParseTarget decodes and validates a DeploymentTarget ConfigMap.
-func ParseTarget(cm Object) (*Target, error) {
-	return ParseTargetContext(context.Background(), cm)
-}
-
-// ParseTargetContext is ParseTarget, stopping when ctx ends.
-func ParseTargetContext(ctx context.Context, cm Object) (*Target, error) {
+// ParseTarget decodes and validates a DeploymentTarget ConfigMap, stopping
+// when ctx ends.
+func ParseTarget(ctx context.Context, cm Object) (*Target, error) {
 	if cm.Name == "" {
 		return nil, invalidf("a target needs a name of its own (metadata.name): deployments reference targets by name, so generateName cannot be used; set metadata.name, for example to \"staging\"")
 	}
 	if errs := dns1123LabelErrors(cm.Name); len(errs) > 0 {
 		return nil, invalidf("the name %q is not a DNS-1123 label (%s); a target's name is used as a label value, so pick a name like \"staging\"", cm.Name, strings.Join(errs, "; "))
 	}
-	doc, err := DecodeDocumentContext(ctx, cm, KindTarget)
+	doc, err := DecodeDocument(ctx, cm, KindTarget)
 	if err != nil {
 		return nil, err
 	}
@@ -258,15 +254,11 @@ type Deployment struct {
 	TargetName string
 }
 
-// ParseDeployment decodes a Deployment ConfigMap; only the envelope and
-// spec.deploymentTargetName are checked, the rest is free-form.
-func ParseDeployment(cm Object) (*Deployment, error) {
-	return ParseDeploymentContext(context.Background(), cm)
-}
-
-// ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
-func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error) {
-	doc, err := DecodeDocumentContext(ctx, cm, KindDeployment)
+// ParseDeployment decodes a Deployment ConfigMap, stopping when ctx ends;
+// only the envelope and spec.deploymentTargetName are checked, the rest is
+// free-form.
+func ParseDeployment(ctx context.Context, cm Object) (*Deployment, error) {
+	doc, err := DecodeDocument(ctx, cm, KindDeployment)
 	if err != nil {
 		return nil, err
 	}
@@ -286,14 +278,10 @@ func ParseDeploymentContext(ctx context.Context, cm Object) (*Deployment, error)
 }
 
 // Patched applies the target's patch set to the deployment document and
-// returns the new data["resource.yaml"] and whether it changed.
-func (d *Deployment) Patched(t *Target) (string, bool, error) {
-	return d.PatchedContext(context.Background(), t)
-}
-
-// PatchedContext is Patched, stopping when ctx ends. A result beyond the
-// bounds is a *TooLargeError; an operation that fails a *patchset.Error.
-func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, bool, error) {
+// returns the new data["resource.yaml"] and whether it changed, stopping
+// when ctx ends. A result beyond the bounds is a *TooLargeError; an
+// operation that fails a *patchset.Error.
+func (d *Deployment) Patched(ctx context.Context, t *Target) (string, bool, error) {
 	if len(t.PatchSet) == 0 {
 		return d.Doc.Raw, false, nil
 	}
@@ -328,7 +316,7 @@ func (d *Deployment) PatchedContext(ctx context.Context, t *Target) (string, boo
 			return d.Doc.Raw, false, nil
 		}
 	}
-	out, err := d.Doc.EncodeContext(ctx, m)
+	out, err := d.Doc.Encode(ctx, m)
 	if err != nil {
 		return "", false, err
 	}

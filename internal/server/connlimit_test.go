@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -57,32 +58,41 @@ func (l *budgetListener) counts() (fresh, open int) {
 	return l.nNew, l.open
 }
 
+// waitUntil asks cond every 5 ms until it holds, failing t with cond's
+// last word if timeout passes first.
+func waitUntil(t *testing.T, timeout time.Duration, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if !time.Now().Before(deadline) {
+			t.Fatal(why)
+		}
+		<-tick.C
+	}
+}
+
 // waitCounts polls until the listener counts want.
 func waitCounts(t *testing.T, l *budgetListener, fresh, open int) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	waitUntil(t, 10*time.Second, func() (bool, string) {
 		u, o := l.counts()
-		if u == fresh && o == open {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("listener counts %d new, %d open; want %d, %d", u, o, fresh, open)
-		}
-		<-time.After(5 * time.Millisecond) // poll pause
-	}
+		return u == fresh && o == open, fmt.Sprintf("listener counts %d new, %d open; want %d, %d", u, o, fresh, open)
+	})
 }
 
 // waitClosed polls until the listener has closed n connections for reason.
 func waitClosed(t *testing.T, limits *ConnLimits, reason string, n float64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for testutil.ToFloat64(limits.closed.WithLabelValues(reason)) != n {
-		if time.Now().After(deadline) {
-			t.Fatalf("closed{reason=%q} = %v, want %v", reason, testutil.ToFloat64(limits.closed.WithLabelValues(reason)), n)
-		}
-		<-time.After(5 * time.Millisecond) // poll pause
-	}
+	waitUntil(t, 10*time.Second, func() (bool, string) {
+		got := testutil.ToFloat64(limits.closed.WithLabelValues(reason))
+		return got == n, fmt.Sprintf("closed{reason=%q} = %v, want %v", reason, got, n)
+	})
 }
 
 // stalled opens a TCP connection that sends nothing, once the listener has

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -126,13 +127,10 @@ func TestShutdownIsOrdered(t *testing.T) {
 	})
 	stop()
 	t.Run("at the signal /readyz says shutting down at once, and the webhook answers on, closing each answer's connection", func(t *testing.T) {
-		deadline := time.Now().Add(5 * time.Second)
-		for code, body := r.readyz(t); code != http.StatusServiceUnavailable || body != "shutting down"; code, body = r.readyz(t) {
-			if time.Now().After(deadline) {
-				t.Fatalf("/readyz: %d %q, want 503 shutting down", code, body)
-			}
-			<-time.After(5 * time.Millisecond) // poll pause
-		}
+		waitUntil(t, 5*time.Second, func() (bool, string) {
+			code, body := r.readyz(t)
+			return code == http.StatusServiceUnavailable && body == "shutting down", fmt.Sprintf("/readyz: %d %q, want 503 shutting down", code, body)
+		})
 		if closes, err := r.admit(t); err != nil || !closes {
 			t.Fatalf("admission while draining: closes=%v err=%v, want an answer that closes its connection", closes, err)
 		}

@@ -21,29 +21,16 @@ func Object(cm *corev1.ConfigMap) resource.Object {
 	}
 }
 
-// ParseTarget parses the DeploymentTarget stored in cm.
-func ParseTarget(cm *corev1.ConfigMap) (*resource.Target, error) {
-	return resource.ParseTarget(Object(cm))
+// ParseTarget parses the DeploymentTarget stored in cm, stopping when ctx
+// ends.
+func ParseTarget(ctx context.Context, cm *corev1.ConfigMap) (*resource.Target, error) {
+	return resource.ParseTarget(ctx, Object(cm))
 }
 
-// ParseDeployment parses the Deployment stored in cm.
-func ParseDeployment(cm *corev1.ConfigMap) (*resource.Deployment, error) {
-	return resource.ParseDeployment(Object(cm))
-}
-
-// DecodeDocument decodes the resource document stored in cm.
-func DecodeDocument(cm *corev1.ConfigMap, kind string) (*resource.Document, error) {
-	return resource.DecodeDocument(Object(cm), kind)
-}
-
-// ParseTargetContext is ParseTarget, stopping when ctx ends.
-func ParseTargetContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Target, error) {
-	return resource.ParseTargetContext(ctx, Object(cm))
-}
-
-// ParseDeploymentContext is ParseDeployment, stopping when ctx ends.
-func ParseDeploymentContext(ctx context.Context, cm *corev1.ConfigMap) (*resource.Deployment, error) {
-	return resource.ParseDeploymentContext(ctx, Object(cm))
+// ParseDeployment parses the Deployment stored in cm, stopping when ctx
+// ends.
+func ParseDeployment(ctx context.Context, cm *corev1.ConfigMap) (*resource.Deployment, error) {
+	return resource.ParseDeployment(ctx, Object(cm))
 }
 
 // FromGet reads the answer to a GET of a target's ConfigMap: a ConfigMap

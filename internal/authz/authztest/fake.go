@@ -1,11 +1,15 @@
-package authz
+// Package authztest holds an Authorizer for tests, kept out of the
+// production package authz.
+package authztest
 
 import (
 	"context"
 	"sync"
+
+	"flinkgate.io/flinkgate/internal/authz"
 )
 
-// Fake is an Authorizer for tests: it allows exactly the (user, namespace,
+// Fake is an authz.Authorizer for tests: it allows exactly the (user, namespace,
 // check) triples it was given, or fails every question with Err. It counts
 // the questions it is asked.
 type Fake struct {
@@ -19,11 +23,11 @@ type Fake struct {
 
 type fakeKey struct {
 	user, namespace string
-	check           Check
+	check           authz.Check
 }
 
 // Grant allows user to do check in namespace.
-func (f *Fake) Grant(user, namespace string, check Check) *Fake {
+func (f *Fake) Grant(user, namespace string, check authz.Check) *Fake {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.grant == nil {
@@ -33,8 +37,16 @@ func (f *Fake) Grant(user, namespace string, check Check) *Fake {
 	return f
 }
 
-// Allowed implements Authorizer.
-func (f *Fake) Allowed(_ context.Context, a Attributes) (bool, error) {
+// Revoke takes back a grant of check to user in namespace.
+func (f *Fake) Revoke(user, namespace string, check authz.Check) *Fake {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.grant, fakeKey{user, namespace, check})
+	return f
+}
+
+// Allowed implements authz.Authorizer.
+func (f *Fake) Allowed(_ context.Context, a authz.Attributes) (bool, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.asked++
