@@ -141,20 +141,21 @@ func installCRDs(cfg *rest.Config, dir string) (time.Duration, error) {
 		}
 		names = append(names, u.GetName())
 	}
-	deadline := began.Add(crdsEstablishedWithin)
 	for _, name := range names {
-		for {
+		var failed error
+		ok, why := poll(time.Until(began.Add(crdsEstablishedWithin)), func() (bool, string) {
 			established, why, err := crdEstablished(ctx, dc, name)
 			if err != nil {
-				return 0, err
+				failed = err
+				return true, ""
 			}
-			if established {
-				break
-			}
-			if time.Now().After(deadline) {
-				return 0, fmt.Errorf("%s is not Established %s after creating it: %s", name, crdsEstablishedWithin, why)
-			}
-			pollPause()
+			return established, why
+		})
+		if failed != nil {
+			return 0, failed
+		}
+		if !ok {
+			return 0, fmt.Errorf("%s is not Established %s after creating it: %s", name, crdsEstablishedWithin, why)
 		}
 	}
 	return time.Since(began), nil

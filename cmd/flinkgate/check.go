@@ -189,7 +189,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	if c.format == check.FormatFlinkDeployment {
-		if err := check.TranslateDeployments(results, c.flinkServiceAccount); err != nil {
+		if err := check.TranslateDeployments(ctx, results, c.flinkServiceAccount); err != nil {
 			return err
 		}
 	}

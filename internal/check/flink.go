@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"fmt"
 	"io"
 
@@ -19,13 +20,13 @@ const FormatFlinkDeployment Format = "flinkdeployment"
 // or why it cannot have one. serviceAccount is the Flink pods' service
 // account unless a document names its own. Offline the deployment has no
 // UID yet, so it gets no UID label.
-func TranslateDeployments(results []Result, serviceAccount string) error {
+func TranslateDeployments(ctx context.Context, results []Result, serviceAccount string) error {
 	for i := range results {
 		r := &results[i]
 		if !r.Allowed || r.Kind() != resource.KindDeployment || r.Object == nil {
 			continue
 		}
-		doc, err := resource.DecodeDocument(configmap.Object(r.Object), resource.KindDeployment)
+		doc, err := resource.DecodeDocument(ctx, configmap.Object(r.Object), resource.KindDeployment)
 		if err != nil {
 			return fmt.Errorf("%s: read the admitted deployment again: %w", r.Source, err)
 		}
