@@ -16,7 +16,8 @@ import "strings"
 // (see flowLines).
 func (r *yamlReader) flowValue(s string, indent, depth int) any {
 	s, ok := r.flowLines(s, indent)
-	if !ok {
+	if !ok || strings.IndexByte(s, '#') >= 0 {
+		// Comments in and after flow collections are left to go-yaml.
 		return r.fail()
 	}
 	v, rest := r.flow(s, depth)
@@ -40,7 +41,7 @@ func (r *yamlReader) flowLines(s string, indent int) (string, bool) {
 	b.WriteString(s)
 	for open > 0 {
 		last := s[len(s)-1]
-		if r.i >= len(r.lines) || r.lines[r.i].indent <= indent || (last != ',' && last != '[' && last != '{') {
+		if r.i >= len(r.lines) || r.lines[r.i].indent <= indent || r.lines[r.i].afterComment || (last != ',' && last != '[' && last != '{') {
 			return "", false
 		}
 		s = r.lines[r.i].text
@@ -108,7 +109,8 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 	}
 	out := make(map[string]any, flowItems(s))
 	for !r.failed {
-		end := strings.IndexAny(s, ":,[]{}\"'")
+		// go-yaml ends a plain scalar in a flow collection at "?" too.
+		end := strings.IndexAny(s, ":,[]{}\"'?")
 		if end < 0 || end > maxFastKey || !r.count() {
 			break // go-yaml refuses a key whose colon is far from its start
 		}
@@ -181,7 +183,7 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 	if s[0] == '[' || s[0] == '{' {
 		return r.flow(s, depth)
 	}
-	end := strings.IndexAny(s, ",[]{}:\"'")
+	end := strings.IndexAny(s, ",[]{}:\"'?")
 	if end < 0 || (s[end] != ',' && s[end] != closing) {
 		return r.fail(), ""
 	}

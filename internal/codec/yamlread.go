@@ -25,6 +25,10 @@ const maxFastKey = 1000
 type yamlLine struct {
 	indent int
 	text   string // after the indentation, without trailing spaces
+	// afterComment says a comment line came before this one, after the
+	// previous line: a flow collection continued past it is left to
+	// go-yaml.
+	afterComment bool
 }
 
 type yamlReader struct {
@@ -90,6 +94,7 @@ func (r *yamlReader) split(raw string) bool {
 	}
 	r.marks = marks
 	r.lines = make([]yamlLine, 0, breaks+1)
+	comment := false
 	for len(raw) > 0 {
 		line := raw
 		if j := strings.IndexByte(raw, '\n'); j >= 0 {
@@ -109,10 +114,15 @@ func (r *yamlReader) split(raw string) bool {
 		if text == "" {
 			continue
 		}
+		if text[0] == '#' {
+			comment = true
+			continue
+		}
 		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
 			return false
 		}
-		r.lines = append(r.lines, yamlLine{indent: indent, text: text})
+		r.lines = append(r.lines, yamlLine{indent: indent, text: text, afterComment: comment})
+		comment = false
 	}
 	return true
 }
@@ -123,7 +133,7 @@ const (
 	splitBreak
 	splitMark      // , : [ and {
 	splitIndicator // - and ?, marks when a space or the end follows
-	splitRefused   // tabs, carriage returns, controls, non-ASCII, # \
+	splitRefused   // tabs, carriage returns, controls, non-ASCII, \
 )
 
 var splitClass = func() (t [256]byte) {
@@ -135,7 +145,7 @@ var splitClass = func() (t [256]byte) {
 			t[c] = splitMark
 		case c == '-', c == '?':
 			t[c] = splitIndicator
-		case c < 0x20, c >= 0x7f, c == '#', c == '\\':
+		case c < 0x20, c >= 0x7f, c == '\\':
 			t[c] = splitRefused
 		}
 	}
@@ -178,17 +188,19 @@ func (r *yamlReader) mapping(indent, depth int) map[string]any {
 			r.fail()
 			break
 		}
-		ks, rest, ok := splitKey(l.text)
+		k, rest, ok := splitKey(l.text)
 		if !ok || !r.count() {
 			r.fail()
 			break
 		}
-		k, ok := plainKey(ks)
-		if _, dup := out[k]; !ok || dup {
+		if _, dup := out[k]; dup {
 			r.fail()
 			break
 		}
 		r.i++
+		if rest != "" && rest[0] == '#' {
+			rest = "" // "key: # comment"
+		}
 		if rest != "" && (rest[0] == '[' || rest[0] == '{') {
 			out[k] = r.flowValue(rest, indent, depth+1)
 			continue
@@ -244,7 +256,7 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		}
 		content := strings.TrimLeft(l.text[2:], " ")
 		column := indent + len(l.text) - len(content)
-		if content == "-" || strings.HasPrefix(content, "- ") {
+		if content == "-" || strings.HasPrefix(content, "- ") || content[0] == '#' {
 			r.fail()
 			break
 		}
@@ -271,10 +283,25 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 	return out
 }
 
-// splitKey splits "key: value" or "key:" at the first ": " (or final ":"),
-// where go-yaml's plain key ends; quoted keys are left to go-yaml.
+// splitKey splits "key: value" or "key:" at the ": " (or final ":") where
+// go-yaml's key ends, and turns the key into the string yamlConverter.key
+// makes of it. A key may be plain or quoted on one line.
 func splitKey(text string) (key, rest string, ok bool) {
-	if text == "" || text[0] == '"' || text[0] == '\'' {
+	if text == "" {
+		return "", "", false
+	}
+	if text[0] == '"' || text[0] == '\'' {
+		k, after, ok := quoted(text)
+		if !ok || len(text)-len(after) > maxFastKey {
+			return "", "", false
+		}
+		after = strings.TrimLeft(after, " ")
+		switch {
+		case after == ":":
+			return k, "", true
+		case strings.HasPrefix(after, ": "):
+			return k, strings.TrimLeft(after[2:], " "), true
+		}
 		return "", "", false
 	}
 	j := strings.Index(text, ": ")
@@ -291,7 +318,53 @@ func splitKey(text string) (key, rest string, ok bool) {
 		// from its start, spaces before the colon included.
 		return "", "", false
 	}
-	return strings.TrimRight(text[:j], " "), rest, true
+	ks := strings.TrimRight(text[:j], " ")
+	if strings.Contains(ks, " #") {
+		return "", "", false // a comment starts inside it
+	}
+	key, ok = plainKey(ks)
+	return key, rest, ok
+}
+
+// quoted reads the quoted scalar s starts with, on one line, and returns
+// its value and what follows the closing quote. Escapes are refused by
+// split; in single quotes, ” is a quote.
+func quoted(s string) (v, after string, ok bool) {
+	q := s[0]
+	if q == '"' {
+		j := strings.IndexByte(s[1:], '"')
+		if j < 0 {
+			return "", "", false
+		}
+		return s[1 : 1+j], s[2+j:], true
+	}
+	var b []byte
+	for i := 1; i < len(s); i++ {
+		if s[i] != '\'' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\'' {
+			if b == nil {
+				b = make([]byte, 0, len(s))
+				b = append(b, s[1:i+1]...)
+			} else {
+				b = append(b, '\'')
+			}
+			// Copy up to the next quote on the next turns.
+			j := strings.IndexByte(s[i+2:], '\'')
+			if j < 0 {
+				return "", "", false
+			}
+			b = append(b, s[i+2:i+2+j]...)
+			i += 1 + j
+			continue
+		}
+		if b == nil {
+			return s[1:i], s[i+1:], true
+		}
+		return string(b), s[i+1:], true
+	}
+	return "", "", false
 }
 
 // plainStart reports whether go-yaml reads s as a plain scalar that starts
@@ -331,21 +404,22 @@ func plainKey(s string) (string, bool) {
 	return "", false // merge keys and special floats
 }
 
-// scalarValue reads a value written after "key: " or "- " on one line.
+// scalarValue reads a value written after "key: " or "- " on one line,
+// with a comment after it if any.
 func scalarValue(s string) (any, bool) {
-	switch s[0] {
-	case '"':
-		inner, ok := strings.CutSuffix(s[1:], `"`)
-		if !ok || strings.Contains(inner, `"`) {
+	if s[0] == '"' || s[0] == '\'' {
+		v, after, ok := quoted(s)
+		if !ok {
 			return nil, false
 		}
-		return inner, true
-	case '\'':
-		inner, ok := strings.CutSuffix(s[1:], `'`)
-		if !ok || strings.Contains(inner, `'`) {
+		// Only a comment may follow, after a space.
+		if after != "" && (after[0] != ' ' || !strings.HasPrefix(strings.TrimLeft(after, " "), "#")) {
 			return nil, false
 		}
-		return inner, true
+		return v, true
+	}
+	if j := strings.Index(s, " #"); j >= 0 {
+		s = strings.TrimRight(s[:j], " ")
 	}
 	if !plainStart(s) || strings.HasSuffix(s, ":") || strings.Contains(s, ": ") {
 		return nil, false
