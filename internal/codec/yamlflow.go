@@ -46,7 +46,7 @@ func (r *yamlReader) flowLines(s string, indent int) (string, bool) {
 		}
 		s = r.lines[r.i].text
 		r.i++
-		b.WriteByte(' ')
+		b.WriteByte('\n')
 		b.WriteString(s)
 		open = openBrackets(s, open)
 	}
@@ -73,9 +73,9 @@ func (r *yamlReader) flow(s string, depth int) (any, string) {
 		return r.fail(), ""
 	}
 	if s[0] == '[' {
-		return r.flowList(strings.TrimLeft(s[1:], " "), depth)
+		return r.flowList(strings.TrimLeft(s[1:], " \n"), depth)
 	}
-	return r.flowMapping(strings.TrimLeft(s[1:], " "), depth)
+	return r.flowMapping(strings.TrimLeft(s[1:], " \n"), depth)
 }
 
 // flowList reads a flow list's items, s starting after its "[". The list
@@ -109,12 +109,49 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 	}
 	out := make(map[string]any, flowItems(s))
 	for !r.failed {
+		if s[0] == '"' || s[0] == '\'' {
+			// A quoted key: its colon must follow it with a space, as in
+			// block style; {"a":1} is left to go-yaml.
+			k, after, ok := flowQuoted(s)
+			if _, dup := out[k]; !ok || dup || len(s)-len(after) > maxFastKey || !r.count() {
+				break
+			}
+			after = strings.TrimLeft(after, " \n")
+			var v any
+			switch {
+			case strings.HasPrefix(after, ": "):
+				s = strings.TrimLeft(after[2:], " \n")
+				if s == "" || s[0] == ',' || s[0] == '}' {
+					if !r.count() {
+						return r.fail(), ""
+					}
+					break // a null value
+				}
+				v, s = r.flowNode(s, depth+1, '}')
+			case after != "" && (after[0] == ',' || after[0] == '}'):
+				if !r.count() {
+					return r.fail(), ""
+				}
+				s = after
+			default:
+				return r.fail(), ""
+			}
+			if r.failed {
+				break
+			}
+			out[k] = v
+			var last bool
+			if s, last = r.flowNext(s, '}'); last {
+				return out, s
+			}
+			continue
+		}
 		// go-yaml ends a plain scalar in a flow collection at "?" too.
 		end := strings.IndexAny(s, ":,[]{}\"'?")
 		if end < 0 || end > maxFastKey || !r.count() {
 			break // go-yaml refuses a key whose colon is far from its start
 		}
-		k, ok := plainKey(strings.TrimRight(s[:end], " "))
+		k, ok := plainKey(strings.TrimRight(s[:end], " \n"))
 		if _, dup := out[k]; !ok || dup {
 			break
 		}
@@ -124,7 +161,7 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 			if !strings.HasPrefix(s[end+1:], " ") {
 				return r.fail(), ""
 			}
-			s = strings.TrimLeft(s[end+1:], " ")
+			s = strings.TrimLeft(s[end+1:], " \n")
 			if s == "" || s[0] == ',' || s[0] == '}' {
 				if !r.count() {
 					return r.fail(), ""
@@ -156,7 +193,7 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 // s after it), or a comma and the next entry, or a comma and the closing
 // bracket.
 func (r *yamlReader) flowNext(s string, closing byte) (rest string, end bool) {
-	s = strings.TrimLeft(s, " ")
+	s = strings.TrimLeft(s, " \n")
 	switch {
 	case s == "":
 		r.fail()
@@ -167,7 +204,7 @@ func (r *yamlReader) flowNext(s string, closing byte) (rest string, end bool) {
 		r.fail()
 		return "", true
 	}
-	s = strings.TrimLeft(s[1:], " ")
+	s = strings.TrimLeft(s[1:], " \n")
 	if s != "" && s[0] == closing {
 		return s[1:], true
 	}
@@ -183,11 +220,19 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 	if s[0] == '[' || s[0] == '{' {
 		return r.flow(s, depth)
 	}
+	if s[0] == '"' || s[0] == '\'' {
+		v, after, ok := flowQuoted(s)
+		rest := strings.TrimLeft(after, " \n")
+		if !ok || rest == "" || (rest[0] != ',' && rest[0] != closing) || !r.count() {
+			return r.fail(), ""
+		}
+		return v, rest
+	}
 	end := strings.IndexAny(s, ",[]{}:\"'?")
 	if end < 0 || (s[end] != ',' && s[end] != closing) {
 		return r.fail(), ""
 	}
-	text := strings.TrimRight(s[:end], " ")
+	text := strings.TrimRight(s[:end], " \n")
 	if text == "" || !r.count() {
 		return r.fail(), ""
 	}
@@ -196,6 +241,16 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 		return r.fail(), ""
 	}
 	return v, s[end:]
+}
+
+// flowQuoted reads the quoted scalar s starts with, as quoted does; one
+// that runs over a line break (which go-yaml folds) is left to go-yaml.
+func flowQuoted(s string) (v, after string, ok bool) {
+	v, after, ok = quoted(s)
+	if !ok || strings.IndexByte(s[:len(s)-len(after)], '\n') >= 0 {
+		return "", "", false
+	}
+	return v, after, true
 }
 
 // flowItems is at most how many items (or entries) the flow collection s

@@ -63,7 +63,18 @@ func (r *yamlReader) read() (map[string]any, bool) {
 	if first.text == "-" || strings.HasPrefix(first.text, "- ") {
 		return nil, false
 	}
-	m := r.mapping(first.indent, 0)
+	var m map[string]any
+	if first.text[0] == '{' {
+		// A document written as one flow mapping.
+		r.i++
+		v, _ := r.flowValue(first.text, first.indent-1, 0).(map[string]any)
+		if v == nil {
+			return nil, false
+		}
+		m = v
+	} else {
+		m = r.mapping(first.indent, 0)
+	}
 	if r.failed || r.i != len(r.lines) || r.ctx.Err() != nil {
 		return nil, false
 	}

@@ -87,7 +87,15 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a flow collection left open at the end is left to go-yaml", raw: "a: [b,\n  c,\n"},
 		{name: "a list item in a flow collection is left to go-yaml", raw: "a: [b,\n  - c]\n"},
 		{name: "a flow key whose colon is more than 1024 characters from its start is left to go-yaml", raw: "a: {" + strings.Repeat("k", 1010) + " : v}\n"},
-		{name: "quotes in flow collections are left to go-yaml", raw: "a: [\"b\", 'c']\n"},
+		{name: "quoted scalars in flow collections are read directly", fast: true, raw: "a: [\"b\", 'c', '', \"x, y]\", 'it''s']\nd: {\"\": INFO, 'e': \"1.20\", \"f\" : g, 'h', \"i\"}\n"},
+		{name: "quoted scalars in flow collections over lines are read directly", fast: true, raw: "a: {b: \"c\",\n  \"\": [\"d\",\n    'e'],\n  f: \"g: h\"}\n"},
+		{name: "a quoted scalar in a flow collection running over a line break is left to go-yaml", raw: "a: [\"b,\n  c\"]\n"},
+		{name: "a document written as one flow mapping is read directly", fast: true, raw: "{kind: Deployment, spec: {a: [1, \"2\"],\n  b: {}}}\n"},
+		{name: "a document written as one flow mapping over lines at column 0 is read directly", fast: true, raw: "{a: 1,\nb: 2}\n"},
+		{name: "a document written as one flow list is left to go-yaml", raw: "[a, b]\n"},
+		{name: "text after a document's flow mapping is left to go-yaml", raw: "{a: 1}\nb: 2\n"},
+		{name: "a quoted key in a flow mapping with its colon right after it is left to go-yaml", raw: "a: {\"b\":c}\n"},
+		{name: "text after a quoted scalar in a flow collection is left to go-yaml", raw: "a: [\"b\" c]\nd: {'e' f: g}\n"},
 		{name: "colons in flow lists are left to go-yaml", raw: "a: [b: c, d:e]\n"},
 		{name: "empty flow entries are left to go-yaml", raw: "a: [b,,c]\n"},
 		{name: "duplicate flow keys are left to go-yaml", raw: "a: {b: 1, b: 2}\n"},
@@ -318,6 +326,9 @@ func FuzzFastYAMLReader(f *testing.F) {
 	f.Add("# c\na: 1 # x\nb: # y\n  # z\n  c: d#e\n#\n  f: 'g' #h\n  i: \"j\"#k\nl:\n- m # n\n- # o\n  p: q\nr #s: t\nu: [v, # w\n  x]\n")
 	f.Add("\"\": INFO\n'a''b': c\n\"d: e\" : f\n'g'h: i\n\"j\"\n- 'k': l\n  \"m\":\n  - n\n'o':p\n")
 	f.Add("a: 'b''c'''\nd: '''\ne: ''''\nf: 'g''\n")
+	f.Add("{a: 1,\nb: [2,\n 3], \"\": x}\n")
+	f.Add("  {a: 1}\n")
+	f.Add("a: [\"b\", 'c''d', '',\n  \"e\" , {\"\": f, 'g':h, \"i\" }, [\"j\n  k\"]]\nl: {\"m\":n}\n")
 	for _, d := range benchdata.Corpus() {
 		f.Add(d.Text)
 	}
