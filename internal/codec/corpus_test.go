@@ -19,9 +19,7 @@ func TestCorpusTakesTheFastPaths(t *testing.T) {
 	slowReader := map[string]string{
 		"multiline.yaml": "block scalars (| and >)",
 	}
-	slowWriter := map[string]string{
-		"multiline.yaml": "strings with line breaks, which the emitter writes as block scalars",
-	}
+	slowWriter := map[string]string{}
 	for _, d := range benchdata.Corpus() {
 		t.Run(d.Name, func(t *testing.T) {
 			if strings.HasSuffix(d.Name, ".json") {

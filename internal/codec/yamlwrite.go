@@ -155,6 +155,12 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 			if !w.sequence(x, depth+1, indent, false) {
 				return false
 			}
+		case string:
+			w.values++
+			w.buf = append(w.buf, ": "...)
+			if !w.value(x, indent+2) {
+				return false
+			}
 		default:
 			w.values++
 			w.buf = append(w.buf, ": "...)
@@ -203,6 +209,11 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 			if !w.sequence(x, depth+1, indent+2, true) {
 				return false
 			}
+		case string:
+			w.values++
+			if !w.value(x, indent+2) {
+				return false
+			}
 		default:
 			w.values++
 			if !w.scalar(v) {
@@ -213,6 +224,54 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 		if len(w.buf) > w.limit {
 			return false
 		}
+	}
+	return true
+}
+
+// value writes a string value and its line break: a string of several
+// lines as the emitter's literal block scalar (content at column indent),
+// any other as str does.
+func (w *yamlWriter) value(s string, indent int) bool {
+	if strings.IndexByte(s, '\n') < 0 {
+		if !w.str(s) {
+			return false
+		}
+		w.buf = append(w.buf, '\n')
+		return true
+	}
+	// The emitter writes it as a literal block scalar when its analysis
+	// allows one; only what needs no indentation indicator and no "+"
+	// chomping is written here.
+	body, clip := strings.CutSuffix(s, "\n")
+	if body == "" || body[0] == ' ' || body[0] == '\n' || strings.HasSuffix(body, "\n") ||
+		strings.HasSuffix(s, " ") || strings.Contains(s, " \n") {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if c := body[i]; c != '\n' && (c < 0x20 || c > 0x7e) {
+			return false
+		}
+	}
+	if len(w.buf)+len(s)+(indent+1)*(strings.Count(s, "\n")+2) > w.limit {
+		return false
+	}
+	if clip {
+		w.buf = append(w.buf, "|\n"...)
+	} else {
+		w.buf = append(w.buf, "|-\n"...)
+	}
+	for body != "" {
+		line := body
+		if j := strings.IndexByte(body, '\n'); j >= 0 {
+			line, body = body[:j], body[j+1:]
+		} else {
+			body = ""
+		}
+		if line != "" {
+			w.indent(indent)
+			w.buf = append(w.buf, line...)
+		}
+		w.buf = append(w.buf, '\n')
 	}
 	return true
 }

@@ -41,7 +41,13 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 		{name: "inner spaces are plain", doc: `{"a":"two words","b":"a  b"}`, fast: true},
 		{name: "a key of 128 bytes is still a simple key", doc: `{"` + strings.Repeat("k", 128) + `":1}`, fast: true},
 		{name: "a key longer than 128 bytes is left to the emitter", doc: `{"` + strings.Repeat("k", 129) + `":1}`},
-		{name: "a string with a line break is left to the emitter", doc: `{"a":"x\ny"}`},
+		{name: "a string of several lines is a literal block scalar", doc: `{"a":"x\ny","b":"x\n\ny\n","c":{"d":["p\nq\n","r: s\n# t\n  u"],"e":[{"f":"g\nh"}]}}`, fast: true},
+		{name: "a string of several lines needing an indentation indicator is left to the emitter", doc: `{"a":" x\ny"}`},
+		{name: "a string of several lines ending in two line breaks is left to the emitter", doc: `{"a":"x\ny\n\n"}`},
+		{name: "a string of several lines with a space before a line break is left to the emitter", doc: `{"a":"x \ny"}`},
+		{name: "a string of several lines ending in a space is left to the emitter", doc: `{"a":"x\ny "}`},
+		{name: "a key with a line break is left to the emitter", doc: `{"x\ny":1}`},
+		{name: "a string of several lines with a tab is left to the emitter", doc: `{"a":"x\n\ty"}`},
 		{name: "a string with a colon and a space is single-quoted", doc: `{"a":"x: y","pipeline.name":"orders enrichment: v3"}`, fast: true},
 		{name: "a string ending in a colon is single-quoted", doc: `{"a":"x:"}`, fast: true},
 		{name: "a string with a hash after a space is single-quoted", doc: `{"a":"x #y"}`, fast: true},
@@ -300,6 +306,7 @@ func FuzzFastYAMLWriter(f *testing.F) {
 	f.Add(`{"a":"+1","b":".5","c":"0o17","d":"1_000","e":"._5","f":"-0","g":"2001-12-14","h":"1:20","i":"nULL","j":"Yes","k":"<<","l":"a :b","m":"a- b","n":"a~","o":"/:","p":"---","q":"a ---","r":"=","s":"a  b"}`)
 	f.Add(`{"` + strings.Repeat("k", 128) + `":"` + strings.Repeat("word ", 40) + `end","` + strings.Repeat("1", 127) + `":[-0,1E400,0.000,-0.0e-0,1e+10]}`)
 	f.Add(`{"\u0085":"a\u2028b","\ufeffx":"\u00e9","t":"a\tb","q":"a\"b","s":"a'b"}`)
+	f.Add(`{"a":"x\ny","b":"x\n\ny\n","c":[" x\n","x\n\n","x \ny","\nx","x\n ","p\n  q"],"d":{"e":"1G","f":"-XX:+UseG1GC","g":"x: y","h":"'q'","i":"#x","j":"x #y","k":"1e5m","l":"0x1g"}}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		doc, err := Decode(context.Background(), raw)
 		if err != nil {
