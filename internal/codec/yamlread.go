@@ -29,10 +29,13 @@ type yamlLine struct {
 	// previous line: a flow collection continued past it is left to
 	// go-yaml.
 	afterComment bool
+	// next is where the line after it starts in the document.
+	next int
 }
 
 type yamlReader struct {
 	ctx   context.Context
+	raw   string
 	lines []yamlLine
 	// marks is what yamlShape counts of a document split accepts.
 	marks  int
@@ -104,6 +107,7 @@ func (r *yamlReader) split(raw string) bool {
 		}
 	}
 	r.marks = marks
+	r.raw = raw
 	r.lines = make([]yamlLine, 0, breaks+1)
 	comment := false
 	for len(raw) > 0 {
@@ -132,7 +136,7 @@ func (r *yamlReader) split(raw string) bool {
 		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
 			return false
 		}
-		r.lines = append(r.lines, yamlLine{indent: indent, text: text, afterComment: comment})
+		r.lines = append(r.lines, yamlLine{indent: indent, text: text, afterComment: comment, next: len(r.raw) - len(raw)})
 		comment = false
 	}
 	return true
@@ -216,6 +220,15 @@ func (r *yamlReader) mapping(indent, depth int) map[string]any {
 			out[k] = r.flowValue(rest, indent, depth+1)
 			continue
 		}
+		if rest != "" && (rest[0] == '|' || rest[0] == '>') {
+			v, ok := r.blockScalar(rest, indent)
+			if !ok || !r.count() {
+				r.fail()
+				break
+			}
+			out[k] = v
+			continue
+		}
 		if rest != "" {
 			v, ok := scalarValue(rest)
 			if !ok || !r.count() {
@@ -279,7 +292,7 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		if _, _, isKey := splitKey(content); isKey {
 			// "- key: value": a mapping whose first key is on the dash's
 			// line and whose other keys line up under it.
-			r.lines[r.i] = yamlLine{indent: column, text: content}
+			r.lines[r.i].indent, r.lines[r.i].text = column, content
 			out = append(out, r.mapping(column, depth+1))
 			continue
 		}
@@ -292,6 +305,105 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		out = append(out, v)
 	}
 	return out
+}
+
+// blockScalar reads the block scalar whose header (| |- > >-) ends the
+// line before r.i, the value of a key at column indent, from the document's
+// raw lines (split dropped blank and comment lines, which are its text
+// here). Indentation indicators, "+" chomping, comments after the header,
+// blank lines before the first line, lines more indented than the first
+// in a folded scalar, and trailing spaces in a folded scalar are left to
+// go-yaml.
+func (r *yamlReader) blockScalar(header string, indent int) (string, bool) {
+	literal := header[0] == '|'
+	strip := false
+	switch header[1:] {
+	case "":
+	case "-":
+		strip = true
+	default:
+		return "", false
+	}
+	start := r.lines[r.i-1].next
+	rest := r.raw[start:]
+	var lines []string
+	content := -1
+	// broken says the last line of text ended in a line break, which clip
+	// chomping keeps.
+	broken := false
+	end := start
+	for rest != "" {
+		line := rest
+		j := strings.IndexByte(rest, '\n')
+		if j >= 0 {
+			line = rest[:j]
+		}
+		n := 0
+		for n < len(line) && line[n] == ' ' {
+			n++
+		}
+		if n == len(line) {
+			// A blank line: text unless the scalar ends before a
+			// less indented line.
+			if content < 0 || n > content {
+				return "", false
+			}
+			lines = append(lines, "")
+		} else {
+			if content < 0 {
+				if n <= indent {
+					return "", false // an empty scalar
+				}
+				content = n
+			}
+			if n < content {
+				break
+			}
+			text := line[content:]
+			if !literal && (text[0] == ' ' || strings.HasSuffix(text, " ")) {
+				return "", false
+			}
+			lines = append(lines, text)
+			broken = j >= 0
+		}
+		if j < 0 {
+			rest, end = "", len(r.raw)
+			break
+		}
+		rest, end = rest[j+1:], end+j+1
+	}
+	if content < 0 {
+		return "", false
+	}
+	// Trailing blank lines are chomped: clip keeps one line break,
+	// strip none.
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	// The lines split kept that lie inside the scalar are its text.
+	for r.i < len(r.lines) && r.lines[r.i].next <= end {
+		r.i++
+	}
+	var b strings.Builder
+	for i, l := range lines {
+		switch {
+		case i == 0:
+		case literal:
+			b.WriteByte('\n')
+		case l == "":
+			b.WriteByte('\n')
+			continue
+		case lines[i-1] == "":
+			// Blank lines between two lines became line breaks.
+		default:
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	if !strip && broken {
+		b.WriteByte('\n')
+	}
+	return b.String(), true
 }
 
 // splitKey splits "key: value" or "key:" at the ": " (or final ":") where

@@ -103,7 +103,14 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "unclosed flow collections are left to go-yaml", raw: "a: [b, [c]\n"},
 		{name: "a flow collection followed by text is left to go-yaml", raw: "a: [b] c\n"},
 		{name: "a flow key is left to go-yaml", raw: "[a]: b\n"},
-		{name: "block scalars are left to go-yaml", raw: "a: |\n  x\n"},
+		{name: "literal block scalars are read directly", fast: true, raw: "a: |\n  x\n   y # z\n\n  #w\nb: |-\n    p\n\n    q:\n\n\nc:\n- d: |\n    e\n  f: 1\n"},
+		{name: "folded block scalars are read directly", fast: true, raw: "a: >\n  x\n  y\n\n  z\n\n\n  w\nb: >-\n  p\n  q\n"},
+		{name: "a block scalar at the end of a document without a line break is read directly", fast: true, raw: "a: |\n  x"},
+		{name: "block scalars with an indentation indicator or keep chomping are left to go-yaml", raw: "a: |2\n   x\nb: |+\n  y\n"},
+		{name: "a comment after a block scalar's header is left to go-yaml", raw: "a: | # c\n  x\n"},
+		{name: "a folded block scalar with a more indented line is left to go-yaml", raw: "a: >\n  x\n   y\n  z\n"},
+		{name: "an empty block scalar is left to go-yaml", raw: "a: |\nb: 1\n"},
+		{name: "a block scalar after a dash is left to go-yaml", raw: "a:\n- |\n  x\n"},
 		{name: "multi-line plain scalars are left to go-yaml", raw: "a: x\n  y\n"},
 		{name: "anchors and aliases are left to go-yaml", raw: "a: &x 1\nb: *x\n"},
 		{name: "tags are left to go-yaml", raw: "a: !!str 1\n"},
@@ -328,6 +335,7 @@ func FuzzFastYAMLReader(f *testing.F) {
 	f.Add("a: 'b''c'''\nd: '''\ne: ''''\nf: 'g''\n")
 	f.Add("{a: 1,\nb: [2,\n 3], \"\": x}\n")
 	f.Add("  {a: 1}\n")
+	f.Add("a: |\n  x\n   y # z\n\n  #w\nb: >-\n    p\n    q\n\n\n    r\n\nc:\n- d: |\n    e\n  f: >\n   g\n    h\n i: |-\n  j\n  \n")
 	f.Add("a: [\"b\", 'c''d', '',\n  \"e\" , {\"\": f, 'g':h, \"i\" }, [\"j\n  k\"]]\nl: {\"m\":n}\n")
 	for _, d := range benchdata.Corpus() {
 		f.Add(d.Text)
