@@ -3,11 +3,12 @@ package codec
 import "strings"
 
 // The direct reader's flow collections: a list or mapping written after
-// "key: " or "- " ([a, b], {k: v, n: [1]}), closed on its line or on
-// lines after it (flowLines), holding plain scalars and further flow
-// collections. Anything else inside
-// (quotes, a colon but the ": " after a key, an empty entry, an indicator
-// at a scalar's start) makes the reader give up, and go-yaml reads the
+// "key: " or "- " ([a, b], {k: v, n: [1]}), or as the whole document,
+// closed on its line or on lines after it (flowLines), holding plain and
+// one-line quoted scalars and further flow collections. Anything else
+// inside (comments, a colon but the ": " after a key, an empty entry, an
+// indicator at a scalar's start, "?", which ends a plain scalar for
+// go-yaml) makes the reader give up, and go-yaml reads the
 // document. It exists because go-yaml's node tree costs about 250 bytes a
 // value: reading a 38.6 KB flow list of one-letter items cost 5 MiB.
 

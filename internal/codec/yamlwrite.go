@@ -9,13 +9,16 @@ import (
 
 // A direct YAML writer for the trees real deployments are made of: it
 // writes, byte for byte, what encodeYAML (go-yaml v3's emitter) writes, for
-// trees whose keys and strings need no more than plain style or simple
-// double quotes. Anything else (line breaks, non-ASCII text, indicator
-// characters, strings go-yaml might read as numbers or timestamps, long
-// keys) makes it give up, and encodeYAML writes the whole document. It
-// exists because building a node per value and running the emitter was
-// about a third of a deployment create's allocations; TestFastYAMLWriterIsTheEmitter
-// and FuzzFastYAMLWriter hold it to the emitter's output.
+// trees whose keys and strings are printable ASCII the emitter writes
+// plain, single-quoted, simply double-quoted, or (strings of several
+// lines) as a literal block scalar. Anything else (non-ASCII text, tabs,
+// strings go-yaml v3 might read as numbers or timestamps, block scalars
+// needing an indentation indicator or keep chomping, long keys) makes it
+// give up, and encodeYAML writes the whole document. It exists because
+// building a node per value and running the emitter was about a third of
+// a deployment create's allocations; TestFastYAMLWriterIsTheEmitter,
+// TestCorpusTakesTheFastPaths and FuzzFastYAMLWriter hold it to the
+// emitter's output.
 
 // maxFastYAML is the most the direct writer writes before it leaves the
 // document to the emitter: real deployments are a few KiB, and giving up
