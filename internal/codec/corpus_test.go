@@ -58,3 +58,41 @@ func TestCorpusTakesTheFastPaths(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkCorpus reads and writes back each YAML document of the corpus
+// as a deployment create does (Decode, then EncodeSized), and, for
+// comparison, through go-yaml alone (its parser and the converter, then
+// the emitter): the gap is what a document leaving the direct paths costs.
+func BenchmarkCorpus(b *testing.B) {
+	ctx := context.Background()
+	for _, d := range benchdata.Corpus() {
+		if strings.HasSuffix(d.Name, ".json") {
+			continue
+		}
+		b.Run(d.Name+"/direct", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				doc, err := Decode(ctx, d.Text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := EncodeSized(ctx, doc.Tree, doc.Format, false, false, len(d.Text)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(d.Name+"/go-yaml", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				tree, err := parsed(d.Text)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w := &cappedWriter{ctx: ctx, limit: MaxDocumentBytes}
+				if err := encodeYAML(w, tree); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

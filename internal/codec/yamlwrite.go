@@ -410,8 +410,12 @@ func plainString(s string) int {
 
 // hasWordLetter reports whether s holds a letter that cannot be part of a
 // number or timestamp go-yaml v3 resolves: not a hex digit, not x, o
-// (0x, 0o), t or z (timestamps).
+// (0x, 0o), t or z (timestamps); or two dots, which none of those hold
+// (versions such as 1.20.0).
 func hasWordLetter(s string) bool {
+	if strings.Count(s, ".") >= 2 {
+		return true
+	}
 	for i := 0; i < len(s); i++ {
 		c := s[i] | 0x20 // lower case for letters
 		if c >= 'g' && c <= 'w' && c != 'o' && c != 't' || c == 'y' {
