@@ -59,16 +59,13 @@ func TestCorpusTakesTheFastPaths(t *testing.T) {
 	}
 }
 
-// BenchmarkCorpus reads and writes back each YAML document of the corpus
-// as a deployment create does (Decode, then EncodeSized), and, for
-// comparison, through go-yaml alone (its parser and the converter, then
-// the emitter): the gap is what a document leaving the direct paths costs.
+// BenchmarkCorpus reads and writes back each document of the corpus as a
+// deployment create does (Decode, then EncodeSized), and, for comparison,
+// each YAML document through go-yaml alone (its parser and the converter,
+// then the emitter): the gap is what leaving the direct paths costs.
 func BenchmarkCorpus(b *testing.B) {
 	ctx := context.Background()
 	for _, d := range benchdata.Corpus() {
-		if strings.HasSuffix(d.Name, ".json") {
-			continue
-		}
 		b.Run(d.Name+"/direct", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
@@ -81,6 +78,9 @@ func BenchmarkCorpus(b *testing.B) {
 				}
 			}
 		})
+		if strings.HasSuffix(d.Name, ".json") {
+			continue // JSON never takes go-yaml
+		}
 		b.Run(d.Name+"/go-yaml", func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
