@@ -210,6 +210,13 @@ func runLoad(ctx context.Context, o *options) error {
 		}
 	}
 
+	var corpus []corpusRow
+	if o.corpusDuration > 0 {
+		if corpus, err = runCorpus(ctx, o, a, b); err != nil {
+			return err
+		}
+	}
+
 	if o.profile {
 		if err := captureProfiles(ctx, e.profiling, o.out, func(d time.Duration) error {
 			_, err := closedLoop(ctx, b, body, o.concurrency, d)
@@ -251,6 +258,12 @@ func runLoad(ctx context.Context, o *options) error {
 			if s.overloaded || s.failed > 0 {
 				overloaded = " [some fixed-rate runs were overloaded: that ratio does not mean much]"
 			}
+		}
+	}
+	if len(corpus) > 0 {
+		fmt.Printf("\n  corpus (throughput at %d concurrent and p99 at %d req/s, bare / flinkgate; goals ≥ 0.60 and ≤ 2.00):\n", o.concurrency, o.rate)
+		for _, r := range corpus {
+			fmt.Printf("  %-28s %s\n", r.name, r.line())
 		}
 	}
 	fmt.Printf("\nratio b/a: throughput %.2f (goal ≥ 0.80); p99 at %d req/s %.2f (goal ≤ 2.00)%s",

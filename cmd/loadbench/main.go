@@ -42,6 +42,7 @@ type options struct {
 	bin, flinkgate, out string
 	rounds              int
 	duration, warmup    time.Duration
+	corpusDuration      time.Duration
 	concurrency, rate   int
 	apiCreates          int
 	profile             bool
@@ -56,6 +57,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.StringVar(&o.out, "out", "bench-out", "directory for the CPU and heap profiles")
 	fs.IntVar(&o.rounds, "rounds", 3, "alternations a→b per measurement")
 	fs.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measurement")
+	fs.DurationVar(&o.corpusDuration, "corpus-duration", 2*time.Second, "length of each measurement of each corpus document (internal/benchdata's corpus; 0: skip the corpus)")
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before the first round, per server")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (each on its own kept-alive HTTP/1.1 connection) in the throughput measurement")
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second in the fixed-rate measurement")
@@ -73,6 +75,9 @@ func parseFlags(args []string) (*options, error) {
 	}
 	if o.rounds < 1 || o.concurrency < 1 || o.rate < 1 || o.duration <= 0 {
 		return nil, errors.New("--rounds, --concurrency, --rate and --duration must be positive")
+	}
+	if o.corpusDuration < 0 {
+		return nil, errors.New("--corpus-duration must not be negative")
 	}
 	for _, f := range strings.Split(*scale, ",") {
 		if f = strings.TrimSpace(f); f == "" {

@@ -24,13 +24,18 @@ const (
 
 // deploymentConfigMap is the deployment as kubectl apply would send it.
 func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
+	return deploymentConfigMapOf(namespace, name, benchdata.DeploymentDocument)
+}
+
+// deploymentConfigMapOf is deploymentConfigMap holding document.
+func deploymentConfigMapOf(namespace, name, document string) *corev1.ConfigMap {
 	cm := &corev1.ConfigMap{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
 		ObjectMeta: metav1.ObjectMeta{
 			Name: name, Namespace: namespace,
 			Labels: map[string]string{kindLabel: "Deployment", "app.kubernetes.io/part-of": "flink-bench"},
 		},
-		Data: map[string]string{"resource.yaml": benchdata.DeploymentDocument},
+		Data: map[string]string{"resource.yaml": document},
 	}
 	return cm
 }
@@ -38,7 +43,12 @@ func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
 // reviewBody is the AdmissionReview of a deployment CREATE, shaped like the
 // API server's: kubectl's last-applied annotation makes it ~1.7 KB.
 func reviewBody(namespace string) ([]byte, error) {
-	cm := deploymentConfigMap(namespace, deploymentName)
+	return reviewBodyOf(namespace, benchdata.DeploymentDocument)
+}
+
+// reviewBodyOf is reviewBody for a deployment holding document.
+func reviewBodyOf(namespace, document string) ([]byte, error) {
+	cm := deploymentConfigMapOf(namespace, deploymentName, document)
 	applied, err := json.Marshal(cm)
 	if err != nil {
 		return nil, fmt.Errorf("marshal last-applied configuration: %w", err)

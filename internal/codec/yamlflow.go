@@ -3,11 +3,12 @@ package codec
 import "strings"
 
 // The direct reader's flow collections: a list or mapping written after
-// "key: " or "- " ([a, b], {k: v, n: [1]}), closed on its line or on
-// lines after it (flowLines), holding plain scalars and further flow
-// collections. Anything else inside
-// (quotes, a colon but the ": " after a key, an empty entry, an indicator
-// at a scalar's start) makes the reader give up, and go-yaml reads the
+// "key: " or "- " ([a, b], {k: v, n: [1]}), or as the whole document,
+// closed on its line or on lines after it (flowLines), holding plain and
+// one-line quoted scalars and further flow collections. Anything else
+// inside (comments, a colon but the ": " after a key, an empty entry, an
+// indicator at a scalar's start, "?", which ends a plain scalar for
+// go-yaml) makes the reader give up, and go-yaml reads the
 // document. It exists because go-yaml's node tree costs about 250 bytes a
 // value: reading a 38.6 KB flow list of one-letter items cost 5 MiB.
 
@@ -16,7 +17,8 @@ import "strings"
 // (see flowLines).
 func (r *yamlReader) flowValue(s string, indent, depth int) any {
 	s, ok := r.flowLines(s, indent)
-	if !ok {
+	if !ok || strings.IndexByte(s, '#') >= 0 {
+		// Comments in and after flow collections are left to go-yaml.
 		return r.fail()
 	}
 	v, rest := r.flow(s, depth)
@@ -40,12 +42,12 @@ func (r *yamlReader) flowLines(s string, indent int) (string, bool) {
 	b.WriteString(s)
 	for open > 0 {
 		last := s[len(s)-1]
-		if r.i >= len(r.lines) || r.lines[r.i].indent <= indent || (last != ',' && last != '[' && last != '{') {
+		if r.i >= len(r.lines) || r.lines[r.i].indent <= indent || r.lines[r.i].afterComment || (last != ',' && last != '[' && last != '{') {
 			return "", false
 		}
 		s = r.lines[r.i].text
 		r.i++
-		b.WriteByte(' ')
+		b.WriteByte('\n')
 		b.WriteString(s)
 		open = openBrackets(s, open)
 	}
@@ -72,9 +74,9 @@ func (r *yamlReader) flow(s string, depth int) (any, string) {
 		return r.fail(), ""
 	}
 	if s[0] == '[' {
-		return r.flowList(strings.TrimLeft(s[1:], " "), depth)
+		return r.flowList(strings.TrimLeft(s[1:], " \n"), depth)
 	}
-	return r.flowMapping(strings.TrimLeft(s[1:], " "), depth)
+	return r.flowMapping(strings.TrimLeft(s[1:], " \n"), depth)
 }
 
 // flowList reads a flow list's items, s starting after its "[". The list
@@ -108,11 +110,49 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 	}
 	out := make(map[string]any, flowItems(s))
 	for !r.failed {
-		end := strings.IndexAny(s, ":,[]{}\"'")
+		if s[0] == '"' || s[0] == '\'' {
+			// A quoted key: its colon must follow it with a space, as in
+			// block style; {"a":1} is left to go-yaml.
+			k, after, ok := flowQuoted(s)
+			if _, dup := out[k]; !ok || dup || len(s)-len(after) > maxFastKey || !r.count() {
+				break
+			}
+			after = strings.TrimLeft(after, " \n")
+			var v any
+			switch {
+			case strings.HasPrefix(after, ": "):
+				s = strings.TrimLeft(after[2:], " \n")
+				if s == "" || s[0] == ',' || s[0] == '}' {
+					if !r.count() {
+						return r.fail(), ""
+					}
+					break // a null value
+				}
+				v, s = r.flowNode(s, depth+1, '}')
+			case after != "" && (after[0] == ',' || after[0] == '}'):
+				if !r.count() {
+					return r.fail(), ""
+				}
+				s = after
+			default:
+				return r.fail(), ""
+			}
+			if r.failed {
+				break
+			}
+			out[k] = v
+			var last bool
+			if s, last = r.flowNext(s, '}'); last {
+				return out, s
+			}
+			continue
+		}
+		// go-yaml ends a plain scalar in a flow collection at "?" too.
+		end := strings.IndexAny(s, ":,[]{}\"'?")
 		if end < 0 || end > maxFastKey || !r.count() {
 			break // go-yaml refuses a key whose colon is far from its start
 		}
-		k, ok := plainKey(strings.TrimRight(s[:end], " "))
+		k, ok := plainKey(strings.TrimRight(s[:end], " \n"))
 		if _, dup := out[k]; !ok || dup {
 			break
 		}
@@ -122,7 +162,7 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 			if !strings.HasPrefix(s[end+1:], " ") {
 				return r.fail(), ""
 			}
-			s = strings.TrimLeft(s[end+1:], " ")
+			s = strings.TrimLeft(s[end+1:], " \n")
 			if s == "" || s[0] == ',' || s[0] == '}' {
 				if !r.count() {
 					return r.fail(), ""
@@ -154,7 +194,7 @@ func (r *yamlReader) flowMapping(s string, depth int) (any, string) {
 // s after it), or a comma and the next entry, or a comma and the closing
 // bracket.
 func (r *yamlReader) flowNext(s string, closing byte) (rest string, end bool) {
-	s = strings.TrimLeft(s, " ")
+	s = strings.TrimLeft(s, " \n")
 	switch {
 	case s == "":
 		r.fail()
@@ -165,7 +205,7 @@ func (r *yamlReader) flowNext(s string, closing byte) (rest string, end bool) {
 		r.fail()
 		return "", true
 	}
-	s = strings.TrimLeft(s[1:], " ")
+	s = strings.TrimLeft(s[1:], " \n")
 	if s != "" && s[0] == closing {
 		return s[1:], true
 	}
@@ -181,11 +221,19 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 	if s[0] == '[' || s[0] == '{' {
 		return r.flow(s, depth)
 	}
-	end := strings.IndexAny(s, ",[]{}:\"'")
+	if s[0] == '"' || s[0] == '\'' {
+		v, after, ok := flowQuoted(s)
+		rest := strings.TrimLeft(after, " \n")
+		if !ok || rest == "" || (rest[0] != ',' && rest[0] != closing) || !r.count() {
+			return r.fail(), ""
+		}
+		return v, rest
+	}
+	end := strings.IndexAny(s, ",[]{}:\"'?")
 	if end < 0 || (s[end] != ',' && s[end] != closing) {
 		return r.fail(), ""
 	}
-	text := strings.TrimRight(s[:end], " ")
+	text := strings.TrimRight(s[:end], " \n")
 	if text == "" || !r.count() {
 		return r.fail(), ""
 	}
@@ -194,6 +242,16 @@ func (r *yamlReader) flowNode(s string, depth int, closing byte) (any, string) {
 		return r.fail(), ""
 	}
 	return v, s[end:]
+}
+
+// flowQuoted reads the quoted scalar s starts with, as quoted does; one
+// that runs over a line break (which go-yaml folds) is left to go-yaml.
+func flowQuoted(s string) (v, after string, ok bool) {
+	v, after, ok = quoted(s)
+	if !ok || strings.IndexByte(s[:len(s)-len(after)], '\n') >= 0 {
+		return "", "", false
+	}
+	return v, after, true
 }
 
 // flowItems is at most how many items (or entries) the flow collection s

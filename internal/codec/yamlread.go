@@ -7,15 +7,18 @@ import (
 )
 
 // A direct YAML reader for the documents kubectl users write: block
-// mappings and lists, plain scalars, quoted strings without escapes on
-// one line, and flow collections of plain scalars (yamlflow.go). For those it builds the tree decodeYAML builds (the same
-// scalar rules, resolvePlain and key, decide every value); anything else
-// (comments, other flow collections, anchors, tags, block and multi-line scalars,
-// escapes, tabs, non-ASCII text, duplicate keys, directives and document
-// markers, anything beyond the bounds) makes it give up, and go-yaml reads
-// the document, with its error messages. It exists because go-yaml's node
-// tree was about 40 % of a deployment create's allocations;
-// TestFastYAMLReaderIsTheParser and FuzzFastYAMLReader hold it to
+// mappings and lists, plain scalars, quoted keys and values without escapes
+// on one line, comments, literal and folded block scalars after a key, and
+// flow collections (yamlflow.go). For those it builds the tree decodeYAML
+// builds (the same scalar rules, resolvePlain and key, decide every
+// value); anything else (anchors, tags, multi-line plain and quoted
+// scalars, escapes, tabs, non-ASCII text, duplicate keys, directives and
+// document markers, anything beyond the bounds) makes it give up, and
+// go-yaml reads the document, with its error messages. It exists because
+// go-yaml's node tree was about 40 % of a deployment create's
+// allocations, and a realistic deployment left for go-yaml ran at 0.18x
+// the bare server (issue 24); TestFastYAMLReaderIsTheParser,
+// TestCorpusTakesTheFastPaths and FuzzFastYAMLReader hold it to
 // decodeYAML's result.
 
 // maxFastKey is below go-yaml's longest simple key (its colon at most 1024
@@ -25,10 +28,17 @@ const maxFastKey = 1000
 type yamlLine struct {
 	indent int
 	text   string // after the indentation, without trailing spaces
+	// afterComment says a comment line came before this one, after the
+	// previous line: a flow collection continued past it is left to
+	// go-yaml.
+	afterComment bool
+	// next is where the line after it starts in the document.
+	next int
 }
 
 type yamlReader struct {
 	ctx   context.Context
+	raw   string
 	lines []yamlLine
 	// marks is what yamlShape counts of a document split accepts.
 	marks  int
@@ -59,7 +69,18 @@ func (r *yamlReader) read() (map[string]any, bool) {
 	if first.text == "-" || strings.HasPrefix(first.text, "- ") {
 		return nil, false
 	}
-	m := r.mapping(first.indent, 0)
+	var m map[string]any
+	if first.text[0] == '{' {
+		// A document written as one flow mapping.
+		r.i++
+		v, _ := r.flowValue(first.text, first.indent-1, 0).(map[string]any)
+		if v == nil {
+			return nil, false
+		}
+		m = v
+	} else {
+		m = r.mapping(first.indent, 0)
+	}
 	if r.failed || r.i != len(r.lines) || r.ctx.Err() != nil {
 		return nil, false
 	}
@@ -89,7 +110,9 @@ func (r *yamlReader) split(raw string) bool {
 		}
 	}
 	r.marks = marks
+	r.raw = raw
 	r.lines = make([]yamlLine, 0, breaks+1)
+	comment := false
 	for len(raw) > 0 {
 		line := raw
 		if j := strings.IndexByte(raw, '\n'); j >= 0 {
@@ -109,10 +132,15 @@ func (r *yamlReader) split(raw string) bool {
 		if text == "" {
 			continue
 		}
+		if text[0] == '#' {
+			comment = true
+			continue
+		}
 		if strings.HasPrefix(text, "---") || strings.HasPrefix(text, "...") {
 			return false
 		}
-		r.lines = append(r.lines, yamlLine{indent: indent, text: text})
+		r.lines = append(r.lines, yamlLine{indent: indent, text: text, afterComment: comment, next: len(r.raw) - len(raw)})
+		comment = false
 	}
 	return true
 }
@@ -123,7 +151,7 @@ const (
 	splitBreak
 	splitMark      // , : [ and {
 	splitIndicator // - and ?, marks when a space or the end follows
-	splitRefused   // tabs, carriage returns, controls, non-ASCII, # \
+	splitRefused   // tabs, carriage returns, controls, non-ASCII, \
 )
 
 var splitClass = func() (t [256]byte) {
@@ -135,7 +163,7 @@ var splitClass = func() (t [256]byte) {
 			t[c] = splitMark
 		case c == '-', c == '?':
 			t[c] = splitIndicator
-		case c < 0x20, c >= 0x7f, c == '#', c == '\\':
+		case c < 0x20, c >= 0x7f, c == '\\':
 			t[c] = splitRefused
 		}
 	}
@@ -178,19 +206,30 @@ func (r *yamlReader) mapping(indent, depth int) map[string]any {
 			r.fail()
 			break
 		}
-		ks, rest, ok := splitKey(l.text)
+		k, rest, ok := splitKey(l.text)
 		if !ok || !r.count() {
 			r.fail()
 			break
 		}
-		k, ok := plainKey(ks)
-		if _, dup := out[k]; !ok || dup {
+		if _, dup := out[k]; dup {
 			r.fail()
 			break
 		}
 		r.i++
+		if rest != "" && rest[0] == '#' {
+			rest = "" // "key: # comment"
+		}
 		if rest != "" && (rest[0] == '[' || rest[0] == '{') {
 			out[k] = r.flowValue(rest, indent, depth+1)
+			continue
+		}
+		if rest != "" && (rest[0] == '|' || rest[0] == '>') {
+			v, ok := r.blockScalar(rest, indent)
+			if !ok || !r.count() {
+				r.fail()
+				break
+			}
+			out[k] = v
 			continue
 		}
 		if rest != "" {
@@ -244,7 +283,7 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		}
 		content := strings.TrimLeft(l.text[2:], " ")
 		column := indent + len(l.text) - len(content)
-		if content == "-" || strings.HasPrefix(content, "- ") {
+		if content == "-" || strings.HasPrefix(content, "- ") || content[0] == '#' {
 			r.fail()
 			break
 		}
@@ -256,7 +295,7 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 		if _, _, isKey := splitKey(content); isKey {
 			// "- key: value": a mapping whose first key is on the dash's
 			// line and whose other keys line up under it.
-			r.lines[r.i] = yamlLine{indent: column, text: content}
+			r.lines[r.i].indent, r.lines[r.i].text = column, content
 			out = append(out, r.mapping(column, depth+1))
 			continue
 		}
@@ -271,10 +310,124 @@ func (r *yamlReader) sequence(indent, depth int) []any {
 	return out
 }
 
-// splitKey splits "key: value" or "key:" at the first ": " (or final ":"),
-// where go-yaml's plain key ends; quoted keys are left to go-yaml.
+// blockScalar reads the block scalar whose header (| |- > >-) ends the
+// line before r.i, the value of a key at column indent, from the document's
+// raw lines (split dropped blank and comment lines, which are its text
+// here). Indentation indicators, "+" chomping, comments after the header,
+// blank lines before the first line, lines more indented than the first
+// in a folded scalar, and trailing spaces in a folded scalar are left to
+// go-yaml.
+func (r *yamlReader) blockScalar(header string, indent int) (string, bool) {
+	literal := header[0] == '|'
+	strip := false
+	switch header[1:] {
+	case "":
+	case "-":
+		strip = true
+	default:
+		return "", false
+	}
+	start := r.lines[r.i-1].next
+	rest := r.raw[start:]
+	var lines []string
+	content := -1
+	// broken says the last line of text ended in a line break, which clip
+	// chomping keeps.
+	broken := false
+	end := start
+	for rest != "" {
+		line := rest
+		j := strings.IndexByte(rest, '\n')
+		if j >= 0 {
+			line = rest[:j]
+		}
+		n := 0
+		for n < len(line) && line[n] == ' ' {
+			n++
+		}
+		if n == len(line) {
+			// A blank line: text unless the scalar ends before a
+			// less indented line.
+			if content < 0 || n > content {
+				return "", false
+			}
+			lines = append(lines, "")
+		} else {
+			if content < 0 {
+				if n <= indent {
+					return "", false // an empty scalar
+				}
+				content = n
+			}
+			if n < content {
+				break
+			}
+			text := line[content:]
+			if !literal && (text[0] == ' ' || strings.HasSuffix(text, " ")) {
+				return "", false
+			}
+			lines = append(lines, text)
+			broken = j >= 0
+		}
+		if j < 0 {
+			rest, end = "", len(r.raw)
+			break
+		}
+		rest, end = rest[j+1:], end+j+1
+	}
+	if content < 0 {
+		return "", false
+	}
+	// Trailing blank lines are chomped: clip keeps one line break,
+	// strip none.
+	for len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	// The lines split kept that lie inside the scalar are its text.
+	for r.i < len(r.lines) && r.lines[r.i].next <= end {
+		r.i++
+	}
+	var b strings.Builder
+	for i, l := range lines {
+		switch {
+		case i == 0:
+		case literal:
+			b.WriteByte('\n')
+		case l == "":
+			b.WriteByte('\n')
+			continue
+		case lines[i-1] == "":
+			// Blank lines between two lines became line breaks.
+		default:
+			b.WriteByte(' ')
+		}
+		b.WriteString(l)
+	}
+	if !strip && broken {
+		b.WriteByte('\n')
+	}
+	return b.String(), true
+}
+
+// splitKey splits "key: value" or "key:" at the ": " (or final ":") where
+// go-yaml's key ends, and turns the key into the string yamlConverter.key
+// makes of it. A key may be plain or quoted on one line.
 func splitKey(text string) (key, rest string, ok bool) {
-	if text == "" || text[0] == '"' || text[0] == '\'' {
+	if text == "" {
+		return "", "", false
+	}
+	if text[0] == '"' || text[0] == '\'' {
+		k, after, ok := quoted(text)
+		if !ok || len(text)-len(after) > maxFastKey {
+			return "", "", false
+		}
+		after = strings.TrimLeft(after, " ")
+		switch {
+		case after == ":":
+			return k, "", true
+		case strings.HasPrefix(after, ": "):
+			return k, strings.TrimLeft(after[2:], " "), true
+		}
 		return "", "", false
 	}
 	j := strings.Index(text, ": ")
@@ -291,7 +444,53 @@ func splitKey(text string) (key, rest string, ok bool) {
 		// from its start, spaces before the colon included.
 		return "", "", false
 	}
-	return strings.TrimRight(text[:j], " "), rest, true
+	ks := strings.TrimRight(text[:j], " ")
+	if strings.Contains(ks, " #") {
+		return "", "", false // a comment starts inside it
+	}
+	key, ok = plainKey(ks)
+	return key, rest, ok
+}
+
+// quoted reads the quoted scalar s starts with, on one line, and returns
+// its value and what follows the closing quote. Escapes are refused by
+// split; in single quotes, ” is a quote.
+func quoted(s string) (v, after string, ok bool) {
+	q := s[0]
+	if q == '"' {
+		j := strings.IndexByte(s[1:], '"')
+		if j < 0 {
+			return "", "", false
+		}
+		return s[1 : 1+j], s[2+j:], true
+	}
+	var b []byte
+	for i := 1; i < len(s); i++ {
+		if s[i] != '\'' {
+			continue
+		}
+		if i+1 < len(s) && s[i+1] == '\'' {
+			if b == nil {
+				b = make([]byte, 0, len(s))
+				b = append(b, s[1:i+1]...)
+			} else {
+				b = append(b, '\'')
+			}
+			// Copy up to the next quote on the next turns.
+			j := strings.IndexByte(s[i+2:], '\'')
+			if j < 0 {
+				return "", "", false
+			}
+			b = append(b, s[i+2:i+2+j]...)
+			i += 1 + j
+			continue
+		}
+		if b == nil {
+			return s[1:i], s[i+1:], true
+		}
+		return string(b), s[i+1:], true
+	}
+	return "", "", false
 }
 
 // plainStart reports whether go-yaml reads s as a plain scalar that starts
@@ -331,21 +530,22 @@ func plainKey(s string) (string, bool) {
 	return "", false // merge keys and special floats
 }
 
-// scalarValue reads a value written after "key: " or "- " on one line.
+// scalarValue reads a value written after "key: " or "- " on one line,
+// with a comment after it if any.
 func scalarValue(s string) (any, bool) {
-	switch s[0] {
-	case '"':
-		inner, ok := strings.CutSuffix(s[1:], `"`)
-		if !ok || strings.Contains(inner, `"`) {
+	if s[0] == '"' || s[0] == '\'' {
+		v, after, ok := quoted(s)
+		if !ok {
 			return nil, false
 		}
-		return inner, true
-	case '\'':
-		inner, ok := strings.CutSuffix(s[1:], `'`)
-		if !ok || strings.Contains(inner, `'`) {
+		// Only a comment may follow, after a space.
+		if after != "" && (after[0] != ' ' || !strings.HasPrefix(strings.TrimLeft(after, " "), "#")) {
 			return nil, false
 		}
-		return inner, true
+		return v, true
+	}
+	if j := strings.Index(s, " #"); j >= 0 {
+		s = strings.TrimRight(s[:j], " ")
 	}
 	if !plainStart(s) || strings.HasSuffix(s, ":") || strings.Contains(s, ": ") {
 		return nil, false

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"flinkgate.io/flinkgate/internal/benchdata"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -70,7 +71,15 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "blank lines and trailing spaces are ignored", fast: true, raw: "\n  \na: b  \n\n\nc: d\n"},
 		{name: "an indented root mapping is read directly", fast: true, raw: "  a: 1\n  b: 2\n"},
 		{name: "a list item holding an empty key's list is read directly", fast: true, raw: "a:\n- b:\n  - 1\n  c: 2\n"},
-		{name: "comments are left to go-yaml", raw: "a: 1 # one\n"},
+		{name: "comment lines and comments after values are read directly", fast: true, raw: "# head\na: 1 # one\nb: # nested below\n  # inside\n  c: x#y # the hash inside a word is text\n# at column 0 inside b\n  d: 'q' # after quotes\n  e: \"r\"   #spaces\nf:\n- g # item\n- h: i # item mapping\n#\n"},
+		{name: "a question mark inside a flow scalar is left to go-yaml, which ends the scalar there", raw: "0: {00?}\n"},
+		{name: "a question mark inside a flow list item is left to go-yaml", raw: "a: [b?c]\n"},
+		{name: "a comment in a flow collection is left to go-yaml", raw: "a: [b, # c\n  d]\n"},
+		{name: "a comment line inside a flow collection over lines is left to go-yaml", raw: "a: [b,\n# c\n  d]\n"},
+		{name: "a comment after a flow collection is left to go-yaml", raw: "a: [b] # c\n"},
+		{name: "a comment after a dash is left to go-yaml", raw: "a:\n- # c\n  b: 1\n"},
+		{name: "a comment inside a plain key is left to go-yaml", raw: "a #b: c\n"},
+		{name: "text after a closing quote is left to go-yaml", raw: "a: 'b' c\nd: \"e\"#f\n"},
 		{name: "flow collections closed on their line are read directly", fast: true, raw: "a: {b: 1, c: [x, y z, -1, yes, ~, 0x1F], d: {}, e: [], f: [[a], {g: h}]}\ni: [a,a,a,]\nj: {k, l: , m: n,}\nk:\n- [1, 2]\n- {a: b}\nl: [ a , b ]\nm: x[1]\nn: a]b}c\n"},
 		{name: "flow collections over lines that end in a comma or a bracket are read directly", fast: true, raw: "a: [b,\n  c, {d: e,\n    f: [g,\n h]}]\ni:\n- {j: k,\n  l: m}\nn: [\n  o,\n\n  p,\n  ]\n"},
 		{name: "a flow line ending in a scalar is left to go-yaml", raw: "a: [b\n  ,c]\n"},
@@ -78,7 +87,15 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a flow collection left open at the end is left to go-yaml", raw: "a: [b,\n  c,\n"},
 		{name: "a list item in a flow collection is left to go-yaml", raw: "a: [b,\n  - c]\n"},
 		{name: "a flow key whose colon is more than 1024 characters from its start is left to go-yaml", raw: "a: {" + strings.Repeat("k", 1010) + " : v}\n"},
-		{name: "quotes in flow collections are left to go-yaml", raw: "a: [\"b\", 'c']\n"},
+		{name: "quoted scalars in flow collections are read directly", fast: true, raw: "a: [\"b\", 'c', '', \"x, y]\", 'it''s']\nd: {\"\": INFO, 'e': \"1.20\", \"f\" : g, 'h', \"i\"}\n"},
+		{name: "quoted scalars in flow collections over lines are read directly", fast: true, raw: "a: {b: \"c\",\n  \"\": [\"d\",\n    'e'],\n  f: \"g: h\"}\n"},
+		{name: "a quoted scalar in a flow collection running over a line break is left to go-yaml", raw: "a: [\"b,\n  c\"]\n"},
+		{name: "a document written as one flow mapping is read directly", fast: true, raw: "{kind: Deployment, spec: {a: [1, \"2\"],\n  b: {}}}\n"},
+		{name: "a document written as one flow mapping over lines at column 0 is read directly", fast: true, raw: "{a: 1,\nb: 2}\n"},
+		{name: "a document written as one flow list is left to go-yaml", raw: "[a, b]\n"},
+		{name: "text after a document's flow mapping is left to go-yaml", raw: "{a: 1}\nb: 2\n"},
+		{name: "a quoted key in a flow mapping with its colon right after it is left to go-yaml", raw: "a: {\"b\":c}\n"},
+		{name: "text after a quoted scalar in a flow collection is left to go-yaml", raw: "a: [\"b\" c]\nd: {'e' f: g}\n"},
 		{name: "colons in flow lists are left to go-yaml", raw: "a: [b: c, d:e]\n"},
 		{name: "empty flow entries are left to go-yaml", raw: "a: [b,,c]\n"},
 		{name: "duplicate flow keys are left to go-yaml", raw: "a: {b: 1, b: 2}\n"},
@@ -86,7 +103,14 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "unclosed flow collections are left to go-yaml", raw: "a: [b, [c]\n"},
 		{name: "a flow collection followed by text is left to go-yaml", raw: "a: [b] c\n"},
 		{name: "a flow key is left to go-yaml", raw: "[a]: b\n"},
-		{name: "block scalars are left to go-yaml", raw: "a: |\n  x\n"},
+		{name: "literal block scalars are read directly", fast: true, raw: "a: |\n  x\n   y # z\n\n  #w\nb: |-\n    p\n\n    q:\n\n\nc:\n- d: |\n    e\n  f: 1\n"},
+		{name: "folded block scalars are read directly", fast: true, raw: "a: >\n  x\n  y\n\n  z\n\n\n  w\nb: >-\n  p\n  q\n"},
+		{name: "a block scalar at the end of a document without a line break is read directly", fast: true, raw: "a: |\n  x"},
+		{name: "block scalars with an indentation indicator or keep chomping are left to go-yaml", raw: "a: |2\n   x\nb: |+\n  y\n"},
+		{name: "a comment after a block scalar's header is left to go-yaml", raw: "a: | # c\n  x\n"},
+		{name: "a folded block scalar with a more indented line is left to go-yaml", raw: "a: >\n  x\n   y\n  z\n"},
+		{name: "an empty block scalar is left to go-yaml", raw: "a: |\nb: 1\n"},
+		{name: "a block scalar after a dash is left to go-yaml", raw: "a:\n- |\n  x\n"},
 		{name: "multi-line plain scalars are left to go-yaml", raw: "a: x\n  y\n"},
 		{name: "anchors and aliases are left to go-yaml", raw: "a: &x 1\nb: *x\n"},
 		{name: "tags are left to go-yaml", raw: "a: !!str 1\n"},
@@ -99,7 +123,9 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a root list is left to go-yaml", raw: "- a\n"},
 		{name: "a root scalar is left to go-yaml", raw: "hello\n"},
 		{name: "a list in a list is left to go-yaml", raw: "a:\n- - 1\n"},
-		{name: "quoted keys are left to go-yaml", raw: "\"a\": 1\n"},
+		{name: "quoted keys, the empty key among them, are read directly", fast: true, raw: "\"a\": 1\n'b': 2\n\"\": INFO\n'c: d' : 3\n\"null\": 4\n'<<': 5\n\"1\":\n  'x''y': z\n"},
+		{name: "a quoted key and the same plain key are left to go-yaml", raw: "\"a\": 1\na: 2\n"},
+		{name: "a quoted key without a colon after it is left to go-yaml", raw: "\"a\" b: 1\n"},
 		{name: "a value with a colon and a space is left to go-yaml", raw: "a: b: c\n"},
 		{name: "an indicator starting a value is left to go-yaml", raw: "a: - b\n"},
 		{name: "special floats are left to go-yaml", raw: "a: .nan\n"},
@@ -111,7 +137,8 @@ func TestFastYAMLReaderIsTheParser(t *testing.T) {
 		{name: "a list item whose mapping starts several spaces after the dash is read directly", fast: true, raw: "x:\n  -   a: 1\n      b:\n      - c\n      d: 2\n"},
 		{name: "indicators inside plain scalars are read directly", fast: true, raw: "a: x - y\nb: x ? y\nc: x | y\nd: x > y\ne: x & y\nf: x * y\ng: x ! y\nh: x,y\ni: x :y\n"},
 		{name: "quoted strings of spaces are read directly", fast: true, raw: "a: '   '\nb: \"  \"\n"},
-		{name: "a quoted key in a list item is left to go-yaml", raw: "a:\n- 'x': y\n"},
+		{name: "a quoted key in a list item is read directly", fast: true, raw: "a:\n- 'x': y\n  \"z\": w\n"},
+		{name: "single-quoted strings with doubled quotes are read directly", fast: true, raw: "a: 'it''s'\nb: ''''\nc: 'x''''y'\nd: 'a''b''c'\ne: '''x'\n"},
 		{name: "a key without a space after its colon is left to go-yaml", raw: "a:b\n"},
 		{name: "a line indented between two mappings after a blank line is left to go-yaml", raw: "a: 1\n  \n b: 2\n"},
 		{name: "carriage returns are left to go-yaml", raw: "a: 1\r\nb: 2\r\n"},
@@ -223,9 +250,9 @@ func mutate(rng *rand.Rand, raw string) string {
 func hostileDoc(pick func(n int) int, lines int) string {
 	indents := []string{"", "", "", " ", "  ", "  ", "   ", "    ", "      "}
 	prefixes := []string{"", "", "", "- ", "-  ", "- - ", "-", "-   "}
-	keys := []string{"a", "b", "c", "y", "1", "~", "-k", "k k", "<<", "x:y", "'q'", "\"q\"", "?", "? a", "&x a", "*x", "!t a", "a ", ".inf", "0o1", "x'", "a\"b", "k%", "e@", "1:2", "---", "...", "- a"}
+	keys := []string{"a", "b", "c", "y", "1", "~", "-k", "k k", "<<", "x:y", "'q'", "\"q\"", "?", "? a", "&x a", "*x", "!t a", "a ", ".inf", "0o1", "x'", "a\"b", "k%", "e@", "1:2", "---", "...", "- a", "\"\"", "''", "'a''b'", "\"a #b\"", "# k", "k #", "\"a\" "}
 	seps := []string{":", ": ", ": ", ": ", ":  ", " :", " : ", "::", "", ":\t"}
-	values := []string{"", "", "v", "1", "yes", "'s'", "\"s\"", "- x", "x: y", "x:", "x :y", "|", ">", "&a v", "*a", "!!str 1", "[1]", "{}", "#c", "v #c", "v#c", "'a''b'", "\"a\\\"b\"", "--- ", "...", "%x", "@x", "`x", ",x", "x,y", ".nan", "-.Inf", "._5", "2001-12-14", "\"", "'", "'a' b", "\"a\" b", "'a': b", "? x", "-", "--", "- ", "v ", "~", "null"}
+	values := []string{"", "", "v", "1", "yes", "'s'", "\"s\"", "- x", "x: y", "x:", "x :y", "|", ">", "&a v", "*a", "!!str 1", "[1]", "{}", "#c", "v #c", "v#c", "'a''b'", "\"a\\\"b\"", "--- ", "...", "%x", "@x", "`x", ",x", "x,y", ".nan", "-.Inf", "._5", "2001-12-14", "\"", "'", "'a' b", "\"a\" b", "'a': b", "? x", "-", "--", "- ", "v ", "~", "null", " # c", "'x' #c", "\"x\" # c", "v # c: d", "''''", "#"}
 	ends := []string{"\n", "\n", "\n", "\n", "\n", "\n", "\r\n", " \n", "\n\n", "\t\n", ""}
 	var b strings.Builder
 	for range pick(lines) + 1 {
@@ -302,6 +329,17 @@ func FuzzFastYAMLReader(f *testing.F) {
 	f.Add("a: {b: 1, c: [x, y z, -1, yes], d: {}, e: []}\nf: [a,a,]\ng: {k, l: , m: n,}\nh:\n- [1, {a: [b]}]\n")
 	f.Add("a: [b: c, d:e, 'f', \"g\", .inf, ,]\nb: {c:d, [e]: f, ? g}\nc: [x] y\nd: x[1]\ne: a]b}c\n")
 	f.Add("a: [b,\n  c, {d: e,\n    f: [g,\n h]}]\ni:\n- {j: k,\n  l: m}\nn: [\n  o,\n\n  p,\n  ]\nq: [r\n  ,s]\nt: [u,\nv]\n")
+	// Comments and quoted keys.
+	f.Add("# c\na: 1 # x\nb: # y\n  # z\n  c: d#e\n#\n  f: 'g' #h\n  i: \"j\"#k\nl:\n- m # n\n- # o\n  p: q\nr #s: t\nu: [v, # w\n  x]\n")
+	f.Add("\"\": INFO\n'a''b': c\n\"d: e\" : f\n'g'h: i\n\"j\"\n- 'k': l\n  \"m\":\n  - n\n'o':p\n")
+	f.Add("a: 'b''c'''\nd: '''\ne: ''''\nf: 'g''\n")
+	f.Add("{a: 1,\nb: [2,\n 3], \"\": x}\n")
+	f.Add("  {a: 1}\n")
+	f.Add("a: |\n  x\n   y # z\n\n  #w\nb: >-\n    p\n    q\n\n\n    r\n\nc:\n- d: |\n    e\n  f: >\n   g\n    h\n i: |-\n  j\n  \n")
+	f.Add("a: [\"b\", 'c''d', '',\n  \"e\" , {\"\": f, 'g':h, \"i\" }, [\"j\n  k\"]]\nl: {\"m\":n}\n")
+	for _, d := range benchdata.Corpus() {
+		f.Add(d.Text)
+	}
 	f.Fuzz(func(t *testing.T, raw string) {
 		if len(raw) > 4096 || strings.Count(raw, "\n") > 200 {
 			return

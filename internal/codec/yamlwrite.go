@@ -9,13 +9,16 @@ import (
 
 // A direct YAML writer for the trees real deployments are made of: it
 // writes, byte for byte, what encodeYAML (go-yaml v3's emitter) writes, for
-// trees whose keys and strings need no more than plain style or simple
-// double quotes. Anything else (line breaks, non-ASCII text, indicator
-// characters, strings go-yaml might read as numbers or timestamps, long
-// keys) makes it give up, and encodeYAML writes the whole document. It
-// exists because building a node per value and running the emitter was
-// about a third of a deployment create's allocations; TestFastYAMLWriterIsTheEmitter
-// and FuzzFastYAMLWriter hold it to the emitter's output.
+// trees whose keys and strings are printable ASCII the emitter writes
+// plain, single-quoted, simply double-quoted, or (strings of several
+// lines) as a literal block scalar. Anything else (non-ASCII text, tabs,
+// strings go-yaml v3 might read as numbers or timestamps, block scalars
+// needing an indentation indicator or keep chomping, long keys) makes it
+// give up, and encodeYAML writes the whole document. It exists because
+// building a node per value and running the emitter was about a third of
+// a deployment create's allocations; TestFastYAMLWriterIsTheEmitter,
+// TestCorpusTakesTheFastPaths and FuzzFastYAMLWriter hold it to the
+// emitter's output.
 
 // maxFastYAML is the most the direct writer writes before it leaves the
 // document to the emitter: real deployments are a few KiB, and giving up
@@ -155,6 +158,12 @@ func (w *yamlWriter) mapping(m map[string]any, depth, indent int, inline bool) b
 			if !w.sequence(x, depth+1, indent, false) {
 				return false
 			}
+		case string:
+			w.values++
+			w.buf = append(w.buf, ": "...)
+			if !w.value(x, indent+2) {
+				return false
+			}
 		default:
 			w.values++
 			w.buf = append(w.buf, ": "...)
@@ -203,6 +212,11 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 			if !w.sequence(x, depth+1, indent+2, true) {
 				return false
 			}
+		case string:
+			w.values++
+			if !w.value(x, indent+2) {
+				return false
+			}
 		default:
 			w.values++
 			if !w.scalar(v) {
@@ -213,6 +227,54 @@ func (w *yamlWriter) sequence(s []any, depth, indent int, inline bool) bool {
 		if len(w.buf) > w.limit {
 			return false
 		}
+	}
+	return true
+}
+
+// value writes a string value and its line break: a string of several
+// lines as the emitter's literal block scalar (content at column indent),
+// any other as str does.
+func (w *yamlWriter) value(s string, indent int) bool {
+	if strings.IndexByte(s, '\n') < 0 {
+		if !w.str(s) {
+			return false
+		}
+		w.buf = append(w.buf, '\n')
+		return true
+	}
+	// The emitter writes it as a literal block scalar when its analysis
+	// allows one; only what needs no indentation indicator and no "+"
+	// chomping is written here.
+	body, clip := strings.CutSuffix(s, "\n")
+	if body == "" || body[0] == ' ' || body[0] == '\n' || strings.HasSuffix(body, "\n") ||
+		strings.HasSuffix(s, " ") || strings.Contains(s, " \n") {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		if c := body[i]; c != '\n' && (c < 0x20 || c > 0x7e) {
+			return false
+		}
+	}
+	if len(w.buf)+len(s)+(indent+1)*(strings.Count(s, "\n")+2) > w.limit {
+		return false
+	}
+	if clip {
+		w.buf = append(w.buf, "|\n"...)
+	} else {
+		w.buf = append(w.buf, "|-\n"...)
+	}
+	for body != "" {
+		line := body
+		if j := strings.IndexByte(body, '\n'); j >= 0 {
+			line, body = body[:j], body[j+1:]
+		} else {
+			body = ""
+		}
+		if line != "" {
+			w.indent(indent)
+			w.buf = append(w.buf, line...)
+		}
+		w.buf = append(w.buf, '\n')
 	}
 	return true
 }
@@ -264,65 +326,104 @@ func (w *yamlWriter) str(s string) bool {
 		w.buf = append(w.buf, '"')
 		return true
 	}
-	if !plainString(s) {
+	switch plainString(s) {
+	case writePlain:
+		w.buf = append(w.buf, s...)
+	case writeSingleQuoted:
+		// The emitter's fallback when plain style is not allowed: single
+		// quotes, each quote inside doubled.
+		w.buf = append(w.buf, '\'')
+		for i := 0; i < len(s); i++ {
+			if s[i] == '\'' {
+				w.buf = append(w.buf, '\'')
+			}
+			w.buf = append(w.buf, s[i])
+		}
+		w.buf = append(w.buf, '\'')
+	default:
 		return false
 	}
-	w.buf = append(w.buf, s...)
 	return true
 }
 
-// plainString reports whether go-yaml writes s, a string that resolvePlain
-// reads as a string, plain: it starts with a letter, "_" or "/" (so go-yaml
-// reads it as a string too; its number and timestamp rules start with
-// digits, signs and dots), holds only characters that are never indicators
-// in block style, and has no space at either end or before ":" / after ":".
-func plainString(s string) bool {
-	c := s[0]
-	if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '_' || c == '/') {
-		return false
+// How the emitter writes a string that resolvePlain reads as a string.
+const (
+	writeRefused = iota // the emitter's choice depends on more than plainString checks
+	writePlain
+	writeSingleQuoted
+)
+
+// plainString says how go-yaml writes s, a non-empty string that
+// resolvePlain reads as a string, in block context: plain when the
+// emitter's analysis (yaml_emitter_analyze_scalar) allows it, else single
+// quoted. Only printable ASCII on one line is decided here. A string
+// starting with a digit, sign or dot is taken only when it holds a letter
+// that none of go-yaml v3's number and timestamp forms can hold, so that
+// v3's resolve reads it as a string too and does not force double quotes.
+func plainString(s string) int {
+	plain := true
+	switch c := s[0]; {
+	case c >= '0' && c <= '9', c == '+', c == '.':
+		if !hasWordLetter(s) {
+			return writeRefused
+		}
+	case c == '-':
+		if len(s) == 1 || s[1] == ' ' {
+			plain = false
+		} else if !hasWordLetter(s) {
+			return writeRefused
+		}
+	case c == '?', c == ':':
+		plain = len(s) > 1 && s[1] != ' '
+	case c == ' ', c == '#', c == ',', c == '[', c == ']', c == '{', c == '}', c == '&', c == '*', c == '!', c == '|', c == '>', c == '\'', c == '"', c == '%', c == '@', c == '`':
+		plain = false
+	case c < 0x20 || c > 0x7e:
+		return writeRefused
+	}
+	if len(s) >= 3 && (s[:3] == "---" || s[:3] == "...") {
+		plain = false
 	}
 	last := len(s) - 1
 	if s[last] == ' ' {
-		return false
+		plain = false
 	}
 	for i := 1; i <= last; i++ {
-		switch plainClass[s[i]] {
-		case plainOK:
-		case plainColon:
+		switch c := s[i]; {
+		case c < 0x20 || c > 0x7e:
+			return writeRefused // line breaks, tabs, controls, non-ASCII
+		case c == ':':
 			// ": " and a final ":" are indicators.
 			if i == last || s[i+1] == ' ' {
-				return false
+				plain = false
 			}
-		default:
-			return false
+		case c == '#':
+			if s[i-1] == ' ' {
+				plain = false
+			}
 		}
 	}
-	return true
+	if plain {
+		return writePlain
+	}
+	return writeSingleQuoted
 }
 
-// What plainString makes of a byte after the first.
-const (
-	plainRefused = iota
-	plainOK
-	plainColon
-)
-
-var plainClass = func() (t [256]byte) {
-	for c := range t {
-		switch {
-		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
-			t[c] = plainOK
-		case c == '_', c == '.', c == '-', c == '/', c == '=', c == '+', c == '@', c == '%', c == '~', c == '(', c == ')', c == ';', c == '$', c == '^':
-			t[c] = plainOK
-		case c == ' ':
-			// " #" starts a comment; "#" is refused anyway.
-			t[c] = plainOK
-		case c == ':':
-			t[c] = plainColon
+// hasWordLetter reports whether s holds a letter that cannot be part of a
+// number or timestamp go-yaml v3 resolves: not a hex digit, not x, o
+// (0x, 0o), t or z (timestamps); or two dots, which none of those hold
+// (versions such as 1.20.0).
+func hasWordLetter(s string) bool {
+	if strings.Count(s, ".") >= 2 {
+		return true
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20 // lower case for letters
+		if c >= 'g' && c <= 'w' && c != 'o' && c != 't' || c == 'y' {
+			return true
 		}
 	}
-	return t
-}()
+	return false
+}
 
 // simpleNumber reports whether a number's text is JSON's number syntax in
 // ASCII, which the emitter writes plain as it is.

@@ -41,15 +41,30 @@ func TestFastYAMLWriterIsTheEmitter(t *testing.T) {
 		{name: "inner spaces are plain", doc: `{"a":"two words","b":"a  b"}`, fast: true},
 		{name: "a key of 128 bytes is still a simple key", doc: `{"` + strings.Repeat("k", 128) + `":1}`, fast: true},
 		{name: "a key longer than 128 bytes is left to the emitter", doc: `{"` + strings.Repeat("k", 129) + `":1}`},
-		{name: "a string with a line break is left to the emitter", doc: `{"a":"x\ny"}`},
-		{name: "a string with a colon and a space is left to the emitter", doc: `{"a":"x: y"}`},
-		{name: "a string ending in a colon is left to the emitter", doc: `{"a":"x:"}`},
-		{name: "a string with a hash is left to the emitter", doc: `{"a":"x #y"}`},
-		{name: "a string with a leading space is left to the emitter", doc: `{"a":" x"}`},
-		{name: "a string with a trailing space is left to the emitter", doc: `{"a":"x "}`},
-		{name: "a string starting with a digit is left to the emitter", doc: `{"a":"1.20.0"}`},
-		{name: "a string starting with a dash is left to the emitter", doc: `{"a":"-x"}`},
-		{name: "a string starting with an indicator is left to the emitter", doc: `{"a":"*x"}`},
+		{name: "a string of several lines is a literal block scalar", doc: `{"a":"x\ny","b":"x\n\ny\n","c":{"d":["p\nq\n","r: s\n# t\n  u"],"e":[{"f":"g\nh"}]}}`, fast: true},
+		{name: "a string of several lines needing an indentation indicator is left to the emitter", doc: `{"a":" x\ny"}`},
+		{name: "a string of several lines ending in two line breaks is left to the emitter", doc: `{"a":"x\ny\n\n"}`},
+		{name: "a string of several lines with a space before a line break is left to the emitter", doc: `{"a":"x \ny"}`},
+		{name: "a string of several lines ending in a space is left to the emitter", doc: `{"a":"x\ny "}`},
+		{name: "a key with a line break is left to the emitter", doc: `{"x\ny":1}`},
+		{name: "a string of several lines with a tab is left to the emitter", doc: `{"a":"x\n\ty"}`},
+		{name: "a string with a colon and a space is single-quoted", doc: `{"a":"x: y","pipeline.name":"orders enrichment: v3"}`, fast: true},
+		{name: "a string ending in a colon is single-quoted", doc: `{"a":"x:"}`, fast: true},
+		{name: "a string with a hash after a space is single-quoted", doc: `{"a":"x #y"}`, fast: true},
+		{name: "a hash inside a word is plain", doc: `{"a":"x#y"}`, fast: true},
+		{name: "a string with a leading space is single-quoted", doc: `{"a":" x"}`, fast: true},
+		{name: "a string with a trailing space is single-quoted", doc: `{"a":"x "}`, fast: true},
+		{name: "a single quote inside a single-quoted string is doubled", doc: `{"a":"it's: x","b":"'q'"}`, fast: true},
+		{name: "flow indicators inside a string are plain in block style", doc: `{"a":"kafka-0:9092,kafka-1:9092","b":"x[1]{y}?","c":"a&b*c!d|e>f'g\"h%i@j"}`, fast: true},
+		{name: "strings starting with an indicator are single-quoted", doc: `{"a":"*x","b":"&x","c":"!x","d":"|x","e":">x","f":"%x","g":"@x","h":"` + "`" + `x","i":"{x}","j":"[x]","k":",x","l":"#x","m":"'x'","n":"\"x\""}`, fast: true},
+		{name: "strings starting with a document marker are single-quoted", doc: `{"a":"---name","b":"...name","c":"--name"}`, fast: true},
+		{name: "a dash, question mark or colon followed by a space starts a quoted string", doc: `{"a":"- x","b":"? x","c":": x","d":"-","e":"?","f":":","g":"-x y","h":"?x","i":":x"}`, fast: true},
+		{name: "memory sizes, durations and image tags starting with a digit are plain", doc: `{"a":"1G","b":"500m","c":"2.5Gi","d":"10s","e":"1.19.1-stream1-scala_2.12-java11","f":"-XX:+UseG1GC","g":"+1k","h":".5m"}`, fast: true},
+		{name: "a version with two dots is plain", doc: `{"a":"1.20.0","b":"1.2.3-4","c":"+1.2.3","d":".1.2"}`, fast: true},
+		{name: "a string starting with a digit and holding no word letter or second dot is left to the emitter", doc: `{"a":"1.20-0","b":"1-2"}`},
+		{name: "a string that might be a go-yaml v3 timestamp is left to the emitter", doc: `{"a":"2001-12-14T21:59:43Z"}`},
+		{name: "a string that might be a hexadecimal or octal number is left to the emitter", doc: `{"a":"0x1F_ab","b":"0o17x","c":"1e5t"}`},
+		{name: "a string starting with a dash and holding no word letter is left to the emitter", doc: `{"a":"-x"}`},
 		{name: "non-ASCII text is left to the emitter", doc: `{"a":"grüße"}`},
 		{name: "a quoted string with a quote in it is left to the emitter", doc: `{"a":"12\"3"}`},
 		{name: "a tab is left to the emitter", doc: `{"a":"x\ty"}`},
@@ -292,6 +307,7 @@ func FuzzFastYAMLWriter(f *testing.F) {
 	f.Add(`{"a":"+1","b":".5","c":"0o17","d":"1_000","e":"._5","f":"-0","g":"2001-12-14","h":"1:20","i":"nULL","j":"Yes","k":"<<","l":"a :b","m":"a- b","n":"a~","o":"/:","p":"---","q":"a ---","r":"=","s":"a  b"}`)
 	f.Add(`{"` + strings.Repeat("k", 128) + `":"` + strings.Repeat("word ", 40) + `end","` + strings.Repeat("1", 127) + `":[-0,1E400,0.000,-0.0e-0,1e+10]}`)
 	f.Add(`{"\u0085":"a\u2028b","\ufeffx":"\u00e9","t":"a\tb","q":"a\"b","s":"a'b"}`)
+	f.Add(`{"a":"x\ny","b":"x\n\ny\n","c":[" x\n","x\n\n","x \ny","\nx","x\n ","p\n  q"],"d":{"e":"1G","f":"-XX:+UseG1GC","g":"x: y","h":"'q'","i":"#x","j":"x #y","k":"1e5m","l":"0x1g"}}`)
 	f.Fuzz(func(t *testing.T, raw string) {
 		doc, err := Decode(context.Background(), raw)
 		if err != nil {
