@@ -9,7 +9,6 @@ package webhook
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 
 	"flinkgate.io/flinkgate/internal/authz"
 	"flinkgate.io/flinkgate/internal/metrics"
@@ -39,6 +37,7 @@ import (
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/webhook/internal/wire"
 )
 
 // DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
@@ -270,8 +269,8 @@ func (s *Server) handle(stage policy.Stage) http.HandlerFunc {
 // writeAnswer writes the answer over the body, usually larger, so it
 // needs no buffer of its own: the review keeps no bytes of the body
 // (TestDecodedReviewsKeepNoBytesOfTheBody).
-func (s *Server) writeAnswer(w http.ResponseWriter, body []byte, rv *Review, resp *admissionv1.AdmissionResponse, notes *auditNotes) {
-	out, err := appendAnswer(body, rv.TypeMeta, resp, notes)
+func (s *Server) writeAnswer(w http.ResponseWriter, body []byte, rv *wire.Review, resp *admissionv1.AdmissionResponse, notes *wire.Notes) {
+	out, err := wire.AppendAnswer(body, rv.TypeMeta, resp, notes)
 	if err != nil {
 		http.Error(w, "encode admission response: "+err.Error(), http.StatusInternalServerError)
 		return
@@ -343,17 +342,17 @@ func queryValue(u *url.URL, key string) string {
 // POST /validate (StageValidate) would, counted and logged the same way; it
 // is the entry point for callers that hold the request without HTTP.
 func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
-	rv := &Review{Request: req}
-	rv.Old, rv.oldErr = decodeConfigMap(req.OldObject)
-	rv.Object, rv.objErr = decodeConfigMap(req.Object)
+	rv := &wire.Review{Request: req}
+	rv.Old, rv.OldErr = wire.DecodeConfigMap(req.OldObject)
+	rv.Object, rv.ObjectErr = wire.DecodeConfigMap(req.Object)
 	resp, notes := s.admit(ctx, stage, rv, time.Now(), nil)
-	resp.AuditAnnotations = notes.annotations()
+	resp.AuditAnnotations = notes.Annotations()
 	return resp
 }
 
 // admit decides and answers; the patch is written over patchBuf if it has
 // the room.
-func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, start time.Time, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes) {
+func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *wire.Review, start time.Time, patchBuf []byte) (*admissionv1.AdmissionResponse, wire.Notes) {
 	req := rv.Request
 	d, kind, before := s.decideSafely(ctx, stage, rv)
 	resp, notes, d := s.response(req, before, d, patchBuf)
@@ -365,7 +364,7 @@ func (s *Server) admit(ctx context.Context, stage policy.Stage, rv *Review, star
 
 // objectName is the name a decision is about: the request's, or, for the
 // items of a deletecollection (whose requests name none), the old object's.
-func objectName(rv *Review) string {
+func objectName(rv *wire.Review) string {
 	switch {
 	case rv.Request.Name != "":
 		return rv.Request.Name
@@ -379,7 +378,7 @@ func objectName(rv *Review) string {
 
 // decodeRequest reads and decodes the review; it also returns the body,
 // whose bytes the review does not use.
-func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review, []byte, error) {
+func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*wire.Review, []byte, error) {
 	if r.Method != http.MethodPost {
 		return nil, nil, &httpError{http.StatusMethodNotAllowed, fmt.Sprintf("method %s is not allowed; send the AdmissionReview with POST", r.Method)}
 	}
@@ -398,7 +397,7 @@ func decodeRequest(w http.ResponseWriter, r *http.Request, limit int64) (*Review
 		}
 		return nil, nil, &httpError{http.StatusBadRequest, fmt.Sprintf("read request body: %v", err)}
 	}
-	rv, err := DecodeReview(body)
+	rv, err := wire.DecodeReview(body)
 	return rv, body, err
 }
 
@@ -527,100 +526,10 @@ func connBufferOf(r *http.Request) *connBuffer {
 	return cb
 }
 
-// Review is a decoded AdmissionReview request with its objects decoded as
-// ConfigMaps.
-type Review struct {
-	TypeMeta metav1.TypeMeta
-	Request  *admissionv1.AdmissionRequest
-	// Old and Object are the request's objects. Request.OldObject and
-	// Request.Object are empty when the objects were decoded in one pass.
-	Old, Object *corev1.ConfigMap
-	// oldErr and objErr say why an object is not a ConfigMap.
-	oldErr, objErr error
-}
-
-// wireReview decodes an AdmissionReview and its objects in one pass: the
-// object fields here hide the embedded request's raw ones.
-type wireReview struct {
-	metav1.TypeMeta `json:",inline"`
-	Request         *wireRequest `json:"request,omitempty"`
-}
-
-type wireRequest struct {
-	admissionv1.AdmissionRequest
-	Object    *corev1.ConfigMap `json:"object,omitempty"`
-	OldObject *corev1.ConfigMap `json:"oldObject,omitempty"`
-}
-
-// DecodeReview parses an AdmissionReview v1 request body. The usual case
-// is read by the fast reader (decode.go) in one pass; whatever it leaves
-// to encoding/json is decoded as before, so it is answered exactly as
-// before.
-func DecodeReview(body []byte) (*Review, error) {
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil, &httpError{http.StatusBadRequest, "the request body is empty; expected an AdmissionReview"}
-	}
-	if fr, err := fastDecodeReview(body); err == nil {
-		return wireToReview(fr.TypeMeta, fr.Request)
-	}
-	return decodeReviewWithJSON(body)
-}
-
-// decodeReviewWithJSON is DecodeReview with encoding/json alone: objects
-// that decode as ConfigMaps take one pass; anything else is decoded again
-// the general way, so that an object that is not a ConfigMap gets its own
-// answer.
-func decodeReviewWithJSON(body []byte) (*Review, error) {
-	var wire wireReview
-	if err := json.Unmarshal(body, &wire); err == nil {
-		return wireToReview(wire.TypeMeta, wire.Request)
-	}
-	return decodeReviewInTwoPasses(body)
-}
-
-func wireToReview(tm metav1.TypeMeta, req *wireRequest) (*Review, error) {
-	rv := &Review{TypeMeta: tm}
-	if req != nil {
-		rv.Request = &req.AdmissionRequest
-		rv.Old, rv.oldErr = checkKind(req.OldObject)
-		rv.Object, rv.objErr = checkKind(req.Object)
-	}
-	if err := rv.check(); err != nil {
-		return nil, err
-	}
-	return rv, nil
-}
-
-// decodeReviewInTwoPasses decodes the review, then each object, so that an
-// object that is not a ConfigMap gets its own answer.
-func decodeReviewInTwoPasses(body []byte) (*Review, error) {
-	var review admissionv1.AdmissionReview
-	if err := json.Unmarshal(body, &review); err != nil {
-		return nil, &httpError{http.StatusBadRequest, fmt.Sprintf("the request body is not an AdmissionReview: %v", err)}
-	}
-	rv := &Review{TypeMeta: review.TypeMeta, Request: review.Request}
-	if err := rv.check(); err != nil {
-		return nil, err
-	}
-	rv.Old, rv.oldErr = decodeConfigMap(review.Request.OldObject)
-	rv.Object, rv.objErr = decodeConfigMap(review.Request.Object)
-	return rv, nil
-}
-
-func (rv *Review) check() error {
-	if rv.TypeMeta.APIVersion != "admission.k8s.io/v1" || rv.TypeMeta.Kind != "AdmissionReview" {
-		return &httpError{http.StatusBadRequest, fmt.Sprintf("expected apiVersion admission.k8s.io/v1, kind AdmissionReview, got %q, %q", rv.TypeMeta.APIVersion, rv.TypeMeta.Kind)}
-	}
-	if rv.Request == nil || rv.Request.UID == "" {
-		return &httpError{http.StatusBadRequest, "the AdmissionReview has no request or no request uid"}
-	}
-	return nil
-}
-
 // decideSafely runs the policies on the request's objects; a panic becomes
 // an error answer for this request only. It also returns the decoded
 // object, which a mutating answer's patch is computed against.
-func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *Review) (d policy.Decision, kind string, cm *corev1.ConfigMap) {
+func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *wire.Review) (d policy.Decision, kind string, cm *corev1.ConfigMap) {
 	req := rv.Request
 	defer func() {
 		if p := recover(); p != nil {
@@ -632,11 +541,11 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *Revie
 		// Only a misconfigured webhook sends anything else; do not block it.
 		return policy.Allowed(), "", nil
 	}
-	if rv.oldErr != nil {
-		return policy.Denied(policy.ReasonInvalid, "the old object is not a ConfigMap: %v", rv.oldErr), "", nil
+	if rv.OldErr != nil {
+		return policy.Denied(policy.ReasonInvalid, "the old object is not a ConfigMap: %v", rv.OldErr), "", nil
 	}
-	if rv.objErr != nil {
-		return policy.Denied(policy.ReasonInvalid, "the object is not a ConfigMap: %v", rv.objErr), "", nil
+	if rv.ObjectErr != nil {
+		return policy.Denied(policy.ReasonInvalid, "the object is not a ConfigMap: %v", rv.ObjectErr), "", nil
 	}
 	old, cm := rv.Old, rv.Object
 	r := policy.Request{
@@ -757,35 +666,16 @@ func (s *Server) access(ctx context.Context, namespace string) policy.Access {
 	return policy.Access{Problem: r.Problem(), Unavailable: r.Outcome == rbac.OutcomeUnavailable, Enforce: s.cfg.Preflight.Mode() == rbac.ModeEnforce}
 }
 
-func decodeConfigMap(raw runtime.RawExtension) (*corev1.ConfigMap, error) {
-	if len(raw.Raw) == 0 {
-		return nil, nil
-	}
-	var cm corev1.ConfigMap
-	if err := json.Unmarshal(raw.Raw, &cm); err != nil {
-		return nil, fmt.Errorf("decode configmap: %w", err)
-	}
-	return checkKind(&cm)
-}
-
-// checkKind refuses an object that says it is something else.
-func checkKind(cm *corev1.ConfigMap) (*corev1.ConfigMap, error) {
-	if cm != nil && cm.Kind != "" && cm.Kind != "ConfigMap" {
-		return nil, fmt.Errorf("got kind %q", cm.Kind)
-	}
-	return cm, nil
-}
-
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
 // so metrics and logs agree with the API server. The answer's audit
 // annotations are returned apart, for the answer writer; Admit puts them
 // into the response.
-func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, auditNotes, policy.Decision) {
+func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, wire.Notes, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
-	notes := auditNotes{target: d.Target}
+	notes := wire.Notes{Target: d.Target}
 	if !d.Allowed {
-		notes.denied, notes.reason = true, string(d.Reason)
+		notes.Denied, notes.Reason = true, string(d.Reason)
 		code := int32(http.StatusForbidden)
 		reason := metav1.StatusReasonForbidden
 		switch d.Reason {
@@ -797,7 +687,7 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		resp.Result = &metav1.Status{Status: metav1.StatusFailure, Code: code, Reason: reason, Message: d.Message}
 	}
 	if d.Allowed && d.Object != nil {
-		patch, err := appendPatch(patchBuf, before, d.Object)
+		patch, err := wire.AppendPatch(patchBuf, before, d.Object)
 		if err != nil {
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
 			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target), nil)
@@ -808,32 +698,10 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch
 			resp.Patch, resp.PatchType = patch, &pt
-			notes.patched = true
+			notes.Patched = true
 		}
 	}
 	return resp, notes, d
-}
-
-// auditNotes are an answer's audit annotations: decision (always),
-// patched, reason (of a denial) and target (when known).
-type auditNotes struct {
-	denied, patched bool
-	reason, target  string
-}
-
-// annotations are the notes as the response's map.
-func (n auditNotes) annotations() map[string]string {
-	m := map[string]string{"decision": "allowed"}
-	if n.denied {
-		m["decision"], m["reason"] = "denied", n.reason
-	}
-	if n.patched {
-		m["patched"] = "true"
-	}
-	if n.target != "" {
-		m["target"] = n.target
-	}
-	return m
 }
 
 // result is the metric outcome of a decision: unavailable look-ups and

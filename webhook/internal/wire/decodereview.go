@@ -1,7 +1,7 @@
 // This file is over 400 lines because it reads every field of an AdmissionReview of ConfigMaps,
 // as encoding/json would, one reader per type.
 
-package webhook
+package wire
 
 import (
 	"bytes"

@@ -1,7 +1,7 @@
 // This file is over 400 lines because the fast reader is one unit: its scanning, strings and
 // numbers must match encoding/json together, and the tests compare them together.
 
-package webhook
+package wire
 
 import (
 	"bytes"
