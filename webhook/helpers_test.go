@@ -13,8 +13,8 @@ func connServer(t testing.TB, lookup Lookup) (*Server, *httptest.Server) {
 	t.Helper()
 	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
 	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
+	srv.Config.ConnContext = s.ConnContext
+	srv.Config.ConnState = s.ConnState
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return s, srv

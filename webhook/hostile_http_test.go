@@ -175,10 +175,10 @@ func readFinalResponse(t *testing.T, br *bufio.Reader) *http.Response {
 func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 	s, _ := newTestServer(t, benchLookup(), nil, rbac.ModeOff)
 	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
+	srv.Config.ConnContext = s.ConnContext
+	srv.Config.ConnState = s.ConnState
 	srv.StartTLS()
-	before := keptBytes.Load()
+	before := s.conns.kept.Load()
 	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
 	const conns = 4
 	clients := make([]*http.Client, conns)
@@ -202,7 +202,7 @@ func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 			}
 		}
 	}
-	if got := keptBytes.Load() - before; got < conns*int64(len(body)) {
+	if got := s.conns.kept.Load() - before; got < conns*int64(len(body)) {
 		t.Fatalf("%d open connections keep %d bytes together, want at least %d: the test must see them keep their buffers", conns, got, conns*len(body))
 	}
 	for _, c := range clients {
@@ -213,9 +213,9 @@ func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 	// which srv.Close does not wait for.
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); keptBytes.Load() > before; <-tick.C {
+	for deadline := time.Now().Add(10 * time.Second); s.conns.kept.Load() > before; <-tick.C {
 		if time.Now().After(deadline) {
-			t.Fatalf("after every connection closed, %d bytes are still counted as kept", keptBytes.Load()-before)
+			t.Fatalf("after every connection closed, %d bytes are still counted as kept", s.conns.kept.Load()-before)
 		}
 	}
 }

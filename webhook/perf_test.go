@@ -100,8 +100,8 @@ func BenchmarkDeploymentCreateOverHTTP(b *testing.B) {
 			s, _ := newTestServer(b, benchLookup(), nil, rbac.ModeOff)
 			srv := httptest.NewUnstartedServer(s.Handler())
 			if bc.buffers {
-				srv.Config.ConnContext = ConnContext
-				srv.Config.ConnState = ConnState
+				srv.Config.ConnContext = s.ConnContext
+				srv.Config.ConnState = s.ConnState
 			}
 			srv.Start()
 			defer srv.Close()
