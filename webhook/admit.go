@@ -23,10 +23,10 @@ import (
 // (authorization, parsed documents, look-ups, the preflight) and asks the
 // rule in internal/policy.
 
-// Admit answers one admission request as POST /mutate (StageMutate) or
+// admitRequest answers one admission request as POST /mutate (StageMutate) or
 // POST /validate (StageValidate) would, counted and logged the same way; it
-// is the entry point for callers that hold the request without HTTP.
-func (s *Server) Admit(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
+// is how DryRun, which holds the request without HTTP, asks.
+func (s *Server) admitRequest(ctx context.Context, stage policy.Stage, req *admissionv1.AdmissionRequest) *admissionv1.AdmissionResponse {
 	rv := &wire.Review{Request: req}
 	rv.Old, rv.OldErr = wire.DecodeConfigMap(req.OldObject)
 	rv.Object, rv.ObjectErr = wire.DecodeConfigMap(req.Object)

@@ -88,7 +88,7 @@ func TestLargeReviewsShareABoundedBudget(t *testing.T) {
 		pr, pw := io.Pipe()
 		defer pw.Close()
 		wg.Go(func() {
-			if resp, err := post(ctx, srv.URL+"/mutate", pr, DefaultMaxBodyBytes); err == nil {
+			if resp, err := post(ctx, srv.URL+"/mutate", pr, defaultMaxBodyBytes); err == nil {
 				resp.Body.Close()
 			}
 		})

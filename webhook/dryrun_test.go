@@ -35,7 +35,7 @@ func assertDryRunAgrees(t *testing.T, s *Server, body []byte) {
 		t.Fatalf("decode object: %v", err)
 	}
 	want := httpChain(t, s, review)
-	got, err := s.DryRunAs(context.Background(), req.UserInfo, policy.Operation(req.Operation), old, obj)
+	got, err := s.dryRunAs(context.Background(), req.UserInfo, policy.Operation(req.Operation), old, obj)
 	if err != nil {
 		t.Fatalf("DryRun: %v", err)
 	}

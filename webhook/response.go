@@ -19,8 +19,8 @@ import (
 // response builds the answer; the decision it returns is the one actually
 // sent (an allowed object whose patch cannot be computed becomes an error),
 // so metrics and logs agree with the API server. The answer's audit
-// annotations are returned apart, for the answer writer; Admit puts them
-// into the response.
+// annotations are returned apart, for the answer writer; admitRequest puts
+// them into the response.
 func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.ConfigMap, d policy.Decision, patchBuf []byte) (*admissionv1.AdmissionResponse, wire.Notes, policy.Decision) {
 	resp := &admissionv1.AdmissionResponse{UID: req.UID, Allowed: d.Allowed, Warnings: d.Warnings}
 	notes := wire.Notes{Target: d.Target}
@@ -42,8 +42,8 @@ func (s *Server) response(req *admissionv1.AdmissionRequest, before *corev1.Conf
 			s.cfg.Logger.Error("computing the admission patch failed", zap.String("uid", string(req.UID)), zap.Error(err))
 			return s.response(req, before, policy.Denied(policy.ReasonInternal, "flinkgate could not compute the patch for this object; try again").WithTarget(d.Target), nil)
 		}
-		if len(patch) > MaxPatchBytes {
-			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), MaxPatchBytes).WithTarget(d.Target), nil)
+		if len(patch) > maxPatchBytes {
+			return s.response(req, before, policy.Denied(policy.ReasonTooLarge, "the patch that stores this object would be %d bytes, more than flinkgate answers with (%d); the document escapes to too much JSON, so shorten it or drop control characters from it", len(patch), maxPatchBytes).WithTarget(d.Target), nil)
 		}
 		if len(patch) > 0 {
 			pt := admissionv1.PatchTypeJSONPatch

@@ -22,15 +22,15 @@ import (
 	"flinkgate.io/flinkgate/rbac"
 )
 
-// DefaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
+// defaultMaxBodyBytes bounds an AdmissionReview: an UPDATE carries the old
 // and new ConfigMap, each up to 1 MiB, and JSON escaping can double them.
-const DefaultMaxBodyBytes = 6 << 20
+const defaultMaxBodyBytes = 6 << 20
 
-// MaxPatchBytes bounds the JSON patch of an answer, as a backstop: the
+// maxPatchBytes bounds the JSON patch of an answer, as a backstop: the
 // patched document is at most 1 MiB (the codec stops there) and JSON
 // escaping at most doubles it, so real patches stay near 2 MiB; no answer
 // may be larger than the largest review flinkgate reads.
-const MaxPatchBytes = DefaultMaxBodyBytes
+const maxPatchBytes = defaultMaxBodyBytes
 
 // Lookup is what the policies need to know beyond the request, answered from
 // the caches and confirmed against the API server where a stale answer
@@ -74,7 +74,7 @@ type Config struct {
 	// Now is the clock the settle time is measured with; nil: time.Now.
 	Now          func() time.Time
 	Registerer   prometheus.Registerer
-	MaxBodyBytes int64 // 0: DefaultMaxBodyBytes
+	MaxBodyBytes int64 // 0: defaultMaxBodyBytes
 	// ReviewMemory is what the reviews being decided may allocate at once
 	// (see reviewCost); 0: half the Go memory limit, or
 	// defaultReviewMemory without one.
@@ -138,12 +138,12 @@ func reviewMemory() int64 {
 // largeBodyBudget is how many declared body bytes large reviews may hold
 // at once: four reviews of the maximum size. Reviews declaring at most
 // maxPresizedBody (every usual one) never wait for it.
-const largeBodyBudget = 4 * DefaultMaxBodyBytes
+const largeBodyBudget = 4 * defaultMaxBodyBytes
 
 // NewServer builds a Server and registers its metrics.
 func NewServer(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes == 0 {
-		cfg.MaxBodyBytes = DefaultMaxBodyBytes
+		cfg.MaxBodyBytes = defaultMaxBodyBytes
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()

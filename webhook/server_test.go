@@ -505,7 +505,7 @@ func TestUnreadableRequests(t *testing.T) {
 		{"a JSON content type in capitals is read", http.MethodPost, "Application/JSON", valid, http.StatusOK, `"response":{"uid"`},
 		{"a JSON content type with a broken parameter gets 415", http.MethodPost, "application/json; charset", valid, http.StatusUnsupportedMediaType, "application/json"},
 		{"a missing content type gets 415", http.MethodPost, "", valid, http.StatusUnsupportedMediaType, "application/json"},
-		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), DefaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
+		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), defaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
 		{"a GET gets 405", http.MethodGet, "application/json", nil, http.StatusMethodNotAllowed, "POST"},
 		{"a review without a request gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
 		{"a v1beta1 review gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`), http.StatusBadRequest, "admission.k8s.io/v1"},
