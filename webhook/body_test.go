@@ -88,7 +88,7 @@ func TestLargeReviewsShareABoundedBudget(t *testing.T) {
 		pr, pw := io.Pipe()
 		defer pw.Close()
 		wg.Go(func() {
-			if resp, err := post(ctx, srv.URL+"/mutate", pr, DefaultMaxBodyBytes); err == nil {
+			if resp, err := post(ctx, srv.URL+"/mutate", pr, defaultMaxBodyBytes); err == nil {
 				resp.Body.Close()
 			}
 		})
@@ -224,7 +224,7 @@ func TestReadBodyKeepsABoundedBufferPerConnection(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			if tc.withBuffer {
-				ctx = ConnContext(ctx, nil)
+				ctx = new(Server).ConnContext(ctx, nil)
 			}
 			var last budget.Usage
 			for _, b := range tc.bodies {
@@ -259,27 +259,27 @@ func TestReadBodyKeepsABoundedBufferPerConnection(t *testing.T) {
 type idConn struct{ net.Conn }
 
 func TestConnectionsKeepBoundedBuffersTogether(t *testing.T) {
-	before := keptBytes.Load()
+	s := new(Server)
 	conns := make([]*idConn, maxKeptBytes/maxConnBuffer+8)
 	kept := 0
 	for i := range conns {
 		conns[i] = &idConn{}
-		cb := ConnContext(context.Background(), conns[i]).Value(connBufferKey{}).(*connBuffer)
+		cb := s.ConnContext(context.Background(), conns[i]).Value(connBufferKey{}).(*connBuffer)
 		cb.keep(&cb.buf, make([]byte, 0, maxConnBuffer))
 		if cap(cb.buf) > 0 {
 			kept++
 		}
 	}
-	if got := keptBytes.Load(); got > maxKeptBytes {
+	if got := s.conns.kept.Load(); got > maxKeptBytes {
 		t.Errorf("connections keep %d bytes together, want at most %d", got, maxKeptBytes)
 	}
 	if kept == len(conns) {
 		t.Errorf("all %d connections kept a buffer of %d bytes, beyond the bound of %d bytes", kept, maxConnBuffer, maxKeptBytes)
 	}
 	for _, c := range conns {
-		ConnState(c, http.StateClosed)
+		s.ConnState(c, http.StateClosed)
 	}
-	if got := keptBytes.Load(); got != before {
-		t.Errorf("after every connection closed, %d bytes are counted as kept, want %d", got, before)
+	if got := s.conns.kept.Load(); got != 0 {
+		t.Errorf("after every connection closed, %d bytes are counted as kept, want none", got)
 	}
 }

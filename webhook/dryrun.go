@@ -43,19 +43,19 @@ type DryRunResult struct {
 // one written (CREATE, UPDATE). Nothing is stored anywhere; the answers are
 // counted and logged like any others.
 func (s *Server) DryRun(ctx context.Context, op policy.Operation, old, obj *corev1.ConfigMap) (*DryRunResult, error) {
-	return s.DryRunAs(ctx, authenticationv1.UserInfo{}, op, old, obj)
+	return s.dryRunAs(ctx, authenticationv1.UserInfo{}, op, old, obj)
 }
 
-// DryRunAs is DryRun for a request sent by user: answers that depend on who
+// dryRunAs is DryRun for a request sent by user: answers that depend on who
 // asks (authorization, flinkgate's own finalizer removals) follow it.
-func (s *Server) DryRunAs(ctx context.Context, user authenticationv1.UserInfo, op policy.Operation, old, obj *corev1.ConfigMap) (*DryRunResult, error) {
+func (s *Server) dryRunAs(ctx context.Context, user authenticationv1.UserInfo, op policy.Operation, old, obj *corev1.ConfigMap) (*DryRunResult, error) {
 	req, err := dryRunRequest(op, old, obj)
 	if err != nil {
 		return nil, err
 	}
 	req.UserInfo = user
 	out := &DryRunResult{}
-	mutated := s.Admit(ctx, policy.StageMutate, req)
+	mutated := s.admitRequest(ctx, policy.StageMutate, req)
 	out.addWarnings(mutated.Warnings)
 	if !mutated.Allowed {
 		out.deny(policy.StageMutate, mutated)
@@ -73,7 +73,7 @@ func (s *Server) DryRunAs(ctx context.Context, user authenticationv1.UserInfo, o
 		req = req.DeepCopy()
 		req.Object.Raw = raw
 	}
-	validated := s.Admit(ctx, policy.StageValidate, req)
+	validated := s.admitRequest(ctx, policy.StageValidate, req)
 	out.addWarnings(validated.Warnings)
 	if !validated.Allowed {
 		out.deny(policy.StageValidate, validated)

@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/internal/policy"
+	"flinkgate.io/flinkgate/webhook/internal/wire"
 )
 
 // assertDryRunAgrees checks that DryRun, the entry point of `flinkgate
@@ -25,16 +26,16 @@ func assertDryRunAgrees(t *testing.T, s *Server, body []byte) {
 		t.Fatalf("decode the case's review: %v", err)
 	}
 	req := review.Request
-	old, err := decodeConfigMap(req.OldObject)
+	old, err := wire.DecodeConfigMap(req.OldObject)
 	if err != nil {
 		t.Fatalf("decode old object: %v", err)
 	}
-	obj, err := decodeConfigMap(req.Object)
+	obj, err := wire.DecodeConfigMap(req.Object)
 	if err != nil {
 		t.Fatalf("decode object: %v", err)
 	}
 	want := httpChain(t, s, review)
-	got, err := s.DryRunAs(context.Background(), req.UserInfo, policy.Operation(req.Operation), old, obj)
+	got, err := s.dryRunAs(context.Background(), req.UserInfo, policy.Operation(req.Operation), old, obj)
 	if err != nil {
 		t.Fatalf("DryRun: %v", err)
 	}

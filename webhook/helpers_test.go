@@ -1,8 +1,6 @@
 package webhook
 
 import (
-	"encoding/binary"
-	"math/rand/v2"
 	"net/http/httptest"
 	"testing"
 
@@ -15,54 +13,9 @@ func connServer(t testing.TB, lookup Lookup) (*Server, *httptest.Server) {
 	t.Helper()
 	s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
 	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
+	srv.Config.ConnContext = s.ConnContext
+	srv.Config.ConnState = s.ConnState
 	srv.Start()
 	t.Cleanup(srv.Close)
 	return s, srv
-}
-
-// checkWordIsBytes compares an eight-byte test with the same test byte by
-// byte: every byte value at every position among each fill byte, then
-// random words drawn half from near (bytes next to the tests' thresholds).
-func checkWordIsBytes(t *testing.T, name string, word func(uint64) bool, byte1 func(byte) bool, fills, near []byte, seed uint64) {
-	t.Helper()
-	byBytes := func(w [8]byte) bool {
-		for _, c := range w {
-			if !byte1(c) {
-				return false
-			}
-		}
-		return true
-	}
-	check := func(w [8]byte) {
-		t.Helper()
-		if got, want := word(binary.LittleEndian.Uint64(w[:])), byBytes(w); got != want {
-			t.Fatalf("%s(%q) = %v, want %v", name, w, got, want)
-		}
-	}
-	for _, fill := range fills {
-		for pos := range 8 {
-			for c := range 256 {
-				var w [8]byte
-				for i := range w {
-					w[i] = fill
-				}
-				w[pos] = byte(c)
-				check(w)
-			}
-		}
-	}
-	rng := rand.New(rand.NewPCG(seed, seed+1))
-	for range 200_000 {
-		var w [8]byte
-		for i := range w {
-			if rng.IntN(2) == 0 {
-				w[i] = near[rng.IntN(len(near))]
-			} else {
-				w[i] = byte(rng.IntN(256))
-			}
-		}
-		check(w)
-	}
 }

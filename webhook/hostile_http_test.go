@@ -3,7 +3,6 @@ package webhook
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -14,7 +13,6 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	corev1 "k8s.io/api/core/v1"
 
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/rbac"
@@ -169,85 +167,6 @@ func readFinalResponse(t *testing.T, br *bufio.Reader) *http.Response {
 	}
 }
 
-// fuzzMap reads a map from fuzz input: "" is nil, "\x03" empty, else
-// entries split at \x01, each a key and a value split at the first \x02.
-// Strings are made valid UTF-8, as every decoded review's are (the
-// generic diff's round trip through JSON replaces invalid bytes).
-func fuzzMap(s string) map[string]string {
-	switch s {
-	case "":
-		return nil
-	case "\x03":
-		return map[string]string{}
-	}
-	m := map[string]string{}
-	for _, e := range strings.Split(strings.ToValidUTF8(s, "\ufffd"), "\x01") {
-		k, v, _ := strings.Cut(e, "\x02")
-		m[k] = v
-	}
-	return m
-}
-
-func fuzzBytesMap(s string) map[string][]byte {
-	m := fuzzMap(s)
-	if m == nil {
-		return nil
-	}
-	out := make(map[string][]byte, len(m))
-	for k, v := range m {
-		out[k] = []byte(v) // never nil: the generic diff drops a null value
-	}
-	return out
-}
-
-func fuzzStrings(s string) []string {
-	switch s {
-	case "":
-		return nil
-	case "\x03":
-		return []string{}
-	}
-	return strings.Split(strings.ToValidUTF8(s, "\ufffd"), "\x01")
-}
-
-func fuzzBool(b uint8) *bool {
-	if b%3 == 0 {
-		return nil
-	}
-	return new(b%3 == 1)
-}
-
-// FuzzTypedPatchIsTheGenericPatch diffs fuzzed labels, annotations, data,
-// binary data, finalizers and immutable flags: the typed diff's patch must
-// be the generic diff's byte for byte.
-func FuzzTypedPatchIsTheGenericPatch(f *testing.F) {
-	f.Add("a\x02b\x01~/\x02<&>", "a\x02c\x01\x02\u2028", "\x03", "n\x02\xff", "resource.yaml\x02x: 1\n", "resource.yaml\x02x: 2\n", "k\x02v", "", "fin\x01", "", uint8(1), uint8(2))
-	f.Add("", "\x03", "~0\x02~1", "~0\x02~1\x01/\x02", "\x03", "\x02", "", "\x03", "", "\x03", uint8(0), uint8(1))
-	var applied struct {
-		Request struct {
-			Object *corev1.ConfigMap `json:"object"`
-		} `json:"request"`
-	}
-	if err := json.Unmarshal(appliedReview(f, admissionv1.Create), &applied); err != nil {
-		f.Fatal(err)
-	}
-	f.Fuzz(func(t *testing.T, la, lb, aa, ab, da, db, ba, bb, fa, fb string, ia, ib uint8) {
-		before := applied.Request.Object.DeepCopy()
-		before.Labels, before.Annotations, before.Data = fuzzMap(la), fuzzMap(aa), fuzzMap(da)
-		before.BinaryData, before.Finalizers, before.Immutable = fuzzBytesMap(ba), fuzzStrings(fa), fuzzBool(ia)
-		after := new(*before)
-		after.Labels, after.Annotations, after.Data = fuzzMap(lb), fuzzMap(ab), fuzzMap(db)
-		after.BinaryData, after.Finalizers, after.Immutable = fuzzBytesMap(bb), fuzzStrings(fb), fuzzBool(ib)
-		got, err := createPatch(before, after)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want := genericPatch(t, before, after); !bytes.Equal(got, want) {
-			t.Fatalf("patch\n%q\nwant the generic diff's\n%q", got, want)
-		}
-	})
-}
-
 // TestClosedTLSConnectionsGiveBackWhatTheyKept serves reviews over real
 // TLS connections, as flinkgate serve does: net/http must hand ConnState
 // the very connection ConnContext got, so that what each connection kept is
@@ -256,10 +175,10 @@ func FuzzTypedPatchIsTheGenericPatch(f *testing.F) {
 func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 	s, _ := newTestServer(t, benchLookup(), nil, rbac.ModeOff)
 	srv := httptest.NewUnstartedServer(s.Handler())
-	srv.Config.ConnContext = ConnContext
-	srv.Config.ConnState = ConnState
+	srv.Config.ConnContext = s.ConnContext
+	srv.Config.ConnState = s.ConnState
 	srv.StartTLS()
-	before := keptBytes.Load()
+	before := s.conns.kept.Load()
 	body := review(admissionv1.Create, nil, configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment))
 	const conns = 4
 	clients := make([]*http.Client, conns)
@@ -283,7 +202,7 @@ func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 			}
 		}
 	}
-	if got := keptBytes.Load() - before; got < conns*int64(len(body)) {
+	if got := s.conns.kept.Load() - before; got < conns*int64(len(body)) {
 		t.Fatalf("%d open connections keep %d bytes together, want at least %d: the test must see them keep their buffers", conns, got, conns*len(body))
 	}
 	for _, c := range clients {
@@ -294,9 +213,9 @@ func TestClosedTLSConnectionsGiveBackWhatTheyKept(t *testing.T) {
 	// which srv.Close does not wait for.
 	tick := time.NewTicker(time.Millisecond)
 	defer tick.Stop()
-	for deadline := time.Now().Add(10 * time.Second); keptBytes.Load() > before; <-tick.C {
+	for deadline := time.Now().Add(10 * time.Second); s.conns.kept.Load() > before; <-tick.C {
 		if time.Now().After(deadline) {
-			t.Fatalf("after every connection closed, %d bytes are still counted as kept", keptBytes.Load()-before)
+			t.Fatalf("after every connection closed, %d bytes are still counted as kept", s.conns.kept.Load()-before)
 		}
 	}
 }

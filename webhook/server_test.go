@@ -21,7 +21,6 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"flinkgate.io/flinkgate/internal/golden"
@@ -30,9 +29,18 @@ import (
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/rbac"
+	"flinkgate.io/flinkgate/webhook/internal/reviewtest"
+	"flinkgate.io/flinkgate/webhook/internal/wire"
 )
 
-const platformNS = "flink-platform"
+// The reviews and their ConfigMaps are the wire format tests' too.
+const platformNS = reviewtest.PlatformNS
+
+var (
+	configMap     = reviewtest.ConfigMap
+	review        = reviewtest.Review
+	appliedReview = reviewtest.Applied
+)
 
 // fakeLookup answers from fixed data: the unit under test is the policy.
 type fakeLookup struct {
@@ -96,27 +104,9 @@ func (f fakePreflight) Check(_ context.Context, ns string) rbac.Result {
 // seedTarget is the seed's example target.
 const seedTarget = hostile.SeedTarget
 
-const yamlDeployment = `kind: Deployment
-spec:
-  deploymentTargetName: staging
-  template:
-    spec:
-      parallelism: 2
-`
+const yamlDeployment = reviewtest.YAMLDeployment
 
 const jsonDeployment = `{"kind": "Deployment", "spec": {"deploymentTargetName": "staging", "template": {"spec": {"flinkConfiguration": {"taskmanager.numberOfTaskSlots": "2"}}}}}`
-
-func configMap(name, kind, doc string) *corev1.ConfigMap {
-	cm := &corev1.ConfigMap{
-		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: platformNS, Labels: map[string]string{resource.LabelKind: kind}},
-		Data:       map[string]string{resource.DataKey: doc},
-	}
-	if kind == "" {
-		cm.Labels = nil
-	}
-	return cm
-}
 
 // stored is a target as the API server keeps it after admission.
 func stored(cm *corev1.ConfigMap, ns string) *corev1.ConfigMap {
@@ -146,31 +136,6 @@ func admittedDeployment(doc string) *corev1.ConfigMap {
 		c.Labels[resource.LabelDeploymentTarget] = "staging"
 		c.Annotations = map[string]string{resource.AnnotationTargetNamespace: "staging"}
 	})
-}
-
-func review(op admissionv1.Operation, old, obj *corev1.ConfigMap) []byte {
-	req := &admissionv1.AdmissionRequest{
-		UID:       types.UID("0b5f1d5e-1111-4222-8333-444455556666"),
-		Kind:      metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
-		Resource:  metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
-		Namespace: platformNS,
-		Operation: op,
-	}
-	for _, o := range []struct {
-		cm  *corev1.ConfigMap
-		raw *runtime.RawExtension
-	}{{old, &req.OldObject}, {obj, &req.Object}} {
-		if o.cm != nil {
-			b, _ := json.Marshal(o.cm)
-			o.raw.Raw = b
-			req.Name = o.cm.Name
-		}
-	}
-	b, _ := json.Marshal(&admissionv1.AdmissionReview{
-		TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-		Request:  req,
-	})
-	return b
 }
 
 // edit rewrites the AdmissionRequest inside a review body.
@@ -540,7 +505,7 @@ func TestUnreadableRequests(t *testing.T) {
 		{"a JSON content type in capitals is read", http.MethodPost, "Application/JSON", valid, http.StatusOK, `"response":{"uid"`},
 		{"a JSON content type with a broken parameter gets 415", http.MethodPost, "application/json; charset", valid, http.StatusUnsupportedMediaType, "application/json"},
 		{"a missing content type gets 415", http.MethodPost, "", valid, http.StatusUnsupportedMediaType, "application/json"},
-		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), DefaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
+		{"an oversized body gets 413", http.MethodPost, "application/json", bytes.Repeat([]byte(" "), defaultMaxBodyBytes+1), http.StatusRequestEntityTooLarge, "exceeds"},
 		{"a GET gets 405", http.MethodGet, "application/json", nil, http.StatusMethodNotAllowed, "POST"},
 		{"a review without a request gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview"}`), http.StatusBadRequest, "no request"},
 		{"a v1beta1 review gets 400", http.MethodPost, "application/json", []byte(`{"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview","request":{"uid":"x"}}`), http.StatusBadRequest, "admission.k8s.io/v1"},
@@ -641,30 +606,6 @@ func TestKindLabelIsBounded(t *testing.T) {
 	if got := metricValue(t, reg, "flinkgate_admission_requests_total", map[string]string{"webhook": "mutate", "kind": "other", "operation": "CREATE", "result": "denied"}); got != 5 {
 		t.Errorf("five user-chosen kinds should share kind=\"other\", got %v", got)
 	}
-}
-
-func FuzzDecodeReview(f *testing.F) {
-	f.Add(review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, seedTarget)))
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}`))
-	f.Add([]byte(`{}`))
-	f.Add(appliedReview(f, admissionv1.Update))
-	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":{"metadata":{"Name":"x","labels":{"a\u00e9":null}},"binaryData":{"b":"aGk="},"data":{"k":"\ud83d\ude00"}}}}`))
-	s, _ := newTestServer(f, &fakeLookup{}, nil, rbac.ModeOff)
-	f.Fuzz(func(t *testing.T, body []byte) {
-		// The fast reader must read whatever it accepts as encoding/json
-		// does, and leave the rest to it.
-		sameAsJSON(t, body)
-		rv, err := DecodeReview(body)
-		if err != nil {
-			return
-		}
-		// Whatever decodes must be answered without a panic escaping.
-		d, _, before := s.decideSafely(context.Background(), policy.StageMutate, rv)
-		if d.Reason == policy.ReasonInternal {
-			t.Errorf("decoded review caused an internal error: %s", body)
-		}
-		_, _, _ = s.response(rv.Request, before, d, nil)
-	})
 }
 
 // BenchmarkDeploymentCreate measures a deployment CREATE through the handler
@@ -831,4 +772,26 @@ func TestDecisionLogNamesTheObject(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodedReviewsAreAnswered decides whatever the wire format decodes:
+// no panic may escape, and none may become an internal error.
+func FuzzDecodedReviewsAreAnswered(f *testing.F) {
+	f.Add(review(admissionv1.Create, nil, configMap("staging", resource.KindTarget, seedTarget)))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u"}}`))
+	f.Add([]byte(`{}`))
+	f.Add(appliedReview(f, admissionv1.Update))
+	f.Add([]byte(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":"u","object":{"metadata":{"Name":"x","labels":{"a\u00e9":null}},"binaryData":{"b":"aGk="},"data":{"k":"\ud83d\ude00"}}}}`))
+	s, _ := newTestServer(f, &fakeLookup{}, nil, rbac.ModeOff)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		rv, err := wire.DecodeReview(body)
+		if err != nil {
+			return
+		}
+		d, _, before := s.decideSafely(context.Background(), policy.StageMutate, rv)
+		if d.Reason == policy.ReasonInternal {
+			t.Errorf("decoded review caused an internal error: %s", body)
+		}
+		_, _, _ = s.response(rv.Request, before, d, nil)
+	})
 }

@@ -175,7 +175,7 @@ func (p *parts) run(stopping context.Context, c *serveConfig) error {
 		MaxConnections: c.maxConns, Drain: c.shutdownDrain, Certs: p.certs, ClientAuth: p.clientAuth,
 		// Each connection keeps a buffer for its review bodies, so usual
 		// reviews allocate none.
-		Webhook: p.webhook.Handler(), ConnContext: webhook.ConnContext, ConnState: webhook.ConnState,
+		Webhook: p.webhook.Handler(), ConnContext: p.webhook.ConnContext, ConnState: p.webhook.ConnState,
 		Ready: p.ready, Gatherer: p.reg, Registerer: p.reg, Logger: p.log,
 		BeforeClose: func(ctx context.Context) {
 			<-controllerDone // the lease is released

@@ -1,7 +1,7 @@
 // This file is over 400 lines because it holds the fast review reader's comparisons with
 // encoding/json: tables, mutated and random reviews, and every field variant.
 
-package webhook
+package wire
 
 import (
 	"bytes"
@@ -14,64 +14,13 @@ import (
 	"time"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 
 	"flinkgate.io/flinkgate/internal/resource"
-	"flinkgate.io/flinkgate/rbac"
 )
-
-// appliedReview is a deployment CREATE or UPDATE shaped like the API
-// server's after kubectl apply: the last-applied annotation, managed
-// fields, owner references, options, a dry-run flag and user extras.
-func appliedReview(t testing.TB, op admissionv1.Operation) []byte {
-	t.Helper()
-	cm := configMap("top-speed-windowing", resource.KindDeployment, yamlDeployment)
-	applied, err := json.Marshal(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := metav1.NewTime(time.Date(2026, 11, 26, 11, 0, 0, 0, time.UTC))
-	cm.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": string(applied) + "\n", "note": "café ☕ 😀 <b>&</b>"}
-	cm.CreationTimestamp = ts
-	cm.UID = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b"
-	cm.ResourceVersion = "42"
-	cm.Generation = 3
-	cm.Finalizers = []string{"example.com/f"}
-	cm.OwnerReferences = []metav1.OwnerReference{{APIVersion: "v1", Kind: "Pod", Name: "p", UID: "u1", Controller: new(true)}}
-	cm.ManagedFields = []metav1.ManagedFieldsEntry{{
-		Manager: "kubectl-client-side-apply", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", Time: &ts,
-		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{".":{},"f:resource.yaml":{}},"f:metadata":{"f:labels":{"f:flinkgate.io/kind":{}}}}`),
-	}}
-	raw, err := json.Marshal(cm)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req := &admissionv1.AdmissionRequest{
-		UID:             types.UID("4f1c2a9e-0d3b-4e5f-8a6b-7c8d9e0f1a2b"),
-		Kind:            metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
-		Resource:        metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
-		RequestKind:     &metav1.GroupVersionKind{Version: "v1", Kind: "ConfigMap"},
-		RequestResource: &metav1.GroupVersionResource{Version: "v1", Resource: "configmaps"},
-		Name:            cm.Name, Namespace: platformNS, Operation: op,
-		UserInfo: authenticationv1.UserInfo{Username: "system:admin", UID: "x", Groups: []string{"system:masters", "system:authenticated"},
-			Extra: map[string]authenticationv1.ExtraValue{"scopes": {"a", "b"}}},
-		Object:  runtime.RawExtension{Raw: raw},
-		DryRun:  new(false),
-		Options: runtime.RawExtension{Raw: []byte(`{"kind":"CreateOptions","apiVersion":"meta.k8s.io/v1","fieldManager":"kubectl-client-side-apply"}`)},
-	}
-	if op == admissionv1.Update {
-		req.OldObject = runtime.RawExtension{Raw: raw}
-	}
-	body, err := json.Marshal(&admissionv1.AdmissionReview{TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"}, Request: req})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return body
-}
 
 // sameAsJSON fails t unless DecodeReview reads body exactly as the
 // encoding/json decode does: the same error, or the same review.
@@ -110,8 +59,8 @@ func sameReview(t *testing.T, body []byte, got *Review, gotErr error, want *Revi
 	if gotErr != nil {
 		return
 	}
-	if fmt.Sprint(got.oldErr) != fmt.Sprint(want.oldErr) || fmt.Sprint(got.objErr) != fmt.Sprint(want.objErr) {
-		t.Fatalf("object errors %v, %v, want %v, %v\nbody: %s", got.oldErr, got.objErr, want.oldErr, want.objErr, body)
+	if fmt.Sprint(got.OldErr) != fmt.Sprint(want.OldErr) || fmt.Sprint(got.ObjectErr) != fmt.Sprint(want.ObjectErr) {
+		t.Fatalf("object errors %v, %v, want %v, %v\nbody: %s", got.OldErr, got.ObjectErr, want.OldErr, want.ObjectErr, body)
 	}
 	if !reflect.DeepEqual(got.Old, want.Old) || !reflect.DeepEqual(got.Object, want.Object) {
 		t.Fatalf("objects\n%#v\n%#v\nwant\n%#v\n%#v\nbody: %s", got.Old, got.Object, want.Old, want.Object, body)
@@ -338,14 +287,6 @@ func BenchmarkDecodeReview(b *testing.B) {
 			}
 		})
 	}
-}
-
-// BenchmarkDeploymentCreateApplied is BenchmarkDeploymentCreate with the
-// review kubectl apply makes (last-applied annotation, managed fields),
-// about the load benchmark's.
-func BenchmarkDeploymentCreateApplied(b *testing.B) {
-	s, _ := newTestServer(b, benchLookup(), nil, rbac.ModeOff)
-	benchAllowedCreates(b, s.Handler(), appliedReview(b, admissionv1.Create))
 }
 
 // jsonNode is a JSON value with its members in their written order, so a

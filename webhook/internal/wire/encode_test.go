@@ -1,4 +1,4 @@
-package webhook
+package wire
 
 import (
 	"bytes"
@@ -65,23 +65,23 @@ func TestAnswersAreEncodedAsEncodingJSONEncodesThem(t *testing.T) {
 		}
 		// The handler writes the answer over the body it read, of any size.
 		body := bytes.Repeat([]byte("{\"x\":1}"), rng.IntN(100))
-		if got, err = appendAnswer(body, tm, resp, nil); err != nil {
+		if got, err = AppendAnswer(body, tm, resp, nil); err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(got, want) {
 			t.Fatalf("answer %d written over a body of %d bytes:\n%s\nwant encoding/json's\n%s", i, len(body), got, want)
 		}
 		// The handler's audit annotations come as notes, not a map.
-		notes := auditNotes{denied: rng.IntN(2) == 0, patched: rng.IntN(2) == 0, reason: randomText(rng)}
+		notes := Notes{Denied: rng.IntN(2) == 0, Patched: rng.IntN(2) == 0, Reason: randomText(rng)}
 		if rng.IntN(2) == 0 {
-			notes.target = randomText(rng)
+			notes.Target = randomText(rng)
 		}
 		withNotes := *resp
 		withNotes.AuditAnnotations = nil
-		if got, err = appendAnswer(body, tm, &withNotes, &notes); err != nil {
+		if got, err = AppendAnswer(body, tm, &withNotes, &notes); err != nil {
 			t.Fatal(err)
 		}
-		withNotes.AuditAnnotations = notes.annotations()
+		withNotes.AuditAnnotations = notes.Annotations()
 		if want, err = json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: &withNotes}); err != nil {
 			t.Fatal(err)
 		}

@@ -1,4 +1,4 @@
-package webhook
+package wire
 
 import (
 	"bytes"
@@ -27,12 +27,12 @@ type jsonPatchOp struct {
 // generic diff, which gives the same operations in the same order for any
 // change.
 func createPatch(before, after *corev1.ConfigMap) ([]byte, error) {
-	return appendPatch(nil, before, after)
+	return AppendPatch(nil, before, after)
 }
 
-// appendPatch is createPatch written over dst's bytes when the typed diff
+// AppendPatch is createPatch written over dst's bytes when the typed diff
 // writes it (and dst has the room).
-func appendPatch(dst []byte, before, after *corev1.ConfigMap) ([]byte, error) {
+func AppendPatch(dst []byte, before, after *corev1.ConfigMap) ([]byte, error) {
 	var buf [8]typedOp // the usual answer has three operations
 	if ops, ok := typedDiff(buf[:0], before, after); ok {
 		if len(ops) == 0 {

@@ -1,4 +1,4 @@
-package webhook
+package wire
 
 import (
 	"encoding/base64"
@@ -8,122 +8,11 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	admissionv1 "k8s.io/api/admission/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// This file writes the usual answers without reflection, byte for byte as
+// This file writes patches and JSON values without reflection, byte for byte as
 // encoding/json writes them (tests compare the two on random answers);
 // anything else is left to encoding/json.
-
-// encodeAnswer is json.Marshal of the AdmissionReview answering with resp.
-func encodeAnswer(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) ([]byte, error) {
-	return appendAnswer(nil, tm, resp, nil)
-}
-
-// appendAnswer is encodeAnswer written over dst's bytes: what dst holds
-// is overwritten, and its capacity is used if it suffices. Notes, if not
-// nil, are the audit annotations, written without a map (resp has none).
-func appendAnswer(dst []byte, tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse, notes *auditNotes) ([]byte, error) {
-	if resp.Result != nil { // a denial: rare enough for encoding/json
-		if notes != nil {
-			withMap := *resp
-			withMap.AuditAnnotations = notes.annotations()
-			resp = &withMap
-		}
-		return json.Marshal(&admissionv1.AdmissionReview{TypeMeta: tm, Response: resp})
-	}
-	b := dst[:0]
-	if size := answerSizeHint(tm, resp) + notes.sizeHint(); cap(b) < size {
-		b = make([]byte, 0, size) // not append's doubling of dst
-	}
-	b = append(b, '{')
-	if tm.Kind != "" {
-		b = append(b, `"kind":`...)
-		b = appendJSONString(b, tm.Kind)
-		b = append(b, ',')
-	}
-	if tm.APIVersion != "" {
-		b = append(b, `"apiVersion":`...)
-		b = appendJSONString(b, tm.APIVersion)
-		b = append(b, ',')
-	}
-	b = append(b, `"response":{"uid":`...)
-	b = appendJSONString(b, string(resp.UID))
-	if resp.Allowed {
-		b = append(b, `,"allowed":true`...)
-	} else {
-		b = append(b, `,"allowed":false`...)
-	}
-	if len(resp.Patch) > 0 {
-		b = append(b, `,"patch":"`...)
-		b = base64.StdEncoding.AppendEncode(b, resp.Patch)
-		b = append(b, '"')
-	}
-	if resp.PatchType != nil {
-		b = append(b, `,"patchType":`...)
-		b = appendJSONString(b, string(*resp.PatchType))
-	}
-	if notes != nil {
-		b = append(b, `,"auditAnnotations":`...)
-		b = notes.appendJSON(b)
-	} else if len(resp.AuditAnnotations) > 0 {
-		b = append(b, `,"auditAnnotations":`...)
-		b = appendStringMap(b, resp.AuditAnnotations)
-	}
-	if len(resp.Warnings) > 0 {
-		b = append(b, `,"warnings":`...)
-		b = appendStrings(b, resp.Warnings)
-	}
-	return append(b, "}}"...), nil
-}
-
-// answerSizeHint is about the size of an answer without a result, a
-// little over for escapes, so its buffer is allocated once.
-func answerSizeHint(tm metav1.TypeMeta, resp *admissionv1.AdmissionResponse) int {
-	strs := len(tm.Kind) + len(tm.APIVersion) + len(resp.UID)
-	for k, v := range resp.AuditAnnotations {
-		strs += 6 + len(k) + len(v)
-	}
-	for _, w := range resp.Warnings {
-		strs += 3 + len(w)
-	}
-	if resp.PatchType != nil {
-		strs += len(*resp.PatchType)
-	}
-	return 128 + strs + strs/8 + base64.StdEncoding.EncodedLen(len(resp.Patch))
-}
-
-// appendJSON writes the notes as appendStringMap writes their map: keys
-// in sorted order, which is decision, patched, reason, target.
-func (n *auditNotes) appendJSON(b []byte) []byte {
-	if n.denied {
-		b = append(b, `{"decision":"denied"`...)
-	} else {
-		b = append(b, `{"decision":"allowed"`...)
-	}
-	if n.patched {
-		b = append(b, `,"patched":"true"`...)
-	}
-	if n.denied {
-		b = append(b, `,"reason":`...)
-		b = appendJSONString(b, n.reason)
-	}
-	if n.target != "" {
-		b = append(b, `,"target":`...)
-		b = appendJSONString(b, n.target)
-	}
-	return append(b, '}')
-}
-
-// sizeHint is about the size of the notes' JSON; nil notes have none.
-func (n *auditNotes) sizeHint() int {
-	if n == nil {
-		return 0
-	}
-	return 64 + len(n.reason) + len(n.target) + (len(n.reason)+len(n.target))/8
-}
 
 // encodePatch is json.Marshal of ops.
 func encodePatch(ops []jsonPatchOp) ([]byte, error) {
