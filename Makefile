@@ -28,7 +28,7 @@ tools: ## build (once) and cache the pinned tools; prints their directory
 # test is the CI entry (.ci/run): the tools are required, never skipped. The
 # e2e suite includes the chart on a real node, as root (FLINKGATE_SKIP_NODE=1
 # skips it elsewhere).
-test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests (with the race detector), then the e2e suite
+test: fmt-check lint ## CI: fmt-check, lint, unit and chart tests (race detector), the e2e suite on Kubernetes v1.37, then on v1.30
 	@bin=$(NODE_TOOLS) && \
 	export FLINKGATE_TOOLS_BIN=$$bin FLINKGATE_REQUIRE_TOOLS=1 && \
 	$(GO) test -race -count=1 ./... && \
