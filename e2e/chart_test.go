@@ -311,10 +311,10 @@ func TestChartOnTheLocalControlPlane(t *testing.T) {
 		// The API server's RBAC authorizer learns of the new Role from an
 		// informer; wait until it grants everything. flinkgate may still
 		// answer from its preflight's refusal of the denied try above, which
-		// it remembers for at most rbac's default RefusedTTL (2s): within that
-		// plus a second, the target must be admitted.
+		// it remembers for rbac.DefaultRefusedTTL: within that plus a second,
+		// the target must be admitted.
 		s.awaitGranted(t, laterAdded)
-		const refusedTTL = 2 * time.Second
+		refusedTTL := rbac.DefaultRefusedTTL
 		var errOut string
 		admitted, last := poll(refusedTTL+time.Second, func() (bool, string) {
 			var err error

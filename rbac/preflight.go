@@ -220,7 +220,9 @@ type Options struct {
 const (
 	defaultTimeout    = 2 * time.Second
 	defaultGrantedTTL = 30 * time.Second
-	defaultRefusedTTL = 2 * time.Second
+	// DefaultRefusedTTL is how long a refusal is remembered when
+	// Options.RefusedTTL is zero (tests that wait out a refusal name it).
+	DefaultRefusedTTL = 2 * time.Second
 	// maxRemembered bounds the namespaces whose result is remembered: target
 	// namespaces are whatever target writers name.
 	maxRemembered = 10000
@@ -285,7 +287,7 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 		sa:         opts.ServiceAccount,
 		timeout:    cmp.Or(opts.Timeout, defaultTimeout),
 		grantedTTL: cmp.Or(opts.GrantedTTL, defaultGrantedTTL),
-		refusedTTL: cmp.Or(opts.RefusedTTL, defaultRefusedTTL),
+		refusedTTL: cmp.Or(opts.RefusedTTL, DefaultRefusedTTL),
 		now:        opts.Now,
 		perms:      requiredPermissions(),
 	}

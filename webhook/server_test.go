@@ -26,6 +26,7 @@ import (
 	"flinkgate.io/flinkgate/internal/golden"
 	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/internal/policy"
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/rbac"
@@ -200,7 +201,7 @@ func newTestServer(t testing.TB, lookup Lookup, pre Preflight, mode rbac.Mode) (
 // deletion timestamp, with the production default settle time.
 var testNow = time.Unix(1000000000+3600, 0)
 
-const testSettle = 65 * time.Second
+const testSettle = protection.DefaultSettle
 
 func post(t testing.TB, h http.Handler, path string, body []byte) *admissionv1.AdmissionResponse {
 	t.Helper()
