@@ -1,9 +1,7 @@
 package webhook
 
 import (
-	"bytes"
 	"context"
-	"maps"
 	"runtime/debug"
 	"time"
 
@@ -119,9 +117,7 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 		if ar.Name == "" { // a DELETE through deletecollection
 			ar.Name = r.Old.Name
 		}
-		if r.New != nil {
-			ar.DocumentChanged = !maps.Equal(r.Old.Data, r.New.Data) || !maps.EqualFunc(r.Old.BinaryData, r.New.BinaryData, bytes.Equal)
-		}
+		ar.DocumentChanged = policy.DocumentChanged(r)
 	}
 	if dep != nil {
 		ar.NewTarget = dep.TargetName

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"maps"
@@ -92,6 +93,15 @@ func patchDenied(r Request, name string, err error) Decision {
 	return Denied(ReasonPatchFailed, "target %q's deploymentPatchSet cannot be applied to deployment %q: %v", name, cm.Name, err).WithTarget(name)
 }
 
+// DocumentChanged reports whether a request writes another document than
+// the stored one (data or binaryData): a CREATE, a DELETE, or an UPDATE
+// that changes either. The authorization asks use on the target for it,
+// and only an unchanged document may skip the patch set.
+func DocumentChanged(r Request) bool {
+	return r.Old == nil || r.New == nil || !maps.Equal(r.Old.Data, r.New.Data) ||
+		!maps.EqualFunc(r.Old.BinaryData, r.New.BinaryData, bytes.Equal)
+}
+
 // unchangedSinceAdmitted reports whether an UPDATE leaves a deployment's
 // data as flinkgate stored it for this very target: then the stored
 // document already is the patched one, and applying the patch set again
@@ -102,7 +112,7 @@ func patchDenied(r Request, name string, err error) Decision {
 // resourceVersion without changing what it does to deployments.
 func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
 	old := storedDeployment(r)
-	if old == nil || t.UID == "" || !maps.Equal(old.Data, r.New.Data) || len(r.New.BinaryData) > 0 {
+	if old == nil || t.UID == "" || DocumentChanged(r) || len(r.New.BinaryData) > 0 {
 		return false
 	}
 	a := old.Annotations
