@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zapcore"
 
 	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/rbac"
 )
@@ -55,6 +56,11 @@ func TestServeFlags(t *testing.T) {
 		}},
 		{name: "a memory limit ratio that leaves Go no room below the container's limit is an error", args: append([]string{"--memory-limit-ratio=1"}, required...), wantError: "want between 0.5 and 0.95"},
 		{name: "allowed client names without a client CA are an error", args: append([]string{"--webhook-client-names=kube-apiserver"}, required...), wantError: "needs --webhook-client-ca-file"},
+		{name: "the Flink operator reconciler and its pods' ServiceAccount are parsed", args: append([]string{"--flink-operator=on", "--flink-service-account=flink-jobs"}, required...), want: func(c *serveConfig) {
+			c.flinkOperator, c.flinkServiceAccount = flinkop.ModeOn, "flink-jobs"
+		}},
+		{name: "an unknown Flink operator mode is an error", args: append([]string{"--flink-operator=yes"}, required...), wantError: "yes"},
+		{name: "an invalid Flink pods' ServiceAccount name is an error", args: append([]string{"--flink-service-account=Bad_SA"}, required...), wantError: "Bad_SA"},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},
@@ -76,6 +82,7 @@ func contractDefaults(ns string) serveConfig {
 		selfTLS: selfTLSFlags{caValidity: 5 * 365 * 24 * time.Hour, certValidity: 90 * 24 * time.Hour,
 			overlap: 2 * time.Minute, syncPeriod: 15 * time.Second},
 		shutdownDrain: 5 * time.Second, maxConns: 2048, memoryLimitRatio: 0.875,
+		flinkOperator: flinkop.ModeOff, flinkServiceAccount: "flink",
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/server"
 	"flinkgate.io/flinkgate/rbac"
@@ -47,6 +48,11 @@ type serveConfig struct {
 	// memoryLimitRatio of it becomes the Go memory limit.
 	memoryLimit      int64
 	memoryLimitRatio float64
+	// flinkOperator turns on the reconciler of Deployments into the Flink
+	// Kubernetes Operator's FlinkDeployments; flinkServiceAccount is their
+	// pods' ServiceAccount unless a document names one.
+	flinkOperator       flinkop.Mode
+	flinkServiceAccount string
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -62,7 +68,8 @@ const defaultShutdownDrain = 5 * time.Second
 
 func parseServeFlags(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, authorization: authz.ModeRBAC, shutdownDrain: defaultShutdownDrain}
+	c := &serveConfig{preflight: rbac.ModeEnforce, logLevel: zapcore.InfoLevel, authorization: authz.ModeRBAC, shutdownDrain: defaultShutdownDrain,
+		flinkOperator: flinkop.ModeOff}
 	lists := c.register(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -111,6 +118,8 @@ func (c *serveConfig) register(fs *flag.FlagSet) listFlags {
 	fs.DurationVar(&c.settle, "protection-settle", protection.DefaultSettle, "how long a target must have been terminating before its finalizer may be released; at least the API server's --request-timeout plus clock skew")
 	fs.Int64Var(&c.memoryLimit, "memory-limit", 0, "the container's memory limit in bytes (the chart passes it from the downward API); --memory-limit-ratio of it becomes the Go memory limit, unless GOMEMLIMIT is set (0: none)")
 	fs.Float64Var(&c.memoryLimitRatio, "memory-limit-ratio", defaultMemoryLimitRatio, "share of --memory-limit the Go runtime keeps the heap under, so the collector works before the kernel kills the container (0.5-0.95); the reviews being decided may allocate half the Go memory limit at once")
+	fs.Var(&c.flinkOperator, "flink-operator", "off or on: reconcile each Deployment into an Apache Flink Kubernetes Operator FlinkDeployment in its target's namespace, and deny at admission what has no counterpart")
+	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with --flink-operator=on: the ServiceAccount of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
 	c.selfTLS.register(fs)
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
 	return listFlags{namespaces: namespaces, clientNames: clientNames}
@@ -135,6 +144,9 @@ func (c *serveConfig) check(args []string) error {
 		if errs := validation.IsDNS1123Subdomain(c.platformSA); len(errs) > 0 {
 			return fmt.Errorf("--platform-service-account %q is not a valid ServiceAccount name: %v", c.platformSA, errs)
 		}
+	}
+	if errs := validation.IsDNS1123Subdomain(c.flinkServiceAccount); len(errs) > 0 {
+		return fmt.Errorf("--flink-service-account %q is not a valid ServiceAccount name: %v", c.flinkServiceAccount, errs)
 	}
 	if c.settle < 0 {
 		return errors.New("--protection-settle must not be negative")
