@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/flowcontrol"
@@ -24,103 +25,255 @@ const (
 
 var sideNames = [sides]string{"without webhooks", "bare server as both", "flinkgate, both"}
 
-// throughAPIServer creates deployment ConfigMaps one at a time, rotating
-// between three namespaces: one no webhook selects, one whose two webhooks
-// (the chart's registration) are the bare server, which does nothing, and
-// one served by flinkgate. All three see the same API server, etcd and
-// machine load, and the bare side shows what two webhook calls cost before
-// any work. It returns the latencies of each side.
-func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client) ([sides]stats, error) {
+// The operations on a deployment measured through the API server: issue 24
+// holds flinkgate to the do-nothing pair on each.
+const (
+	opCreate = iota
+	opUpdate // metadata only: an annotation changes, the document does not
+	opDelete
+	ops
+)
+
+var opNames = [ops]string{"create", "metadata-only update", "delete"}
+
+// admissionOps are the operations as the API server and flinkgate label them.
+var admissionOps = [ops]string{"CREATE", "UPDATE", "DELETE"}
+
+// touchedAnnotation is the annotation the metadata-only update changes.
+const touchedAnnotation = "loadbench.flinkgate.io/touched"
+
+// apiResult is the measurement through the API server: each operation's
+// latencies per side and, for the same runs, the API server's and
+// flinkgate's histograms (the sums and counts that moved while that side
+// ran that operation).
+type apiResult struct {
+	perBlock, rounds int
+	lat              [ops][sides]stats
+	phases           [ops][sides]timings
+}
+
+// n is the number of operations of each kind per side.
+func (a *apiResult) n() int { return a.perBlock * a.rounds }
+
+// ratio is q-th percentile of side x over side y for operation op.
+func (a *apiResult) ratio(op, x, y int, q float64) float64 {
+	return float64(a.lat[op][x].percentile(q)) / float64(a.lat[op][y].percentile(q))
+}
+
+// apiClient creates, updates and deletes deployment ConfigMaps in the
+// three sides' namespaces and checks each answer.
+type apiClient struct {
+	client     kubernetes.Interface
+	namespaces [sides]string
+}
+
+func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.ConfigMap, time.Duration, error) {
+	ns := c.namespaces[side]
+	t0 := time.Now()
+	got, err := c.client.CoreV1().ConfigMaps(ns).Create(ctx, deploymentConfigMap(ns, name), metav1.CreateOptions{})
+	took := time.Since(t0)
+	if err != nil {
+		return nil, 0, fmt.Errorf("create deployment in %s: %w", ns, err)
+	}
+	// The served side must really have gone through flinkgate.
+	if side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName {
+		return nil, 0, fmt.Errorf("deployment %s/%s was stored without flinkgate's patch", got.Namespace, got.Name)
+	}
+	return got, took, nil
+}
+
+// update changes only an annotation of cm, as kubectl annotate does.
+func (c *apiClient) update(ctx context.Context, side int, cm *corev1.ConfigMap, value string) (time.Duration, error) {
+	cm = cm.DeepCopy()
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[touchedAnnotation] = value
+	t0 := time.Now()
+	got, err := c.client.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
+	took := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("update deployment %s/%s: %w", cm.Namespace, cm.Name, err)
+	}
+	if got.Annotations[touchedAnnotation] != value || (side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName) {
+		return 0, fmt.Errorf("deployment %s/%s was stored without the update or without flinkgate's label", got.Namespace, got.Name)
+	}
+	return took, nil
+}
+
+func (c *apiClient) delete(ctx context.Context, side int, name string) (time.Duration, error) {
+	ns := c.namespaces[side]
+	t0 := time.Now()
+	err := c.client.CoreV1().ConfigMaps(ns).Delete(ctx, name, metav1.DeleteOptions{})
+	took := time.Since(t0)
+	if err != nil {
+		return 0, fmt.Errorf("delete deployment %s/%s: %w", ns, name, err)
+	}
+	return took, nil
+}
+
+// cycle creates, updates and deletes one deployment on side, unmeasured.
+func (c *apiClient) cycle(ctx context.Context, side int, name string) error {
+	cm, _, err := c.create(ctx, side, name)
+	if err != nil {
+		return err
+	}
+	if _, err := c.update(ctx, side, cm, "warm"); err != nil {
+		return err
+	}
+	_, err = c.delete(ctx, side, name)
+	return err
+}
+
+// throughAPIServer creates, updates (metadata only) and deletes deployment
+// ConfigMaps one at a time in three namespaces: one no webhook selects, one
+// whose two webhooks (the chart's registration) are the bare server, which
+// does nothing, and one served by flinkgate. All three see the same API
+// server, etcd and machine load; the bare side shows what two webhook calls
+// cost before any work.
+//
+// Each round runs, per operation, a block of o.apiCreates operations per
+// side, the sides' order rotating from round to round, and scrapes the API
+// server's and flinkgate's metrics between blocks: the API server's request
+// and admission histograms carry no namespace, so only blocks tell the
+// sides' phases apart.
+func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client) (*apiResult, error) {
 	c := e.cluster
 	if err := c.RegisterWebhooks(ctx, e.flinkgate.WebhookURL(), e.flinkgate.CABundle(), []string{servedNS}); err != nil {
-		return [sides]stats{}, err
+		return nil, err
 	}
 	if err := c.CreateWebhooksNamed(ctx, "loadbench-bare", e.bareURL, e.flinkgate.CABundle(), []string{bareNS}); err != nil {
-		return [sides]stats{}, err
+		return nil, err
 	}
 	cfg := c.RestConfig()
 	// A client-side limit would add its own queueing to the latencies.
 	cfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
 	client, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
-		return [sides]stats{}, fmt.Errorf("build client: %w", err)
+		return nil, fmt.Errorf("build client: %w", err)
 	}
-	namespaces := [sides]string{offNS, bareNS, servedNS}
-	create := func(side, i int) (time.Duration, error) {
-		cm := deploymentConfigMap(namespaces[side], fmt.Sprintf("bench-%d", i))
-		t0 := time.Now()
-		got, err := client.CoreV1().ConfigMaps(namespaces[side]).Create(ctx, cm, metav1.CreateOptions{})
-		took := time.Since(t0)
-		if err != nil {
-			return 0, fmt.Errorf("create deployment in %s: %w", namespaces[side], err)
-		}
-		// The served side must really have gone through flinkgate.
-		if side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName {
-			return 0, fmt.Errorf("deployment %s/%s was stored without flinkgate's patch", got.Namespace, got.Name)
-		}
-		return took, nil
-	}
+	api := &apiClient{client: client, namespaces: [sides]string{offNS, bareNS, servedNS}}
 	// The API server loads webhook configurations asynchronously; the bare
-	// server never denies, so its count shows when both calls arrive.
-	if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server twice per create", func() error {
+	// server never denies, so its count shows when both calls of each
+	// operation arrive.
+	if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server twice per create, update and delete", func() error {
 		before, err := bareCount(ctx, bare, e.bareURL)
 		if err != nil {
 			return err
 		}
-		if _, err := create(sideBare, -1-int(time.Now().UnixNano()%1e9)); err != nil {
+		if err := api.cycle(ctx, sideBare, "bench-probe-"+strconv.FormatInt(time.Now().UnixNano()%1e9, 10)); err != nil {
 			return err
 		}
 		after, err := bareCount(ctx, bare, e.bareURL)
 		if err != nil {
 			return err
 		}
-		if after-before != 2 {
-			return fmt.Errorf("one create reached the bare server %d times", after-before)
+		if after-before != 2*ops {
+			return fmt.Errorf("a create, update and delete reached the bare server %d times", after-before)
 		}
 		return nil
 	}); err != nil {
-		return [sides]stats{}, err
+		return nil, err
 	}
 	// Warm every path (connections, the webhook client) before measuring.
 	for i := range 20 {
 		for side := range sides {
-			if _, err := create(side, -1000-i); err != nil {
-				return [sides]stats{}, err
+			if err := api.cycle(ctx, side, fmt.Sprintf("bench-warm-%d", i)); err != nil {
+				return nil, err
 			}
 		}
 	}
-	before, err := scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
-	if err != nil {
-		return [sides]stats{}, err
+
+	res := &apiResult{perBlock: o.apiCreates, rounds: o.rounds}
+	var lat [ops][sides][]time.Duration
+	var elapsed [ops][sides]time.Duration
+	scrape := func() (timings, error) {
+		return scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
 	}
-	var lat [sides][]time.Duration
-	n := o.apiCreates * o.rounds
-	start := time.Now()
-	for i := range n {
-		// Rotate which side goes first, so none always follows another.
-		for k := range sides {
-			side := (i + k) % sides
-			d, err := create(side, i)
+	last, err := scrape()
+	if err != nil {
+		return nil, err
+	}
+	// block runs f on every deployment of one side, then attributes what
+	// the metrics moved to that side and operation, after checking that
+	// each operation reached the side's webhooks twice.
+	block := func(op, side int, f func(i int) (time.Duration, error)) error {
+		bareBefore := 0
+		if side == sideBare {
+			if bareBefore, err = bareCount(ctx, bare, e.bareURL); err != nil {
+				return err
+			}
+		}
+		t0 := time.Now()
+		for i := range o.apiCreates {
+			d, err := f(i)
 			if err != nil {
-				return [sides]stats{}, err
+				return err
 			}
-			lat[side] = append(lat[side], d)
+			lat[op][side] = append(lat[op][side], d)
+		}
+		elapsed[op][side] += time.Since(t0)
+		now, err := scrape()
+		if err != nil {
+			return err
+		}
+		moved := now.sub(last)
+		res.phases[op][side] = res.phases[op][side].add(moved)
+		last = now
+		want := 2 * o.apiCreates
+		switch side {
+		case sideBare:
+			after, err := bareCount(ctx, bare, e.bareURL)
+			if err != nil {
+				return err
+			}
+			if after-bareBefore != want {
+				return fmt.Errorf("%d deployment %ss reached the bare server %d times, want %d", o.apiCreates, strings.ToLower(admissionOps[op]), after-bareBefore, want)
+			}
+		case sideFlinkgate:
+			if got := moved.flinkgateCalls(admissionOps[op]); got != want {
+				return fmt.Errorf("%d deployment %ss reached flinkgate %d times, want %d", o.apiCreates, strings.ToLower(admissionOps[op]), got, want)
+			}
+		}
+		return nil
+	}
+	for r := range o.rounds {
+		order := make([]int, sides)
+		for k := range sides {
+			order[k] = (r + k) % sides
+		}
+		stored := [sides][]*corev1.ConfigMap{}
+		name := func(side, i int) string { return fmt.Sprintf("bench-%d-%d-%d", r, side, i) }
+		for _, side := range order {
+			if err := block(opCreate, side, func(i int) (time.Duration, error) {
+				cm, d, err := api.create(ctx, side, name(side, i))
+				stored[side] = append(stored[side], cm)
+				return d, err
+			}); err != nil {
+				return nil, err
+			}
+		}
+		for _, side := range order {
+			if err := block(opUpdate, side, func(i int) (time.Duration, error) {
+				return api.update(ctx, side, stored[side][i], strconv.Itoa(r))
+			}); err != nil {
+				return nil, err
+			}
+		}
+		for _, side := range order {
+			if err := block(opDelete, side, func(i int) (time.Duration, error) {
+				return api.delete(ctx, side, name(side, i))
+			}); err != nil {
+				return nil, err
+			}
 		}
 	}
-	elapsed := time.Since(start)
-	after, err := scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
-	if err != nil {
-		return [sides]stats{}, err
+	for op := range ops {
+		for side := range sides {
+			res.lat[op][side] = newStats(lat[op][side], elapsed[op][side])
+		}
 	}
-	var out [sides]stats
-	fmt.Printf("\nthrough the API server: %d deployment ConfigMap creates per side, one at a time, rotating\n", n)
-	for side := range sides {
-		out[side] = newStats(lat[side], elapsed)
-		s := out[side]
-		fmt.Printf("  %-22s p50 %s  p90 %s  p99 %s  max %s\n", sideNames[side], ms(s.percentile(50)), ms(s.percentile(90)), ms(s.percentile(99)), ms(s.percentile(100)))
-	}
-	printBreakdown(before, after)
-	return out, nil
+	return res, nil
 }
 
 // bareCount asks the bare server how many reviews it has answered.

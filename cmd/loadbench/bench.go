@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -145,6 +146,7 @@ func (e *env) startBare(ctx context.Context, client *http.Client) error {
 }
 
 func runLoad(ctx context.Context, o *options) error {
+	started, loadStart := time.Now(), loadAverage()
 	body, err := reviewBody(servedNS)
 	if err != nil {
 		return err
@@ -186,7 +188,11 @@ func runLoad(ctx context.Context, o *options) error {
 	if a.protocol() != b.protocol() {
 		return fmt.Errorf("the servers negotiated different protocols (bare %s, flinkgate %s): the comparison would not be like with like", a.protocol(), b.protocol())
 	}
-	var tput, fixed [2][]stats
+	res := &result{
+		started: started, loadStart: loadStart, cores: numCPU(), bodyBytes: len(body),
+		rounds: o.rounds, concurrency: o.concurrency, rate: o.rate, duration: o.duration,
+		corpusDuration: o.corpusDuration, protocol: a.protocol(),
+	}
 	fmt.Printf("\nthroughput, %d concurrent requests (kept-alive HTTP/1.1 connections), %s per run (a = bare, b = flinkgate, alternating)\n", o.concurrency, o.duration)
 	for r := range o.rounds {
 		for i, t := range []*target{a, b} {
@@ -194,7 +200,7 @@ func runLoad(ctx context.Context, o *options) error {
 			if err != nil {
 				return err
 			}
-			tput[i] = append(tput[i], s)
+			res.tput[i] = append(res.tput[i], s)
 			fmt.Printf("  round %d %-10s %s\n", r+1, t.name, s)
 		}
 	}
@@ -205,14 +211,13 @@ func runLoad(ctx context.Context, o *options) error {
 			if err != nil {
 				return err
 			}
-			fixed[i] = append(fixed[i], s)
+			res.fixed[i] = append(res.fixed[i], s)
 			fmt.Printf("  round %d %-10s %s\n", r+1, t.name, s)
 		}
 	}
 
-	var corpus []corpusRow
 	if o.corpusDuration > 0 {
-		if corpus, err = runCorpus(ctx, o, a, b); err != nil {
+		if res.corpus, err = runCorpus(ctx, o, a, b); err != nil {
 			return err
 		}
 	}
@@ -226,54 +231,39 @@ func runLoad(ctx context.Context, o *options) error {
 		}
 	}
 
-	var api [sides]stats
 	if o.apiCreates > 0 {
-		if api, err = throughAPIServer(ctx, e, o, a.client); err != nil {
+		if res.api, err = throughAPIServer(ctx, e, o, a.client); err != nil {
 			return err
 		}
 	}
+	res.finished, res.loadEnd = time.Now(), loadAverage()
+	return writeResult(res, o.out)
+}
 
-	fmt.Printf("\nsummary (median of %d alternating runs each)\n", o.rounds)
-	fmt.Printf("  %-44s %14s %14s %8s\n", "", "a: bare", "b: flinkgate", "b/a")
-	ta, tb := median(tput[0], stats.rate), median(tput[1], stats.rate)
-	row := func(name string, va, vb float64, unit string) {
-		fmt.Printf("  %-44s %12.2f%-2s %12.2f%-2s %8.2f\n", name, va, unit, vb, unit, vb/va)
+// writeResult prints the API-server figures and the summary, and writes
+// them beside the profiles in dir: the same text, and the HTML page.
+func writeResult(res *result, dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create output directory: %w", err)
 	}
-	row(fmt.Sprintf("throughput at %d concurrent (req/s)", o.concurrency), ta, tb, "")
-	row(fmt.Sprintf("p99 at %d concurrent", o.concurrency), msf(median(tput[0], p(99))), msf(median(tput[1], p(99))), "ms")
-	for _, q := range []float64{50, 90, 99} {
-		row(fmt.Sprintf("p%.0f at %d req/s", q, o.rate), msf(median(fixed[0], p(q))), msf(median(fixed[1], p(q))), "ms")
+	var text bytes.Buffer
+	if res.api != nil {
+		res.api.write(&text)
 	}
-	row(fmt.Sprintf("max at %d req/s", o.rate), msf(median(fixed[0], p(100))), msf(median(fixed[1], p(100))), "ms")
-	if o.apiCreates > 0 {
-		for _, side := range []int{sideBare, sideFlinkgate} {
-			fmt.Printf("  through the API server, deployment ConfigMap create (a = without webhooks, b = %s):\n", sideNames[side])
-			row("  p50", msf(float64(api[sideOff].percentile(50))), msf(float64(api[side].percentile(50))), "ms")
-			row("  p99", msf(float64(api[sideOff].percentile(99))), msf(float64(api[side].percentile(99))), "ms")
-		}
+	res.writeSummary(&text)
+	os.Stdout.Write(text.Bytes())
+	txt, html := filepath.Join(dir, "loadbench.txt"), filepath.Join(dir, "loadbench.html")
+	if err := os.WriteFile(txt, text.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", txt, err)
 	}
-	overloaded := ""
-	for _, runs := range fixed {
-		for _, s := range runs {
-			if s.overloaded || s.failed > 0 {
-				overloaded = " [some fixed-rate runs were overloaded: that ratio does not mean much]"
-			}
-		}
+	var page bytes.Buffer
+	if err := renderPage(&page, res); err != nil {
+		return err
 	}
-	if len(corpus) > 0 {
-		fmt.Printf("\n  corpus (throughput at %d concurrent and p99 at %d req/s, bare / flinkgate; goals ≥ 0.60 and ≤ 2.00):\n", o.concurrency, o.rate)
-		for _, r := range corpus {
-			fmt.Printf("  %-28s %s\n", r.name, r.line())
-		}
+	if err := os.WriteFile(html, page.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", html, err)
 	}
-	fmt.Printf("\nratio b/a: throughput %.2f (goal ≥ 0.80); p99 at %d req/s %.2f (goal ≤ 2.00)%s",
-		tb/ta, o.rate, median(fixed[1], p(99))/median(fixed[0], p(99)), overloaded)
-	if o.apiCreates > 0 {
-		fmt.Printf("; API server create p99 %.2f (goal ≤ 1.30; the bare server as both webhooks: %.2f)",
-			float64(api[sideFlinkgate].percentile(99))/float64(api[sideOff].percentile(99)),
-			float64(api[sideBare].percentile(99))/float64(api[sideOff].percentile(99)))
-	}
-	fmt.Println()
+	fmt.Printf("\nwritten: %s, %s\n", txt, html)
 	return nil
 }
 

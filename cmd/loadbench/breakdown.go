@@ -14,20 +14,40 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-// timings are histogram sums and counts by series, so that two scrapes
-// around a phase tell the mean time per call spent in each step.
-type timings map[string][2]float64 // series → {sum seconds, count}
-
-// Histograms that say where an admitted create spends its time: the API
-// server's view of each webhook call and admission step, the requests
-// flinkgate itself makes (its live target read), and flinkgate's own view.
-var breakdownFamilies = map[string][]string{
-	"apiserver_admission_webhook_admission_duration_seconds": {"name", "type"},
-	"apiserver_admission_step_admission_duration_seconds":    {"type", "operation"},
-	"apiserver_request_duration_seconds":                     {"verb", "resource"},
-	"flinkgate_admission_duration_seconds":                   {"webhook"},
-	"etcd_request_duration_seconds":                          {"operation", "type"},
+// series names one histogram series: its family and the labels kept.
+type series struct {
+	family, labels string
 }
+
+// timings are histogram sums and counts by series, so that two scrapes
+// around a block tell the mean time per call spent in each step.
+type timings map[series][2]float64 // {sum seconds, count}
+
+// phaseFamily is a histogram that says where a write spends its time, the
+// labels that tell its series apart, and its short name in the output.
+type phaseFamily struct {
+	name, short string
+	labels      []string
+}
+
+// phaseFamilies, in the order a request meets them: the API server's whole
+// request, the same without webhooks and queueing (its SLI), the priority
+// and fairness queue, each admission step and each webhook call as the API
+// server sees it, flinkgate's own view of its answers, and etcd.
+var phaseFamilies = []phaseFamily{
+	{"apiserver_request_duration_seconds", "request", []string{"verb", "resource"}},
+	{"apiserver_request_sli_duration_seconds", "request without webhooks (sli)", []string{"verb", "resource"}},
+	{"apiserver_flowcontrol_request_wait_duration_seconds", "priority and fairness wait", []string{"priority_level", "execute"}},
+	{"apiserver_admission_step_admission_duration_seconds", "admission step", []string{"type", "operation"}},
+	{"apiserver_admission_webhook_admission_duration_seconds", "webhook call", []string{"name", "type", "operation"}},
+	{"flinkgate_admission_duration_seconds", "flinkgate's answer", []string{"webhook", "operation"}},
+	{"etcd_request_duration_seconds", "etcd", []string{"operation", "type"}},
+}
+
+// bareWebhookPrefix is how CreateWebhooksNamed names the bare server's
+// webhooks; without it they are named as flinkgate's, so that the pair's
+// rows and flinkgate's line up.
+const bareWebhookPrefix = "loadbench-bare."
 
 func parseTimings(r io.Reader) (timings, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -36,17 +56,17 @@ func parseTimings(r io.Reader) (timings, error) {
 		return nil, fmt.Errorf("parse metrics: %w", err)
 	}
 	out := timings{}
-	for name, labels := range breakdownFamilies {
-		f := families[name]
+	for _, pf := range phaseFamilies {
+		f := families[pf.name]
 		if f == nil {
 			continue
 		}
 		for _, m := range f.GetMetric() {
 			h := m.GetHistogram()
-			if h == nil {
+			if h == nil || !kept(m) {
 				continue
 			}
-			key := name + "{" + pick(m, labels) + "}"
+			key := series{pf.name, pick(m, pf.labels)}
 			v := out[key]
 			out[key] = [2]float64{v[0] + h.GetSampleSum(), v[1] + float64(h.GetSampleCount())}
 		}
@@ -54,16 +74,62 @@ func parseTimings(r io.Reader) (timings, error) {
 	return out, nil
 }
 
+// kept drops series of resources other than the deployments' ConfigMaps
+// (the scrapes themselves, leases, events).
+func kept(m *dto.Metric) bool {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == "resource" && l.GetValue() != "configmaps" {
+			return false
+		}
+	}
+	return true
+}
+
 func pick(m *dto.Metric, names []string) string {
 	var parts []string
 	for _, n := range names {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == n {
-				parts = append(parts, n+"="+l.GetValue())
+				parts = append(parts, strings.TrimPrefix(l.GetValue(), bareWebhookPrefix))
 			}
 		}
 	}
-	return strings.Join(parts, ",")
+	return strings.Join(parts, " ")
+}
+
+// sub is what moved from before to t.
+func (t timings) sub(before timings) timings {
+	out := timings{}
+	for k, v := range t {
+		if d := [2]float64{v[0] - before[k][0], v[1] - before[k][1]}; d[1] > 0 {
+			out[k] = d
+		}
+	}
+	return out
+}
+
+// add sums t and u into a new map.
+func (t timings) add(u timings) timings {
+	out := timings{}
+	for _, m := range []timings{t, u} {
+		for k, v := range m {
+			o := out[k]
+			out[k] = [2]float64{o[0] + v[0], o[1] + v[1]}
+		}
+	}
+	return out
+}
+
+// flinkgateCalls is how many answers flinkgate's histogram counts for the
+// admission operation op, both webhooks together.
+func (t timings) flinkgateCalls(op string) int {
+	n := 0.0
+	for k, v := range t {
+		if k.family == "flinkgate_admission_duration_seconds" && strings.HasSuffix(k.labels, " "+op) {
+			n += v[1]
+		}
+	}
+	return int(n)
 }
 
 // scrapeTimings reads the API server's /metrics and flinkgate's.
@@ -95,19 +161,49 @@ func scrapeTimings(ctx context.Context, client kubernetes.Interface, flinkgateMe
 	return out, nil
 }
 
-// printBreakdown prints the mean per call of every series that moved
-// between two scrapes.
-func printBreakdown(before, after timings) {
-	var keys []string
-	for k, v := range after {
-		if v[1] > before[k][1] {
-			keys = append(keys, k)
+// phaseRow is one series side by side: per side, the calls per measured
+// operation and the mean time per call.
+type phaseRow struct {
+	Name   string
+	Calls  [sides]float64
+	MeanMS [sides]float64
+}
+
+// phaseRows lines up, for one operation, every series that moved on any
+// side, in phaseFamilies' order.
+func (a *apiResult) phaseRows(op int) []phaseRow {
+	var keys []series
+	seen := map[series]bool{}
+	for side := range sides {
+		for k := range a.phases[op][side] {
+			if !seen[k] {
+				seen[k] = true
+				keys = append(keys, k)
+			}
 		}
 	}
-	slices.Sort(keys)
-	fmt.Printf("  where the time went (mean per call between the two scrapes):\n")
-	for _, k := range keys {
-		sum, n := after[k][0]-before[k][0], after[k][1]-before[k][1]
-		fmt.Printf("    %-100s %7.0f calls  %7.3fms\n", k, n, 1000*sum/n)
+	order := map[string]int{}
+	short := map[string]string{}
+	for i, pf := range phaseFamilies {
+		order[pf.name], short[pf.name] = i, pf.short
 	}
+	slices.SortFunc(keys, func(x, y series) int {
+		if c := order[x.family] - order[y.family]; c != 0 {
+			return c
+		}
+		return strings.Compare(x.labels, y.labels)
+	})
+	n := float64(a.n())
+	rows := make([]phaseRow, 0, len(keys))
+	for _, k := range keys {
+		r := phaseRow{Name: short[k.family] + " " + k.labels}
+		for side := range sides {
+			v := a.phases[op][side][k]
+			if v[1] > 0 {
+				r.Calls[side], r.MeanMS[side] = v[1]/n, 1000*v[0]/v[1]
+			}
+		}
+		rows = append(rows, r)
+	}
+	return rows
 }
