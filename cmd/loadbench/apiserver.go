@@ -200,9 +200,11 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	block := func(op, side int, f func(i int) (time.Duration, error)) error {
 		bareBefore := 0
 		if side == sideBare {
-			if bareBefore, err = bareCount(ctx, bare, e.bareURL); err != nil {
+			n, err := bareCount(ctx, bare, e.bareURL)
+			if err != nil {
 				return err
 			}
+			bareBefore = n
 		}
 		t0 := time.Now()
 		for i := range o.apiCreates {

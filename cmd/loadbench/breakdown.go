@@ -28,6 +28,10 @@ type timings map[series][2]float64 // {sum seconds, count}
 type phaseFamily struct {
 	name, short string
 	labels      []string
+	// byOperation: the last label is the admission operation, and a block
+	// shows only its own (the API server's own writes, its leases, would
+	// show as other operations).
+	byOperation bool
 }
 
 // phaseFamilies, in the order a request meets them: the API server's whole
@@ -35,13 +39,13 @@ type phaseFamily struct {
 // and fairness queue, each admission step and each webhook call as the API
 // server sees it, flinkgate's own view of its answers, and etcd.
 var phaseFamilies = []phaseFamily{
-	{"apiserver_request_duration_seconds", "request", []string{"verb", "resource"}},
-	{"apiserver_request_sli_duration_seconds", "request without webhooks (sli)", []string{"verb", "resource"}},
-	{"apiserver_flowcontrol_request_wait_duration_seconds", "priority and fairness wait", []string{"priority_level", "execute"}},
-	{"apiserver_admission_step_admission_duration_seconds", "admission step", []string{"type", "operation"}},
-	{"apiserver_admission_webhook_admission_duration_seconds", "webhook call", []string{"name", "type", "operation"}},
-	{"flinkgate_admission_duration_seconds", "flinkgate's answer", []string{"webhook", "operation"}},
-	{"etcd_request_duration_seconds", "etcd", []string{"operation", "type"}},
+	{"apiserver_request_duration_seconds", "request", []string{"verb", "resource"}, false},
+	{"apiserver_request_sli_duration_seconds", "request without webhooks (sli)", []string{"verb", "resource"}, false},
+	{"apiserver_flowcontrol_request_wait_duration_seconds", "priority and fairness wait", []string{"priority_level", "execute"}, false},
+	{"apiserver_admission_step_admission_duration_seconds", "admission step", []string{"type", "operation"}, true},
+	{"apiserver_admission_webhook_admission_duration_seconds", "webhook call", []string{"name", "type", "operation"}, true},
+	{"flinkgate_admission_duration_seconds", "flinkgate's answer", []string{"webhook", "operation"}, true},
+	{"etcd_request_duration_seconds", "etcd", []string{"operation", "type"}, false},
 }
 
 // bareWebhookPrefix is how CreateWebhooksNamed names the bare server's
@@ -184,9 +188,13 @@ func (a *apiResult) phaseRows(op int) []phaseRow {
 	}
 	order := map[string]int{}
 	short := map[string]string{}
+	byOp := map[string]bool{}
 	for i, pf := range phaseFamilies {
-		order[pf.name], short[pf.name] = i, pf.short
+		order[pf.name], short[pf.name], byOp[pf.name] = i, pf.short, pf.byOperation
 	}
+	keys = slices.DeleteFunc(keys, func(k series) bool {
+		return byOp[k.family] && !strings.HasSuffix(k.labels, " "+admissionOps[op])
+	})
 	slices.SortFunc(keys, func(x, y series) int {
 		if c := order[x.family] - order[y.family]; c != 0 {
 			return c

@@ -37,6 +37,7 @@ type (
 		RatioH            int    // the ratio chart's height
 		Charts            []chart
 		Corpus            []corpusView
+		CorpusNote        string
 	}
 	ratioRow struct {
 		What, Yardstick, Flinkgate, Ratio, Goal string
@@ -58,6 +59,7 @@ type (
 	}
 	chartLine struct {
 		Name, Class, Points string
+		LegendY             int // the legend's line, top left in the plot
 	}
 	tick struct {
 		Pos   float64
@@ -79,7 +81,7 @@ type (
 const (
 	chartW, chartH                         = 640, 240
 	chartLeft, chartRight                  = 56, 16
-	chartTop, chartBottom                  = 10, 34
+	chartTop, chartBottom                  = 14, 34
 	ratioLeft, ratioW, ratioRowH, ratioMax = 360, 300, 22, 2.5
 	nines                                  = 3 // the charts reach p99.9
 )
@@ -88,7 +90,7 @@ func newPage(res *result) page {
 	pg := page{
 		Made: fmt.Sprintf("%s to %s UTC", res.started.UTC().Format("2006-01-02 15:04"), res.finished.UTC().Format("15:04")),
 		Load: fmt.Sprintf("load average (1, 5, 15 minutes) %s at the start, %s at the end; %d cores", res.loadStart, res.loadEnd, res.cores),
-		Setup: fmt.Sprintf("%d alternating runs per measurement; against the TLS server: %d concurrent for %s, then %d requests/s for %s, a %d-byte deployment CREATE over %s",
+		Setup: fmt.Sprintf("Alternating runs per measurement: %d. Against the TLS server: %d concurrent for %s, then %d requests/s for %s, a %d-byte deployment CREATE over %s",
 			res.rounds, res.concurrency, res.duration, res.rate, res.duration, res.bodyBytes, res.protocol),
 	}
 	tA, tB := median(res.tput[0], stats.rate), median(res.tput[1], stats.rate)
@@ -151,6 +153,7 @@ func newPage(res *result) page {
 			}
 		}
 	}
+	pg.CorpusNote = fmt.Sprintf("Each document: medians of %d alternating runs of %s at %d concurrent, then as many at %d requests/s.", res.rounds, res.corpusDuration, res.concurrency, res.rate)
 	for _, c := range res.corpus {
 		v := corpusView{Name: c.name, Bytes: strconv.Itoa(c.bytes), Met: c.met(),
 			Throughput: fmt.Sprintf("%.0f / %.0f req/s = %s", c.rateA, c.rateB, ratioText(c.throughputRatio())),
@@ -185,7 +188,7 @@ func newChart(title, note string, names, classes []string, sides []stats, yardst
 			y := min(msf(float64(s.percentile(quantile(t)))), top)
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", chartLeft+plotW*t/nines, chartTop+plotH*(1-y/top)))
 		}
-		c.Lines = append(c.Lines, chartLine{Name: names[i], Class: classes[i], Points: strings.Join(pts, " ")})
+		c.Lines = append(c.Lines, chartLine{Name: names[i], Class: classes[i], Points: strings.Join(pts, " "), LegendY: chartTop + 10 + 16*i})
 		row := percentileRow{Name: names[i], Class: classes[i], N: strconv.Itoa(s.requests),
 			P50: msText(float64(s.percentile(50))), P90: msText(float64(s.percentile(90))), P99: msText(float64(s.percentile(99))),
 			P999: msText(float64(s.percentile(99.9))), Max: msText(float64(s.percentile(100)))}
@@ -248,18 +251,22 @@ func ratioText(r float64) string {
 func msText(ns float64) string { return strconv.FormatFloat(msf(ns), 'f', 2, 64) + " ms" }
 
 // The charts' fixed geometry, for the template.
-func (page) RatioChartW() int   { return ratioLeft + ratioW + 20 }
-func (p page) RatioAxisY() int  { return len(p.Ratios) * ratioRowH }
-func (p page) RatioLabelY() int { return p.RatioAxisY() + 16 }
-func (page) RatioLeft() int     { return ratioLeft }
-func (page) ChartW() int        { return chartW }
-func (page) ChartH() int        { return chartH }
-func (page) ChartLeft() int     { return chartLeft }
-func (page) ChartLabelX() int   { return chartLeft - 6 }
-func (page) ChartRightX() int   { return chartW - chartRight }
-func (page) ChartAxisY() int    { return chartH - chartBottom }
-func (page) ChartTickY() int    { return chartH - chartBottom + 5 }
-func (page) ChartLabelY() int   { return chartH - chartBottom + 18 }
-func (r ratioRow) TextY() int   { return r.Y + 14 }
-func (r ratioRow) BarY() int    { return r.Y + 3 }
-func (r ratioRow) GoalY2() int  { return r.Y + ratioRowH - 2 }
+func (page) RatioChartW() int      { return ratioLeft + ratioW + 20 }
+func (p page) RatioAxisY() int     { return len(p.Ratios) * ratioRowH }
+func (p page) RatioLabelY() int    { return p.RatioAxisY() + 16 }
+func (page) RatioLeft() int        { return ratioLeft }
+func (page) ChartW() int           { return chartW }
+func (page) ChartH() int           { return chartH }
+func (page) ChartLeft() int        { return chartLeft }
+func (page) ChartLabelX() int      { return chartLeft - 6 }
+func (page) ChartRightX() int      { return chartW - chartRight }
+func (page) ChartAxisY() int       { return chartH - chartBottom }
+func (page) ChartTickY() int       { return chartH - chartBottom + 5 }
+func (page) ChartLabelY() int      { return chartH - chartBottom + 18 }
+func (r ratioRow) TextY() int      { return r.Y + 14 }
+func (r ratioRow) LabelX() float64 { return max(ratioLeft+r.BarW, r.GoalX) + 4 }
+func (page) LegendX1() int         { return chartLeft + 12 }
+func (page) LegendX2() int         { return chartLeft + 36 }
+func (page) LegendTextX() int      { return chartLeft + 42 }
+func (r ratioRow) BarY() int       { return r.Y + 3 }
+func (r ratioRow) GoalY2() int     { return r.Y + ratioRowH - 2 }

@@ -36,7 +36,7 @@ func fixedResult() *result {
 	started := time.Date(2026, 12, 7, 3, 40, 0, 0, time.UTC)
 	res := &result{
 		started: started, finished: started.Add(4 * time.Minute), loadStart: "4.10 3.90 3.20", loadEnd: "5.00 4.20 3.40",
-		cores: 2, bodyBytes: 1830, rounds: 1, concurrency: 16, rate: 1000, duration: time.Second, protocol: "HTTP/1.1",
+		cores: 2, bodyBytes: 1830, rounds: 1, corpusDuration: 200 * time.Millisecond, concurrency: 16, rate: 1000, duration: time.Second, protocol: "HTTP/1.1",
 	}
 	bare := runOf(time.Millisecond, 100)
 	res.tput = [2][]stats{{{requests: 1000, elapsed: time.Second}}, {{requests: 900, elapsed: time.Second}}}

@@ -95,7 +95,7 @@ func (a *apiResult) write(w io.Writer) {
 
 // writeSummary writes the medians, the corpus and the ratios against the goals.
 func (r *result) writeSummary(w io.Writer) {
-	fmt.Fprintf(w, "\nsummary (median of %d alternating runs each; %s to %s UTC, load average %s at the start, %s at the end, %d cores)\n",
+	fmt.Fprintf(w, "\nsummary (median of %d alternating run(s) each; %s to %s UTC, load average %s at the start, %s at the end, %d cores)\n",
 		r.rounds, r.started.UTC().Format("2006-01-02 15:04"), r.finished.UTC().Format("15:04"), r.loadStart, r.loadEnd, r.cores)
 	fmt.Fprintf(w, "  %-44s %14s %14s %8s\n", "", "a: bare", "b: flinkgate", "b/a")
 	ta, tb := median(r.tput[0], stats.rate), median(r.tput[1], stats.rate)
