@@ -47,13 +47,17 @@ const touchedAnnotation = "loadbench.flinkgate.io/touched"
 // flinkgate's histograms (the sums and counts that moved while that side
 // ran that operation).
 type apiResult struct {
-	perBlock, rounds int
-	lat              [ops][sides]stats
-	phases           [ops][sides]timings
+	perRound, block, rounds int
+	lat                     [ops][sides]stats
+	phases                  [ops][sides]timings
+	// scrapes and scraping are the metrics scrapes between blocks and the
+	// time they took, outside every measured operation.
+	scrapes  int
+	scraping time.Duration
 }
 
 // n is the number of operations of each kind per side.
-func (a *apiResult) n() int { return a.perBlock * a.rounds }
+func (a *apiResult) n() int { return a.perRound * a.rounds }
 
 // ratio is q-th percentile of side x over side y for operation op.
 func (a *apiResult) ratio(op, x, y int, q float64) float64 {
@@ -132,9 +136,10 @@ func (c *apiClient) cycle(ctx context.Context, side int, name string) error {
 // server, etcd and machine load; the bare side shows what two webhook calls
 // cost before any work.
 //
-// Each round runs, per operation, a block of o.apiCreates operations per
-// side, the sides' order rotating from round to round, and scrapes the API
-// server's and flinkgate's metrics between blocks: the API server's request
+// Each round creates o.apiCreates deployments per side, then updates them,
+// then deletes them; the sides alternate in blocks of o.apiBlock operations,
+// in an order that rotates from block to block, and the API server's and
+// flinkgate's metrics are scraped between blocks: the API server's request
 // and admission histograms carry no namespace, so only blocks tell the
 // sides' phases apart.
 func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client) (*apiResult, error) {
@@ -184,20 +189,22 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		}
 	}
 
-	res := &apiResult{perBlock: o.apiCreates, rounds: o.rounds}
+	res := &apiResult{perRound: o.apiCreates, block: min(o.apiBlock, o.apiCreates), rounds: o.rounds}
 	var lat [ops][sides][]time.Duration
 	var elapsed [ops][sides]time.Duration
 	scrape := func() (timings, error) {
+		t0 := time.Now()
+		defer func() { res.scrapes, res.scraping = res.scrapes+1, res.scraping+time.Since(t0) }()
 		return scrapeTimings(ctx, client, e.flinkgate.MetricsURL()+"/metrics")
 	}
 	last, err := scrape()
 	if err != nil {
 		return nil, err
 	}
-	// block runs f on every deployment of one side, then attributes what
-	// the metrics moved to that side and operation, after checking that
-	// each operation reached the side's webhooks twice.
-	block := func(op, side int, f func(i int) (time.Duration, error)) error {
+	// block runs f on deployments from..to-1 of one side, then attributes
+	// what the metrics moved to that side and operation, after checking
+	// that each operation reached the side's webhooks twice.
+	block := func(op, side, from, to int, f func(i int) (time.Duration, error)) error {
 		bareBefore := 0
 		if side == sideBare {
 			n, err := bareCount(ctx, bare, e.bareURL)
@@ -207,7 +214,7 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 			bareBefore = n
 		}
 		t0 := time.Now()
-		for i := range o.apiCreates {
+		for i := from; i < to; i++ {
 			d, err := f(i)
 			if err != nil {
 				return err
@@ -222,7 +229,7 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		moved := now.sub(last)
 		res.phases[op][side] = res.phases[op][side].add(moved)
 		last = now
-		want := 2 * o.apiCreates
+		want := 2 * (to - from)
 		switch side {
 		case sideBare:
 			after, err := bareCount(ctx, bare, e.bareURL)
@@ -230,43 +237,41 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 				return err
 			}
 			if after-bareBefore != want {
-				return fmt.Errorf("%d deployment %ss reached the bare server %d times, want %d", o.apiCreates, strings.ToLower(admissionOps[op]), after-bareBefore, want)
+				return fmt.Errorf("%d deployment %ss reached the bare server %d times, want %d", to-from, strings.ToLower(admissionOps[op]), after-bareBefore, want)
 			}
 		case sideFlinkgate:
 			if got := moved.flinkgateCalls(admissionOps[op]); got != want {
-				return fmt.Errorf("%d deployment %ss reached flinkgate %d times, want %d", o.apiCreates, strings.ToLower(admissionOps[op]), got, want)
+				return fmt.Errorf("%d deployment %ss reached flinkgate %d times, want %d", to-from, strings.ToLower(admissionOps[op]), got, want)
 			}
 		}
 		return nil
 	}
 	for r := range o.rounds {
-		order := make([]int, sides)
-		for k := range sides {
-			order[k] = (r + k) % sides
-		}
-		stored := [sides][]*corev1.ConfigMap{}
+		var stored [sides][]*corev1.ConfigMap
 		name := func(side, i int) string { return fmt.Sprintf("bench-%d-%d-%d", r, side, i) }
-		for _, side := range order {
-			if err := block(opCreate, side, func(i int) (time.Duration, error) {
+		do := [ops]func(side, i int) (time.Duration, error){
+			opCreate: func(side, i int) (time.Duration, error) {
 				cm, d, err := api.create(ctx, side, name(side, i))
 				stored[side] = append(stored[side], cm)
 				return d, err
-			}); err != nil {
-				return nil, err
-			}
-		}
-		for _, side := range order {
-			if err := block(opUpdate, side, func(i int) (time.Duration, error) {
+			},
+			opUpdate: func(side, i int) (time.Duration, error) {
 				return api.update(ctx, side, stored[side][i], strconv.Itoa(r))
-			}); err != nil {
-				return nil, err
-			}
-		}
-		for _, side := range order {
-			if err := block(opDelete, side, func(i int) (time.Duration, error) {
+			},
+			opDelete: func(side, i int) (time.Duration, error) {
 				return api.delete(ctx, side, name(side, i))
-			}); err != nil {
-				return nil, err
+			},
+		}
+		for op := range ops {
+			for j, from := 0, 0; from < o.apiCreates; j, from = j+1, from+res.block {
+				to := min(from+res.block, o.apiCreates)
+				// Rotate which side goes first, so none always follows another.
+				for k := range sides {
+					side := (r + j + k) % sides
+					if err := block(op, side, from, to, func(i int) (time.Duration, error) { return do[op](side, i) }); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 	}

@@ -29,7 +29,7 @@ func TestPhaseRowsLineUpThePairWithFlinkgate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := &apiResult{perBlock: 4, rounds: 1}
+	a := &apiResult{perRound: 4, block: 4, rounds: 1}
 	a.phases[opCreate][sideBare] = moved
 	rows := map[string]phaseRow{}
 	for _, r := range a.phaseRows(opCreate) {

@@ -45,6 +45,7 @@ type options struct {
 	corpusDuration      time.Duration
 	concurrency, rate   int
 	apiCreates          int
+	apiBlock            int
 	profile             bool
 	scale               []int
 }
@@ -62,6 +63,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (each on its own kept-alive HTTP/1.1 connection) in the throughput measurement")
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second in the fixed-rate measurement")
 	fs.IntVar(&o.apiCreates, "api-creates", 300, "deployment ConfigMaps per round and side created, then updated (an annotation) and deleted through the API server (0: skip)")
+	fs.IntVar(&o.apiBlock, "api-block", 100, "operations of one side in a row through the API server before the next side's; the metrics are scraped between blocks")
 	fs.BoolVar(&o.profile, "profile", true, "capture a CPU and a heap profile of flinkgate under load")
 	scale := fs.String("scale", "", "comma-separated deployment counts for the scale benchmark instead of the load benchmark, e.g. 10000,100000")
 	if err := fs.Parse(args); err != nil {
@@ -73,8 +75,8 @@ func parseFlags(args []string) (*options, error) {
 	if o.bin == "" {
 		return nil, errors.New("--bin (or FLINKGATE_TOOLS_BIN) is required; hack/tools.sh prints it")
 	}
-	if o.rounds < 1 || o.concurrency < 1 || o.rate < 1 || o.duration <= 0 {
-		return nil, errors.New("--rounds, --concurrency, --rate and --duration must be positive")
+	if o.rounds < 1 || o.concurrency < 1 || o.rate < 1 || o.duration <= 0 || o.apiBlock < 1 {
+		return nil, errors.New("--rounds, --concurrency, --rate, --duration and --api-block must be positive")
 	}
 	if o.corpusDuration < 0 {
 		return nil, errors.New("--corpus-duration must not be negative")

@@ -135,7 +135,7 @@ func newPage(res *result) page {
 		for op := range ops {
 			pg.Charts = append(pg.Charts, newChart(
 				fmt.Sprintf("Through the API server: deployment %s", opNames[op]),
-				fmt.Sprintf("%d operations per side, one at a time, in blocks of %d rotating each round; ratios against the do-nothing pair.", a.n(), a.perBlock),
+				fmt.Sprintf("%d operations per side, one at a time, the sides alternating in blocks of %d; ratios against the do-nothing pair.", a.n(), a.block),
 				[]string{"without webhooks", "bare server as both webhooks", "flinkgate's webhooks"}, []string{"off", "pair", "flinkgate"},
 				a.lat[op][:], 1))
 			c := &pg.Charts[len(pg.Charts)-1]

@@ -41,7 +41,7 @@ func fixedResult() *result {
 	bare := runOf(time.Millisecond, 100)
 	res.tput = [2][]stats{{{requests: 1000, elapsed: time.Second}}, {{requests: 900, elapsed: time.Second}}}
 	res.fixed = [2][]stats{{bare}, {scaled(bare, 1.5)}}
-	api := &apiResult{perBlock: 100, rounds: 1}
+	api := &apiResult{perRound: 100, block: 50, rounds: 1}
 	for op, f := range [ops]float64{1.2, 1.05, 1.0} {
 		off := runOf(4*time.Millisecond, 100)
 		pair := scaled(off, 1.25)

@@ -69,7 +69,10 @@ func (r *result) overloaded() bool {
 // each side's latencies, the ratios flinkgate/pair, and the phases side by
 // side.
 func (a *apiResult) write(w io.Writer) {
-	fmt.Fprintf(w, "\nthrough the API server: %d deployment ConfigMaps per side created, updated (an annotation) and deleted, one at a time, in blocks of %d per side rotating each round\n", a.n(), a.perBlock)
+	fmt.Fprintf(w, "\nthrough the API server: %d deployment ConfigMaps per side created, updated (an annotation) and deleted, one at a time, the sides alternating in blocks of %d, in %d round(s)\n", a.n(), a.block, a.rounds)
+	if a.scrapes > 0 {
+		fmt.Fprintf(w, "  (%d scrapes of the metrics between blocks took %s in all, outside the measured operations)\n", a.scrapes, a.scraping.Round(time.Millisecond))
+	}
 	for op := range ops {
 		fmt.Fprintf(w, "  %s\n", opNames[op])
 		for side := range sides {
