@@ -251,7 +251,7 @@ func ratioText(r float64) string {
 func msText(ns float64) string { return strconv.FormatFloat(msf(ns), 'f', 2, 64) + " ms" }
 
 // The charts' fixed geometry, for the template.
-func (page) RatioChartW() int      { return ratioLeft + ratioW + 20 }
+func (page) RatioChartW() int      { return ratioLeft + ratioW + 44 }
 func (p page) RatioAxisY() int     { return len(p.Ratios) * ratioRowH }
 func (p page) RatioLabelY() int    { return p.RatioAxisY() + 16 }
 func (page) RatioLeft() int        { return ratioLeft }
