@@ -18,7 +18,7 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // yamlShape counts the values a YAML document can hold at most: the
@@ -113,7 +113,7 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errorf("is %s, not a mapping with kind and spec", patchset.KindOf(v))
+		return nil, errorf("is %s, not a mapping with kind and spec", jsonvalue.KindOf(v))
 	}
 	return m, nil
 }
@@ -274,7 +274,7 @@ func (c *yamlConverter) mapping(n *yaml.Node, depth int) (any, error) {
 			}
 			sm, ok := v.(map[string]any)
 			if !ok {
-				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", patchset.KindOf(v), pointer(c.path), m.Line)
+				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", jsonvalue.KindOf(v), pointer(c.path), m.Line)
 			}
 			for k, e := range sm {
 				if _, set := out[k]; !set {
