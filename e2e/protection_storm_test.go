@@ -89,12 +89,13 @@ func TestProtectionStorm(t *testing.T) {
 			}
 		}
 	})
-	// admitted counts the deployment creates flinkgate admitted.
-	admitted := func() int64 { return attempts.Load() - denied.Load() - failed.Load() }
 	// The target's deleter and re-creator.
 	deleter.Go(func() {
 		retry := time.NewTicker(pollEvery)
 		defer retry.Stop()
+		hold := time.NewTimer(0)
+		defer hold.Stop()
+		<-hold.C
 		for {
 			select {
 			case <-stopDeleter:
@@ -118,11 +119,15 @@ func TestProtectionStorm(t *testing.T) {
 					if killed.Load() {
 						cyclesAfterKill.Add(1)
 					}
-					// Let the workers in before the next delete: wait
-					// until as many deployment creates as there are
-					// workers were admitted, or 700 ms have passed.
-					before := admitted()
-					poll(700*time.Millisecond, func() (bool, error) { return admitted() >= before+workers, nil })
+					// Pacing: the workers have the target for as long
+					// as a deletion takes it from them, at least the
+					// settle time, so the storm runs about half of the
+					// time against a target they may use.
+					hold.Reset(settleTime)
+					select {
+					case <-hold.C:
+					case <-stopDeleter:
+					}
 				}
 			case apierrors.IsNotFound(err):
 			default:
