@@ -3,6 +3,8 @@ package jsonvalue
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -69,6 +71,35 @@ func TestParsePointer(t *testing.T) {
 			}
 			if err == nil && Pointer(got) != tc.pointer {
 				t.Errorf("Pointer(ParsePointer(%q)) = %q", tc.pointer, Pointer(got))
+			}
+		})
+	}
+}
+
+func TestMessagesNameValues(t *testing.T) {
+	long := strings.Repeat("é", maxPreview) // two bytes a rune
+	cases := []struct {
+		name                    string
+		v                       any
+		kind, describe, preview string
+	}{
+		{"Null is named null.", nil, "null", "null", "null"},
+		{"A mapping is previewed with sorted keys.", map[string]any{"b": json.Number("1"), "a": true}, "a mapping", "a mapping", `{"a":true,"b":1}`},
+		{"A list is previewed compactly.", []any{"x", nil}, "a list", "a list", `["x",null]`},
+		{"A string is described quoted.", "x", "a string", `"x"`, `"x"`},
+		{"A number is described as written.", json.Number("1.50"), "a number", "1.50", "1.50"},
+		{"A long string's preview is cut at a rune boundary after about maxPreview bytes.", long, "a string", strconv.Quote(long), `"` + strings.Repeat("é", maxPreview/2-1) + "..."},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := KindOf(tc.v); got != tc.kind {
+				t.Errorf("KindOf = %q, want %q", got, tc.kind)
+			}
+			if got := Describe(tc.v); got != tc.describe {
+				t.Errorf("Describe = %q, want %q", got, tc.describe)
+			}
+			if got := Preview(tc.v); got != tc.preview {
+				t.Errorf("Preview = %q, want %q", got, tc.preview)
 			}
 		})
 	}
