@@ -137,35 +137,18 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
 	defer cancel()
 
-	targets := &check.Targets{}
+	targets, err := readTargets(c.targets, stdin, c.namespace)
+	if err != nil {
+		return err
+	}
 	var store check.Store
-	for _, f := range c.targets {
-		inputs, _, err := readInputs(f, stdin, c.namespace)
+	if c.kubeconfig != "" {
+		cluster, err := clusterLookups(c.kubeconfig)
 		if err != nil {
 			return err
 		}
-		for _, in := range inputs {
-			if kind := in.ConfigMap.Labels[resource.LabelKind]; kind != resource.KindTarget {
-				return fmt.Errorf("%s: --target files may hold only DeploymentTargets, found %s %q", in.Source, kind, in.ConfigMap.Name)
-			}
-			targets.Add(in.Source, in.ConfigMap)
-		}
-	}
-	if c.kubeconfig != "" {
-		cfg, err := clientcmd.BuildConfigFromFlags("", c.kubeconfig)
-		if err != nil {
-			return fmt.Errorf("load kubeconfig %s: %w", c.kubeconfig, err)
-		}
-		cfg.UserAgent = "flinkgate-check"
-		cfg.Timeout = 10 * time.Second
-		client, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			return fmt.Errorf("build kubernetes client: %w", err)
-		}
-		cluster := check.Cluster{Client: client}
 		targets.Cluster, store = cluster, cluster
 	}
-
 	var inputs []check.Input
 	var skipped []check.Skipped
 	for _, f := range c.files {
@@ -196,6 +179,48 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if err := check.Write(stdout, stderr, c.format, results, skipped, store != nil); err != nil {
 		return err
 	}
+	return checkOutcome(results)
+}
+
+// readTargets reads the --target files, which may hold only
+// DeploymentTargets.
+func readTargets(files []string, stdin io.Reader, namespace string) (*check.Targets, error) {
+	targets := &check.Targets{}
+	for _, f := range files {
+		inputs, _, err := readInputs(f, stdin, namespace)
+		if err != nil {
+			return nil, err
+		}
+		for _, in := range inputs {
+			if kind := in.ConfigMap.Labels[resource.LabelKind]; kind != resource.KindTarget {
+				return nil, fmt.Errorf("%s: --target files may hold only DeploymentTargets, found %s %q", in.Source, kind, in.ConfigMap.Name)
+			}
+			targets.Add(in.Source, in.ConfigMap)
+		}
+	}
+	return targets, nil
+}
+
+// clusterLookups answers look-ups the files do not from the cluster of
+// --kubeconfig.
+func clusterLookups(kubeconfig string) (check.Cluster, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return check.Cluster{}, fmt.Errorf("load kubeconfig %s: %w", kubeconfig, err)
+	}
+	cfg.UserAgent = "flinkgate-check"
+	cfg.Timeout = 10 * time.Second
+	client, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return check.Cluster{}, fmt.Errorf("build kubernetes client: %w", err)
+	}
+	return check.Cluster{Client: client}, nil
+}
+
+// checkOutcome is the exit code the results call for: checkUndecided if
+// any could not be decided, else checkDenied if any was denied or could not
+// be translated, else nil.
+func checkOutcome(results []check.Result) error {
 	code := exitCode(0)
 	for i := range results {
 		switch {

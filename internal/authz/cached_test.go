@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -271,36 +272,64 @@ func BenchmarkCachedCheck(b *testing.B) {
 // bound, or a forged flood becomes a flood of access reviews on it.
 func TestQuestionsInFlightAreBounded(t *testing.T) {
 	const extra = 8
-	g := &gated{arrived: make(chan struct{}, authz.MaxQuestionsInFlight+extra), release: make(chan struct{})}
-	c, err := authz.NewCached(g, authz.Options{Timeout: time.Minute})
+	// timeout is the configured bound on a question, the wait for a slot
+	// included. It is the window of the check that nothing happens: the
+	// questions beyond the bound wait that long for a slot and give up, and
+	// the test waits for them to give up instead of choosing a window of its
+	// own; had the bound not held, they would have reached the authorizer
+	// within it.
+	const timeout = 100 * time.Millisecond
+	h := &holding{arrived: make(chan struct{}, authz.MaxQuestionsInFlight+extra), release: make(chan struct{})}
+	var once sync.Once
+	release := func() { once.Do(func() { close(h.release) }) }
+	t.Cleanup(release)
+	c, err := authz.NewCached(h, authz.Options{Timeout: timeout})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
 	done := make(chan error, authz.MaxQuestionsInFlight+extra)
 	for i := range authz.MaxQuestionsInFlight + extra {
 		go func() {
-			_, err := c.Allowed(ctx, ask("ns", authz.User{Name: fmt.Sprintf("user-%d", i)}, use))
+			_, err := c.Allowed(t.Context(), ask("ns", authz.User{Name: fmt.Sprintf("user-%d", i)}, use))
 			done <- err
 		}()
 	}
 	for range authz.MaxQuestionsInFlight {
-		<-g.arrived
+		<-h.arrived
 	}
-	// The rest wait for a slot: none arrives while the first ones hold theirs.
-	select {
-	case <-g.arrived:
-		t.Fatalf("more than %d questions reached the authorizer at once", authz.MaxQuestionsInFlight)
-	case <-time.After(100 * time.Millisecond): // a bounded look for an event that must not come
-	}
-	close(g.release)
-	for range authz.MaxQuestionsInFlight + extra {
-		if err := <-done; err != nil {
-			t.Errorf("a question failed after the slots freed: %v", err)
+	// The first questions hold their slots past the timeout; the rest wait
+	// for a slot until the timeout ends them.
+	for range extra {
+		select {
+		case <-h.arrived:
+			t.Fatalf("more than %d questions reached the authorizer at once", authz.MaxQuestionsInFlight)
+		case err := <-done:
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Errorf("a question beyond the bound ended with %v, want a timeout waiting for a slot", err)
+			}
 		}
 	}
-	if got := g.Asked(); got != authz.MaxQuestionsInFlight+extra {
-		t.Errorf("asked %d questions, want %d", got, authz.MaxQuestionsInFlight+extra)
+	release()
+	for range authz.MaxQuestionsInFlight {
+		if err := <-done; err != nil {
+			t.Errorf("a question holding a slot failed: %v", err)
+		}
 	}
+	if got := h.Asked(); got != authz.MaxQuestionsInFlight {
+		t.Errorf("asked %d questions, want %d", got, authz.MaxQuestionsInFlight)
+	}
+}
+
+// holding is an authorizer whose questions hold their slots, whatever
+// their context says, until release is closed.
+type holding struct {
+	arrived chan struct{}
+	release chan struct{}
+	authztest.Fake
+}
+
+func (h *holding) Allowed(ctx context.Context, a authz.Attributes) (bool, error) {
+	h.arrived <- struct{}{}
+	<-h.release
+	return h.Fake.Allowed(ctx, a)
 }

@@ -11,7 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/internal/resource/configmap"
 	"flinkgate.io/flinkgate/webhook"
@@ -114,7 +114,7 @@ func (t *Targets) Conflicts() []Conflict {
 // the webhook's immutability rule does; a file that does not parse differs.
 func sameTargetSpec(file *corev1.ConfigMap, stored *resource.Target) bool {
 	t, err := configmap.ParseTarget(context.Background(), file)
-	return err == nil && patchset.Equal(t.Spec, stored.Spec)
+	return err == nil && jsonvalue.Equal(t.Spec, stored.Spec)
 }
 
 // Referrers implements webhook.Lookup. A check never deletes, so no policy

@@ -4,7 +4,7 @@
 // A decoded document is a tree of JSON values: map[string]any, []any,
 // string, bool, nil and json.Number. Numbers keep the exact text of their
 // value, so 2^53 and 2^53+1 stay different through decode, compare and encode.
-// patchset owns what is said of such values (KindOf, Pointer), so a
+// jsonvalue owns what is said of such values (KindOf, Pointer), so a
 // message names a value or a path the same way wherever it comes from.
 package codec
 
@@ -14,7 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // The bounds every document is held to; docs/security.md, "Bounds", explains them.
@@ -292,5 +292,5 @@ func pointer(tokens []string) string {
 	if len(tokens) == 0 {
 		return "the top level"
 	}
-	return patchset.Pointer(tokens)
+	return jsonvalue.Pointer(tokens)
 }

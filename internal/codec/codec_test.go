@@ -10,7 +10,7 @@ import (
 	"flinkgate.io/flinkgate/internal/budget"
 	"flinkgate.io/flinkgate/internal/hostile"
 	"flinkgate.io/flinkgate/internal/jsontest"
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 func nested(open, close string, depth int, inner string) string {
@@ -55,7 +55,7 @@ func TestDecode(t *testing.T) {
 				t.Fatalf("decode: %v", err)
 			}
 			want := jsontest.Decode(t, tc.want)
-			if !patchset.Equal(doc.Tree, want) || jsontest.Canonical(t, doc.Tree) != jsontest.Canonical(t, want) {
+			if !jsonvalue.Equal(doc.Tree, want) || jsontest.Canonical(t, doc.Tree) != jsontest.Canonical(t, want) {
 				t.Errorf("got %s, want %s", jsontest.Canonical(t, doc.Tree), tc.want)
 			}
 			if doc.Format != tc.format || doc.Indented != tc.indented {
@@ -151,7 +151,7 @@ func TestEncode(t *testing.T) {
 			if err != nil {
 				t.Fatalf("the output does not decode: %v", err)
 			}
-			if !patchset.Equal(back.Tree, jsontest.Decode(t, tc.tree)) {
+			if !jsonvalue.Equal(back.Tree, jsontest.Decode(t, tc.tree)) {
 				t.Errorf("the output reads back as %s", jsontest.Canonical(t, back.Tree))
 			}
 		})
@@ -286,7 +286,7 @@ func FuzzDecodeEncode(f *testing.F) {
 			if err != nil {
 				t.Fatalf("encoded %v does not decode: %v\n%s", format, err, out)
 			}
-			if !patchset.Equal(back.Tree, doc.Tree) {
+			if !jsonvalue.Equal(back.Tree, doc.Tree) {
 				t.Fatalf("encoded %v reads back differently:\n%s\nfrom\n%q", format, out, raw)
 			}
 		}

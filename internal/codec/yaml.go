@@ -1,6 +1,3 @@
-// This file is over 400 lines because it is one bounded YAML reader and writer; the bounds are
-// checked inside the same loops that do the work.
-
 package codec
 
 import (
@@ -10,15 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // yamlShape counts the values a YAML document can hold at most: the
@@ -113,7 +108,7 @@ func decodeYAML(ctx context.Context, raw string) (map[string]any, error) {
 	}
 	m, ok := v.(map[string]any)
 	if !ok {
-		return nil, errorf("is %s, not a mapping with kind and spec", patchset.KindOf(v))
+		return nil, errorf("is %s, not a mapping with kind and spec", jsonvalue.KindOf(v))
 	}
 	return m, nil
 }
@@ -274,7 +269,7 @@ func (c *yamlConverter) mapping(n *yaml.Node, depth int) (any, error) {
 			}
 			sm, ok := v.(map[string]any)
 			if !ok {
-				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", patchset.KindOf(v), pointer(c.path), m.Line)
+				return nil, errorf("merges %s into the mapping at %s with << (line %d); << must refer to mappings", jsonvalue.KindOf(v), pointer(c.path), m.Line)
 			}
 			for k, e := range sm {
 				if _, set := out[k]; !set {
@@ -365,184 +360,4 @@ func (c *yamlConverter) scalar(n *yaml.Node) (any, error) {
 		return v, nil
 	}
 	return nil, errorf("uses the tag %s at %s (line %d), which is not supported; remove it", n.Tag, pointer(c.path), n.Line)
-}
-
-type scalarKind int
-
-// mayResolve marks the first bytes of every plain scalar resolvePlain
-// reads as something other than a string: the words of its switch (null,
-// booleans, "<<", ~, special floats) and numbers.
-var mayResolve = func() (t [256]bool) {
-	for _, c := range []byte("~nNyYoOtTfF<.+-0123456789") {
-		t[c] = true
-	}
-	return t
-}()
-
-const (
-	kindString scalarKind = iota
-	kindNull
-	kindBool
-	kindNumber
-	kindMerge
-	kindSpecialFloat
-)
-
-// yaml11Float is YAML 1.1's float syntax as Kubernetes' reader applies it
-// (after underscores are removed).
-var yaml11Float = regexp.MustCompile(`^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$`)
-
-// resolvePlain is what an unquoted scalar means: YAML 1.1 as go-yaml v2
-// (and so kubectl and sigs.k8s.io/yaml) reads it, except that numbers keep
-// every digit as a json.Number and a float too large for float64 is still a
-// number. For kindString, kindMerge and kindSpecialFloat the value is s
-// itself and v is nil: boxing s into an interface allocates, and most
-// callers only need the kind.
-func resolvePlain(s string) (v any, kind scalarKind) {
-	if s != "" && !mayResolve[s[0]] {
-		return nil, kindString // most keys and values, without the switch
-	}
-	return resolveWords(s)
-}
-
-// resolveWords is resolvePlain for every s.
-func resolveWords(s string) (v any, kind scalarKind) {
-	switch s {
-	case "", "~", "null", "Null", "NULL":
-		return nil, kindNull
-	case "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE":
-		return true, kindBool
-	case "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE":
-		return false, kindBool
-	case "<<":
-		return nil, kindMerge
-	case ".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF", "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN":
-		return nil, kindSpecialFloat
-	}
-	if c := s[0]; c != '+' && c != '-' && c != '.' && (c < '0' || c > '9') {
-		return nil, kindString
-	}
-	if s[0] == '.' {
-		// go-yaml v2 reads these with strconv.ParseFloat on the text as
-		// written, where an underscore must sit between digits: "._5" is
-		// text to Kubernetes. Out of range is still a number here.
-		if _, err := strconv.ParseFloat(s, 64); err != nil && !errors.Is(err, strconv.ErrRange) {
-			return nil, kindString
-		}
-	}
-	plain := strings.ReplaceAll(s, "_", "")
-	if i, err := strconv.ParseInt(plain, 0, 64); err == nil {
-		return json.Number(strconv.FormatInt(i, 10)), kindNumber
-	}
-	if u, err := strconv.ParseUint(plain, 0, 64); err == nil {
-		return json.Number(strconv.FormatUint(u, 10)), kindNumber
-	}
-	if yaml11Float.MatchString(plain) {
-		return json.Number(canonicalNumber(plain)), kindNumber
-	}
-	return nil, kindString
-}
-
-// canonicalNumber rewrites a YAML float literal as a JSON number with the
-// same value: no "+" sign, no leading zeros, digits on both sides of a dot.
-func canonicalNumber(s string) string {
-	neg := false
-	switch s[0] {
-	case '-':
-		neg = true
-		s = s[1:]
-	case '+':
-		s = s[1:]
-	}
-	mant, exp := s, ""
-	if i := strings.IndexAny(s, "eE"); i >= 0 {
-		mant, exp = s[:i], s[i:]
-	}
-	intPart, frac, hasDot := strings.Cut(mant, ".")
-	intPart = strings.TrimLeft(intPart, "0")
-	if intPart == "" {
-		intPart = "0"
-	}
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	b.WriteString(intPart)
-	if hasDot && frac != "" {
-		b.WriteByte('.')
-		b.WriteString(frac)
-	}
-	b.WriteString(exp)
-	return b.String()
-}
-
-// encodeYAML writes v as block-style YAML with sorted keys and two-space
-// indentation. Strings that a YAML 1.1 or 1.2 reader would take for
-// something else (true, yes, 010, ~, <<) are quoted, numbers are written as
-// their exact text.
-func encodeYAML(w *cappedWriter, v any) error {
-	root, err := yamlNode(v)
-	if err != nil {
-		return err
-	}
-	enc := yaml.NewEncoder(w)
-	enc.SetIndent(2)
-	enc.CompactSeqIndent()
-	if err := enc.Encode(root); err != nil {
-		return fmt.Errorf("encode yaml: %w", err)
-	}
-	if err := enc.Close(); err != nil {
-		return fmt.Errorf("encode yaml: %w", err)
-	}
-	return nil
-}
-
-func yamlNode(v any) (*yaml.Node, error) {
-	switch x := v.(type) {
-	case map[string]any:
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		n := &yaml.Node{Kind: yaml.MappingNode, Content: make([]*yaml.Node, 0, 2*len(keys))}
-		for _, k := range keys {
-			vn, err := yamlNode(x[k])
-			if err != nil {
-				return nil, err
-			}
-			n.Content = append(n.Content, stringNode(k), vn)
-		}
-		return n, nil
-	case []any:
-		n := &yaml.Node{Kind: yaml.SequenceNode, Content: make([]*yaml.Node, 0, len(x))}
-		for _, e := range x {
-			en, err := yamlNode(e)
-			if err != nil {
-				return nil, err
-			}
-			n.Content = append(n.Content, en)
-		}
-		return n, nil
-	case string:
-		return stringNode(x), nil
-	case json.Number:
-		return &yaml.Node{Kind: yaml.ScalarNode, Value: string(x)}, nil
-	case bool:
-		return &yaml.Node{Kind: yaml.ScalarNode, Value: strconv.FormatBool(x)}, nil
-	case nil:
-		return &yaml.Node{Kind: yaml.ScalarNode, Value: "null"}, nil
-	}
-	return nil, fmt.Errorf("cannot encode a %T", v)
-}
-
-// stringNode is a string scalar, double-quoted when read back unquoted it
-// would not be the same string, or when it holds characters some YAML
-// readers take for line breaks.
-func stringNode(s string) *yaml.Node {
-	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s}
-	if _, kind := resolvePlain(s); kind != kindString || strings.ContainsAny(s, "\u0085\u2028\u2029\ufeff") {
-		n.Style = yaml.DoubleQuotedStyle
-	}
-	return n
 }

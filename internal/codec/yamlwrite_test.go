@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/jsontest"
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	sigyaml "sigs.k8s.io/yaml"
 )
 
@@ -327,7 +327,7 @@ func FuzzFastYAMLWriter(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the written document does not read back (%v):\n%s", err, out)
 		}
-		if !patchset.Equal(back.Tree, doc.Tree) {
+		if !jsonvalue.Equal(back.Tree, doc.Tree) {
 			t.Errorf("the written document\n%s\nreads back as %#v, not %#v", out, back.Tree, doc.Tree)
 		}
 	})
@@ -372,7 +372,7 @@ func TestWrittenYAMLReadsBackAsTheTree(t *testing.T) {
 				if err != nil {
 					t.Fatalf("%#v was written as\n%s\nwhich does not read back: %v", tree, out, err)
 				}
-				if !patchset.Equal(back.Tree, tree) {
+				if !jsonvalue.Equal(back.Tree, tree) {
 					t.Errorf("%#v was written as\n%s\nwhich reads back as %#v", tree, out, back.Tree)
 				}
 				if len(tc.strings) > 0 {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // Error says which operation failed and why.
@@ -120,7 +122,7 @@ func (b *budget) copy(v any, size, values int) any {
 	}
 	b.size += size
 	b.values += values
-	return deepCopy(v)
+	return jsonvalue.DeepCopy(v)
 }
 
 // removed records that a value of this size left the document.
@@ -203,8 +205,8 @@ func applyOne(doc any, op *Operation, b *budget) (any, error) {
 			return nil, err
 		}
 		b.left -= op.valueSize
-		if !Equal(v, op.Value) {
-			return nil, fmt.Errorf("the value at %s is %s, not the expected %s", op.Path, Preview(v), Preview(op.Value))
+		if !jsonvalue.Equal(v, op.Value) {
+			return nil, fmt.Errorf("the value at %s is %s, not the expected %s", op.Path, jsonvalue.Preview(v), jsonvalue.Preview(op.Value))
 		}
 		return doc, nil
 	}

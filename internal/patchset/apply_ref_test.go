@@ -8,6 +8,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // referenceAdd is applyOne's add as it was before it walked the path once:
@@ -40,12 +42,12 @@ func TestAddDoesWhatTheThreeWalksDid(t *testing.T) {
 		for j := range path {
 			path[j] = tokens[rng.IntN(len(tokens))]
 		}
-		op := Operation{Op: "add", Path: Pointer(path), path: path, Value: values[rng.IntN(len(values))], HasValue: true}
+		op := Operation{Op: "add", Path: jsonvalue.Pointer(path), path: path, Value: values[rng.IntN(len(values))], HasValue: true}
 		op.valueSize = encodedSize(op.Value)
 		left := rng.IntN(200) // small budgets run out part-way too
 		gotBudget, wantBudget := &budget{left: left, size: 1000, values: 100}, &budget{left: left, size: 1000, values: 100}
-		gotDoc, gotErr := applyOne(deepCopy(doc), &op, gotBudget)
-		wantDoc, wantErr := referenceAdd(deepCopy(doc), &op, wantBudget)
+		gotDoc, gotErr := applyOne(jsonvalue.DeepCopy(doc), &op, gotBudget)
+		wantDoc, wantErr := referenceAdd(jsonvalue.DeepCopy(doc), &op, wantBudget)
 		if fmt.Sprint(gotErr) != fmt.Sprint(wantErr) || !reflect.DeepEqual(gotDoc, wantDoc) || *gotBudget != *wantBudget {
 			t.Fatalf("case %d: add %s to %#v:\ngot  %#v, %v, %+v\nwant %#v, %v, %+v", i, op.Path, doc, gotDoc, gotErr, *gotBudget, wantDoc, wantErr, *wantBudget)
 		}
@@ -109,7 +111,7 @@ func TestApplyCountsTheValuesExactly(t *testing.T) {
 		for j := range path {
 			path[j] = tokens[rng.IntN(len(tokens))]
 		}
-		return Pointer(path)
+		return jsonvalue.Pointer(path)
 	}
 	applied := 0
 	for range 40000 {

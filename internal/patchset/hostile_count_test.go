@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // TestApplyCountedCountsHostilePatchSets holds ApplyCounted's value count
@@ -64,7 +66,7 @@ func TestApplyCountedCountsHostilePatchSets(t *testing.T) {
 				t.Fatalf("apply: %v", err)
 			}
 			want, _ := decodeDocAndPatch(t, tc.want, "[]")
-			if !Equal(out, want) {
+			if !jsonvalue.Equal(out, want) {
 				got, _ := json.Marshal(out)
 				t.Fatalf("got %s, want %s", got, tc.want)
 			}

@@ -15,6 +15,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // Bounds on a patch set, checked when a target is parsed (docs/security.md, "Bounds").
@@ -27,8 +29,6 @@ const (
 	// nest at most 64 levels (codec.MaxDepth), so a longer pointer could
 	// only name something no document may hold.
 	MaxPathTokens = 64
-	// maxPreview bounds how much of a value a message shows.
-	maxPreview = 80
 )
 
 // Operation is one validated patch operation.
@@ -58,7 +58,7 @@ var validOps = map[string]bool{"add": true, "remove": true, "replace": true, "mo
 func Parse(v any) ([]Operation, error) {
 	list, ok := v.([]any)
 	if !ok {
-		return nil, fmt.Errorf(" must be a list of operations, got %s", KindOf(v))
+		return nil, fmt.Errorf(" must be a list of operations, got %s", jsonvalue.KindOf(v))
 	}
 	if len(list) > MaxOperations {
 		return nil, fmt.Errorf(" has %d operations; at most %d are allowed, so split the target or merge operations (one add can set a whole mapping)", len(list), MaxOperations)
@@ -77,7 +77,7 @@ func Parse(v any) ([]Operation, error) {
 func parseOne(item any) (Operation, error) {
 	m, ok := item.(map[string]any)
 	if !ok {
-		return Operation{}, fmt.Errorf("an operation must be a mapping with op and path, got %s", KindOf(item))
+		return Operation{}, fmt.Errorf("an operation must be a mapping with op and path, got %s", jsonvalue.KindOf(item))
 	}
 	var unknown []string
 	for k := range m {
@@ -126,7 +126,7 @@ func parseOne(item any) (Operation, error) {
 	if needsFrom {
 		fs, ok := f.(string)
 		if !ok {
-			return Operation{}, fmt.Errorf("from is %s; it must be a JSON pointer string", Describe(f))
+			return Operation{}, fmt.Errorf("from is %s; it must be a JSON pointer string", jsonvalue.Describe(f))
 		}
 		ft, err := parseBoundedPointer(fs)
 		if err != nil {
@@ -140,34 +140,21 @@ func parseOne(item any) (Operation, error) {
 	return op, nil
 }
 
-// parseBoundedPointer is ParsePointer for at most MaxPathTokens tokens,
+// parseBoundedPointer is jsonvalue.ParsePointer for at most MaxPathTokens tokens,
 // refused before the pointer is split.
 func parseBoundedPointer(p string) ([]string, error) {
 	if n := strings.Count(p, "/"); n > MaxPathTokens {
 		return nil, fmt.Errorf("the pointer has %d tokens; at most %d are allowed, as documents nest at most that deep", n, MaxPathTokens)
 	}
-	return ParsePointer(p)
+	return jsonvalue.ParsePointer(p)
 }
 
-// ParsePointer splits an RFC 6901 JSON pointer into unescaped tokens.
-func ParsePointer(p string) ([]string, error) {
-	if p == "" {
-		return nil, nil
+// describeField renders a field of an operation for a message, telling an
+// absent field from one of the wrong type.
+func describeField(m map[string]any, key string) string {
+	v, ok := m[key]
+	if !ok {
+		return "missing"
 	}
-	if p[0] != '/' {
-		return nil, fmt.Errorf("%q is not a JSON pointer: it must be empty or start with /", p)
-	}
-	parts := strings.Split(p[1:], "/")
-	for i, part := range parts {
-		for j := 0; j < len(part); j++ {
-			if part[j] == '~' && (j+1 >= len(part) || (part[j+1] != '0' && part[j+1] != '1')) {
-				return nil, fmt.Errorf("%q has a ~ not followed by 0 or 1; write ~0 for ~ and ~1 for /", p)
-			}
-		}
-		if strings.Contains(part, "~") {
-			// ~1 first, so that "~01" becomes "~1" and not "/".
-			parts[i] = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
-		}
-	}
-	return parts, nil
+	return jsonvalue.Describe(v)
 }

@@ -3,6 +3,8 @@ package patchset
 import (
 	"fmt"
 	"strings"
+
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // The pointer walk under every operation: get, add and remove a value at a
@@ -255,11 +257,11 @@ func render(tokens []string) string {
 	if len(tokens) == 0 {
 		return "the document root"
 	}
-	return Pointer(tokens)
+	return jsonvalue.Pointer(tokens)
 }
 
 // noMember says that the value at path, neither mapping nor list, cannot
 // hold the token tok.
 func noMember(path []string, v any, tok string) error {
-	return fmt.Errorf("%s is %s, which has no member %q", render(path), KindOf(v), tok)
+	return fmt.Errorf("%s is %s, which has no member %q", render(path), jsonvalue.KindOf(v), tok)
 }

@@ -8,7 +8,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/internal/resource/configmap"
 )
@@ -165,7 +165,7 @@ func sameSpec(old, cm *corev1.ConfigMap) bool {
 	if errA != nil || errB != nil {
 		return false
 	}
-	return patchset.Equal(a.Tree["spec"], b.Tree["spec"])
+	return jsonvalue.Equal(a.Tree["spec"], b.Tree["spec"])
 }
 
 // TargetDeleteValidate refuses to delete a target that deployments

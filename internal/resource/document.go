@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"flinkgate.io/flinkgate/internal/codec"
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // The ConfigMap contract of SPEC section 1.
@@ -120,20 +120,20 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 		return invalidf("kind is missing from data[%q]; add kind: %s", DataKey, kind)
 	}
 	if k != kind {
-		return invalidf("kind is %s but the ConfigMap's %s label is %s; they must match", patchset.Describe(k), LabelKind, kind)
+		return invalidf("kind is %s but the ConfigMap's %s label is %s; they must match", jsonvalue.Describe(k), LabelKind, kind)
 	}
 	if v, ok := tree["apiVersion"]; ok {
 		if _, isString := v.(string); !isString {
-			return invalidf("apiVersion must be a string, got %s", patchset.KindOf(v))
+			return invalidf("apiVersion must be a string, got %s", jsonvalue.KindOf(v))
 		}
 	}
 	if v, ok := tree["metadata"]; ok {
 		md, isMap := v.(map[string]any)
 		if !isMap {
-			return invalidf("metadata must be a mapping, got %s", patchset.KindOf(v))
+			return invalidf("metadata must be a mapping, got %s", jsonvalue.KindOf(v))
 		}
 		if n, ok := md["name"]; ok && n != name {
-			return invalidf("metadata.name is %s but the ConfigMap is named %q; they must match (or leave metadata.name out)", patchset.Describe(n), name)
+			return invalidf("metadata.name is %s but the ConfigMap is named %q; they must match (or leave metadata.name out)", jsonvalue.Describe(n), name)
 		}
 	}
 	spec, ok := tree["spec"]
@@ -141,7 +141,7 @@ func checkEnvelope(tree map[string]any, name, kind string) error {
 		return invalidf("spec is missing from data[%q]; a %s needs a spec mapping", DataKey, kind)
 	}
 	if _, isMap := spec.(map[string]any); !isMap {
-		return invalidf("spec must be a mapping, got %s", patchset.KindOf(spec))
+		return invalidf("spec must be a mapping, got %s", jsonvalue.KindOf(spec))
 	}
 	return nil
 }

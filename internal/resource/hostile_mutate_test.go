@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/codec"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	"flinkgate.io/flinkgate/internal/patchset"
 	"flinkgate.io/flinkgate/internal/resource"
 )
@@ -42,12 +43,12 @@ func FuzzPatchedDecidesAsACopyWould(f *testing.F) {
 		if err != nil {
 			t.Fatalf("the deployment read once does not read again: %v", err)
 		}
-		before := patchset.DeepCopy(ref.Doc.Tree)
+		before := jsonvalue.DeepCopy(ref.Doc.Tree)
 		after, err := patchset.Apply(ctx, ref.Doc.Tree, tg.PatchSet, patchset.Limits{MaxBytes: codec.MaxDocumentBytes, MaxValues: codec.MaxValues})
 		if err != nil {
 			t.Fatalf("Patched applied the patch set, the reference failed: %v", err)
 		}
-		want, wantChanged := deployment, !patchset.Equal(before, after)
+		want, wantChanged := deployment, !jsonvalue.Equal(before, after)
 		if wantChanged {
 			if want, err = ref.Doc.Encode(ctx, after); err != nil {
 				t.Fatalf("Patched wrote the document, the reference cannot: %v", err)

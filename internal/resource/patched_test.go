@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"flinkgate.io/flinkgate/internal/codec"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	"flinkgate.io/flinkgate/internal/patchset"
 	"flinkgate.io/flinkgate/internal/resource"
 )
@@ -118,12 +119,12 @@ func TestPatchedDecidesAsAComparisonWithACopyWould(t *testing.T) {
 		}
 		tried++
 		ref, _ := codec.Decode(context.Background(), raw)
-		before := patchset.DeepCopy(ref.Tree)
+		before := jsonvalue.DeepCopy(ref.Tree)
 		after, err := patchset.Apply(context.Background(), ref.Tree, tg.PatchSet, patchset.Limits{})
 		if err != nil {
 			t.Fatalf("%s on %q: Patched applied it, the reference failed: %v", patch, raw, err)
 		}
-		want, wantChanged := raw, !patchset.Equal(before, after)
+		want, wantChanged := raw, !jsonvalue.Equal(before, after)
 		if wantChanged {
 			changedSeen++
 			if want, err = dep.Doc.Encode(context.Background(), after); err != nil {

@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 
 	"flinkgate.io/flinkgate/internal/codec"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 	"flinkgate.io/flinkgate/internal/patchset"
 )
 
@@ -108,7 +109,7 @@ func ParseTarget(ctx context.Context, cm Object) (*Target, error) {
 	}
 	k8sMap, ok := k8s.(map[string]any)
 	if !ok {
-		return nil, invalidf("spec.kubernetes must be a mapping, got %s", patchset.KindOf(k8s))
+		return nil, invalidf("spec.kubernetes must be a mapping, got %s", jsonvalue.KindOf(k8s))
 	}
 	if err := onlyFields(k8sMap, "spec.kubernetes.", targetK8sFields); err != nil {
 		return nil, err
@@ -116,7 +117,7 @@ func ParseTarget(ctx context.Context, cm Object) (*Target, error) {
 	if ns, ok := k8sMap["namespace"]; ok {
 		s, isString := ns.(string)
 		if !isString {
-			return nil, invalidf("spec.kubernetes.namespace must be a string, got %s", patchset.KindOf(ns))
+			return nil, invalidf("spec.kubernetes.namespace must be a string, got %s", jsonvalue.KindOf(ns))
 		}
 		if errs := dns1123LabelErrors(s); len(errs) > 0 {
 			return nil, invalidf("spec.kubernetes.namespace %q is not a valid namespace name (%s)", s, strings.Join(errs, "; "))
@@ -269,7 +270,7 @@ func ParseDeployment(ctx context.Context, cm Object) (*Deployment, error) {
 	}
 	name, ok := v.(string)
 	if !ok || name == "" {
-		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", patchset.Describe(v))
+		return nil, invalidf("spec.deploymentTargetName must be a target's name, got %s", jsonvalue.Describe(v))
 	}
 	if errs := dns1123LabelErrors(name); len(errs) > 0 {
 		return nil, invalidf("spec.deploymentTargetName %q cannot name a target (%s); targets are named like \"staging\"", name, strings.Join(errs, "; "))
@@ -299,7 +300,7 @@ func (d *Deployment) Patched(ctx context.Context, t *Target) (string, bool, erro
 	}
 	m, ok := after.(map[string]any)
 	if !ok {
-		return "", false, fmt.Errorf("the patch set turned the document into %s", patchset.KindOf(after))
+		return "", false, fmt.Errorf("the patch set turned the document into %s", jsonvalue.KindOf(after))
 	}
 	if err := checkEnvelope(m, d.Name, KindDeployment); err != nil {
 		return "", false, fmt.Errorf("the patched document is no longer a valid deployment: %w", err)
@@ -333,5 +334,5 @@ func (d *Deployment) same(ctx context.Context, tree map[string]any) (bool, error
 	if err != nil {
 		return false, fmt.Errorf("read the deployment's document again: %w", err)
 	}
-	return patchset.Equal(orig.Tree, tree), nil
+	return jsonvalue.Equal(orig.Tree, tree), nil
 }

@@ -120,7 +120,7 @@ func typedPatchSizeHint(ops []typedOp) int {
 }
 
 // appendPointerToken writes a JSON pointer token (~ as ~0, / as ~1) as
-// the inside of a JSON string: patchset.EscapeToken, then JSON escapes.
+// the inside of a JSON string: jsonvalue.EscapeToken, then JSON escapes.
 // Splitting at the ASCII ~ and / changes nothing of the JSON escapes, since
 // those bytes never belong to a multi-byte character.
 func appendPointerToken(b []byte, token string) []byte {

@@ -10,7 +10,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // jsonPatchOp is one RFC 6902 operation of an admission response.
@@ -233,7 +233,7 @@ func diffValues(path string, a, b any, ops *[]jsonPatchOp) {
 	am, aok := a.(map[string]any)
 	bm, bok := b.(map[string]any)
 	if !aok || !bok {
-		if !patchset.Equal(a, b) {
+		if !jsonvalue.Equal(a, b) {
 			*ops = append(*ops, jsonPatchOp{Op: "replace", Path: path, Value: b})
 		}
 		return
@@ -249,7 +249,7 @@ func diffValues(path string, a, b any, ops *[]jsonPatchOp) {
 	}
 	sort.Strings(keys)
 	for _, k := range keys {
-		p := path + "/" + patchset.EscapeToken(k)
+		p := path + "/" + jsonvalue.EscapeToken(k)
 		av, inA := am[k]
 		bv, inB := bm[k]
 		switch {

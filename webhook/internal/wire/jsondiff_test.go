@@ -16,7 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/internal/patchset"
+	"flinkgate.io/flinkgate/internal/jsonvalue"
 )
 
 // genericPatch is the patch the generic diff makes, the reference the typed
@@ -319,7 +319,7 @@ func TestRandomConfigMapChangesGiveTheGenericPatch(t *testing.T) {
 func asJSONPatchOp(op typedOp) jsonPatchOp {
 	out := jsonPatchOp{Op: op.op, Path: op.path}
 	if op.hasKey {
-		out.Path += "/" + patchset.EscapeToken(op.key)
+		out.Path += "/" + jsonvalue.EscapeToken(op.key)
 	}
 	switch op.kind {
 	case valueString:

@@ -1,4 +1,11 @@
-package patchset
+// Package jsonvalue says what is said of decoded JSON values (the trees
+// encoding/json decodes with UseNumber: maps, slices, strings, bools,
+// json.Number and nil): their kind names and previews for messages, equality
+// by exact number, deep copies, and JSON pointers with their escaping. The
+// document codec, the patch sets and the webhook's wire format all speak of
+// the same values, so they share these words here rather than through one
+// another.
+package jsonvalue
 
 import (
 	"encoding/json"
@@ -10,8 +17,8 @@ import (
 	"unicode/utf8"
 )
 
-// JSON values: equality with exact numbers, copies, and how values are
-// named in messages.
+// maxPreview bounds how much of a value a message shows.
+const maxPreview = 80
 
 // Equal compares JSON values; numbers compare by value, so 1 equals 1.0.
 func Equal(a, b any) bool {
@@ -107,27 +114,25 @@ func decimal(s string) (decimalValue, bool) {
 	return d, true
 }
 
-func deepCopy(v any) any {
+// DeepCopy copies a tree of JSON values.
+func DeepCopy(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
 		m := make(map[string]any, len(x))
 		for k, e := range x {
-			m[k] = deepCopy(e)
+			m[k] = DeepCopy(e)
 		}
 		return m
 	case []any:
 		s := make([]any, len(x))
 		for i, e := range x {
-			s[i] = deepCopy(e)
+			s[i] = DeepCopy(e)
 		}
 		return s
 	default:
 		return v
 	}
 }
-
-// DeepCopy copies a tree of JSON values.
-func DeepCopy(v any) any { return deepCopy(v) }
 
 // KindOf names a JSON value's type for messages.
 func KindOf(v any) string {
@@ -227,34 +232,4 @@ func quotePreview(s string) string {
 		s = s[:maxPreview]
 	}
 	return strconv.Quote(s)
-}
-
-// describeField renders a field of an operation for a message, telling an
-// absent field from one of the wrong type.
-func describeField(m map[string]any, key string) string {
-	v, ok := m[key]
-	if !ok {
-		return "missing"
-	}
-	return Describe(v)
-}
-
-// EscapeToken escapes one reference token for a JSON pointer (RFC 6901):
-// ~ becomes ~0 and / becomes ~1.
-func EscapeToken(s string) string {
-	if !strings.ContainsAny(s, "~/") {
-		return s
-	}
-	return strings.ReplaceAll(strings.ReplaceAll(s, "~", "~0"), "/", "~1")
-}
-
-// Pointer joins tokens into an escaped JSON pointer; the pointer to the
-// whole document is "", which a message words for itself.
-func Pointer(tokens []string) string {
-	var b strings.Builder
-	for _, t := range tokens {
-		b.WriteByte('/')
-		b.WriteString(EscapeToken(t))
-	}
-	return b.String()
 }
