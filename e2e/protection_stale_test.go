@@ -31,7 +31,8 @@ import (
 // settle time) decides from its own informer and live lists. The cache's
 // lag is then as long as the test wants it, which is the point: nothing
 // bounds it, while the settle time only covers admissions that read the
-// target before its deletion (docs/operations.md, In-use protection).
+// target before its deletion (the argument:
+// docs/operations.md#why-a-new-reference-reads-its-target-live).
 func TestAStaleCacheCannotAdmitANewReferenceToADeletedTarget(t *testing.T) {
 	c := sharedEnv(t).c
 	ns := name("stale")

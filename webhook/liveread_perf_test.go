@@ -32,7 +32,8 @@ func (l liveTargetLookup) TargetLive(ctx context.Context, ns, name string) resou
 
 // BenchmarkDeploymentCreateValidate measures the validating call of a
 // deployment CREATE, a new reference: the live GET of its target that
-// in-use protection needs (docs/operations.md, In-use protection) against
+// in-use protection needs
+// (docs/operations.md#why-a-new-reference-reads-its-target-live) against
 // the same call answered from memory. The API server here is a loopback
 // stub that answers at once, so the difference is flinkgate's side of the
 // read (client, HTTP, decoding) only; a real API server adds its own and
