@@ -34,6 +34,9 @@ import (
 // target before its deletion (the argument:
 // docs/operations.md#why-a-new-reference-reads-its-target-live).
 func TestAStaleCacheCannotAdmitANewReferenceToADeletedTarget(t *testing.T) {
+	// The controller's settle time here: longer than the suite's, so that
+	// a loaded machine stores the deployment below within it.
+	const staleSettle = 10 * time.Second
 	c := sharedEnv(t).c
 	ns := name("stale")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -98,7 +101,7 @@ func TestAStaleCacheCannotAdmitANewReferenceToADeletedTarget(t *testing.T) {
 	ctlCtx, stopCtl := context.WithCancel(ctx)
 	ctlDone := make(chan error, 1)
 	go func() {
-		ctlDone <- protection.Run(ctlCtx, protection.Config{Client: client, Meta: meta, Namespaces: []string{ns}, Settle: settleTime, Metrics: metrics})
+		ctlDone <- protection.Run(ctlCtx, protection.Config{Client: client, Meta: meta, Namespaces: []string{ns}, Settle: staleSettle, Metrics: metrics})
 	}()
 	t.Cleanup(func() {
 		stopCtl()
@@ -137,6 +140,10 @@ func TestAStaleCacheCannotAdmitANewReferenceToADeletedTarget(t *testing.T) {
 		prompt.Labels["flinkgate.io/deployment-target"] = "staging"
 		if _, err := cms.Create(ctx, prompt, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
+		}
+		// One machine, one clock: the create came back within the settle time.
+		if took := time.Since(deleted.DeletionTimestamp.Time); took >= staleSettle {
+			t.Fatalf("the deployment was stored %s after the delete, beyond the settle time %s; the test cannot tell what it means to", took, staleSettle)
 		}
 		waitUntil(t, time.Minute, "the controller to find the deployment in its live list", func() (bool, string) {
 			return inUseEvent(ctx, client, ns, "staging", "still referenced by prompt")
