@@ -44,7 +44,8 @@ type Lookup interface {
 	// TargetLive finds a DeploymentTarget with a live GET: a deployment that
 	// newly references a target must not see a stale "not terminating",
 	// since the protection controller's settle time counts from the
-	// deletion, not from when a cache learns of it.
+	// deletion, not from when a cache learns of it, and a cache's lag has
+	// no bound (docs/operations.md#why-a-new-reference-reads-its-target-live).
 	TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup
 }
 

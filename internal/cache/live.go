@@ -12,7 +12,8 @@ import (
 
 // TargetLive finds a target with a live GET, bypassing the informer: the
 // webhook asks it when a deployment newly references a target, so a stale
-// cache cannot hide that the target is being deleted.
+// cache cannot hide that the target is being deleted
+// (docs/operations.md#why-a-new-reference-reads-its-target-live).
 func (c *Cache) TargetLive(ctx context.Context, namespace, name string) resource.TargetLookup {
 	found := c.targetLive(ctx, namespace, name)
 	found.Live = true
