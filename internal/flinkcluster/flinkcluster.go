@@ -222,7 +222,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if !ok {
 		return nil
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	// Not tied to ctx: the last syncs' events are sent before Shutdown.
+	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	r.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flinkgate-flinkcluster"})
