@@ -99,19 +99,19 @@ func (r *reconciler) next(ctx context.Context) bool {
 // on the Deployment.
 func (r *reconciler) failed(key string, f *failure) {
 	r.cfg.Metrics.errors.WithLabelValues(f.reason).Inc()
-	r.setState(key, StateUnknown)
 	msg := truncate(f.Error(), MaxErrorBytes)
 	r.log.Warn("flink reconcile failed", zap.String("deployment", key), zap.String("reason", f.reason), zap.Bool("retry", f.retry), zap.String("error", msg))
+	ns, _, _ := toolscache.SplitMetaNamespaceKey(key)
+	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
+	if err != nil || !exists {
+		return // gone: nothing to count or tell
+	}
+	r.setState(key, StateUnknown)
 	r.mu.Lock()
 	repeated := r.warnings[key] == msg
 	r.warnings[key] = msg
 	r.mu.Unlock()
 	if repeated {
-		return
-	}
-	ns, _, _ := toolscache.SplitMetaNamespaceKey(key)
-	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
-	if err != nil || !exists {
 		return
 	}
 	reason := EventFailed
@@ -140,7 +140,10 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 		r.mu.Lock()
 		delete(r.warnings, key)
 		r.mu.Unlock()
-		return 0, r.deleteOrphans(ctx, key)
+		if err := r.deleteOrphans(ctx, key); err != nil {
+			return 0, apiFailure(err, "delete the FlinkDeployments of deployment %s, which is gone", key)
+		}
+		return 0, nil
 	}
 	cm := obj.(*corev1.ConfigMap)
 	if cm.DeletionTimestamp != nil {

@@ -383,3 +383,18 @@ func TestAConflictingWriteOfTheDeploymentIsRetriedWithoutCountingAFailure(t *tes
 		t.Errorf("events = %v after a conflict, want none", events)
 	}
 }
+
+func TestADeploymentGoneWithoutTheFinalizerLosesItsFlinkDeploymentAtOnce(t *testing.T) {
+	// The finalizer was removed by hand, or the Deployment went while the
+	// reconciler was off: its delete event finds the FlinkDeployment.
+	f := newFixture(t, nil, labelled(targetNS, "job", "job", "uid-1"))
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if f.fd(targetNS, "job") != nil {
+		t.Errorf("the FlinkDeployment of a Deployment that is gone is still there")
+	}
+	if got := testutil.ToFloat64(f.r.cfg.Metrics.deployments.WithLabelValues(StateUnknown)); got != 0 {
+		t.Errorf("flinkgate_flink_deployments{state=UNKNOWN} = %v for a Deployment that is gone, want 0", got)
+	}
+}
