@@ -153,16 +153,9 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 }
 
 // reconcile keeps a live Deployment's FlinkDeployment as its document says
-// and reports its state: the finalizer first, then the write, then the
-// annotations.
+// and reports its state: reads first, then the finalizer, the
+// FlinkDeployment's write, and the annotations.
 func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.ConfigMap) error {
-	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
-		out, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) })
-		if err != nil {
-			return apiFailure(err, "add finalizer %s to deployment %s", Finalizer, key)
-		}
-		cm = out
-	}
 	dep, err := configmap.ParseDeployment(ctx, cm)
 	if err != nil {
 		return fail(ReasonTranslate, false, "deployment %s cannot be read: %w", key, err)
@@ -172,7 +165,16 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 	case found.Err != nil:
 		return fail(ReasonAPI, true, "look up target %q of deployment %s: %w", dep.TargetName, key, found.Err)
 	case found.Target == nil:
+		// Before any write: the webhooks deny every write of a Deployment
+		// whose target is missing, the finalizer's too.
 		return fail(ReasonTargetMissing, true, "deployment %s references target %q, which does not exist; its FlinkDeployment is left as it is", key, dep.TargetName)
+	}
+	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
+		out, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) })
+		if err != nil {
+			return apiFailure(err, "add finalizer %s to deployment %s", Finalizer, key)
+		}
+		cm = out
 	}
 	fd, err := flinkop.Translate(flinkop.Input{
 		Namespace: cm.Namespace, Name: cm.Name, UID: string(cm.UID), Tree: dep.Doc.Tree,

@@ -345,6 +345,10 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			if tc.setup == nil && f.writes() != 0 {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
+			// The webhooks would deny any write of a Deployment whose target is missing.
+			if tc.reason == ReasonTargetMissing && len(f.writeLog) != 0 {
+				t.Errorf("writes = %v with the target missing, want none", f.writeLog)
+			}
 		})
 	}
 }
