@@ -72,7 +72,8 @@ func (r *reconciler) waitForCRD(ctx context.Context) (snapshots, ok bool) {
 
 // watchCRD keeps the gauge true after the start: a CRD deleted later
 // makes the informers' lists fail (client-go retries them with backoff),
-// and the gauge and one log line per change say why.
+// and the gauge and one log line per change say why. A FlinkStateSnapshot
+// CRD installed after the start is watched from then on.
 func (r *reconciler) watchCRD(ctx context.Context) {
 	t := time.NewTicker(r.cfg.CRDPoll)
 	defer t.Stop()
@@ -83,9 +84,16 @@ func (r *reconciler) watchCRD(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		deployments, _, err := r.served(ctx)
+		deployments, snapshots, err := r.served(ctx)
 		if ctx.Err() != nil || (err != nil && !apierrors.IsNotFound(err)) {
 			continue // unknown: the next poll tells
+		}
+		if snapshots && r.snapshots.Load() == nil {
+			if _, err := r.startSnapshots(ctx); err != nil {
+				r.log.Warn("could not watch FlinkStateSnapshots; lastSavepoint stays empty", zap.Error(err))
+			} else {
+				r.log.Info("the FlinkStateSnapshot CRD is served; watching snapshots")
+			}
 		}
 		switch {
 		case !deployments && !missing:

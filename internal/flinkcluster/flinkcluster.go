@@ -15,6 +15,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -132,9 +133,11 @@ type reconciler struct {
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
 
-	cms       map[string]toolscache.SharedIndexInformer // Deployment ConfigMaps by namespace
-	fds       toolscache.SharedIndexInformer
-	snapshots toolscache.SharedIndexInformer // nil while the CRD is not served
+	cms map[string]toolscache.SharedIndexInformer // Deployment ConfigMaps by namespace
+	fds toolscache.SharedIndexInformer
+	// snapshots is set once the FlinkStateSnapshot CRD is served (it may
+	// come after the FlinkDeployment's).
+	snapshots atomic.Pointer[toolscache.SharedIndexInformer]
 
 	mu       sync.Mutex
 	states   map[string]string // key -> state, for the gauge
@@ -266,21 +269,11 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 	synced = append(synced, r.fds.HasSynced)
 	go r.fds.RunWithContext(ctx)
 	if withSnapshots {
-		// The operator does not label snapshots; they are indexed by the
-		// FlinkDeployment they belong to.
-		r.snapshots = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, 0,
-			toolscache.Indexers{byJob: indexByJob}, nil).Informer()
-		if err := r.snapshots.SetTransform(dropManagedFields); err != nil {
-			return fmt.Errorf("set snapshot transform: %w", err)
+		inf, err := r.startSnapshots(ctx)
+		if err != nil {
+			return err
 		}
-		if _, err := r.snapshots.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-			AddFunc:    r.enqueueSnapshotOwner,
-			UpdateFunc: func(_, obj any) { r.enqueueSnapshotOwner(obj) },
-		}); err != nil {
-			return fmt.Errorf("watch flinkstatesnapshots: %w", err)
-		}
-		synced = append(synced, r.snapshots.HasSynced)
-		go r.snapshots.RunWithContext(ctx)
+		synced = append(synced, inf.HasSynced)
 	}
 	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
 		return nil
@@ -288,6 +281,26 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 	r.log.Info("flink reconciler started", zap.Strings("namespaces", r.cfg.Namespaces), zap.Bool("snapshots", withSnapshots),
 		zap.Duration("resync", r.cfg.Resync), zap.Int("workers", r.cfg.Workers))
 	return nil
+}
+
+// startSnapshots runs the FlinkStateSnapshot informer. The operator does
+// not label snapshots; they are indexed by the FlinkDeployment they belong
+// to.
+func (r *reconciler) startSnapshots(ctx context.Context) (toolscache.SharedIndexInformer, error) {
+	inf := dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, 0,
+		toolscache.Indexers{byJob: indexByJob}, nil).Informer()
+	if err := inf.SetTransform(dropManagedFields); err != nil {
+		return nil, fmt.Errorf("set snapshot transform: %w", err)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    r.enqueueSnapshotOwner,
+		UpdateFunc: func(_, obj any) { r.enqueueSnapshotOwner(obj) },
+	}); err != nil {
+		return nil, fmt.Errorf("watch flinkstatesnapshots: %w", err)
+	}
+	r.snapshots.Store(&inf)
+	go inf.RunWithContext(ctx)
+	return inf, nil
 }
 
 func dropManagedFields(obj any) (any, error) {

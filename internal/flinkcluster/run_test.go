@@ -2,6 +2,7 @@ package flinkcluster
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	fakediscovery "k8s.io/client-go/discovery/fake"
@@ -25,7 +27,9 @@ type crdDiscovery struct {
 	*fakediscovery.FakeDiscovery
 	mu     sync.Mutex
 	served bool
-	asked  int
+	// noSnapshots leaves FlinkStateSnapshots out while set.
+	noSnapshots bool
+	asked       int
 }
 
 func (d *crdDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
@@ -35,10 +39,17 @@ func (d *crdDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIRes
 	if !d.served || gv != FlinkDeployments.GroupVersion().String() {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: FlinkDeployments.Group}, gv)
 	}
-	return &metav1.APIResourceList{GroupVersion: gv, APIResources: []metav1.APIResource{
-		{Name: FlinkDeployments.Resource, Namespaced: true, Kind: "FlinkDeployment"},
-		{Name: FlinkStateSnapshots.Resource, Namespaced: true, Kind: "FlinkStateSnapshot"},
-	}}, nil
+	list := &metav1.APIResourceList{GroupVersion: gv, APIResources: []metav1.APIResource{{Name: FlinkDeployments.Resource, Namespaced: true, Kind: "FlinkDeployment"}}}
+	if !d.noSnapshots {
+		list.APIResources = append(list.APIResources, metav1.APIResource{Name: FlinkStateSnapshots.Resource, Namespaced: true, Kind: "FlinkStateSnapshot"})
+	}
+	return list, nil
+}
+
+func (d *crdDiscovery) serveSnapshots() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.noSnapshots = false
 }
 
 func (d *crdDiscovery) set(served bool) {
@@ -124,5 +135,52 @@ func TestAMissingCRDSetsTheGaugeLogsOnceAndCallsNothingUntilItIsServed(t *testin
 	eventually(t, 10*time.Second, "the state annotation", func() bool {
 		cm, err := client.CoreV1().ConfigMaps(depNS).Get(context.Background(), "job", metav1.GetOptions{})
 		return err == nil && cm.Annotations[AnnotationState] == StateTransitioning
+	})
+}
+
+func TestASnapshotCRDInstalledAfterTheStartIsWatched(t *testing.T) {
+	client := kfake.NewClientset(deploymentCM("job", "uid-1", document("job", "")))
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		FlinkDeployments: "FlinkDeploymentList", FlinkStateSnapshots: "FlinkStateSnapshotList",
+	})
+	disc := &crdDiscovery{FakeDiscovery: &fakediscovery.FakeDiscovery{Fake: &client.Fake}, served: true, noSnapshots: true}
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const poll = 10 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
+			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid"}},
+			Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
+			Logger: zap.NewNop(), Metrics: m, CRDPoll: poll,
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, 10*time.Second, "the FlinkDeployment", func() bool {
+		_, err := dyn.Resource(FlinkDeployments).Namespace(targetNS).Get(context.Background(), "job", metav1.GetOptions{})
+		return err == nil
+	})
+	disc.serveSnapshots()
+	snap := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "flink.apache.org/v1beta1", "kind": "FlinkStateSnapshot",
+		"metadata": map[string]any{"namespace": targetNS, "name": "sp1"},
+		"spec":     map[string]any{"jobReference": map[string]any{"kind": "FlinkDeployment", "name": "job"}, "savepoint": map[string]any{}},
+		"status":   map[string]any{"state": "COMPLETED", "path": "s3://bucket/sp-1", "resultTimestamp": "2026-12-07T03:00:00Z"},
+	}}
+	if _, err := dyn.Resource(FlinkStateSnapshots).Namespace(targetNS).Create(context.Background(), snap, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the last savepoint in the status annotation", func() bool {
+		cm, err := client.CoreV1().ConfigMaps(depNS).Get(context.Background(), "job", metav1.GetOptions{})
+		return err == nil && strings.Contains(cm.Annotations[AnnotationStatus], `"lastSavepoint":"s3://bucket/sp-1"`)
 	})
 }

@@ -333,10 +333,11 @@ func (r *reconciler) report(ctx context.Context, key string, cm *corev1.ConfigMa
 
 // lastSavepoint is the newest completed savepoint of a FlinkDeployment.
 func (r *reconciler) lastSavepoint(namespace, name string) string {
-	if r.snapshots == nil {
+	inf := r.snapshots.Load()
+	if inf == nil {
 		return ""
 	}
-	objs, err := r.snapshots.GetIndexer().ByIndex(byJob, namespace+"/"+name)
+	objs, err := (*inf).GetIndexer().ByIndex(byJob, namespace+"/"+name)
 	if err != nil {
 		return ""
 	}
