@@ -84,7 +84,8 @@ type Cluster struct {
 	// Server is the API server's URL.
 	Server string
 	// AuditLog is the path of the API server's audit log (JSON lines,
-	// Metadata level, ConfigMap requests only).
+	// Metadata level, requests of ConfigMaps and of the Flink operator's
+	// FlinkDeployments, not their status).
 	AuditLog string
 	// Version is the API server's version, as /version reports it
 	// ("v1.30.14").
@@ -370,7 +371,9 @@ func (c *Cluster) start(ctx context.Context) error {
 }
 
 // auditPolicy records who did what to ConfigMaps, with the webhooks' audit
-// annotations, and nothing else, so the log stays small and readable.
+// annotations, and to FlinkDeployments (who wrote a spec, impersonating
+// whom; the status is the operator's and would flood the log), and nothing
+// else, so the log stays small and readable.
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
@@ -379,6 +382,10 @@ rules:
   resources:
   - group: ""
     resources: [configmaps]
+- level: Metadata
+  resources:
+  - group: flink.apache.org
+    resources: [flinkdeployments]
 - level: None
 `
 
