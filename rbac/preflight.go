@@ -102,6 +102,12 @@ func remedy(ns string) string {
 	return fmt.Sprintf("add %q to appmanager.rbac.additionalNamespaces and run helm upgrade", ns)
 }
 
+// flinkRemedy is the chart's answer when the missing permissions include
+// the Flink operator's: its Roles carry them only with flinkOperator.enabled.
+func flinkRemedy(ns string) string {
+	return fmt.Sprintf("add %q to appmanager.rbac.additionalNamespaces and run helm upgrade with flinkOperator.enabled=true", ns)
+}
+
 // Problem returns "" when the check passed or was skipped, else a message for
 // the user who created the target, naming what is wrong and how to fix it.
 // It starts in lower case because kubectl prints it after "denied the
@@ -109,8 +115,12 @@ func remedy(ns string) string {
 func (r Result) Problem() string {
 	switch r.Outcome {
 	case OutcomeMissing:
+		fix := remedy(r.Namespace)
+		if slices.ContainsFunc(r.Missing, func(p Permission) bool { return p.Group == FlinkGroup }) {
+			fix = flinkRemedy(r.Namespace)
+		}
 		return fmt.Sprintf("the platform's ServiceAccount lacks permissions to manage Flink clusters in namespace %q: %s. To grant them, %s.",
-			r.Namespace, groupPermissions(r.Missing), remedy(r.Namespace))
+			r.Namespace, groupPermissions(r.Missing), fix)
 	case OutcomeNamespaceMissing:
 		return fmt.Sprintf("namespace %q does not exist, so Flink clusters cannot run there. Create it, then %s.",
 			r.Namespace, remedy(r.Namespace))
@@ -158,11 +168,17 @@ func groupPermissions(perms []Permission) string {
 	return strings.Join(clauses, "; ")
 }
 
-// requiredPermissions expands RequiredRules into single permissions, sorted
-// and without duplicates.
-func requiredPermissions() []Permission {
+// requiredPermissions expands RequiredRules, and FlinkRules when flink is
+// set, into single permissions, sorted and without duplicates. A
+// subresource stays in Resource ("flinkdeployments/status"), as RBAC rules
+// name it.
+func requiredPermissions(flink bool) []Permission {
 	var perms []Permission
-	for _, rule := range RequiredRules() {
+	rules := RequiredRules()
+	if flink {
+		rules = append(rules, FlinkRules()...)
+	}
+	for _, rule := range rules {
 		for _, g := range rule.APIGroups {
 			for _, res := range rule.Resources {
 				for _, v := range rule.Verbs {
@@ -215,6 +231,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the clock for the cache; tests replace it.
 	Now func() time.Time
+	// FlinkOperator is --flink-operator=on: the platform also needs
+	// FlinkRules, since flinkgate writes FlinkDeployments as the platform.
+	FlinkOperator bool
 }
 
 const (
@@ -227,8 +246,9 @@ const (
 	// namespaces are whatever target writers name.
 	maxRemembered = 10000
 	// parallelism bounds concurrent access reviews of one check: enough to
-	// finish the 80 reviews in a few round trips without flooding the API
-	// server. A namespace has at most one check running at a time.
+	// finish the 80 reviews (91 with the Flink operator's) in a few round
+	// trips without flooding the API server. A namespace has at most one
+	// check running at a time.
 	parallelism = 8
 )
 
@@ -289,7 +309,7 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 		grantedTTL: cmp.Or(opts.GrantedTTL, defaultGrantedTTL),
 		refusedTTL: cmp.Or(opts.RefusedTTL, DefaultRefusedTTL),
 		now:        opts.Now,
-		perms:      requiredPermissions(),
+		perms:      requiredPermissions(opts.FlinkOperator),
 	}
 	if c.timeout < 0 {
 		c.timeout = defaultTimeout
@@ -339,7 +359,7 @@ func NewChecker(client kubernetes.Interface, opts Options) (*Checker, error) {
 func (c *Checker) Mode() Mode { return c.mode }
 
 // Check reports whether the platform may perform every verb of
-// RequiredRules in namespace, or OutcomeSkipped in ModeOff. It returns
+// RequiredRules (and FlinkRules with Options.FlinkOperator) in namespace, or OutcomeSkipped in ModeOff. It returns
 // within Options.Timeout, or sooner if ctx ends. Every call is counted once.
 //
 // A granted result is remembered for Options.GrantedTTL and a refusal for
@@ -473,7 +493,8 @@ func (c *Checker) review(parent context.Context, ns string) Result {
 
 // access asks whether the platform may perform p in ns.
 func (c *Checker) access(ctx context.Context, ns string, p Permission) (bool, error) {
-	attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: p.Verb, Group: p.Group, Resource: p.Resource}
+	resource, sub, _ := strings.Cut(p.Resource, "/")
+	attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: p.Verb, Group: p.Group, Resource: resource, Subresource: sub}
 	var status authorizationv1.SubjectAccessReviewStatus
 	if c.sa.Name == "" {
 		review, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -43,8 +44,18 @@ func allowAll(authorizationv1.ResourceAttributes) (bool, error) { return true, n
 // denyOnly allows everything but p.
 func denyOnly(p Permission) decideFunc {
 	return func(ra authorizationv1.ResourceAttributes) (bool, error) {
-		return Permission{Group: ra.Group, Resource: ra.Resource, Verb: ra.Verb} != p, nil
+		return permissionOf(ra) != p, nil
 	}
+}
+
+// permissionOf is the permission an access review asks about, a
+// subresource joined to its resource as RBAC rules write it.
+func permissionOf(ra authorizationv1.ResourceAttributes) Permission {
+	p := Permission{Group: ra.Group, Resource: ra.Resource, Verb: ra.Verb}
+	if ra.Subresource != "" {
+		p.Resource += "/" + ra.Subresource
+	}
+	return p
 }
 
 // fakeAPI is a fake clientset whose access reviews are answered by decide
@@ -85,9 +96,11 @@ func newChecker(t *testing.T, api *fakeAPI, opts Options) *Checker {
 
 func TestCheck(t *testing.T) {
 	getPods := Permission{Resource: "pods", Verb: "get"}
+	getStatus := Permission{Group: FlinkGroup, Resource: "flinkdeployments/status", Verb: "get"}
 	tests := []struct {
 		name       string
 		decide     decideFunc
+		flink      bool // Options.FlinkOperator
 		namespaces []string
 		setup      func(t *testing.T, api *fakeAPI)
 		timeout    time.Duration
@@ -129,6 +142,34 @@ func TestCheck(t *testing.T) {
 			},
 			want:     OutcomeMissing,
 			wantMiss: []Permission{{Resource: "events", Verb: "watch"}},
+		},
+		{
+			name:       "With the Flink operator on, a namespace lacking one Flink permission is missing exactly it, and the remedy names flinkOperator.enabled.",
+			decide:     denyOnly(getStatus),
+			flink:      true,
+			namespaces: []string{"staging"},
+			want:       OutcomeMissing,
+			wantMiss:   []Permission{getStatus},
+			wantInProb: `in namespace "staging": get on flink.apache.org/flinkdeployments/status. To grant them, add "staging" to appmanager.rbac.additionalNamespaces and run helm upgrade with flinkOperator.enabled=true.`,
+		},
+		{
+			name: "With the Flink operator on, a namespace with none of the Flink rules is missing each of them, named.",
+			decide: func(ra authorizationv1.ResourceAttributes) (bool, error) {
+				return ra.Group != FlinkGroup, nil
+			},
+			flink:      true,
+			namespaces: []string{"staging"},
+			want:       OutcomeMissing,
+			wantMiss:   flinkPermissions(),
+			wantInProb: `in namespace "staging": create, delete, get, list, patch, update, watch on flink.apache.org/flinkdeployments; get on flink.apache.org/flinkdeployments/status; get, list, watch on flink.apache.org/flinkstatesnapshots. To grant them,`,
+		},
+		{
+			name: "With the Flink operator off, a namespace with none of the Flink rules is granted.",
+			decide: func(ra authorizationv1.ResourceAttributes) (bool, error) {
+				return ra.Group != FlinkGroup, nil
+			},
+			namespaces: []string{"staging"},
+			want:       OutcomeGranted,
 		},
 		{
 			name:       "A namespace that does not exist is namespace_missing.",
@@ -182,7 +223,7 @@ func TestCheck(t *testing.T) {
 			if tt.setup != nil {
 				tt.setup(t, api)
 			}
-			c := newChecker(t, api, Options{Timeout: tt.timeout})
+			c := newChecker(t, api, Options{Timeout: tt.timeout, FlinkOperator: tt.flink})
 
 			got := c.Check(t.Context(), "staging")
 
@@ -213,43 +254,69 @@ func TestCheck(t *testing.T) {
 }
 
 func TestCheckAsksForEveryRequiredPermissionInTheNamespace(t *testing.T) {
-	var mu sync.Mutex
-	asked := map[Permission]int{}
-	api := newFakeAPI(t, func(ra authorizationv1.ResourceAttributes) (bool, error) {
-		if ra.Namespace != "staging" {
-			return false, fmt.Errorf("asked about namespace %q", ra.Namespace)
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		asked[Permission{Group: ra.Group, Resource: ra.Resource, Verb: ra.Verb}]++
-		return true, nil
-	}, "staging")
-	c := newChecker(t, api, Options{})
-
-	if got := c.Check(t.Context(), "staging"); got.Outcome != OutcomeGranted {
-		t.Fatalf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
+	tests := []struct {
+		name  string
+		flink bool
+		rules []rbacv1.PolicyRule
+	}{
+		{"With the Flink operator off, the check asks once for each permission of RequiredRules and nothing else.", false, RequiredRules()},
+		{"With the Flink operator on, the check asks once for each permission of RequiredRules and FlinkRules, a subresource as the review's subresource, and nothing else.", true, append(RequiredRules(), FlinkRules()...)},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			asked := map[Permission]int{}
+			api := newFakeAPI(t, func(ra authorizationv1.ResourceAttributes) (bool, error) {
+				if ra.Namespace != "staging" {
+					return false, fmt.Errorf("asked about namespace %q", ra.Namespace)
+				}
+				if strings.Contains(ra.Resource, "/") {
+					return false, fmt.Errorf("asked about resource %q: a subresource belongs in Subresource", ra.Resource)
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				asked[permissionOf(ra)]++
+				return true, nil
+			}, "staging")
+			c := newChecker(t, api, Options{FlinkOperator: tt.flink})
 
-	var want int
-	for _, rule := range RequiredRules() {
-		for _, g := range rule.APIGroups {
-			for _, res := range rule.Resources {
-				for _, v := range rule.Verbs {
-					want++
-					if p := (Permission{Group: g, Resource: res, Verb: v}); asked[p] != 1 {
-						t.Errorf("%s asked %d times, want once", p, asked[p])
+			if got := c.Check(t.Context(), "staging"); got.Outcome != OutcomeGranted {
+				t.Fatalf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
+			}
+
+			var want int
+			for _, rule := range tt.rules {
+				for _, g := range rule.APIGroups {
+					for _, res := range rule.Resources {
+						for _, v := range rule.Verbs {
+							want++
+							if p := (Permission{Group: g, Resource: res, Verb: v}); asked[p] != 1 {
+								t.Errorf("%s asked %d times, want once", p, asked[p])
+							}
+						}
 					}
 				}
 			}
-		}
-	}
-	if len(asked) != want {
-		t.Errorf("asked about %d permissions, want %d", len(asked), want)
+			if len(asked) != want {
+				t.Errorf("asked about %d permissions, want %d", len(asked), want)
+			}
+		})
 	}
 }
 
+// flinkPermissions are FlinkRules' permissions, sorted as Missing is.
+func flinkPermissions() []Permission {
+	var out []Permission
+	for _, p := range requiredPermissions(true) {
+		if p.Group == FlinkGroup {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func TestCheckCache(t *testing.T) {
-	perCheck := int64(len(requiredPermissions()))
+	perCheck := int64(len(requiredPermissions(false)))
 	tests := []struct {
 		name        string
 		decide      decideFunc
@@ -337,7 +404,7 @@ func TestConcurrentChecksOfANamespaceShareOneCheck(t *testing.T) {
 			t.Errorf("Outcome = %q (err %v), want granted", got.Outcome, got.Err)
 		}
 	}
-	if got, want := api.reviews.Load(), int64(len(requiredPermissions())); got != want {
+	if got, want := api.reviews.Load(), int64(len(requiredPermissions(false))); got != want {
 		t.Errorf("%d access reviews, want %d (one check)", got, want)
 	}
 }
@@ -406,7 +473,7 @@ func TestProblem(t *testing.T) {
 }
 
 func TestProblemListsEveryMissingPermissionCompactly(t *testing.T) {
-	r := Result{Outcome: OutcomeMissing, Namespace: "staging", Missing: requiredPermissions()}
+	r := Result{Outcome: OutcomeMissing, Namespace: "staging", Missing: requiredPermissions(false)}
 	want := `the platform's ServiceAccount lacks permissions to manage Flink clusters in namespace "staging": ` +
 		`create, delete, get, list, patch, update, watch on configmaps, pods, secrets, serviceaccounts, services, apps/deployments, batch/jobs, ` +
 		`coordination.k8s.io/leases, networking.k8s.io/ingresses, rbac.authorization.k8s.io/rolebindings, rbac.authorization.k8s.io/roles; ` +
@@ -523,8 +590,8 @@ func TestCheckAsksAboutThePlatformServiceAccount(t *testing.T) {
 	if n := api.reviews.Load(); n != 0 {
 		t.Errorf("%d self-subject access reviews; want none, the question is about the platform's account", n)
 	}
-	if len(specs) != len(requiredPermissions()) {
-		t.Fatalf("%d subject access reviews, want %d", len(specs), len(requiredPermissions()))
+	if len(specs) != len(requiredPermissions(false)) {
+		t.Fatalf("%d subject access reviews, want %d", len(specs), len(requiredPermissions(false)))
 	}
 	wantGroups := []string{"system:serviceaccounts", "system:serviceaccounts:flink-platform", "system:authenticated"}
 	for _, s := range specs {

@@ -25,3 +25,20 @@ func RequiredRules() []rbacv1.PolicyRule {
 		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: ReadVerbs},
 	}
 }
+
+// FlinkGroup is the Apache Flink Kubernetes Operator's API group.
+const FlinkGroup = "flink.apache.org"
+
+// FlinkRules are what the platform additionally needs in a target namespace
+// when flinkgate reconciles Deployments into FlinkDeployments
+// (--flink-operator=on): it writes them there with the platform's identity,
+// reads their status, and reads the snapshots that name the last savepoint.
+// The chart adds exactly these rules to each appmanager Role when
+// flinkOperator.enabled is set; a test renders the chart and compares.
+func FlinkRules() []rbacv1.PolicyRule {
+	return []rbacv1.PolicyRule{
+		{APIGroups: []string{FlinkGroup}, Resources: []string{"flinkdeployments"}, Verbs: ManageVerbs},
+		{APIGroups: []string{FlinkGroup}, Resources: []string{"flinkdeployments/status"}, Verbs: []string{"get"}},
+		{APIGroups: []string{FlinkGroup}, Resources: []string{"flinkstatesnapshots"}, Verbs: ReadVerbs},
+	}
+}

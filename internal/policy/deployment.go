@@ -119,8 +119,10 @@ func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
 	return a[resource.AnnotationTargetUID] == t.UID && a[resource.AnnotationDigest] == resource.Digest(t, old.Data[resource.DataKey])
 }
 
-// DeploymentWriteValidate checks the final deployment: its target exists and
-// the label and annotation flinkgate keeps on it match the document.
+// DeploymentWriteValidate checks the final deployment: its target exists,
+// the label and annotation flinkgate keeps on it match the document, and,
+// with the Flink operator on, a changed document can become a
+// FlinkDeployment.
 func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
@@ -134,6 +136,9 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 	}
 	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
 		return Denied(ReasonInvalid, "deployment %q's data[%q] is not the document flinkgate patched for target %q: it was rewritten after flinkgate's mutating webhook ran (by another mutating webhook?), or that webhook did not run; leave data[%q] and the annotation %s to flinkgate", cm.Name, resource.DataKey, name, resource.DataKey, resource.AnnotationDigest).WithTarget(name)
+	}
+	if d, bad := untranslatable(r, dep, found.Target); bad {
+		return d
 	}
 	return Allowed().WithTarget(name)
 }

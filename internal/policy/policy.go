@@ -75,6 +75,9 @@ type Request struct {
 	PlatformNamespace string
 	// ByFlinkgate is set when flinkgate's own identity sent the request.
 	ByFlinkgate bool
+	// FlinkOperator is flinkgate's Flink operator setting; the zero value
+	// is off.
+	FlinkOperator FlinkOperator
 }
 
 // Decision is a policy's answer.

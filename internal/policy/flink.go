@@ -1,0 +1,52 @@
+package policy
+
+import (
+	"errors"
+
+	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/resource"
+)
+
+// FlinkOperator is flinkgate serve's --flink-operator with
+// --flink-service-account. When On, flinkgate turns every deployment into
+// a Flink Kubernetes Operator FlinkDeployment, so a deployment that has
+// none is denied at admission rather than failing later, unseen.
+type FlinkOperator struct {
+	On bool
+	// ServiceAccount is the Flink pods' ServiceAccount unless a document
+	// names one.
+	ServiceAccount string
+}
+
+// FlinkMappingDoc is where an untranslatable deployment's denial sends its
+// reader: the user guide's mapping table. The heading's anchor is kept
+// stable.
+const FlinkMappingDoc = "docs/user-guide.md#running-deployments-with-the-flink-kubernetes-operator"
+
+// untranslatable denies, when the Flink operator is on, a write of a new
+// document that cannot become a FlinkDeployment. Only a write that changes
+// the document is asked: one that leaves it as stored (labels,
+// annotations, finalizers, as the reconciler writes) is not, so a
+// deployment stored before the operator was turned on can still be
+// managed and deleted. found is the deployment's target, already checked.
+func untranslatable(r Request, dep *resource.Deployment, found *resource.Target) (Decision, bool) {
+	if !r.FlinkOperator.On || !DocumentChanged(r) {
+		return Decision{}, false
+	}
+	cm := r.New
+	_, err := flinkop.Translate(flinkop.Input{
+		Namespace: r.Namespace, Name: cm.Name, UID: string(cm.UID),
+		Tree:            dep.Doc.Tree,
+		TargetNamespace: found.ResolvedNamespace(r.PlatformNamespace),
+		ServiceAccount:  r.FlinkOperator.ServiceAccount,
+	})
+	if err == nil {
+		return Decision{}, false
+	}
+	var de *flinkop.DenialError
+	if !errors.As(err, &de) {
+		return Denied(ReasonInternal, "flinkgate failed to translate deployment %q into a FlinkDeployment: %v; try again, and report it if it persists", cm.Name, err).WithTarget(dep.TargetName), true
+	}
+	return Denied(ReasonInvalid, "deployment %q cannot become a FlinkDeployment, which flinkgate makes of every deployment for the Flink Kubernetes Operator (--flink-operator=on): %s: %s; see what maps in %s",
+		cm.Name, de.Field, de.Reason, FlinkMappingDoc).WithTarget(dep.TargetName), true
+}

@@ -1,0 +1,205 @@
+package policy
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
+)
+
+// runnable is a deployment document that becomes a FlinkDeployment; the
+// cases below break it in one place each.
+const runnable = `kind: Deployment
+spec:
+  deploymentTargetName: staging
+  template:
+    spec:
+      artifact:
+        kind: JAR
+        jarUri: local:///opt/flink/examples/streaming/TopSpeedWindowing.jar
+        flinkVersion: "1.20"
+`
+
+// flinkOn is the Flink operator setting flinkgate serve has by default
+// with --flink-operator=on.
+var flinkOn = FlinkOperator{On: true, ServiceAccount: "flink"}
+
+// validateAdmitted runs the mutating rule on a write of doc to the
+// deployment name (a create, or an update of old) and returns the
+// validating rule's decision on what it stored, with flink as the Flink
+// operator setting.
+func validateAdmitted(t *testing.T, flink FlinkOperator, target *resource.Target, name string, old *corev1.ConfigMap, doc string) Decision {
+	t.Helper()
+	obj := cm(name, resource.KindDeployment)
+	obj.Data = map[string]string{resource.DataKey: doc}
+	r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: name, New: obj, PlatformNamespace: "flink-platform", FlinkOperator: flink}
+	if old != nil {
+		r.Operation, r.Old = Update, old
+	}
+	dep, err := configmap.ParseDeployment(context.Background(), obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := resource.TargetLookup{Target: target}
+	m := DeploymentWriteMutate(context.Background(), r, dep, found)
+	if !m.Allowed {
+		t.Fatalf("the mutating rule denied the write: %s", m.Message)
+	}
+	r.Stage, r.New = StageValidate, m.Object
+	if dep, err = configmap.ParseDeployment(context.Background(), m.Object); err != nil {
+		t.Fatal(err)
+	}
+	return DeploymentWriteValidate(r, dep, found)
+}
+
+// untranslatableCase is a deployment write that has no FlinkDeployment.
+type untranslatableCase struct {
+	name string
+	// deployment is the ConfigMap's name; empty: "d".
+	deployment string
+	doc        string
+	// patchSet is the target's (YAML list items), or none.
+	patchSet string
+	// serviceAccount replaces flinkOn's.
+	serviceAccount *string
+	says           []string
+}
+
+func untranslatableCases() []untranslatableCase {
+	none := ""
+	return []untranslatableCase{
+		{name: "A SQL script artifact is denied, naming the field and saying to package the SQL in a JAR.",
+			doc:  replace(runnable, "kind: JAR", "kind: SQLSCRIPT"),
+			says: []string{"spec.template.spec.artifact.kind: SQL script artifacts have no counterpart", "package the SQL in a JAR"}},
+		{name: "A session cluster is denied, naming spec.sessionClusterName and saying to remove it.",
+			doc:  runnable + "  sessionClusterName: shared\n",
+			says: []string{"spec.sessionClusterName: session clusters have no counterpart", "remove spec.sessionClusterName"}},
+		{name: "Additional dependencies are denied, saying to build them into the JAR or the image.",
+			doc:  runnable + "        additionalDependencies: [s3://bucket/dep.jar]\n",
+			says: []string{"spec.template.spec.artifact.additionalDependencies: additional dependencies have no counterpart", "build a JAR with its dependencies"}},
+		{name: "Upgrade strategy NONE is denied, saying to use STATEFUL or STATELESS.",
+			doc:  runnable + "  upgradeStrategy: {kind: NONE}\n",
+			says: []string{"spec.upgradeStrategy.kind: NONE", "use STATEFUL or STATELESS"}},
+		{name: "A Flink configuration key the operator sets itself is denied, naming the key.",
+			doc:  runnable + "      flinkConfiguration: {kubernetes.cluster-id: mine}\n",
+			says: []string{"spec.template.spec.flinkConfiguration.kubernetes.cluster-id: the operator sets kubernetes.cluster-id itself", "remove it"}},
+		{name: "A deployment name that cannot name a FlinkDeployment is denied, saying to recreate it under a valid name.",
+			deployment: "top.speed", doc: runnable,
+			says: []string{`metadata.name: "top.speed" cannot name a FlinkDeployment`, "recreate the Deployment under a name"}},
+		{name: "A deployment name longer than the operator allows is denied.",
+			deployment: "top-speed-windowing-with-a-name-far-too-long-for-flink", doc: runnable,
+			says: []string{"cannot name a FlinkDeployment", "at most 45"}},
+		{name: "A field the translation does not know is denied rather than dropped, naming it.",
+			doc:  replace(runnable, "      artifact:", "      paralelism: 2\n      artifact:"),
+			says: []string{"spec.template.spec.paralelism: is not a field flinkgate can translate"}},
+		{name: "A deployment without a JAR is denied, naming jarUri.",
+			doc:  replace(runnable, "        jarUri: local:///opt/flink/examples/streaming/TopSpeedWindowing.jar\n", ""),
+			says: []string{"spec.template.spec.artifact.jarUri: is missing"}},
+		{name: "Main arguments with an unclosed quote are denied, saying to close it.",
+			doc:  runnable + "        mainArgs: --name 'top speed\n",
+			says: []string{"spec.template.spec.artifact.mainArgs:", "close every quote"}},
+		{name: "What the target's patch set adds is translated too: a forbidden key it adds is denied.",
+			doc: runnable, patchSet: "  - {op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.namespace: other}}\n",
+			says: []string{"spec.template.spec.flinkConfiguration.kubernetes.namespace"}},
+		{name: "Without a default service account, a deployment that names none is denied, saying where to name one.",
+			doc: runnable, serviceAccount: &none,
+			says: []string{"spec.template.spec.kubernetes.serviceAccountName: no service account"}},
+	}
+}
+
+// replace replaces the one old in s with new.
+func replace(s, old, new string) string {
+	if strings.Count(s, old) != 1 {
+		panic("replace: " + old + " is not once in the document")
+	}
+	return strings.Replace(s, old, new, 1)
+}
+
+func (c untranslatableCase) run(t *testing.T, flink FlinkOperator) Decision {
+	t.Helper()
+	name := c.deployment
+	if name == "" {
+		name = "d"
+	}
+	if c.serviceAccount != nil {
+		flink.ServiceAccount = *c.serviceAccount
+	}
+	return validateAdmitted(t, flink, stagingTarget(t, c.patchSet), name, nil, c.doc)
+}
+
+func TestDeploymentWriteValidateWithTheFlinkOperatorOnDeniesWhatCannotBecomeAFlinkDeployment(t *testing.T) {
+	for _, tc := range untranslatableCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.run(t, flinkOn)
+			says := append([]string{"cannot become a FlinkDeployment", "--flink-operator=on", "see what maps in " + FlinkMappingDoc}, tc.says...)
+			wantDecision(t, d, false, ReasonInvalid, says...)
+			if d.Target != "staging" {
+				t.Errorf("decision names target %q, want staging", d.Target)
+			}
+		})
+	}
+}
+
+func TestDeploymentWriteValidateWithTheFlinkOperatorOffDeniesNothingNew(t *testing.T) {
+	for _, tc := range untranslatableCases() {
+		t.Run(tc.name, func(t *testing.T) {
+			wantDecision(t, tc.run(t, FlinkOperator{}), true, ReasonNone)
+		})
+	}
+}
+
+func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
+	target := stagingTarget(t, "")
+	sql := replace(runnable, "kind: JAR", "kind: SQLSCRIPT")
+	// storedSQL is an untranslatable deployment stored while the operator
+	// was off.
+	storedSQL := func(t *testing.T) *corev1.ConfigMap {
+		obj := cm("d", resource.KindDeployment)
+		obj.Data = map[string]string{resource.DataKey: sql}
+		r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform"}
+		dep, err := configmap.ParseDeployment(context.Background(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: target}).Object
+	}
+	cases := []struct {
+		name string
+		old  func(t *testing.T) *corev1.ConfigMap
+		doc  string
+		// noDefault leaves the operator setting without a service account.
+		noDefault bool
+		allowed   bool
+		reason    Reason
+		says      []string
+	}{
+		{name: "A deployment that becomes a FlinkDeployment is allowed.",
+			doc: runnable, allowed: true},
+		{name: "A deployment that names its own service account is allowed without a default.",
+			doc: runnable + "      kubernetes: {serviceAccountName: jobs}\n", noDefault: true, allowed: true},
+		{name: "An update that leaves an untranslatable stored document as it is (labels, annotations) is allowed.",
+			old: storedSQL, doc: sql, allowed: true},
+		{name: "An update that changes an untranslatable stored document, and leaves it untranslatable, is denied.",
+			old: storedSQL, doc: sql + "  maxJobCreationAttempts: 3\n", reason: ReasonInvalid,
+			says: []string{"spec.template.spec.artifact.kind: SQL script artifacts have no counterpart"}},
+		{name: "An update that makes an untranslatable stored document translatable is allowed.",
+			old: storedSQL, doc: runnable, allowed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var old *corev1.ConfigMap
+			if tc.old != nil {
+				old = tc.old(t)
+			}
+			flink := flinkOn
+			if tc.noDefault {
+				flink.ServiceAccount = ""
+			}
+			wantDecision(t, validateAdmitted(t, flink, target, "d", old, tc.doc), tc.allowed, tc.reason, tc.says...)
+		})
+	}
+}
