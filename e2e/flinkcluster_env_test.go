@@ -53,21 +53,10 @@ const (
 
 var flinkStateSnapshotGVR = schema.GroupVersionResource{Group: "flink.apache.org", Version: "v1beta1", Resource: "flinkstatesnapshots"}
 
-// flinkOperatorRules are the contract's flink.apache.org rules of the
-// platform's Role in a target namespace.
-// TODO(flinkadmit): take them from the rbac package once it owns them.
-func flinkOperatorRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{"flink.apache.org"}, Resources: []string{"flinkdeployments"}, Verbs: []string{"create", "delete", "get", "list", "patch", "update", "watch"}},
-		{APIGroups: []string{"flink.apache.org"}, Resources: []string{"flinkdeployments/status"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"flink.apache.org"}, Resources: []string{"flinkstatesnapshots"}, Verbs: []string{"get", "list", "watch"}},
-	}
-}
-
 // platformRules is the whole Role the chart gives the platform in a target
 // namespace when flinkOperator.enabled.
 func platformRules() []rbacv1.PolicyRule {
-	return append(rbac.RequiredRules(), flinkOperatorRules()...)
+	return append(rbac.RequiredRules(), rbac.FlinkRules()...)
 }
 
 // flinkgateRules are flinkgate's own permissions in these tests: the
