@@ -38,12 +38,20 @@ func suspended(jobID string) operatorStatus {
 }
 
 // setStatus writes the status (observedGeneration: the object's
-// generation, as the operator once it has reconciled the spec) and returns
-// the object's resourceVersion after the write; it retries on conflicts.
-func (o fakeOperator) setStatus(t testing.TB, ns, name string, st operatorStatus) string {
+// generation, as the operator once it has reconciled the spec), retrying on
+// conflicts, and ends the test if it cannot.
+func (o fakeOperator) setStatus(t testing.TB, ns, name string, st operatorStatus) {
 	t.Helper()
-	var rv string
-	o.update(t, ns, name, "status "+st.JobState, func(u *unstructured.Unstructured) {
+	if !o.trySetStatus(t, ns, name, st) {
+		t.FailNow()
+	}
+}
+
+// trySetStatus is setStatus for a goroutine of its own: it fails t with
+// Errorf only, and reports whether it succeeded.
+func (o fakeOperator) trySetStatus(t testing.TB, ns, name string, st operatorStatus) bool {
+	t.Helper()
+	return o.update(t, ns, name, "status "+st.JobState, func(u *unstructured.Unstructured) {
 		status := map[string]any{
 			"lifecycleState":             st.LifecycleState,
 			"jobManagerDeploymentStatus": st.JobManager,
@@ -60,33 +68,32 @@ func (o fakeOperator) setStatus(t testing.TB, ns, name string, st operatorStatus
 		}
 		u.Object["status"] = status
 	}, func(ctx context.Context, u *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-		out, err := o.dc.Resource(flinkDeploymentGVR).Namespace(ns).UpdateStatus(ctx, u, metav1.UpdateOptions{})
-		if err == nil {
-			rv = out.GetResourceVersion()
-		}
-		return out, err
+		return o.dc.Resource(flinkDeploymentGVR).Namespace(ns).UpdateStatus(ctx, u, metav1.UpdateOptions{})
 	})
-	return rv
 }
 
 // addFinalizer adds the operator's finalizer, as the operator does before
 // it deploys anything.
 func (o fakeOperator) addFinalizer(t testing.TB, ns, name string) {
 	t.Helper()
-	o.update(t, ns, name, "add the operator's finalizer", func(u *unstructured.Unstructured) {
+	if !o.update(t, ns, name, "add the operator's finalizer", func(u *unstructured.Unstructured) {
 		if f := u.GetFinalizers(); !slices.Contains(f, operatorFinalizer) {
 			u.SetFinalizers(append(f, operatorFinalizer))
 		}
-	}, o.updateMain(ns))
+	}, o.updateMain(ns)) {
+		t.FailNow()
+	}
 }
 
 // removeFinalizer removes the operator's finalizer, as the operator does
 // once it has torn the cluster down; a deleted object then goes.
 func (o fakeOperator) removeFinalizer(t testing.TB, ns, name string) {
 	t.Helper()
-	o.update(t, ns, name, "remove the operator's finalizer", func(u *unstructured.Unstructured) {
+	if !o.update(t, ns, name, "remove the operator's finalizer", func(u *unstructured.Unstructured) {
 		u.SetFinalizers(slices.DeleteFunc(u.GetFinalizers(), func(f string) bool { return f == operatorFinalizer }))
-	}, o.updateMain(ns))
+	}, o.updateMain(ns)) {
+		t.FailNow()
+	}
 }
 
 func (o fakeOperator) updateMain(ns string) func(context.Context, *unstructured.Unstructured) (*unstructured.Unstructured, error) {
@@ -96,24 +103,33 @@ func (o fakeOperator) updateMain(ns string) func(context.Context, *unstructured.
 }
 
 // update reads the object, edits it and writes it with write, retrying on
-// a conflict with the reconciler's writes.
-func (o fakeOperator) update(t testing.TB, ns, name, what string, edit func(*unstructured.Unstructured), write func(context.Context, *unstructured.Unstructured) (*unstructured.Unstructured, error)) {
+// a conflict with the reconciler's writes. It fails t only with Errorf, so
+// it may run on a goroutine of its own, and reports whether it succeeded.
+func (o fakeOperator) update(t testing.TB, ns, name, what string, edit func(*unstructured.Unstructured), write func(context.Context, *unstructured.Unstructured) (*unstructured.Unstructured, error)) bool {
 	t.Helper()
-	waitUntil(t, waitFor, fmt.Sprintf("the fake operator to %s on FlinkDeployment %s/%s", what, ns, name), func() (bool, error) {
+	var failed error
+	ok, why := poll(waitFor, func() (bool, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 		defer cancel()
 		u, err := o.dc.Resource(flinkDeploymentGVR).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 		if err != nil {
-			t.Fatalf("fake operator: get FlinkDeployment %s/%s: %v", ns, name, err)
+			failed = err
+			return true, nil
 		}
 		edit(u)
 		if _, err := write(ctx, u); apierrors.IsConflict(err) {
 			return false, err
 		} else if err != nil {
-			t.Fatalf("fake operator: %s on FlinkDeployment %s/%s: %v", what, ns, name, err)
+			failed = err
+			return true, nil
 		}
 		return true, nil
 	})
+	if failed != nil || !ok {
+		t.Errorf("fake operator: %s on FlinkDeployment %s/%s: %v %v", what, ns, name, failed, why)
+		return false
+	}
+	return true
 }
 
 // snapshot records a savepoint of the FlinkDeployment's job as a

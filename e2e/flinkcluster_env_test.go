@@ -285,13 +285,22 @@ func flinkgateCM(ns, name, kind, doc string) *corev1.ConfigMap {
 // createDeployment creates a Deployment ConfigMap and returns it as stored.
 func (fe *flinkEnv) createDeployment(t testing.TB, depName, target, jar, state string) *corev1.ConfigMap {
 	t.Helper()
+	cm, err := fe.tryCreateDeployment(depName, target, jar, state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cm
+}
+
+// tryCreateDeployment is createDeployment for a goroutine of its own.
+func (fe *flinkEnv) tryCreateDeployment(depName, target, jar, state string) (*corev1.ConfigMap, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 	defer cancel()
 	cm, err := fe.admin.CoreV1().ConfigMaps(fe.platformNS).Create(ctx, flinkgateCM(fe.platformNS, depName, resource.KindDeployment, deploymentDoc(target, jar, state)), metav1.CreateOptions{})
 	if err != nil {
-		t.Fatalf("create deployment %s: %v", depName, err)
+		return nil, fmt.Errorf("create deployment %s: %w", depName, err)
 	}
-	return cm
+	return cm, nil
 }
 
 // updateDeployment rewrites a Deployment's document, retrying on a
