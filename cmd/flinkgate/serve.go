@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,6 +42,7 @@ type parts struct {
 	caches     *cache.Cache
 	self       string // flinkgate's own user name; empty when unknown
 	webhook    *webhook.Server
+	flink      *flinkReconciler // nil with --flink-operator=off
 }
 
 func serve(ctx context.Context, c *serveConfig) error {
@@ -95,6 +97,9 @@ func build(ctx context.Context, c *serveConfig, log *zap.Logger) (*parts, error)
 	}
 	p.reg.MustRegister(metrics.StateCollector{State: p.caches})
 	if err := p.buildWebhook(ctx, c, restCfg); err != nil {
+		return nil, err
+	}
+	if p.flink, err = p.buildFlinkReconciler(c, restCfg); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -209,6 +214,10 @@ func (p *parts) startController(stopping context.Context, c *serveConfig) (<-cha
 		return nil, err
 	}
 	runController := func(ctx context.Context) {
+		// The Flink reconciler shares the lease: both stop when it is lost.
+		var wg sync.WaitGroup
+		wg.Go(func() { p.flink.run(ctx, p.log) })
+		defer wg.Wait()
 		err := protection.Run(ctx, protection.Config{Client: p.clients.Client, Meta: p.clients.Meta, Namespaces: c.namespaces, Settle: c.settle,
 			Logger: p.log, Metrics: pm, Deployments: p.caches.DeploymentInformers()})
 		if err != nil && ctx.Err() == nil {
@@ -229,11 +238,11 @@ func (p *parts) startController(stopping context.Context, c *serveConfig) (<-cha
 }
 
 func (p *parts) logServing(c *serveConfig) {
-	p.log.Info("flinkgate serving", zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
+	p.log.Info("flinkgate serving", append([]zap.Field{zap.String("webhook_addr", c.webhookAddr), zap.String("metrics_addr", c.metricsAddr),
 		zap.String("platform_namespace", c.platformNamespace), zap.Strings("namespaces", c.namespaces), zap.String("rbac_preflight", string(c.preflight)),
 		zap.String("authorization", string(c.authorization)), zap.String("platform_service_account", c.platformSA),
 		zap.String("self", p.self), zap.Bool("leader_elect", c.leaderElect), zap.Duration("protection_settle", c.settle),
-		zap.String("profiling_addr", c.profilingAddr))
+		zap.String("profiling_addr", c.profilingAddr)}, p.flink.logFields(c)...)...)
 }
 
 // buildAuthorizer returns the authorizer of --authorization, or nil for off.

@@ -1,0 +1,422 @@
+// Package flinkcluster keeps one Apache Flink Kubernetes Operator
+// FlinkDeployment per Deployment ConfigMap in its target's namespace, and
+// reports the FlinkDeployment's state back onto the Deployment.
+//
+// It reads as flinkgate and writes FlinkDeployments as the platform's
+// ServiceAccount (Config.Writer impersonates it), so a namespace the
+// platform may not use fails visibly. A FlinkDeployment lives in another
+// namespace than its Deployment, so no ownerReference can tie them: a
+// finalizer on the Deployment ConfigMap (Finalizer) deletes the
+// FlinkDeployment and waits for it to be gone, and a sweep deletes the
+// FlinkDeployments whose Deployment is gone. It runs in the leader only.
+package flinkcluster
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+	"k8s.io/client-go/util/workqueue"
+
+	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/resource"
+)
+
+// The names the reconciler shares with the chart, the webhook and the e2e
+// suite (FLINK-CONTRACT).
+const (
+	// Finalizer holds a Deployment ConfigMap until its FlinkDeployment is gone.
+	Finalizer = "flinkgate.io/flink-cluster"
+	// AnnotationState and AnnotationStatus report the FlinkDeployment's
+	// state on the Deployment ConfigMap (annotations, not data: a user's
+	// next kubectl apply replaces data).
+	AnnotationState  = "flinkgate.io/state"
+	AnnotationStatus = "flinkgate.io/status"
+	// AnnotationSpecHash, on the FlinkDeployment, is the hash of what
+	// flinkgate applied.
+	AnnotationSpecHash = "flinkgate.io/spec-hash"
+	// FieldManager owns what flinkgate applies.
+	FieldManager = "flinkgate"
+)
+
+// Event reasons on the Deployment ConfigMap.
+const (
+	EventCreated      = "FlinkDeploymentCreated"
+	EventUpdated      = "FlinkDeploymentUpdated"
+	EventStateChanged = "FlinkStateChanged"
+	EventConflict     = "FlinkDeploymentConflict"
+	EventFailed       = "FlinkDeploymentFailed"
+	EventDeleted      = "FlinkDeploymentDeleted"
+)
+
+// The Flink operator's resources.
+var (
+	FlinkDeployments    = schema.GroupVersionResource{Group: "flink.apache.org", Version: "v1beta1", Resource: "flinkdeployments"}
+	FlinkStateSnapshots = schema.GroupVersionResource{Group: "flink.apache.org", Version: "v1beta1", Resource: "flinkstatesnapshots"}
+)
+
+// Defaults of Config.
+const (
+	// DefaultResync is how often every Deployment is reconciled again and
+	// the orphans are swept.
+	DefaultResync = 5 * time.Minute
+	// DefaultCRDPoll is how often discovery is asked whether the
+	// FlinkDeployment CRD is served.
+	DefaultCRDPoll = 10 * time.Second
+	// DefaultWorkers reconcile Deployments at once.
+	DefaultWorkers = 4
+	// apiTimeout bounds each API call.
+	apiTimeout = 15 * time.Second
+	// deletePoll is how often a Deployment waiting for its FlinkDeployment
+	// to go is looked at again, besides the watch's events.
+	deletePoll = 2 * time.Second
+	// The queue's retries: exponential from retryBase, capped at retryMax.
+	retryBase = 500 * time.Millisecond
+	retryMax  = 5 * time.Minute
+)
+
+// Targets looks a DeploymentTarget up (cache.Cache implements it).
+type Targets interface {
+	Target(ctx context.Context, namespace, name string) resource.TargetLookup
+}
+
+// Config configures the reconciler.
+type Config struct {
+	// Client reads Deployment ConfigMaps, patches their metadata (the
+	// finalizer, the status annotations) and records events, as flinkgate.
+	Client kubernetes.Interface
+	// Dynamic lists and watches FlinkDeployments and FlinkStateSnapshots
+	// as flinkgate.
+	Dynamic dynamic.Interface
+	// Writer creates, applies and deletes FlinkDeployments: as the
+	// platform's ServiceAccount (impersonated), or as flinkgate.
+	Writer dynamic.Interface
+	// Discovery tells whether the CRD is served; nil means Client's.
+	Discovery discovery.DiscoveryInterface
+	// Targets looks up a Deployment's target.
+	Targets Targets
+	// Namespaces are the served namespaces.
+	Namespaces []string
+	// PlatformNamespace is where a target without a namespace runs.
+	PlatformNamespace string
+	// FlinkServiceAccount runs the Flink pods unless a document names one.
+	FlinkServiceAccount string
+	Logger              *zap.Logger
+	Metrics             *Metrics
+	// Resync, CRDPoll and Workers: 0 means the Default.
+	Resync  time.Duration
+	CRDPoll time.Duration
+	Workers int
+}
+
+// Metrics are the reconciler's; registered once per process, set only by
+// the leader.
+type Metrics struct {
+	deployments *prometheus.GaugeVec
+	errors      *prometheus.CounterVec
+	crdMissing  prometheus.Gauge
+}
+
+// Reasons of flinkgate_reconcile_errors_total.
+const (
+	ReasonConflict      = "conflict"
+	ReasonTranslate     = "translate"
+	ReasonForbidden     = "forbidden"
+	ReasonInvalid       = "invalid"
+	ReasonTargetMissing = "target_missing"
+	ReasonAPI           = "api"
+)
+
+// Reasons are the values of flinkgate_reconcile_errors_total's reason label.
+var Reasons = []string{ReasonConflict, ReasonTranslate, ReasonForbidden, ReasonInvalid, ReasonTargetMissing, ReasonAPI}
+
+// NewMetrics registers flinkgate_flink_deployments{state},
+// flinkgate_reconcile_errors_total{reason} and
+// flinkgate_flink_operator_crd_missing; both labels take a fixed set of
+// values (States, Reasons).
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
+	m := &Metrics{
+		deployments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "flinkgate_flink_deployments",
+			Help: "Deployments by the state of their FlinkDeployment (UNKNOWN: none could be read or written); exported by the replica that leads.",
+		}, []string{"state"}),
+		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "flinkgate_reconcile_errors_total",
+			Help: "Failed reconciles of Deployments into FlinkDeployments, by reason (conflict, translate, forbidden, invalid, target_missing, api).",
+		}, []string{"reason"}),
+		crdMissing: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "flinkgate_flink_operator_crd_missing",
+			Help: "1 while the leader waits for the API server to serve flinkdeployments.flink.apache.org.",
+		}),
+	}
+	for _, c := range []prometheus.Collector{m.deployments, m.errors, m.crdMissing} {
+		if err := reg.Register(c); err != nil {
+			return nil, fmt.Errorf("register flink reconciler metrics: %w", err)
+		}
+	}
+	for _, r := range Reasons {
+		m.errors.WithLabelValues(r)
+	}
+	return m, nil
+}
+
+// reconciler is one leader's run.
+type reconciler struct {
+	cfg      Config
+	log      *zap.Logger
+	queue    workqueue.TypedRateLimitingInterface[string]
+	recorder record.EventRecorder
+
+	cms       map[string]toolscache.SharedIndexInformer // Deployment ConfigMaps by namespace
+	fds       toolscache.SharedIndexInformer
+	snapshots toolscache.SharedIndexInformer // nil while the CRD is not served
+
+	mu       sync.Mutex
+	states   map[string]string // key -> state, for the gauge
+	counts   map[string]int
+	warnings map[string]string // key -> last warning, so retries do not repeat it
+}
+
+// Indexes of the FlinkDeployment and FlinkStateSnapshot informers.
+const (
+	byDeployment = "byDeployment" // namespace/name of the labelled Deployment
+	byJob        = "byJob"        // namespace/name of a snapshot's FlinkDeployment
+)
+
+// Run reconciles until ctx ends. It waits for the FlinkDeployment CRD
+// first (flinkgate_flink_operator_crd_missing is 1 meanwhile); it returns
+// an error only when it cannot start. Meant for the leader only.
+func Run(ctx context.Context, cfg Config) error {
+	cfg = withDefaults(cfg)
+	r := &reconciler{
+		cfg: cfg, log: cfg.Logger,
+		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
+			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
+			workqueue.TypedRateLimitingQueueConfig[string]{Name: "flinkcluster"}),
+		cms:      map[string]toolscache.SharedIndexInformer{},
+		states:   map[string]string{},
+		counts:   map[string]int{},
+		warnings: map[string]string{},
+	}
+	defer r.queue.ShutDown()
+	// The gauges are the leader's word; a follower has none.
+	defer cfg.Metrics.deployments.Reset()
+	defer cfg.Metrics.crdMissing.Set(0)
+	snapshots, ok := r.waitForCRD(ctx)
+	if !ok {
+		return nil
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	r.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flinkgate-flinkcluster"})
+	if err := r.start(ctx, snapshots); err != nil {
+		return err
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { r.watchCRD(ctx) })
+	for range cfg.Workers {
+		wg.Go(func() {
+			for r.next(ctx) {
+			}
+		})
+	}
+	wg.Go(func() {
+		t := time.NewTicker(cfg.Resync)
+		defer t.Stop()
+		for {
+			r.sweep(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	<-ctx.Done()
+	r.queue.ShutDown()
+	wg.Wait()
+	return nil
+}
+
+func withDefaults(cfg Config) Config {
+	if cfg.Logger == nil {
+		cfg.Logger = zap.NewNop()
+	}
+	if cfg.Discovery == nil {
+		cfg.Discovery = cfg.Client.Discovery()
+	}
+	if cfg.Writer == nil {
+		cfg.Writer = cfg.Dynamic
+	}
+	if cfg.Resync <= 0 {
+		cfg.Resync = DefaultResync
+	}
+	if cfg.CRDPoll <= 0 {
+		cfg.CRDPoll = DefaultCRDPoll
+	}
+	if cfg.Workers <= 0 {
+		cfg.Workers = DefaultWorkers
+	}
+	cfg.Logger = cfg.Logger.With(zap.String("controller", "flinkcluster"))
+	return cfg
+}
+
+// start builds and runs the informers and waits for them to list.
+func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
+	var synced []toolscache.InformerSynced
+	handler := toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    r.enqueue,
+		UpdateFunc: func(_, obj any) { r.enqueue(obj) },
+		DeleteFunc: r.enqueue,
+	}
+	for _, ns := range r.cfg.Namespaces {
+		f := informers.NewSharedInformerFactoryWithOptions(r.cfg.Client, r.cfg.Resync, informers.WithNamespace(ns),
+			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+				o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment
+			}),
+			informers.WithTransform(dropManagedFields))
+		inf := f.Core().V1().ConfigMaps().Informer()
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return fmt.Errorf("watch deployments in %s: %w", ns, err)
+		}
+		r.cms[ns] = inf
+		synced = append(synced, inf.HasSynced)
+		go inf.RunWithContext(ctx)
+	}
+	// Only FlinkDeployments flinkgate labelled are watched; one it did not
+	// label is read live when a create finds it (a conflict).
+	r.fds = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkDeployments, metav1.NamespaceAll, r.cfg.Resync,
+		toolscache.Indexers{byDeployment: indexByDeployment},
+		func(o *metav1.ListOptions) { o.LabelSelector = flinkop.LabelDeploymentUID }).Informer()
+	if _, err := r.fds.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    r.enqueueOwner,
+		UpdateFunc: func(_, obj any) { r.enqueueOwner(obj) },
+		DeleteFunc: r.enqueueOwner,
+	}); err != nil {
+		return fmt.Errorf("watch flinkdeployments: %w", err)
+	}
+	synced = append(synced, r.fds.HasSynced)
+	go r.fds.RunWithContext(ctx)
+	if withSnapshots {
+		// The operator does not label snapshots; they are indexed by the
+		// FlinkDeployment they belong to.
+		r.snapshots = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, r.cfg.Resync,
+			toolscache.Indexers{byJob: indexByJob}, nil).Informer()
+		if err := r.snapshots.SetTransform(dropManagedFields); err != nil {
+			return fmt.Errorf("set snapshot transform: %w", err)
+		}
+		if _, err := r.snapshots.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+			AddFunc:    r.enqueueSnapshotOwner,
+			UpdateFunc: func(_, obj any) { r.enqueueSnapshotOwner(obj) },
+		}); err != nil {
+			return fmt.Errorf("watch flinkstatesnapshots: %w", err)
+		}
+		synced = append(synced, r.snapshots.HasSynced)
+		go r.snapshots.RunWithContext(ctx)
+	}
+	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+		return nil
+	}
+	r.log.Info("flink reconciler started", zap.Strings("namespaces", r.cfg.Namespaces), zap.Bool("snapshots", withSnapshots),
+		zap.Duration("resync", r.cfg.Resync), zap.Int("workers", r.cfg.Workers))
+	return nil
+}
+
+func dropManagedFields(obj any) (any, error) {
+	if m, ok := obj.(metav1.Object); ok {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
+}
+
+func indexByDeployment(obj any) ([]string, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, nil
+	}
+	l := u.GetLabels()
+	ns, name := l[flinkop.LabelDeploymentNamespace], l[flinkop.LabelDeploymentName]
+	if ns == "" || name == "" {
+		return nil, nil
+	}
+	return []string{ns + "/" + name}, nil
+}
+
+func indexByJob(obj any) ([]string, error) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		return nil, nil
+	}
+	kind, _, _ := unstructured.NestedString(u.Object, "spec", "jobReference", "kind")
+	name, _, _ := unstructured.NestedString(u.Object, "spec", "jobReference", "name")
+	if name == "" || (kind != "" && kind != flinkop.Kind) {
+		return nil, nil
+	}
+	return []string{u.GetNamespace() + "/" + name}, nil
+}
+
+func (r *reconciler) enqueue(obj any) {
+	if key, err := toolscache.DeletionHandlingMetaNamespaceKeyFunc(obj); err == nil {
+		r.queue.Add(key)
+	}
+}
+
+// enqueueOwner enqueues the Deployment a FlinkDeployment's labels name, if
+// it is in a served namespace.
+func (r *reconciler) enqueueOwner(obj any) {
+	if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	keys, _ := indexByDeployment(obj)
+	for _, k := range keys {
+		if ns, _, err := toolscache.SplitMetaNamespaceKey(k); err == nil && r.cms[ns] != nil {
+			r.queue.Add(k)
+		}
+	}
+}
+
+func (r *reconciler) enqueueSnapshotOwner(obj any) {
+	keys, _ := indexByJob(obj)
+	for _, k := range keys {
+		if fd, exists, err := r.fds.GetIndexer().GetByKey(k); err == nil && exists {
+			r.enqueueOwner(fd)
+		}
+	}
+}
+
+// setState records a Deployment's state for the gauge; "" forgets it.
+func (r *reconciler) setState(key, state string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	old, had := r.states[key]
+	if had && old == state {
+		return
+	}
+	if had {
+		r.counts[old]--
+		r.cfg.Metrics.deployments.WithLabelValues(old).Set(float64(r.counts[old]))
+		delete(r.states, key)
+	}
+	if state != "" {
+		r.states[key] = state
+		r.counts[state]++
+		r.cfg.Metrics.deployments.WithLabelValues(state).Set(float64(r.counts[state]))
+	}
+}

@@ -1,0 +1,450 @@
+package flinkcluster
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/util/csaupgrade"
+
+	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
+)
+
+// failure is a reconcile that did not get through: its reason (a metric
+// label), whether to retry it with backoff, and whether it is a conflict
+// (a Warning event of its own).
+type failure struct {
+	reason string
+	retry  bool
+	err    error
+}
+
+func (f *failure) Error() string { return f.err.Error() }
+func (f *failure) Unwrap() error { return f.err }
+
+func fail(reason string, retry bool, format string, args ...any) *failure {
+	return &failure{reason: reason, retry: retry, err: fmt.Errorf(format, args...)}
+}
+
+// apiFailure classifies a refused API call: forbidden (RBAC: retried, a
+// grant may come), invalid (the schema refused the object: retried only
+// when the Deployment changes), api (anything else: retried).
+func apiFailure(err error, format string, args ...any) *failure {
+	f := fail(ReasonAPI, true, format+": %w", append(args, err)...)
+	switch {
+	case apierrors.IsForbidden(err):
+		f.reason = ReasonForbidden
+	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
+		f.reason, f.retry = ReasonInvalid, false
+	}
+	return f
+}
+
+func (r *reconciler) next(ctx context.Context) bool {
+	key, quit := r.queue.Get()
+	if quit {
+		return false
+	}
+	defer r.queue.Done(key)
+	after, err := r.sync(ctx, key)
+	var f *failure
+	switch {
+	case errors.As(err, &f):
+		r.failed(key, f)
+		if f.retry {
+			r.queue.AddRateLimited(key)
+		} else {
+			r.queue.Forget(key)
+		}
+	case err != nil:
+		r.log.Warn("flink reconcile failed; retrying with backoff", zap.String("deployment", key), zap.Error(err))
+		r.queue.AddRateLimited(key)
+	case after > 0:
+		r.queue.Forget(key)
+		r.queue.AddAfter(key, after)
+	default:
+		r.queue.Forget(key)
+	}
+	return true
+}
+
+// failed counts, logs and (once per distinct message) reports a failure
+// on the Deployment.
+func (r *reconciler) failed(key string, f *failure) {
+	r.cfg.Metrics.errors.WithLabelValues(f.reason).Inc()
+	r.setState(key, StateUnknown)
+	msg := truncate(f.Error(), MaxErrorBytes)
+	r.log.Warn("flink reconcile failed", zap.String("deployment", key), zap.String("reason", f.reason), zap.Bool("retry", f.retry), zap.String("error", msg))
+	r.mu.Lock()
+	repeated := r.warnings[key] == msg
+	r.warnings[key] = msg
+	r.mu.Unlock()
+	if repeated {
+		return
+	}
+	ns, _, _ := toolscache.SplitMetaNamespaceKey(key)
+	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
+	if err != nil || !exists {
+		return
+	}
+	reason := EventFailed
+	if f.reason == ReasonConflict {
+		reason = EventConflict
+	}
+	r.recorder.Event(obj.(*corev1.ConfigMap), corev1.EventTypeWarning, reason, msg)
+}
+
+// sync reconciles one Deployment ConfigMap; it returns when to look again
+// (0: on the next event), or an error.
+func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error) {
+	ns, _, err := toolscache.SplitMetaNamespaceKey(key)
+	if err != nil || r.cms[ns] == nil {
+		return 0, nil
+	}
+	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
+	if err != nil {
+		return 0, err
+	}
+	if !exists {
+		// Gone without our finalizer (it was removed by hand, or the
+		// Deployment predates the reconciler): its FlinkDeployments are
+		// orphans.
+		r.setState(key, "")
+		r.mu.Lock()
+		delete(r.warnings, key)
+		r.mu.Unlock()
+		return 0, r.deleteOrphans(ctx, key)
+	}
+	cm := obj.(*corev1.ConfigMap)
+	if cm.DeletionTimestamp != nil {
+		return r.release(ctx, cm)
+	}
+	return 0, r.reconcile(ctx, key, cm)
+}
+
+// reconcile keeps a live Deployment's FlinkDeployment as its document says
+// and reports its state: the finalizer first, then the write, then the
+// annotations.
+func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.ConfigMap) error {
+	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
+		out, err := r.patchFinalizers(ctx, cm, append(slices.Clone(cm.Finalizers), Finalizer))
+		if err != nil {
+			return apiFailure(err, "add finalizer %s to deployment %s", Finalizer, key)
+		}
+		cm = out
+	}
+	dep, err := configmap.ParseDeployment(ctx, cm)
+	if err != nil {
+		return fail(ReasonTranslate, false, "deployment %s cannot be read: %w", key, err)
+	}
+	found := r.cfg.Targets.Target(ctx, cm.Namespace, dep.TargetName)
+	switch {
+	case found.Err != nil:
+		return fail(ReasonAPI, true, "look up target %q of deployment %s: %w", dep.TargetName, key, found.Err)
+	case found.Target == nil:
+		return fail(ReasonTargetMissing, true, "deployment %s references target %q, which does not exist; its FlinkDeployment is left as it is", key, dep.TargetName)
+	}
+	fd, err := flinkop.Translate(flinkop.Input{
+		Namespace: cm.Namespace, Name: cm.Name, UID: string(cm.UID), Tree: dep.Doc.Tree,
+		TargetNamespace: found.Target.ResolvedNamespace(r.cfg.PlatformNamespace), ServiceAccount: r.cfg.FlinkServiceAccount,
+	})
+	if err != nil {
+		return fail(ReasonTranslate, false, "deployment %s cannot become a FlinkDeployment: %w", key, err)
+	}
+	desired, err := Desired(fd)
+	if err != nil {
+		return fail(ReasonTranslate, false, "%w", err)
+	}
+	current, err := r.write(ctx, cm, desired)
+	if err != nil {
+		return err
+	}
+	if err := r.deleteMoved(ctx, cm, desired.GetNamespace()); err != nil {
+		return err
+	}
+	r.mu.Lock()
+	delete(r.warnings, key)
+	r.mu.Unlock()
+	return r.report(ctx, key, cm, current, dep)
+}
+
+// write creates or applies the FlinkDeployment unless the stored one is up
+// to date, and returns the stored object. It never writes to one labelled
+// for another Deployment, or not labelled.
+func (r *reconciler) write(ctx context.Context, cm *corev1.ConfigMap, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	fdKey := desired.GetNamespace() + "/" + desired.GetName()
+	log := r.log.With(zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fdKey))
+	var current *unstructured.Unstructured
+	if obj, exists, err := r.fds.GetIndexer().GetByKey(fdKey); err == nil && exists {
+		current = obj.(*unstructured.Unstructured)
+	} else {
+		created, err := r.create(ctx, desired)
+		switch {
+		case err == nil:
+			log.Info("flink reconcile", zap.String("action", "created"), zap.String("spec_hash", desired.GetAnnotations()[AnnotationSpecHash]))
+			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventCreated, "created FlinkDeployment %s", fdKey)
+			return created, nil
+		case !apierrors.IsAlreadyExists(err):
+			return nil, apiFailure(err, "create FlinkDeployment %s", fdKey)
+		}
+		// Not in the cache: not labelled by flinkgate, or the watch lags.
+		if current, err = r.get(ctx, desired.GetNamespace(), desired.GetName()); err != nil {
+			return nil, apiFailure(err, "read FlinkDeployment %s", fdKey)
+		}
+	}
+	if !ownedBy(current, cm.Namespace, cm.Name, string(cm.UID)) {
+		l := current.GetLabels()
+		owner := "no Deployment (it is not flinkgate's)"
+		if uid := l[flinkop.LabelDeploymentUID]; uid != "" {
+			owner = fmt.Sprintf("Deployment %s/%s (uid %s)", l[flinkop.LabelDeploymentNamespace], l[flinkop.LabelDeploymentName], uid)
+		}
+		return nil, fail(ReasonConflict, false, "FlinkDeployment %s already exists and belongs to %s; flinkgate does not adopt it: delete or rename it, or rename this Deployment", fdKey, owner)
+	}
+	if upToDate(current, desired) {
+		return current, nil
+	}
+	updated, err := r.apply(ctx, current, desired)
+	if err != nil {
+		return nil, apiFailure(err, "apply FlinkDeployment %s", fdKey)
+	}
+	log.Info("flink reconcile", zap.String("action", "updated"), zap.String("spec_hash", desired.GetAnnotations()[AnnotationSpecHash]))
+	r.recorder.Eventf(cm, corev1.EventTypeNormal, EventUpdated, "updated FlinkDeployment %s", fdKey)
+	return updated, nil
+}
+
+func (r *reconciler) get(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return r.cfg.Dynamic.Resource(FlinkDeployments).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+}
+
+// create creates with strict field validation, then hands the fields to
+// server-side apply (csaupgrade) so that a field later removed from the
+// document is removed from the object.
+func (r *reconciler) create(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	out, err := r.cfg.Writer.Resource(FlinkDeployments).Namespace(desired.GetNamespace()).Create(cctx, desired,
+		metav1.CreateOptions{FieldManager: FieldManager, FieldValidation: metav1.FieldValidationStrict})
+	if err != nil {
+		return nil, err
+	}
+	if up, err := r.upgradeManagedFields(ctx, out); err == nil {
+		out = up
+	} else {
+		// The next apply tries again: it upgrades first.
+		r.log.Debug("upgrading managed fields after create failed", zap.Error(err))
+	}
+	return out, nil
+}
+
+// upgradeManagedFields moves the fields flinkgate owns by its create (an
+// Update operation) to its apply manager; nothing when already done.
+func (r *reconciler) upgradeManagedFields(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	patch, err := csaupgrade.UpgradeManagedFieldsPatch(obj, sets.New(FieldManager), FieldManager)
+	if err != nil || patch == nil {
+		return obj, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return r.cfg.Writer.Resource(FlinkDeployments).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{})
+}
+
+// apply is the server-side apply of desired (force, strict), after the
+// managed fields' upgrade when a create left it undone.
+func (r *reconciler) apply(ctx context.Context, current, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	if _, err := r.upgradeManagedFields(ctx, current); err != nil {
+		return nil, fmt.Errorf("upgrade managed fields: %w", err)
+	}
+	body, err := desired.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	force := true
+	return r.cfg.Writer.Resource(FlinkDeployments).Namespace(desired.GetNamespace()).Patch(ctx, desired.GetName(), types.ApplyPatchType, body,
+		metav1.PatchOptions{FieldManager: FieldManager, Force: &force, FieldValidation: metav1.FieldValidationStrict})
+}
+
+// owned lists the cached FlinkDeployments labelled for the Deployment
+// ConfigMap key with this UID ("": any UID).
+func (r *reconciler) owned(key, uid string) []*unstructured.Unstructured {
+	objs, err := r.fds.GetIndexer().ByIndex(byDeployment, key)
+	if err != nil {
+		return nil
+	}
+	var out []*unstructured.Unstructured
+	for _, o := range objs {
+		u, ok := o.(*unstructured.Unstructured)
+		if ok && (uid == "" || u.GetLabels()[flinkop.LabelDeploymentUID] == uid) {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// deleteMoved deletes the Deployment's FlinkDeployments that are not in
+// the namespace its target now puts them in.
+func (r *reconciler) deleteMoved(ctx context.Context, cm *corev1.ConfigMap, namespace string) error {
+	for _, fd := range r.owned(cm.Namespace+"/"+cm.Name, string(cm.UID)) {
+		if fd.GetNamespace() == namespace {
+			continue
+		}
+		if err := r.delete(ctx, fd); err != nil {
+			return apiFailure(err, "delete FlinkDeployment %s/%s, which its target no longer puts there", fd.GetNamespace(), fd.GetName())
+		}
+		r.log.Info("flink reconcile", zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()),
+			zap.String("action", "deleted"), zap.String("why", "moved to namespace "+namespace))
+		r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s: the target now runs it in namespace %s", fd.GetNamespace(), fd.GetName(), namespace)
+	}
+	return nil
+}
+
+// delete deletes a FlinkDeployment as the platform, that very object only
+// (a UID precondition), unless its deletion has begun.
+func (r *reconciler) delete(ctx context.Context, fd *unstructured.Unstructured) error {
+	if fd.GetDeletionTimestamp() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	uid := fd.GetUID()
+	err := r.cfg.Writer.Resource(FlinkDeployments).Namespace(fd.GetNamespace()).Delete(ctx, fd.GetName(),
+		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil // gone, or another object by now
+	}
+	return err
+}
+
+// release deletes a terminating Deployment's FlinkDeployment, waits for it
+// to be gone (the operator has a finalizer of its own on it), then removes
+// Finalizer.
+func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Duration, error) {
+	key := cm.Namespace + "/" + cm.Name
+	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
+		r.setState(key, "")
+		return 0, nil
+	}
+	log := r.log.With(zap.String("deployment", key))
+	candidates := r.owned(key, string(cm.UID))
+	// The cache may lag a create: the one place the target put it is read live.
+	if ns := cm.Annotations[resource.AnnotationTargetNamespace]; ns != "" {
+		live, err := r.get(ctx, ns, cm.Name)
+		switch {
+		case err == nil && ownedBy(live, cm.Namespace, cm.Name, string(cm.UID)):
+			candidates = append(candidates, live)
+		case err != nil && !apierrors.IsNotFound(err):
+			return 0, apiFailure(err, "read FlinkDeployment %s/%s", ns, cm.Name)
+		}
+	}
+	if len(candidates) > 0 {
+		for _, fd := range candidates {
+			if fd.GetDeletionTimestamp() != nil {
+				continue
+			}
+			if err := r.delete(ctx, fd); err != nil {
+				return 0, apiFailure(err, "delete FlinkDeployment %s/%s", fd.GetNamespace(), fd.GetName())
+			}
+			log.Info("flink reconcile", zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()), zap.String("action", "deleted"), zap.String("why", "the deployment is being deleted"))
+			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s; the deployment goes once it is gone", fd.GetNamespace(), fd.GetName())
+		}
+		return deletePoll, nil
+	}
+	kept := slices.DeleteFunc(slices.Clone(cm.Finalizers), func(f string) bool { return f == Finalizer })
+	if _, err := r.patchFinalizers(ctx, cm, kept); err != nil && !apierrors.IsNotFound(err) {
+		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)
+	}
+	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "its FlinkDeployment is gone"))
+	r.setState(key, "")
+	return 0, nil
+}
+
+// patchFinalizers sets a Deployment ConfigMap's finalizers as flinkgate, a
+// metadata-only patch that fails if the object changed since it was read.
+func (r *reconciler) patchFinalizers(ctx context.Context, cm *corev1.ConfigMap, finalizers []string) (*corev1.ConfigMap, error) {
+	if finalizers == nil {
+		finalizers = []string{}
+	}
+	patch, err := json.Marshal([]map[string]any{
+		// replace, not test: a changed object is a 409 Conflict, retried.
+		{"op": "replace", "path": "/metadata/resourceVersion", "value": cm.ResourceVersion},
+		{"op": "add", "path": "/metadata/finalizers", "value": finalizers},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	return r.cfg.Client.CoreV1().ConfigMaps(cm.Namespace).Patch(ctx, cm.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+}
+
+// report writes the FlinkDeployment's state into the Deployment's
+// annotations when it changed, with an event naming the old and new state.
+func (r *reconciler) report(ctx context.Context, key string, cm *corev1.ConfigMap, fd *unstructured.Unstructured, dep *resource.Deployment) error {
+	cancelled := false
+	if spec, ok := dep.Doc.Tree["spec"].(map[string]any); ok {
+		cancelled = spec["state"] == "CANCELLED"
+	}
+	o := Observe(fd)
+	state := State(o, cancelled)
+	status := StatusJSON(o, r.lastSavepoint(fd.GetNamespace(), fd.GetName()))
+	r.setState(key, state)
+	old := cm.Annotations[AnnotationState]
+	if old == state && cm.Annotations[AnnotationStatus] == status {
+		return nil
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationState: state, AnnotationStatus: status}}})
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	defer cancel()
+	if _, err := r.cfg.Client.CoreV1().ConfigMaps(cm.Namespace).Patch(pctx, cm.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		return apiFailure(err, "write the state of deployment %s", key)
+	}
+	if old != state {
+		from := old
+		if from == "" {
+			from = "none"
+		}
+		r.log.Info("flink reconcile", zap.String("deployment", key), zap.String("action", "state"), zap.String("from", from), zap.String("state", state))
+		r.recorder.Eventf(cm, corev1.EventTypeNormal, EventStateChanged, "Flink cluster state %s -> %s", from, state)
+	}
+	return nil
+}
+
+// lastSavepoint is the newest completed savepoint of a FlinkDeployment.
+func (r *reconciler) lastSavepoint(namespace, name string) string {
+	if r.snapshots == nil {
+		return ""
+	}
+	objs, err := r.snapshots.GetIndexer().ByIndex(byJob, namespace+"/"+name)
+	if err != nil {
+		return ""
+	}
+	list := make([]*unstructured.Unstructured, 0, len(objs))
+	for _, o := range objs {
+		if u, ok := o.(*unstructured.Unstructured); ok {
+			list = append(list, u)
+		}
+	}
+	return LastSavepoint(list)
+}
