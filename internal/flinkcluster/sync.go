@@ -347,6 +347,7 @@ func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Du
 		live, err := r.get(ctx, ns, cm.Name)
 		switch {
 		case err == nil && ownedBy(live, cm.Namespace, cm.Name, string(cm.UID)):
+			candidates = slices.DeleteFunc(candidates, func(u *unstructured.Unstructured) bool { return u.GetNamespace() == ns })
 			candidates = append(candidates, live)
 		case err != nil && !apierrors.IsNotFound(err):
 			return 0, apiFailure(err, "read FlinkDeployment %s/%s", ns, cm.Name)

@@ -1,0 +1,346 @@
+package flinkcluster
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/resource"
+)
+
+func TestANewDeploymentGetsTheFinalizerAndAFlinkDeploymentInItsTargetsNamespace(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	cm := f.cm("job")
+	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
+		t.Errorf("finalizers = %v, want %s", cm.Finalizers, Finalizer)
+	}
+	fd := f.fd(targetNS, "job")
+	if fd == nil {
+		t.Fatalf("no FlinkDeployment %s/job", targetNS)
+	}
+	want := map[string]string{flinkop.LabelDeploymentNamespace: depNS, flinkop.LabelDeploymentName: "job", flinkop.LabelDeploymentUID: "uid-1"}
+	for k, v := range want {
+		if fd.GetLabels()[k] != v {
+			t.Errorf("label %s = %q, want %q", k, fd.GetLabels()[k], v)
+		}
+	}
+	if refs := fd.GetOwnerReferences(); len(refs) > 0 {
+		t.Errorf("ownerReferences = %v, want none", refs)
+	}
+	if fd.GetAnnotations()[AnnotationSpecHash] == "" {
+		t.Errorf("no %s annotation", AnnotationSpecHash)
+	}
+	if got := cm.Annotations[AnnotationState]; got != StateTransitioning {
+		t.Errorf("state = %q, want %s", got, StateTransitioning)
+	}
+	if events := f.drainEvents(); !hasEvent(events, "Normal", EventCreated) {
+		t.Errorf("events = %v, want %s", events, EventCreated)
+	}
+	// The finalizer came before the FlinkDeployment.
+	var order []string
+	for _, a := range append(f.client.Actions(), f.dyn.Actions()...) {
+		if a.GetVerb() == "patch" || a.GetVerb() == "create" {
+			order = append(order, a.GetVerb()+" "+a.GetResource().Resource)
+		}
+	}
+	if len(order) < 2 || order[0] != "patch configmaps" {
+		t.Errorf("writes = %v, want the finalizer patch first", order)
+	}
+	if got := testutil.ToFloat64(f.r.cfg.Metrics.deployments.WithLabelValues(StateTransitioning)); got != 1 {
+		t.Errorf("flinkgate_flink_deployments{state=TRANSITIONING} = %v, want 1", got)
+	}
+}
+
+func TestAFlinkDeploymentThatIsNotTheDeploymentsIsNeverAdopted(t *testing.T) {
+	cases := []struct {
+		name     string
+		existing *unstructured.Unstructured
+	}{
+		{name: "One labelled for another Deployment's UID is a conflict.", existing: labelled(targetNS, "job", "job", "uid-of-an-older-job")},
+		{name: "One not labelled at all is a conflict.", existing: labelled(targetNS, "job", "", "")},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, tc.existing)
+			_, err := f.sync("job")
+			var fl *failure
+			if !errorsAs(err, &fl) || fl.reason != ReasonConflict || fl.retry {
+				t.Fatalf("sync = %v, want a conflict that is not retried", err)
+			}
+			f.r.failed(depNS+"/job", fl)
+			fd := f.fd(targetNS, "job")
+			if !equalJSON(fd.Object, tc.existing.Object) {
+				t.Errorf("the FlinkDeployment changed: %v", fd.Object)
+			}
+			for _, a := range f.dyn.Actions() {
+				if v := a.GetVerb(); v == "patch" || v == "update" || v == "delete" {
+					t.Errorf("unexpected %s of %s", v, a.GetResource().Resource)
+				}
+			}
+			if got := f.errorsOf(ReasonConflict); got != 1 {
+				t.Errorf("errors{reason=conflict} = %v, want 1", got)
+			}
+			if events := f.drainEvents(); !hasEvent(events, "Warning", EventConflict) {
+				t.Errorf("events = %v, want %s", events, EventConflict)
+			}
+		})
+	}
+}
+
+func TestStatusOnlyChangesWriteNoFlinkDeploymentSpec(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	before := f.writes()
+	states := []string{"RUNNING", "RESTARTING", "FAILING", "RUNNING"}
+	for i := range 100 {
+		f.setStatus(targetNS, "job", map[string]any{"jobStatus": map[string]any{"state": states[i%len(states)], "jobId": "j"}, "lifecycleState": "STABLE"})
+		if _, err := f.sync("job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := f.writes() - before; got != 0 {
+		t.Errorf("%d FlinkDeployment writes after 100 status-only changes, want 0", got)
+	}
+	if got := f.cm("job").Annotations[AnnotationState]; got != StateRunning {
+		t.Errorf("state = %q, want RUNNING", got)
+	}
+	if events := f.drainEvents(); !hasEvent(events, "Normal", EventStateChanged) {
+		t.Errorf("events = %v, want %s", events, EventStateChanged)
+	}
+}
+
+func TestTheStateAnnotationsAreWrittenOnlyWhenTheyChange(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	f.setStatus(targetNS, "job", map[string]any{"jobStatus": map[string]any{"state": "RUNNING", "jobId": "j"}})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	f.client.ClearActions()
+	for range 3 {
+		if _, err := f.sync("job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, a := range f.client.Actions() {
+		if a.GetVerb() == "patch" || a.GetVerb() == "update" {
+			t.Errorf("unexpected %s of %s with nothing changed", a.GetVerb(), a.GetResource().Resource)
+		}
+	}
+	cm := f.cm("job")
+	if want := `{"jobId":"j","jobState":"RUNNING"}`; cm.Annotations[AnnotationStatus] != want {
+		t.Errorf("status = %s, want %s", cm.Annotations[AnnotationStatus], want)
+	}
+}
+
+func TestAFieldRemovedFromTheDocumentDisappearsFromTheFlinkDeployment(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", "        entryClass: org.example.Job\n"))})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, _ := unstructured.NestedString(f.fd(targetNS, "job").Object, "spec", "job", "entryClass"); v != "org.example.Job" {
+		t.Fatalf("entryClass = %q before the change", v)
+	}
+	uid := f.fd(targetNS, "job").GetUID()
+	cm := f.cm("job")
+	cm.Data[resource.DataKey] = document("job", "")
+	if _, err := f.client.CoreV1().ConfigMaps(depNS).Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.dyn.ClearActions()
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	var applied []string
+	for _, a := range f.dyn.Actions() {
+		if p, ok := a.(k8stesting.PatchActionImpl); ok {
+			applied = append(applied, string(p.GetPatchType())+" "+string(p.GetPatch()))
+			if opts := p.PatchOptions; opts.FieldManager != FieldManager || opts.Force == nil || !*opts.Force || opts.FieldValidation != "Strict" {
+				t.Errorf("apply options = %+v, want manager %s, force, strict", opts, FieldManager)
+			}
+		}
+		if a.GetVerb() == "create" || a.GetVerb() == "delete" || a.GetVerb() == "update" {
+			t.Errorf("unexpected %s: a spec change is one apply", a.GetVerb())
+		}
+	}
+	if len(applied) != 1 || !strings.HasPrefix(applied[0], "application/apply-patch+yaml ") || strings.Contains(applied[0], "entryClass") {
+		t.Fatalf("patches = %v, want one apply of the whole object without entryClass", applied)
+	}
+	fd := f.fd(targetNS, "job")
+	if _, found, _ := unstructured.NestedFieldNoCopy(fd.Object, "spec", "job", "entryClass"); found {
+		t.Errorf("entryClass is still in the FlinkDeployment")
+	}
+	if fd.GetUID() != uid {
+		t.Errorf("uid = %s, want the same FlinkDeployment %s", fd.GetUID(), uid)
+	}
+	if events := f.drainEvents(); !hasEvent(events, "Normal", EventUpdated) {
+		t.Errorf("events = %v, want %s", events, EventUpdated)
+	}
+}
+
+func TestADeletedDeploymentGoesOnlyAfterItsFlinkDeploymentIsGone(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	// The operator's finalizer holds the FlinkDeployment.
+	fd := f.fd(targetNS, "job")
+	fd.SetFinalizers([]string{"flinkdeployments.flink.apache.org/finalizer"})
+	if err := f.dyn.Tracker().Update(FlinkDeployments, fd, targetNS); err != nil {
+		t.Fatal(err)
+	}
+	// The user deletes the Deployment: the API server marks it.
+	cm := f.cm("job")
+	now := metav1.Now()
+	cm.DeletionTimestamp = &now
+	if err := f.client.Tracker().Update(cmGVR, cm, depNS); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		after, err := f.sync("job")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after <= 0 {
+			t.Errorf("sync %d asks for no look again while the FlinkDeployment exists", i)
+		}
+		if fd := f.fd(targetNS, "job"); fd == nil || fd.GetDeletionTimestamp() == nil {
+			t.Fatalf("sync %d: FlinkDeployment = %v, want it marked deleted", i, fd)
+		}
+		if !resource.HasFinalizer(f.cm("job").Finalizers, Finalizer) {
+			t.Fatalf("sync %d removed %s while the FlinkDeployment exists", i, Finalizer)
+		}
+	}
+	deletes := 0
+	for _, a := range f.dyn.Actions() {
+		if a.GetVerb() == "delete" {
+			deletes++
+		}
+	}
+	if deletes != 1 {
+		t.Errorf("%d deletes of the FlinkDeployment, want 1", deletes)
+	}
+	// The operator is done: the FlinkDeployment is gone.
+	if err := f.dyn.Tracker().Delete(FlinkDeployments, targetNS, "job"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.cm("job").Finalizers; slices.Contains(got, Finalizer) {
+		t.Errorf("finalizers = %v, want %s removed", got, Finalizer)
+	}
+	if events := f.drainEvents(); !hasEvent(events, "Normal", EventDeleted) {
+		t.Errorf("events = %v, want %s", events, EventDeleted)
+	}
+}
+
+func TestTheSweepDeletesOnlyOrphans(t *testing.T) {
+	cases := []struct {
+		name    string
+		fd      *unstructured.Unstructured
+		deleted bool
+	}{
+		{name: "A FlinkDeployment whose Deployment is gone is deleted.", fd: labelled(targetNS, "gone", "gone", "uid-gone"), deleted: true},
+		{name: "A FlinkDeployment of a Deployment deleted and created anew is deleted.", fd: labelled(targetNS, "job", "job", "uid-old"), deleted: true},
+		{name: "A FlinkDeployment not where the Deployment's target puts it is deleted.", fd: labelled("elsewhere", "job", "job", "uid-1"), deleted: true},
+		{name: "A FlinkDeployment of a live Deployment stays.", fd: labelled(targetNS, "job", "job", "uid-1")},
+		{name: "A FlinkDeployment of a Deployment in a namespace flinkgate does not serve stays.", fd: func() *unstructured.Unstructured {
+			u := labelled(targetNS, "other", "other", "uid-x")
+			l := u.GetLabels()
+			l[flinkop.LabelDeploymentNamespace] = "not-served"
+			u.SetLabels(l)
+			return u
+		}()},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, tc.fd)
+			f.r.sweep(context.Background())
+			gone := f.fd(tc.fd.GetNamespace(), tc.fd.GetName()) == nil
+			if gone != tc.deleted {
+				t.Errorf("deleted = %t, want %t", gone, tc.deleted)
+			}
+		})
+	}
+}
+
+func TestTheSweepTrustsNoStaleCache(t *testing.T) {
+	// The cache has not seen the Deployment yet; the API server has it.
+	f := newFixture(t, nil, labelled(targetNS, "job", "job", "uid-1"))
+	if _, err := f.client.CoreV1().ConfigMaps(depNS).Create(context.Background(), deploymentCM("job", "uid-1", document("job", "")), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.r.sweep(context.Background())
+	if f.fd(targetNS, "job") == nil {
+		t.Errorf("the sweep deleted the FlinkDeployment of a Deployment the cache had not seen yet")
+	}
+}
+
+func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
+	forbid := func(f *fixture) {
+		f.dyn.PrependReactor("create", "flinkdeployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job", nil)
+		})
+	}
+	cases := []struct {
+		name   string
+		doc    string
+		setup  func(*fixture)
+		reason string
+		retry  bool
+	}{
+		{name: "A document with no FlinkDeployment counterpart is a translate failure, not retried.", doc: document("job", "        additionalDependencies: [s3://x.jar]\n"), reason: ReasonTranslate},
+		{name: "A create the platform may not make is forbidden, retried.", doc: document("job", ""), setup: forbid, reason: ReasonForbidden, retry: true},
+		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cm := deploymentCM("job", "uid-1", tc.doc)
+			f := newFixture(t, []*corev1.ConfigMap{cm})
+			if tc.setup != nil {
+				tc.setup(f)
+			}
+			for range 3 {
+				_, err := f.sync("job")
+				var fl *failure
+				if !errorsAs(err, &fl) || fl.reason != tc.reason || fl.retry != tc.retry {
+					t.Fatalf("sync = %v, want reason %s, retry %t", err, tc.reason, tc.retry)
+				}
+				f.r.failed(depNS+"/job", fl)
+			}
+			if got := f.errorsOf(tc.reason); got != 3 {
+				t.Errorf("errors{reason=%s} = %v, want 3", tc.reason, got)
+			}
+			n := 0
+			for _, e := range f.drainEvents() {
+				if strings.HasPrefix(e, "Warning "+EventFailed+" ") {
+					n++
+				}
+			}
+			if n != 1 {
+				t.Errorf("%d %s events for 3 equal failures, want 1", n, EventFailed)
+			}
+			if tc.reason != ReasonForbidden && f.writes() != 0 {
+				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
+			}
+		})
+	}
+}
