@@ -84,7 +84,8 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *wire.
 	r := policy.Request{
 		Stage: stage, Operation: policy.Operation(req.Operation), Namespace: req.Namespace, Name: req.Name,
 		Old: old, New: cm, PlatformNamespace: s.cfg.PlatformNamespace,
-		ByFlinkgate: s.cfg.Self != "" && req.UserInfo.Username == s.cfg.Self,
+		ByFlinkgate:   s.cfg.Self != "" && req.UserInfo.Username == s.cfg.Self,
+		FlinkOperator: s.cfg.FlinkOperator,
 	}
 	route := policy.Classify(r)
 	// A deployment's document is parsed once, for its target name (which

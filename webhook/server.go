@@ -79,6 +79,10 @@ type Config struct {
 	// (see reviewCost); 0: half the Go memory limit, or
 	// defaultReviewMemory without one.
 	ReviewMemory int64
+	// FlinkOperator is --flink-operator with --flink-service-account: when
+	// on, a deployment write that changes the document is denied unless it
+	// can become a FlinkDeployment. The zero value is off.
+	FlinkOperator policy.FlinkOperator
 }
 
 // Server is the admission webhook.

@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"flinkgate.io/flinkgate/internal/check"
+	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/resource"
 	"flinkgate.io/flinkgate/webhook"
 )
@@ -64,14 +65,18 @@ type checkConfig struct {
 	kubeconfig        string
 	format            check.Format
 	// flinkServiceAccount is the Flink pods' service account in
-	// -o flinkdeployment, unless a document names one.
+	// -o flinkdeployment and with --flink-operator=on, unless a document
+	// names one.
 	flinkServiceAccount string
+	// flinkOperator is serve's --flink-operator: with on, the deployments
+	// that cannot become a FlinkDeployment are denied, as the webhook would.
+	flinkOperator flinkop.Mode
 }
 
 func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := &checkConfig{format: check.FormatManifest}
+	c := &checkConfig{format: check.FormatManifest, flinkOperator: flinkop.ModeOff}
 	defaultNS := os.Getenv("POD_NAMESPACE")
 	if defaultNS == "" {
 		defaultNS = "default"
@@ -80,7 +85,8 @@ func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	fs.StringVar(&c.platformNamespace, "platform-namespace", defaultNS, "the platform namespace, as given to flinkgate serve (default $POD_NAMESPACE, else default)")
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of objects that name none (default: the platform namespace)")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read the stored objects and targets from this cluster (read-only GETs): existing objects are checked as UPDATEs, and stored targets win over files")
-	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with -o flinkdeployment: the service account of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
+	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with -o flinkdeployment or --flink-operator=on: the service account of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
+	fs.Var(&c.flinkOperator, "flink-operator", "off or on, as given to flinkgate serve: with on, deny the deployments that cannot become a Flink Kubernetes Operator FlinkDeployment, as the webhook does")
 	formatHelp := fmt.Sprintf("output format: %v (flinkdeployment: the Flink Kubernetes Operator FlinkDeployment each admitted deployment would become)", check.Formats)
 	fs.Var(&c.format, "o", formatHelp)
 	fs.Var(&c.format, "output", formatHelp)
@@ -180,7 +186,8 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// look-ups. The RBAC preflight (about the platform's ServiceAccount) and
 	// the requesting user's authorization belong to a live cluster and the
 	// API server's view of the user, so neither is run here.
-	srv, err := webhook.NewServer(webhook.Config{Lookup: targets, PlatformNamespace: c.platformNamespace})
+	srv, err := webhook.NewServer(webhook.Config{Lookup: targets, PlatformNamespace: c.platformNamespace,
+		FlinkOperator: flinkAdmission(c.flinkOperator, c.flinkServiceAccount)})
 	if err != nil {
 		return err
 	}

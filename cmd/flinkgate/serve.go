@@ -131,7 +131,8 @@ func (p *parts) buildWebhook(ctx context.Context, c *serveConfig, restCfg *rest.
 	if err != nil {
 		return fmt.Errorf("build preflight client: %w", err)
 	}
-	popts := rbac.Options{Mode: c.preflight, Registerer: p.reg}
+	flink := flinkAdmission(c.flinkOperator, c.flinkServiceAccount)
+	popts := rbac.Options{Mode: c.preflight, Registerer: p.reg, FlinkOperator: flink.On}
 	if c.platformSA != "" {
 		popts.ServiceAccount = rbac.ServiceAccount{Namespace: c.platformNamespace, Name: c.platformSA}
 	}
@@ -152,6 +153,7 @@ func (p *parts) buildWebhook(ctx context.Context, c *serveConfig, restCfg *rest.
 	p.webhook, err = webhook.NewServer(webhook.Config{
 		Logger: p.log, Lookup: p.caches, Preflight: preflight, Authorizer: authorizer,
 		PlatformNamespace: c.platformNamespace, Self: p.self, ProtectionSettle: c.settle, Registerer: p.reg,
+		FlinkOperator: flink,
 	})
 	return err
 }

@@ -1,0 +1,12 @@
+package main
+
+import (
+	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/policy"
+)
+
+// flinkAdmission is the Flink operator setting the admission rules read:
+// --flink-operator with --flink-service-account, for serve and check alike.
+func flinkAdmission(mode flinkop.Mode, serviceAccount string) policy.FlinkOperator {
+	return policy.FlinkOperator{On: mode == flinkop.ModeOn, ServiceAccount: serviceAccount}
+}
