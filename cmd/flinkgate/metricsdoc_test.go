@@ -17,6 +17,7 @@ import (
 
 	"flinkgate.io/flinkgate/certs"
 	"flinkgate.io/flinkgate/internal/authz"
+	"flinkgate.io/flinkgate/internal/flinkcluster"
 	"flinkgate.io/flinkgate/internal/golden"
 	"flinkgate.io/flinkgate/internal/metrics"
 	"flinkgate.io/flinkgate/internal/policy"
@@ -53,6 +54,10 @@ func registerFlinkgateMetrics(t *testing.T, reg prometheus.Registerer) {
 		t.Fatal(err)
 	}
 	if _, err := protection.NewMetrics(reg); err != nil {
+		t.Fatal(err)
+	}
+	// Registered only with --flink-operator=on.
+	if _, err := flinkcluster.NewMetrics(reg); err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()

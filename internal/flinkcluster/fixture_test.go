@@ -88,6 +88,8 @@ type fixture struct {
 	client *kfake.Clientset
 	dyn    *dynfake.FakeDynamicClient
 	events *record.FakeRecorder
+	// writes is every write to either fake, in order, as "verb resource".
+	writeLog []string
 }
 
 func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unstructured) *fixture {
@@ -106,6 +108,15 @@ func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unst
 	}, dobjs...)
 	f.emulateServerSideApply()
 	f.emulateOperatorFinalizer()
+	logWrites := func(a k8stesting.Action) (bool, runtime.Object, error) {
+		switch a.GetVerb() {
+		case "create", "update", "patch", "delete":
+			f.writeLog = append(f.writeLog, a.GetVerb()+" "+a.GetResource().Resource)
+		}
+		return false, nil, nil
+	}
+	f.client.PrependReactor("*", "*", logWrites)
+	f.dyn.PrependReactor("*", "*", logWrites)
 	m, err := NewMetrics(prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

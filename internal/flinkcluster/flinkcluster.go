@@ -154,15 +154,15 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		deployments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "flinkgate_flink_deployments",
-			Help: "Deployments by the state of their FlinkDeployment (UNKNOWN: none could be read or written); exported by the replica that leads.",
+			Help: "Deployments by the state of their FlinkDeployment (UNKNOWN: the last reconcile failed); exported with --flink-operator=on by the replica that leads.",
 		}, []string{"state"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkgate_reconcile_errors_total",
-			Help: "Failed reconciles of Deployments into FlinkDeployments, by reason (conflict, translate, forbidden, invalid, target_missing, api).",
+			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api).",
 		}, []string{"reason"}),
 		crdMissing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flinkgate_flink_operator_crd_missing",
-			Help: "1 while the leader waits for the API server to serve flinkdeployments.flink.apache.org.",
+			Help: "1 while the leader waits for the API server to serve flinkdeployments.flink.apache.org (--flink-operator=on).",
 		}),
 	}
 	for _, c := range []prometheus.Collector{m.deployments, m.errors, m.crdMissing} {
@@ -222,7 +222,8 @@ func Run(ctx context.Context, cfg Config) error {
 	if !ok {
 		return nil
 	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	// Not tied to ctx: the last syncs' events are sent before Shutdown.
+	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	r.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flinkgate-flinkcluster"})

@@ -2,7 +2,6 @@ package flinkcluster
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -41,14 +40,29 @@ func fail(reason string, retry bool, format string, args ...any) *failure {
 
 // apiFailure classifies a refused API call: forbidden (RBAC: retried, a
 // grant may come), invalid (the schema refused the object: retried only
-// when the Deployment changes), api (anything else: retried).
+// when the Deployment changes), api (anything else: retried); a conflict
+// (the object changed since it was read) has no reason: it is retried and
+// neither counted nor reported.
 func apiFailure(err error, format string, args ...any) *failure {
 	f := fail(ReasonAPI, true, format+": %w", append(args, err)...)
 	switch {
+	case apierrors.IsConflict(err):
+		// The object changed since it was read: look again, quietly.
+		f.reason = ""
 	case apierrors.IsForbidden(err):
 		f.reason = ReasonForbidden
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
 		f.reason, f.retry = ReasonInvalid, false
+	}
+	return f
+}
+
+// platformFailure is apiFailure for a write made as the platform, saying
+// what grants a refused one.
+func platformFailure(err error, namespace, format string, args ...any) *failure {
+	f := apiFailure(err, format, args...)
+	if f.reason == ReasonForbidden {
+		f.err = fmt.Errorf("%w; the platform's Role in namespace %s needs the flink.apache.org rules: install the chart with flinkOperator.enabled and %s in appmanager.rbac.additionalNamespaces", f.err, namespace, namespace)
 	}
 	return f
 }
@@ -62,6 +76,9 @@ func (r *reconciler) next(ctx context.Context) bool {
 	after, err := r.sync(ctx, key)
 	var f *failure
 	switch {
+	case errors.As(err, &f) && f.reason == "":
+		r.log.Debug("flink reconcile raced a change; retrying", zap.String("deployment", key), zap.Error(err))
+		r.queue.AddRateLimited(key)
 	case errors.As(err, &f):
 		r.failed(key, f)
 		if f.retry {
@@ -140,7 +157,7 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 // annotations.
 func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.ConfigMap) error {
 	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
-		out, err := r.patchFinalizers(ctx, cm, append(slices.Clone(cm.Finalizers), Finalizer))
+		out, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) })
 		if err != nil {
 			return apiFailure(err, "add finalizer %s to deployment %s", Finalizer, key)
 		}
@@ -198,7 +215,7 @@ func (r *reconciler) write(ctx context.Context, cm *corev1.ConfigMap, desired *u
 			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventCreated, "created FlinkDeployment %s", fdKey)
 			return created, nil
 		case !apierrors.IsAlreadyExists(err):
-			return nil, apiFailure(err, "create FlinkDeployment %s", fdKey)
+			return nil, platformFailure(err, desired.GetNamespace(), "create FlinkDeployment %s", fdKey)
 		}
 		// Not in the cache: not labelled by flinkgate, or the watch lags.
 		if current, err = r.get(ctx, desired.GetNamespace(), desired.GetName()); err != nil {
@@ -218,7 +235,7 @@ func (r *reconciler) write(ctx context.Context, cm *corev1.ConfigMap, desired *u
 	}
 	updated, err := r.apply(ctx, current, desired)
 	if err != nil {
-		return nil, apiFailure(err, "apply FlinkDeployment %s", fdKey)
+		return nil, platformFailure(err, desired.GetNamespace(), "apply FlinkDeployment %s", fdKey)
 	}
 	log.Info("flink reconcile", zap.String("action", "updated"), zap.String("spec_hash", desired.GetAnnotations()[AnnotationSpecHash]))
 	r.recorder.Eventf(cm, corev1.EventTypeNormal, EventUpdated, "updated FlinkDeployment %s", fdKey)
@@ -305,7 +322,7 @@ func (r *reconciler) deleteMoved(ctx context.Context, cm *corev1.ConfigMap, name
 			continue
 		}
 		if err := r.delete(ctx, fd); err != nil {
-			return apiFailure(err, "delete FlinkDeployment %s/%s, which its target no longer puts there", fd.GetNamespace(), fd.GetName())
+			return platformFailure(err, fd.GetNamespace(), "delete FlinkDeployment %s/%s, which its target no longer puts there", fd.GetNamespace(), fd.GetName())
 		}
 		r.log.Info("flink reconcile", zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()),
 			zap.String("action", "deleted"), zap.String("why", "moved to namespace "+namespace))
@@ -359,15 +376,17 @@ func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Du
 				continue
 			}
 			if err := r.delete(ctx, fd); err != nil {
-				return 0, apiFailure(err, "delete FlinkDeployment %s/%s", fd.GetNamespace(), fd.GetName())
+				return 0, platformFailure(err, fd.GetNamespace(), "delete FlinkDeployment %s/%s", fd.GetNamespace(), fd.GetName())
 			}
 			log.Info("flink reconcile", zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()), zap.String("action", "deleted"), zap.String("why", "the deployment is being deleted"))
 			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s; the deployment goes once it is gone", fd.GetNamespace(), fd.GetName())
 		}
 		return deletePoll, nil
 	}
-	kept := slices.DeleteFunc(slices.Clone(cm.Finalizers), func(f string) bool { return f == Finalizer })
-	if _, err := r.patchFinalizers(ctx, cm, kept); err != nil && !apierrors.IsNotFound(err) {
+	_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
+		c.Finalizers = slices.DeleteFunc(c.Finalizers, func(f string) bool { return f == Finalizer })
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
 		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)
 	}
 	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "its FlinkDeployment is gone"))
@@ -375,23 +394,17 @@ func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Du
 	return 0, nil
 }
 
-// patchFinalizers sets a Deployment ConfigMap's finalizers as flinkgate, a
-// metadata-only patch that fails if the object changed since it was read.
-func (r *reconciler) patchFinalizers(ctx context.Context, cm *corev1.ConfigMap, finalizers []string) (*corev1.ConfigMap, error) {
-	if finalizers == nil {
-		finalizers = []string{}
-	}
-	patch, err := json.Marshal([]map[string]any{
-		// replace, not test: a changed object is a 409 Conflict, retried.
-		{"op": "replace", "path": "/metadata/resourceVersion", "value": cm.ResourceVersion},
-		{"op": "add", "path": "/metadata/finalizers", "value": finalizers},
-	})
-	if err != nil {
-		return nil, err
-	}
+// updateMetadata writes a Deployment ConfigMap's finalizers and
+// annotations as flinkgate: an update that changes metadata only (its data
+// is as read), and fails with a conflict if the object changed since it
+// was read. An update rather than a patch: flinkgate's own Role already
+// grants it for the protection controller.
+func (r *reconciler) updateMetadata(ctx context.Context, cm *corev1.ConfigMap, change func(*corev1.ConfigMap)) (*corev1.ConfigMap, error) {
+	out := cm.DeepCopy()
+	change(out)
 	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
 	defer cancel()
-	return r.cfg.Client.CoreV1().ConfigMaps(cm.Namespace).Patch(ctx, cm.Name, types.JSONPatchType, patch, metav1.PatchOptions{FieldManager: FieldManager})
+	return r.cfg.Client.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, out, metav1.UpdateOptions{FieldManager: FieldManager})
 }
 
 // report writes the FlinkDeployment's state into the Deployment's
@@ -409,13 +422,13 @@ func (r *reconciler) report(ctx context.Context, key string, cm *corev1.ConfigMa
 	if old == state && cm.Annotations[AnnotationStatus] == status {
 		return nil
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{AnnotationState: state, AnnotationStatus: status}}})
+	_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
+		if c.Annotations == nil {
+			c.Annotations = map[string]string{}
+		}
+		c.Annotations[AnnotationState], c.Annotations[AnnotationStatus] = state, status
+	})
 	if err != nil {
-		return err
-	}
-	pctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	if _, err := r.cfg.Client.CoreV1().ConfigMaps(cm.Namespace).Patch(pctx, cm.Name, types.MergePatchType, patch, metav1.PatchOptions{FieldManager: FieldManager}); err != nil {
 		if apierrors.IsNotFound(err) {
 			return nil
 		}

@@ -50,14 +50,9 @@ func TestANewDeploymentGetsTheFinalizerAndAFlinkDeploymentInItsTargetsNamespace(
 		t.Errorf("events = %v, want %s", events, EventCreated)
 	}
 	// The finalizer came before the FlinkDeployment.
-	var order []string
-	for _, a := range append(f.client.Actions(), f.dyn.Actions()...) {
-		if a.GetVerb() == "patch" || a.GetVerb() == "create" {
-			order = append(order, a.GetVerb()+" "+a.GetResource().Resource)
-		}
-	}
-	if len(order) < 2 || order[0] != "patch configmaps" {
-		t.Errorf("writes = %v, want the finalizer patch first", order)
+	order := f.writeLog
+	if len(order) < 2 || order[0] != "update configmaps" || order[1] != "create flinkdeployments" {
+		t.Errorf("writes = %v, want the finalizer's update first, then the create", order)
 	}
 	if got := testutil.ToFloat64(f.r.cfg.Metrics.deployments.WithLabelValues(StateTransitioning)); got != 1 {
 		t.Errorf("flinkgate_flink_deployments{state=TRANSITIONING} = %v, want 1", got)
@@ -246,6 +241,9 @@ func TestADeletedDeploymentGoesOnlyAfterItsFlinkDeploymentIsGone(t *testing.T) {
 	}
 	if got := f.cm("job").Finalizers; slices.Contains(got, Finalizer) {
 		t.Errorf("finalizers = %v, want %s removed", got, Finalizer)
+	}
+	if del, last := slices.Index(f.writeLog, "delete flinkdeployments"), len(f.writeLog)-1; del < 0 || f.writeLog[last] != "update configmaps" || del > last {
+		t.Errorf("writes = %v, want the FlinkDeployment's delete before the finalizer's removal, which comes last", f.writeLog)
 	}
 	if events := f.drainEvents(); !hasEvent(events, "Normal", EventDeleted) {
 		t.Errorf("events = %v, want %s", events, EventDeleted)
