@@ -26,6 +26,7 @@ func TestLintIsClean(t *testing.T) {
 		{"Additional namespaces and a ServiceMonitor lint clean in strict mode.", func(*testing.T) string {
 			return additionalNamespacesValues + "metrics:\n  serviceMonitor:\n    enabled: true\n"
 		}},
+		{"flinkOperator with the Flink pods' ServiceAccount lints clean in strict mode.", func(*testing.T) string { return flinkJobValues }},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -84,6 +85,7 @@ imagePullSecrets: [{name: regcred}]
 priorityClassName: system-cluster-critical
 `
 		}},
+		{"With flinkOperator and the Flink pods' ServiceAccount every object decodes strictly and is labelled.", func(*testing.T) string { return flinkJobValues }},
 		{"In secret mode every object decodes strictly and is labelled.", secretModeValues},
 		{"With webhook.clientAuth and networkPolicy.webhookFrom every object decodes strictly and is labelled.", allClientAuthValues},
 	}

@@ -43,6 +43,21 @@ func TestRejectedValues(t *testing.T) {
 			wantErr: []string{schemaError, "/appmanager/rbac/additionalNamespaces"},
 		},
 		{
+			name:    "The typo flinkOperator.enable fails the install.",
+			values:  func(*testing.T) string { return "flinkOperator:\n  enable: true\n" },
+			wantErr: []string{schemaError, "/flinkOperator", "'enable' not allowed"},
+		},
+		{
+			name:    "A flinkOperator.serviceAccount that is not a ServiceAccount name fails the install.",
+			values:  func(*testing.T) string { return "flinkOperator:\n  serviceAccount: Flink_Jobs\n" },
+			wantErr: []string{schemaError, "/flinkOperator/serviceAccount"},
+		},
+		{
+			name:    "An empty flinkOperator.serviceAccount fails the install.",
+			values:  func(*testing.T) string { return "flinkOperator:\n  serviceAccount: \"\"\n" },
+			wantErr: []string{schemaError, "/flinkOperator/serviceAccount"},
+		},
+		{
 			name:    "tls.mode=bogus fails the install.",
 			values:  func(*testing.T) string { return "tls:\n  mode: bogus\n" },
 			wantErr: []string{schemaError, "/tls/mode"},
