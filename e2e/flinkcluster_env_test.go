@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -28,27 +29,24 @@ import (
 )
 
 // The environment of the reconciler's e2e tests (issue 23): flinkgate with
-// --flink-operator=on, running as a ServiceAccount of its own that may read
-// FlinkDeployments but not write them, and impersonating the platform's
+// --flink-operator=on, running as the chart's webhook ServiceAccount with
+// exactly the RBAC the chart renders with flinkOperator.enabled (it may
+// read FlinkDeployments but not write them, and impersonate the platform's
 // ServiceAccount, whose Role in each target namespace grants the
-// flink.apache.org rules. A FlinkDeployment that exists was therefore
-// written as the platform. The tests play the Flink operator
-// (fakeoperator_test.go).
+// flink.apache.org rules). A FlinkDeployment that exists was therefore
+// written as the platform, and the chart's rules are shown to suffice. The
+// tests play the Flink operator (fakeoperator_test.go).
 
 // The contract's names (FLINK-CONTRACT.md), written out rather than taken
 // from the reconciler, so a rename there fails here.
 const (
-	flinkClusterFinalizer  = "flinkgate.io/flink-cluster"
-	operatorFinalizer      = "flinkdeployments.flink.apache.org/finalizer"
-	stateAnnotation        = "flinkgate.io/state"
-	statusAnnotation       = "flinkgate.io/status"
-	fieldManager           = "flinkgate"
-	reasonFailed           = "FlinkDeploymentFailed"
-	reasonConflict         = "FlinkDeploymentConflict"
-	platformServiceAccount = "flink-platform"
-	// platformRoleName is the Role of the platform in each target
-	// namespace, named as the chart names it (<fullname>-appmanager).
-	platformRoleName = "flinkgate-appmanager"
+	flinkClusterFinalizer = "flinkgate.io/flink-cluster"
+	operatorFinalizer     = "flinkdeployments.flink.apache.org/finalizer"
+	stateAnnotation       = "flinkgate.io/state"
+	statusAnnotation      = "flinkgate.io/status"
+	fieldManager          = "flinkgate"
+	reasonFailed          = "FlinkDeploymentFailed"
+	reasonConflict        = "FlinkDeploymentConflict"
 )
 
 var flinkStateSnapshotGVR = schema.GroupVersionResource{Group: "flink.apache.org", Version: "v1beta1", Resource: "flinkstatesnapshots"}
@@ -57,25 +55,6 @@ var flinkStateSnapshotGVR = schema.GroupVersionResource{Group: "flink.apache.org
 // namespace when flinkOperator.enabled.
 func platformRules() []rbacv1.PolicyRule {
 	return append(rbac.RequiredRules(), rbac.FlinkRules()...)
-}
-
-// flinkgateRules are flinkgate's own permissions in these tests: the
-// chart's webhook rules (cluster-wide, for brevity), leader election, and
-// reading FlinkDeployments, their status and FlinkStateSnapshots, but no
-// write of them. Its right to impersonate the platform is a Role of the
-// platform namespace (startFlinkEnv).
-func flinkgateRules() []rbacv1.PolicyRule {
-	return []rbacv1.PolicyRule{
-		{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"get", "list", "watch", "update", "patch"}},
-		{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		{APIGroups: []string{"events.k8s.io"}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-		{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"authorization.k8s.io"}, Resources: []string{"subjectaccessreviews"}, Verbs: []string{"create"}},
-		{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"create", "get", "update"}},
-		{APIGroups: []string{"flink.apache.org"}, Resources: []string{"flinkdeployments", "flinkstatesnapshots"}, Verbs: []string{"get", "list", "watch"}},
-		{APIGroups: []string{"flink.apache.org"}, Resources: []string{"flinkdeployments/status"}, Verbs: []string{"get"}},
-		{APIGroups: []string{"apiextensions.k8s.io"}, Resources: []string{"customresourcedefinitions"}, Verbs: []string{"get", "list", "watch"}},
-	}
 }
 
 // flinkEnv is one flinkgate reconciling Deployments of its own platform
@@ -88,6 +67,8 @@ type flinkEnv struct {
 	// platformNS is the served namespace; targetNS the target namespaces.
 	platformNS string
 	targetNS   []string
+	// fullname is the chart's name for the release's objects.
+	fullname   string
 	platform   cluster.ServiceAccount
 	self       cluster.ServiceAccount // flinkgate's identity
 	kubeconfig string                 // authenticates as self
@@ -125,22 +106,14 @@ func startFlinkEnv(t *testing.T, base string, opts flinkEnvOptions) *flinkEnv {
 	if err := fe.c.CreateNamespace(ctx, fe.platformNS, nil); err != nil {
 		t.Fatal(err)
 	}
-	fe.platform = cluster.ServiceAccount{Namespace: fe.platformNS, Name: platformServiceAccount}
-	fe.self = cluster.ServiceAccount{Namespace: fe.platformNS, Name: "flinkgate"}
-	for _, sa := range []cluster.ServiceAccount{fe.platform, fe.self} {
-		if err := fe.c.CreateServiceAccount(ctx, sa); err != nil {
+	for range opts.targets {
+		ns := name(fe.platformNS + "-target")
+		if err := fe.c.CreateNamespace(ctx, ns, nil); err != nil {
 			t.Fatal(err)
 		}
+		fe.targetNS = append(fe.targetNS, ns)
 	}
-	for range opts.targets {
-		fe.addTargetNamespace(t, opts.rules)
-	}
-	if err := fe.c.GrantClusterRole(ctx, "e2e-flinkgate-"+fe.platformNS, fe.self, flinkgateRules()); err != nil {
-		t.Fatal(err)
-	}
-	if err := fe.c.GrantRole(ctx, fe.platformNS, "flinkgate-impersonate-platform", fe.self, []rbacv1.PolicyRule{cluster.ImpersonateRule(fe.platform)}); err != nil {
-		t.Fatal(err)
-	}
+	fe.applyChartRBAC(t, opts.rules)
 	if fe.kubeconfig, err = fe.c.ServiceAccountKubeconfig(ctx, fe.self, time.Hour); err != nil {
 		t.Fatal(err)
 	}
@@ -181,11 +154,58 @@ func (fe *flinkEnv) addTargetNamespace(t *testing.T, rules func(string) []rbacv1
 	if rules != nil {
 		r = rules(ns)
 	}
-	if err := fe.c.GrantRole(ctx, ns, platformRoleName, fe.platform, r); err != nil {
+	// The chart's Role (appmanager.rbac.additionalNamespaces), made here
+	// because a helm upgrade per namespace would be slow.
+	if err := fe.c.GrantRole(ctx, ns, fe.platformRole(), fe.platform, r); err != nil {
 		t.Fatal(err)
 	}
 	fe.targetNS = append(fe.targetNS, ns)
 	return ns
+}
+
+// platformRole is the chart's name of the platform's Role in a target
+// namespace.
+func (fe *flinkEnv) platformRole() string { return fe.fullname + "-appmanager" }
+
+// applyChartRBAC renders the chart's ServiceAccounts and RBAC with
+// flinkOperator.enabled, the platform namespace as the release's and the
+// target namespaces as appmanager.rbac.additionalNamespaces, and applies
+// them; a non-nil rules then replaces the platform's Role in each target
+// namespace.
+func (fe *flinkEnv) applyChartRBAC(t *testing.T, rules func(string) []rbacv1.PolicyRule) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	chart, err := filepath.Abs(filepath.Join("..", "charts", "flinkgate"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The release is named after the platform namespace, so the
+	// cluster-scoped ClusterRole of each env is its own.
+	release := fe.platformNS
+	fe.fullname = release + "-flinkgate"
+	fe.platform = cluster.ServiceAccount{Namespace: fe.platformNS, Name: fe.fullname}
+	fe.self = cluster.ServiceAccount{Namespace: fe.platformNS, Name: fe.fullname + "-webhook"}
+	args := []string{"template", release, chart, "--namespace", fe.platformNS, "--set", "flinkOperator.enabled=true",
+		"--show-only", "templates/serviceaccount.yaml", "--show-only", "templates/rbac.yaml"}
+	if len(fe.targetNS) > 0 {
+		args = append(args, "--set", "appmanager.rbac.additionalNamespaces={"+strings.Join(fe.targetNS, ",")+"}",
+			"--show-only", "templates/appmanager-rbac.yaml")
+	}
+	manifest, errOut, err := fe.c.Helm(ctx, args...)
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	if _, errOut, err := fe.c.KubectlInput(ctx, manifest, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply the chart's RBAC: %v\n%s", err, errOut)
+	}
+	if rules != nil {
+		for _, ns := range fe.targetNS {
+			if err := fe.c.GrantRole(ctx, ns, fe.platformRole(), fe.platform, rules(ns)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }
 
 // start runs flinkgate as fe.self; a port of 0 picks a free one, a restart
@@ -203,7 +223,9 @@ func (fe *flinkEnv) start(t *testing.T, webhookPort int, extraArgs []string) {
 		PlatformNamespace: fe.platformNS, Namespaces: []string{fe.platformNS},
 		FlinkOperator: true, PlatformServiceAccount: fe.platform.Name,
 		WebhookPort: webhookPort,
-		ExtraArgs:   append([]string{"--rbac-preflight=" + string(fe.preflight), settle}, extraArgs...),
+		// The lease the chart's leader-election Role names.
+		ExtraArgs: append([]string{"--rbac-preflight=" + string(fe.preflight), settle,
+			"--leader-elect-namespace=" + fe.platformNS, "--leader-elect-lease-name=" + fe.fullname + "-protection"}, extraArgs...),
 	})
 	if err != nil {
 		t.Fatalf("start flinkgate with --flink-operator=on: %v", err)

@@ -499,7 +499,7 @@ func TestEachFlinkRuleOfThePlatformsRoleIsNeeded(t *testing.T) {
 			if fe.configMap(t, dep) != nil {
 				ctx, cancel := context.WithTimeout(context.Background(), waitFor)
 				defer cancel()
-				if err := fe.c.GrantRole(ctx, ns, platformRoleName, fe.platform, platformRules()); err != nil {
+				if err := fe.c.GrantRole(ctx, ns, fe.platformRole(), fe.platform, platformRules()); err != nil {
 					t.Fatal(err)
 				}
 				waitUntil(t, waitFor, "the waiting deletion to finish once the Role is whole again", func() (bool, string) {

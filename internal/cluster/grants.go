@@ -1,8 +1,8 @@
 package cluster
 
-// ServiceAccounts and their RBAC grants, for tests that run flinkgate as
-// neither admin nor cluster-admin: the platform's ServiceAccount with a Role
-// per target namespace, and flinkgate's right to impersonate it.
+// ServiceAccounts and their Roles, for tests and the demo that run flinkgate
+// as neither admin nor cluster-admin, or give the platform's ServiceAccount
+// its Role in a target namespace.
 
 import (
 	"context"
@@ -26,12 +26,6 @@ func (sa ServiceAccount) User() string {
 
 func (sa ServiceAccount) subject() rbacv1.Subject {
 	return rbacv1.Subject{Kind: rbacv1.ServiceAccountKind, Namespace: sa.Namespace, Name: sa.Name}
-}
-
-// ImpersonateRule lets its holder impersonate the ServiceAccount sa.Name of
-// the namespace the rule is granted in, and no other.
-func ImpersonateRule(sa ServiceAccount) rbacv1.PolicyRule {
-	return rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"serviceaccounts"}, Verbs: []string{"impersonate"}, ResourceNames: []string{sa.Name}}
 }
 
 // CreateServiceAccount creates the ServiceAccount unless it exists.
@@ -74,30 +68,6 @@ func (c *Cluster) GrantRole(ctx context.Context, namespace, name string, sa Serv
 	}
 	if _, err := api.RoleBindings(namespace).Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create role binding %s/%s: %w", namespace, name, err)
-	}
-	return nil
-}
-
-// GrantClusterRole gives sa the rules in every namespace, with a
-// ClusterRole and a ClusterRoleBinding both called name; a second call
-// replaces the rules.
-func (c *Cluster) GrantClusterRole(ctx context.Context, name string, sa ServiceAccount, rules []rbacv1.PolicyRule) error {
-	api := c.client.RbacV1()
-	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: rules}
-	if _, err := api.ClusterRoles().Create(ctx, role, metav1.CreateOptions{}); apierrors.IsAlreadyExists(err) {
-		if _, err = api.ClusterRoles().Update(ctx, role, metav1.UpdateOptions{}); err != nil {
-			return fmt.Errorf("update cluster role %s: %w", name, err)
-		}
-	} else if err != nil {
-		return fmt.Errorf("create cluster role %s: %w", name, err)
-	}
-	binding := &rbacv1.ClusterRoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
-		Subjects:   []rbacv1.Subject{sa.subject()},
-	}
-	if _, err := api.ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		return fmt.Errorf("create cluster role binding %s: %w", name, err)
 	}
 	return nil
 }
