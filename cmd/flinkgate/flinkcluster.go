@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
+	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -42,6 +44,13 @@ func (p *parts) buildFlinkReconciler(c *serveConfig, restCfg *rest.Config) (*fli
 	if err != nil {
 		return nil, fmt.Errorf("build flink reconciler dynamic client: %w", err)
 	}
+	// Discovery calls take no context: the client's timeout bounds them.
+	dcfg := rest.CopyConfig(restCfg)
+	dcfg.Timeout = 15 * time.Second
+	disc, err := discovery.NewDiscoveryClientForConfig(dcfg)
+	if err != nil {
+		return nil, fmt.Errorf("build flink reconciler discovery client: %w", err)
+	}
 	f := &flinkReconciler{writer: "flinkgate itself (--platform-service-account is empty)"}
 	writer := reader
 	if c.platformSA == "" {
@@ -55,7 +64,7 @@ func (p *parts) buildFlinkReconciler(c *serveConfig, restCfg *rest.Config) (*fli
 		}
 	}
 	f.cfg = flinkcluster.Config{
-		Client: client, Dynamic: reader, Writer: writer, Targets: p.caches,
+		Client: client, Dynamic: reader, Writer: writer, Discovery: disc, Targets: p.caches,
 		Namespaces: c.namespaces, PlatformNamespace: c.platformNamespace, FlinkServiceAccount: c.flinkServiceAccount,
 		Logger: p.log, Metrics: m,
 	}

@@ -107,7 +107,8 @@ type Config struct {
 	// Writer creates, applies and deletes FlinkDeployments: as the
 	// platform's ServiceAccount (impersonated), or as flinkgate.
 	Writer dynamic.Interface
-	// Discovery tells whether the CRD is served; nil means Client's.
+	// Discovery tells whether the CRD is served; nil means Client's. Its
+	// calls take no context, so its client should have a timeout.
 	Discovery discovery.DiscoveryInterface
 	// Targets looks up a Deployment's target.
 	Targets Targets
@@ -227,7 +228,7 @@ func Run(ctx context.Context, cfg Config) error {
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	r.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flinkgate-flinkcluster"})
-	if err := r.start(ctx, snapshots); err != nil {
+	if err := r.start(ctx, snapshots); err != nil || ctx.Err() != nil {
 		return err
 	}
 	var wg sync.WaitGroup
@@ -288,7 +289,8 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 		DeleteFunc: r.enqueue,
 	}
 	for _, ns := range r.cfg.Namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(r.cfg.Client, r.cfg.Resync, informers.WithNamespace(ns),
+		// No informer resync: the sweep enqueues every Deployment each Resync.
+		f := informers.NewSharedInformerFactoryWithOptions(r.cfg.Client, 0, informers.WithNamespace(ns),
 			informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 				o.LabelSelector = resource.LabelKind + "=" + resource.KindDeployment
 			}),
@@ -303,7 +305,7 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 	}
 	// Only FlinkDeployments flinkgate labelled are watched; one it did not
 	// label is read live when a create finds it (a conflict).
-	r.fds = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkDeployments, metav1.NamespaceAll, r.cfg.Resync,
+	r.fds = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkDeployments, metav1.NamespaceAll, 0,
 		toolscache.Indexers{byDeployment: indexByDeployment},
 		func(o *metav1.ListOptions) { o.LabelSelector = flinkop.LabelDeploymentUID }).Informer()
 	if _, err := r.fds.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -318,7 +320,7 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 	if withSnapshots {
 		// The operator does not label snapshots; they are indexed by the
 		// FlinkDeployment they belong to.
-		r.snapshots = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, r.cfg.Resync,
+		r.snapshots = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, 0,
 			toolscache.Indexers{byJob: indexByJob}, nil).Informer()
 		if err := r.snapshots.SetTransform(dropManagedFields); err != nil {
 			return fmt.Errorf("set snapshot transform: %w", err)

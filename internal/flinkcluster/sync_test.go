@@ -342,3 +342,38 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 		})
 	}
 }
+
+func TestADeploymentWhoseTargetNowRunsElsewhereMovesItsFlinkDeployment(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, labelled("old-home", "job", "job", "uid-1"))
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if f.fd(targetNS, "job") == nil {
+		t.Errorf("no FlinkDeployment in the target's namespace %s", targetNS)
+	}
+	if f.fd("old-home", "job") != nil {
+		t.Errorf("the FlinkDeployment in the old namespace is still there")
+	}
+}
+
+func TestAConflictingWriteOfTheDeploymentIsRetriedWithoutCountingAFailure(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	f.client.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
+		return true, nil, apierrors.NewConflict(cmGVR.GroupResource(), "job", nil)
+	})
+	f.r.queue.Add(depNS + "/job")
+	if !f.r.next(context.Background()) {
+		t.Fatal("the queue is shut down")
+	}
+	for _, r := range Reasons {
+		if got := f.errorsOf(r); got != 0 {
+			t.Errorf("errors{reason=%s} = %v after a conflict, want 0", r, got)
+		}
+	}
+	if n := f.r.queue.NumRequeues(depNS + "/job"); n != 1 {
+		t.Errorf("requeues = %d, want 1 (with backoff)", n)
+	}
+	if events := f.drainEvents(); len(events) != 0 {
+		t.Errorf("events = %v after a conflict, want none", events)
+	}
+}
