@@ -40,6 +40,8 @@ func TestNotesSayWhatToDoNext(t *testing.T) {
 			[]string{"get certificate " + fullname + "-tls", "caBundle"}},
 		{"With RBAC turned off the notes say which rules to grant by hand.", "appmanager:\n  rbac:\n    create: false\n",
 			[]string{"created no RBAC at all", "rbac.RequiredRules()"}},
+		{"With flinkOperator.enabled in url mode the notes start flinkgate with the operator on, and say to install the operator.", urlValues + "flinkOperator:\n  enabled: true\n",
+			[]string{"--authorization=rbac \\\n       --flink-operator=on --flink-service-account=flink\n", "6. Flink Kubernetes Operator: on.", "Install the operator (release 1.15)", "flinkOperator.jobServiceAccount.create=true"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

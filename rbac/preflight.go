@@ -65,6 +65,14 @@ func (p Permission) resourceName() string {
 	return p.Group + "/" + p.Resource
 }
 
+// Attributes is the permission as an access review asks about it in
+// namespace: a subresource ("flinkdeployments/status") goes into
+// Subresource, as RBAC matches it.
+func (p Permission) Attributes(namespace string) *authorizationv1.ResourceAttributes {
+	resource, sub, _ := strings.Cut(p.Resource, "/")
+	return &authorizationv1.ResourceAttributes{Namespace: namespace, Verb: p.Verb, Group: p.Group, Resource: resource, Subresource: sub}
+}
+
 func comparePermissions(a, b Permission) int {
 	return cmp.Or(cmp.Compare(a.Group, b.Group), cmp.Compare(a.Resource, b.Resource), cmp.Compare(a.Verb, b.Verb))
 }
@@ -493,8 +501,7 @@ func (c *Checker) review(parent context.Context, ns string) Result {
 
 // access asks whether the platform may perform p in ns.
 func (c *Checker) access(ctx context.Context, ns string, p Permission) (bool, error) {
-	resource, sub, _ := strings.Cut(p.Resource, "/")
-	attrs := &authorizationv1.ResourceAttributes{Namespace: ns, Verb: p.Verb, Group: p.Group, Resource: resource, Subresource: sub}
+	attrs := p.Attributes(ns)
 	var status authorizationv1.SubjectAccessReviewStatus
 	if c.sa.Name == "" {
 		review, err := c.client.AuthorizationV1().SelfSubjectAccessReviews().Create(ctx, &authorizationv1.SelfSubjectAccessReview{

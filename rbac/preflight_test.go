@@ -484,6 +484,26 @@ func TestProblemListsEveryMissingPermissionCompactly(t *testing.T) {
 	}
 }
 
+func TestPermissionAttributes(t *testing.T) {
+	tests := []struct {
+		name string
+		in   Permission
+		want authorizationv1.ResourceAttributes
+	}{
+		{name: "A resource is asked about as itself.", in: Permission{Group: "apps", Resource: "deployments", Verb: "create"},
+			want: authorizationv1.ResourceAttributes{Namespace: "staging", Group: "apps", Resource: "deployments", Verb: "create"}},
+		{name: "A subresource is asked about as the review's subresource of its resource.", in: Permission{Group: FlinkGroup, Resource: "flinkdeployments/status", Verb: "get"},
+			want: authorizationv1.ResourceAttributes{Namespace: "staging", Group: FlinkGroup, Resource: "flinkdeployments", Subresource: "status", Verb: "get"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := *tt.in.Attributes("staging"); got != tt.want {
+				t.Errorf("Attributes = %+v, want %+v", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestPermissionString(t *testing.T) {
 	tests := []struct {
 		name string
