@@ -84,7 +84,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] != "up" {
-		return errors.New("usage: devcluster up --state DIR --bin TOOLSDIR (--flinkgate BIN [-- extra serve flags] | --node --image TAR)")
+		return errors.New("usage: devcluster up --state DIR --bin TOOLSDIR (--flinkgate BIN [--flink-operator-crds DIR] [-- extra serve flags] | --node --image TAR)")
 	}
 	fs := flag.NewFlagSet("devcluster up", flag.ContinueOnError)
 	state := fs.String("state", "", "directory for the cluster's files (kept)")
