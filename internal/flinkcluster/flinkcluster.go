@@ -17,7 +17,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -124,57 +123,6 @@ type Config struct {
 	Resync  time.Duration
 	CRDPoll time.Duration
 	Workers int
-}
-
-// Metrics are the reconciler's; registered once per process, set only by
-// the leader.
-type Metrics struct {
-	deployments *prometheus.GaugeVec
-	errors      *prometheus.CounterVec
-	crdMissing  prometheus.Gauge
-}
-
-// Reasons of flinkgate_reconcile_errors_total.
-const (
-	ReasonConflict      = "conflict"
-	ReasonTranslate     = "translate"
-	ReasonForbidden     = "forbidden"
-	ReasonInvalid       = "invalid"
-	ReasonTargetMissing = "target_missing"
-	ReasonAPI           = "api"
-)
-
-// Reasons are the values of flinkgate_reconcile_errors_total's reason label.
-var Reasons = []string{ReasonConflict, ReasonTranslate, ReasonForbidden, ReasonInvalid, ReasonTargetMissing, ReasonAPI}
-
-// NewMetrics registers flinkgate_flink_deployments{state},
-// flinkgate_reconcile_errors_total{reason} and
-// flinkgate_flink_operator_crd_missing; both labels take a fixed set of
-// values (States, Reasons).
-func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		deployments: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "flinkgate_flink_deployments",
-			Help: "Deployments by the state of their FlinkDeployment (UNKNOWN: the last reconcile failed); exported with --flink-operator=on by the replica that leads.",
-		}, []string{"state"}),
-		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "flinkgate_reconcile_errors_total",
-			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api).",
-		}, []string{"reason"}),
-		crdMissing: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "flinkgate_flink_operator_crd_missing",
-			Help: "1 while the leader waits for the API server to serve flinkdeployments.flink.apache.org (--flink-operator=on).",
-		}),
-	}
-	for _, c := range []prometheus.Collector{m.deployments, m.errors, m.crdMissing} {
-		if err := reg.Register(c); err != nil {
-			return nil, fmt.Errorf("register flink reconciler metrics: %w", err)
-		}
-	}
-	for _, r := range Reasons {
-		m.errors.WithLabelValues(r)
-	}
-	return m, nil
 }
 
 // reconciler is one leader's run.
@@ -401,25 +349,5 @@ func (r *reconciler) enqueueSnapshotOwner(obj any) {
 		if fd, exists, err := r.fds.GetIndexer().GetByKey(k); err == nil && exists {
 			r.enqueueOwner(fd)
 		}
-	}
-}
-
-// setState records a Deployment's state for the gauge; "" forgets it.
-func (r *reconciler) setState(key, state string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	old, had := r.states[key]
-	if had && old == state {
-		return
-	}
-	if had {
-		r.counts[old]--
-		r.cfg.Metrics.deployments.WithLabelValues(old).Set(float64(r.counts[old]))
-		delete(r.states, key)
-	}
-	if state != "" {
-		r.states[key] = state
-		r.counts[state]++
-		r.cfg.Metrics.deployments.WithLabelValues(state).Set(float64(r.counts[state]))
 	}
 }

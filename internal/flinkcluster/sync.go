@@ -12,10 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/util/csaupgrade"
 
 	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/resource"
@@ -102,19 +99,19 @@ func (r *reconciler) next(ctx context.Context) bool {
 // on the Deployment.
 func (r *reconciler) failed(key string, f *failure) {
 	r.cfg.Metrics.errors.WithLabelValues(f.reason).Inc()
-	r.setState(key, StateUnknown)
 	msg := truncate(f.Error(), MaxErrorBytes)
 	r.log.Warn("flink reconcile failed", zap.String("deployment", key), zap.String("reason", f.reason), zap.Bool("retry", f.retry), zap.String("error", msg))
+	ns, _, _ := toolscache.SplitMetaNamespaceKey(key)
+	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
+	if err != nil || !exists {
+		return // gone: nothing to count or tell
+	}
+	r.setState(key, StateUnknown)
 	r.mu.Lock()
 	repeated := r.warnings[key] == msg
 	r.warnings[key] = msg
 	r.mu.Unlock()
 	if repeated {
-		return
-	}
-	ns, _, _ := toolscache.SplitMetaNamespaceKey(key)
-	obj, exists, err := r.cms[ns].GetIndexer().GetByKey(key)
-	if err != nil || !exists {
 		return
 	}
 	reason := EventFailed
@@ -143,7 +140,10 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 		r.mu.Lock()
 		delete(r.warnings, key)
 		r.mu.Unlock()
-		return 0, r.deleteOrphans(ctx, key)
+		if err := r.deleteOrphans(ctx, key); err != nil {
+			return 0, apiFailure(err, "delete the FlinkDeployments of deployment %s, which is gone", key)
+		}
+		return 0, nil
 	}
 	cm := obj.(*corev1.ConfigMap)
 	if cm.DeletionTimestamp != nil {
@@ -198,105 +198,6 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 	return r.report(ctx, key, cm, current, dep)
 }
 
-// write creates or applies the FlinkDeployment unless the stored one is up
-// to date, and returns the stored object. It never writes to one labelled
-// for another Deployment, or not labelled.
-func (r *reconciler) write(ctx context.Context, cm *corev1.ConfigMap, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	fdKey := desired.GetNamespace() + "/" + desired.GetName()
-	log := r.log.With(zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fdKey))
-	var current *unstructured.Unstructured
-	if obj, exists, err := r.fds.GetIndexer().GetByKey(fdKey); err == nil && exists {
-		current = obj.(*unstructured.Unstructured)
-	} else {
-		created, err := r.create(ctx, desired)
-		switch {
-		case err == nil:
-			log.Info("flink reconcile", zap.String("action", "created"), zap.String("spec_hash", desired.GetAnnotations()[AnnotationSpecHash]))
-			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventCreated, "created FlinkDeployment %s", fdKey)
-			return created, nil
-		case !apierrors.IsAlreadyExists(err):
-			return nil, platformFailure(err, desired.GetNamespace(), "create FlinkDeployment %s", fdKey)
-		}
-		// Not in the cache: not labelled by flinkgate, or the watch lags.
-		if current, err = r.get(ctx, desired.GetNamespace(), desired.GetName()); err != nil {
-			return nil, apiFailure(err, "read FlinkDeployment %s", fdKey)
-		}
-	}
-	if !ownedBy(current, cm.Namespace, cm.Name, string(cm.UID)) {
-		l := current.GetLabels()
-		owner := "no Deployment (it is not flinkgate's)"
-		if uid := l[flinkop.LabelDeploymentUID]; uid != "" {
-			owner = fmt.Sprintf("Deployment %s/%s (uid %s)", l[flinkop.LabelDeploymentNamespace], l[flinkop.LabelDeploymentName], uid)
-		}
-		return nil, fail(ReasonConflict, false, "FlinkDeployment %s already exists and belongs to %s; flinkgate does not adopt it: delete or rename it, or rename this Deployment", fdKey, owner)
-	}
-	if upToDate(current, desired) {
-		return current, nil
-	}
-	updated, err := r.apply(ctx, current, desired)
-	if err != nil {
-		return nil, platformFailure(err, desired.GetNamespace(), "apply FlinkDeployment %s", fdKey)
-	}
-	log.Info("flink reconcile", zap.String("action", "updated"), zap.String("spec_hash", desired.GetAnnotations()[AnnotationSpecHash]))
-	r.recorder.Eventf(cm, corev1.EventTypeNormal, EventUpdated, "updated FlinkDeployment %s", fdKey)
-	return updated, nil
-}
-
-func (r *reconciler) get(ctx context.Context, namespace, name string) (*unstructured.Unstructured, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	return r.cfg.Dynamic.Resource(FlinkDeployments).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
-}
-
-// create creates with strict field validation, then hands the fields to
-// server-side apply (csaupgrade) so that a field later removed from the
-// document is removed from the object.
-func (r *reconciler) create(ctx context.Context, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	cctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	out, err := r.cfg.Writer.Resource(FlinkDeployments).Namespace(desired.GetNamespace()).Create(cctx, desired,
-		metav1.CreateOptions{FieldManager: FieldManager, FieldValidation: metav1.FieldValidationStrict})
-	if err != nil {
-		return nil, err
-	}
-	if up, err := r.upgradeManagedFields(ctx, out); err == nil {
-		out = up
-	} else {
-		// The next apply tries again: it upgrades first.
-		r.log.Debug("upgrading managed fields after create failed", zap.Error(err))
-	}
-	return out, nil
-}
-
-// upgradeManagedFields moves the fields flinkgate owns by its create (an
-// Update operation) to its apply manager; nothing when already done.
-func (r *reconciler) upgradeManagedFields(ctx context.Context, obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	patch, err := csaupgrade.UpgradeManagedFieldsPatch(obj, sets.New(FieldManager), FieldManager)
-	if err != nil || patch == nil {
-		return obj, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	return r.cfg.Writer.Resource(FlinkDeployments).Namespace(obj.GetNamespace()).Patch(ctx, obj.GetName(), types.JSONPatchType, patch, metav1.PatchOptions{})
-}
-
-// apply is the server-side apply of desired (force, strict), after the
-// managed fields' upgrade when a create left it undone.
-func (r *reconciler) apply(ctx context.Context, current, desired *unstructured.Unstructured) (*unstructured.Unstructured, error) {
-	if _, err := r.upgradeManagedFields(ctx, current); err != nil {
-		return nil, fmt.Errorf("upgrade managed fields: %w", err)
-	}
-	body, err := desired.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	force := true
-	return r.cfg.Writer.Resource(FlinkDeployments).Namespace(desired.GetNamespace()).Patch(ctx, desired.GetName(), types.ApplyPatchType, body,
-		metav1.PatchOptions{FieldManager: FieldManager, Force: &force, FieldValidation: metav1.FieldValidationStrict})
-}
-
 // owned lists the cached FlinkDeployments labelled for the Deployment
 // ConfigMap key with this UID ("": any UID).
 func (r *reconciler) owned(key, uid string) []*unstructured.Unstructured {
@@ -329,23 +230,6 @@ func (r *reconciler) deleteMoved(ctx context.Context, cm *corev1.ConfigMap, name
 		r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s: the target now runs it in namespace %s", fd.GetNamespace(), fd.GetName(), namespace)
 	}
 	return nil
-}
-
-// delete deletes a FlinkDeployment as the platform, that very object only
-// (a UID precondition), unless its deletion has begun.
-func (r *reconciler) delete(ctx context.Context, fd *unstructured.Unstructured) error {
-	if fd.GetDeletionTimestamp() != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	uid := fd.GetUID()
-	err := r.cfg.Writer.Resource(FlinkDeployments).Namespace(fd.GetNamespace()).Delete(ctx, fd.GetName(),
-		metav1.DeleteOptions{Preconditions: &metav1.Preconditions{UID: &uid}})
-	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
-		return nil // gone, or another object by now
-	}
-	return err
 }
 
 // release deletes a terminating Deployment's FlinkDeployment, waits for it

@@ -298,6 +298,11 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job", nil)
 		})
 	}
+	strict := func(f *fixture) {
+		f.dyn.PrependReactor("create", "flinkdeployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewBadRequest(`strict decoding error: unknown field "spec.job.savepointRedeployNonce"`)
+		})
+	}
 	cases := []struct {
 		name   string
 		doc    string
@@ -305,6 +310,7 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 		reason string
 		retry  bool
 	}{
+		{name: "A FlinkDeployment the API server's strict validation refuses is invalid, not retried.", doc: document("job", ""), setup: strict, reason: ReasonInvalid},
 		{name: "A document with no FlinkDeployment counterpart is a translate failure, not retried.", doc: document("job", "        additionalDependencies: [s3://x.jar]\n"), reason: ReasonTranslate},
 		{name: "A create the platform may not make is forbidden, retried.", doc: document("job", ""), setup: forbid, reason: ReasonForbidden, retry: true},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
@@ -336,7 +342,7 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d %s events for 3 equal failures, want 1", n, EventFailed)
 			}
-			if tc.reason != ReasonForbidden && f.writes() != 0 {
+			if tc.setup == nil && f.writes() != 0 {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
 		})
@@ -375,5 +381,20 @@ func TestAConflictingWriteOfTheDeploymentIsRetriedWithoutCountingAFailure(t *tes
 	}
 	if events := f.drainEvents(); len(events) != 0 {
 		t.Errorf("events = %v after a conflict, want none", events)
+	}
+}
+
+func TestADeploymentGoneWithoutTheFinalizerLosesItsFlinkDeploymentAtOnce(t *testing.T) {
+	// The finalizer was removed by hand, or the Deployment went while the
+	// reconciler was off: its delete event finds the FlinkDeployment.
+	f := newFixture(t, nil, labelled(targetNS, "job", "job", "uid-1"))
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if f.fd(targetNS, "job") != nil {
+		t.Errorf("the FlinkDeployment of a Deployment that is gone is still there")
+	}
+	if got := testutil.ToFloat64(f.r.cfg.Metrics.deployments.WithLabelValues(StateUnknown)); got != 0 {
+		t.Errorf("flinkgate_flink_deployments{state=UNKNOWN} = %v for a Deployment that is gone, want 0", got)
 	}
 }
