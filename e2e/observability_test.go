@@ -284,9 +284,10 @@ func scrape(t *testing.T, s *suite) map[string]bool {
 
 func TestDemoShowsTheAdminView(t *testing.T) {
 	testenv.ToolsBin(t)
+	crds := flinkOperatorCRDDir(t) // the demo installs them
 	testenv.NewestOnly(t, "make demo runs the newest pinned Kubernetes")
 	dir := filepath.Join(t.TempDir(), "demo")
-	env := append(os.Environ(), "FLINKGATE_DEMO_DIR="+dir)
+	env := append(os.Environ(), "FLINKGATE_DEMO_DIR="+dir, flinkOperatorCRDsEnv+"="+crds)
 	t.Cleanup(func() {
 		down := exec.Command("bash", filepath.Join("..", "hack", "demo-down.sh"))
 		down.Env = env
@@ -310,6 +311,13 @@ func TestDemoShowsTheAdminView(t *testing.T) {
 		`"validate.flinkgate.io/reason":"referenced"`,
 		`"mutate.flinkgate.io/reason":"immutable"`,
 		"/metrics (also /healthz, /readyz)",
+		// The reconciler's part: the FlinkDeployment in the target's
+		// namespace, written as the platform, and the pretend operator's
+		// state back on the Deployment.
+		"cannot become a FlinkDeployment",
+		"namespace: staging\nspec:\n  flinkConfiguration:\n    state.checkpoints.dir: s3://my-bucket/checkpoints",
+		`"verb":"create" "user":{"username":"admin" "impersonatedUser":{"username":"system:serviceaccount:flink-platform:flink-platform"`,
+		"state: RUNNING\n",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the demo's output lacks %s", want)

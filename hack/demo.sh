@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Starts a local control plane with flinkgate (cmd/devcluster), applies the
 # examples and shows what flinkgate does with them: the patched deployment,
-# two denials, and what an admin sees of them (the denial counters on
-# /metrics and the audit annotations in the API server's audit log). The
-# cluster keeps running until `make demo-down`.
+# the FlinkDeployment flinkgate makes of it for the Apache Flink Kubernetes
+# Operator (--flink-operator=on) and the state reported back, denials, and
+# what an admin sees of them (the denial counters on /metrics and the audit
+# log). The operator cannot run here: devcluster runs a pretend one that
+# reports every FlinkDeployment RUNNING. The cluster keeps running until
+# `make demo-down`.
 #
-#   FLINKGATE_DEMO_TIMEOUT   seconds to wait for the cluster (default 300)
-#   FLINKGATE_DEMO_DIR       where the cluster keeps its files (default .demo/)
+#   FLINKGATE_DEMO_TIMEOUT         seconds to wait for the cluster (default 300)
+#   FLINKGATE_DEMO_DIR             where the cluster keeps its files (default .demo/)
+#   FLINKGATE_FLINK_OPERATOR_CRDS  the operator's CRDs (default ../shared/flink-operator/release-1.15.0)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,6 +24,10 @@ demo_name=demo
 . "$root/hack/demo-lib.sh"
 
 refuse_running
+crds=${FLINKGATE_FLINK_OPERATOR_CRDS:-$root/../shared/flink-operator/release-1.15.0}
+[ -f "$crds/flinkdeployments.flink.apache.org-v1.yml" ] ||
+  die "the Flink operator's CRDs are not in $crds; set FLINKGATE_FLINK_OPERATOR_CRDS to the directory holding the release-1.15.0 CRDs"
+crds=$(cd "$crds" && pwd)
 rm -rf "$demo"
 mkdir -p "$demo/bin"
 
@@ -30,9 +38,9 @@ go build -o "$demo/bin/devcluster" ./cmd/devcluster
 say "getting the pinned tools (hack/tools.sh; the first run builds them)"
 tools=$(hack/tools.sh)
 
-say "starting etcd, kube-apiserver and flinkgate (log: .demo/devcluster.log)"
+say "starting etcd, kube-apiserver, the Flink operator's CRDs and flinkgate --flink-operator=on (log: .demo/devcluster.log)"
 nohup "$demo/bin/devcluster" up --state "$demo" --flinkgate "$demo/bin/flinkgate" --bin "$tools" \
-  >"$demo/devcluster.log" 2>&1 &
+  --flink-operator-crds "$crds" >"$demo/devcluster.log" 2>&1 &
 echo $! >"$pidfile"
 # From here on a failure leaves the cluster running, for inspection.
 trap 'rc=$?; [ "$rc" -eq 0 ] || printf "demo: failed; the cluster is still running for inspection (logs in .demo/); stop it with make demo-down\n" >&2' EXIT
@@ -52,12 +60,46 @@ say "previewing offline what the target will do to the deployment: flinkgate che
 printf '$ flinkgate check --platform-namespace flink-platform --target examples/deployment-target.yaml -o diff examples/deployment.yaml\n'
 "$demo/bin/flinkgate" check --platform-namespace flink-platform --target examples/deployment-target.yaml -o diff examples/deployment.yaml
 
-say "a DeploymentTarget and a Deployment that references it"
+say "a DeploymentTarget"
 show apply -f examples/deployment-target.yaml
-show apply -f examples/deployment.yaml
+
+say "with the Flink operator reconciler on, a Deployment that cannot become a FlinkDeployment is denied"
+expect_denied apply -f examples/deployment.yaml
+
+say "the same Deployment with its Flink version: first the FlinkDeployment it becomes, offline"
+printf '$ flinkgate check --flink-operator=on --platform-namespace flink-platform --target examples/deployment-target.yaml -o flinkdeployment examples/flink-deployment.yaml\n'
+"$demo/bin/flinkgate" check --flink-operator=on --platform-namespace flink-platform --target examples/deployment-target.yaml -o flinkdeployment examples/flink-deployment.yaml
+show apply -f examples/flink-deployment.yaml
 
 say "the Deployment as stored: the target's deploymentPatchSet was applied"
 show get configmap top-speed-windowing -n flink-platform -o yaml
+
+# wait_for DESCRIPTION COMMAND...: polls COMMAND until it succeeds, for 30s.
+wait_for() {
+  local what=$1 deadline=$((SECONDS + 30))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ "$SECONDS" -lt "$deadline" ] || die "waited 30s for $what"
+    sleep 0.5
+  done
+}
+
+say "flinkgate made a FlinkDeployment of it in the target's namespace, staging"
+wait_for "the FlinkDeployment" kubectl get flinkdeployment top-speed-windowing -n staging
+show get flinkdeployment top-speed-windowing -n staging -o yaml
+
+say "written as the platform's ServiceAccount (flinkgate impersonates it), as the API server's audit log says"
+printf '$ grep %s .demo/audit.log   # verb, who, as whom\n' "'\"resource\":\"flinkdeployments\"'"
+grep '"resource":"flinkdeployments"' "$demo/audit.log" | grep -v '"verb":"\(get\|list\|watch\)"' | while IFS= read -r event; do
+  printf '%s\n' "$event" | grep -o '"verb":"[a-z]*"\|"user":{"username":"[^"]*"\|"impersonatedUser":{"username":"[^"]*"' | paste -sd' ' -
+done
+
+say "a pretend operator in devcluster (the real one, and Flink, cannot run here) reports the job RUNNING; flinkgate reports the state back on the Deployment"
+running() { [ "$(kubectl get configmap top-speed-windowing -n flink-platform -o 'jsonpath={.metadata.annotations.flinkgate\.io/state}')" = RUNNING ]; }
+wait_for "flinkgate.io/state RUNNING" running
+printf '$ kubectl get configmap top-speed-windowing -n flink-platform -o jsonpath=...   # its flinkgate.io/state and flinkgate.io/status annotations\n'
+kubectl get configmap top-speed-windowing -n flink-platform \
+  -o 'jsonpath=state: {.metadata.annotations.flinkgate\.io/state}{"\n"}status: {.metadata.annotations.flinkgate\.io/status}{"\n"}'
 
 metrics_url=$(cat "$demo/metrics-url")
 denial_counters() { curl -fsS "$metrics_url/metrics" | grep '^flinkgate_admission_denials_total' | sort || true; }
@@ -100,6 +142,7 @@ Use it:   export KUBECONFIG=$demo/kubeconfig
           export PATH=$tools:\$PATH   # the pinned kubectl and helm
 Logs:     .demo/flinkgate-1.log, .demo/kube-apiserver.log, .demo/audit.log
 Metrics:  $metrics_url/metrics (also /healthz, /readyz)
+Flink:    kubectl get flinkdeployments -n staging   # the pretend operator marks them RUNNING
 Check:    .demo/bin/flinkgate check --platform-namespace flink-platform --target examples/deployment-target.yaml examples/deployment.yaml
 Stop it:  make demo-down
 EOF

@@ -1,8 +1,14 @@
 // Command devcluster runs a local Kubernetes control plane with flinkgate
 // registered as its admission webhook, for the demo (hack/demo.sh).
 //
-//	devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [-- extra serve flags]
+//	devcluster up --state DIR --flinkgate BIN --bin TOOLSDIR [--flink-operator-crds DIR] [-- extra serve flags]
 //	devcluster up --state DIR --bin TOOLSDIR --node --image TAR
+//
+// With --flink-operator-crds it installs the Apache Flink Kubernetes
+// Operator's CRDs from DIR, gives the platform's ServiceAccount its Role in
+// namespace staging, runs flinkgate with --flink-operator=on and a pretend
+// operator (pretend.go) that reports every FlinkDeployment RUNNING: the real
+// operator, and Flink, do not run here.
 //
 // With --node it runs a one-node cluster instead (as root), with the image
 // tarball imported, and no flinkgate: hack/demo-node.sh installs it with helm.
@@ -20,12 +26,54 @@ import (
 	"os/signal"
 	"path/filepath"
 	"syscall"
+	"time"
+
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/client-go/dynamic"
 
 	"flinkgate.io/flinkgate/internal/cluster"
+	"flinkgate.io/flinkgate/rbac"
 )
 
 // platformNamespace is where the demo's targets and deployments live.
 const platformNamespace = "flink-platform"
+
+// With --flink-operator-crds: the namespace the demo's target names, where
+// the FlinkDeployments go, and the platform's ServiceAccount that writes
+// them (flinkgate, as admin, impersonates it).
+const flinkNamespace = "staging"
+
+var platformServiceAccount = cluster.ServiceAccount{Namespace: platformNamespace, Name: "flink-platform"}
+
+// flinkOperatorCRDs are the operator's CRD files in the --flink-operator-crds
+// directory (release-1.15.0).
+var flinkOperatorCRDs = []string{
+	"flinkdeployments.flink.apache.org-v1.yml",
+	"flinksessionjobs.flink.apache.org-v1.yml",
+	"flinkstatesnapshots.flink.apache.org-v1.yml",
+}
+
+// setUpFlinkOperator installs the operator's CRDs and gives the platform's
+// ServiceAccount the Role the chart gives it in a target namespace when
+// flinkOperator.enabled.
+func setUpFlinkOperator(ctx context.Context, c *cluster.Cluster, dir string) error {
+	var files []string
+	for _, f := range flinkOperatorCRDs {
+		files = append(files, filepath.Join(dir, f))
+	}
+	if err := c.InstallCRDs(ctx, files, time.Minute); err != nil {
+		return fmt.Errorf("install the Flink operator's CRDs from %s: %w", dir, err)
+	}
+	if err := c.CreateNamespace(ctx, flinkNamespace, nil); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	if err := c.CreateServiceAccount(ctx, platformServiceAccount); err != nil {
+		return err
+	}
+	rules := append([]rbacv1.PolicyRule{}, rbac.RequiredRules()...)
+	return c.GrantRole(ctx, flinkNamespace, "flinkgate-appmanager", platformServiceAccount, append(rules, rbac.FlinkRules()...))
+}
 
 func main() {
 	if err := run(os.Args[1:]); err != nil {
@@ -36,7 +84,7 @@ func main() {
 
 func run(args []string) error {
 	if len(args) == 0 || args[0] != "up" {
-		return errors.New("usage: devcluster up --state DIR --bin TOOLSDIR (--flinkgate BIN [-- extra serve flags] | --node --image TAR)")
+		return errors.New("usage: devcluster up --state DIR --bin TOOLSDIR (--flinkgate BIN [--flink-operator-crds DIR] [-- extra serve flags] | --node --image TAR)")
 	}
 	fs := flag.NewFlagSet("devcluster up", flag.ContinueOnError)
 	state := fs.String("state", "", "directory for the cluster's files (kept)")
@@ -44,6 +92,7 @@ func run(args []string) error {
 	bin := fs.String("bin", "", "directory with etcd, kube-apiserver, kubectl and helm (hack/tools.sh)")
 	node := fs.Bool("node", false, "run a node (containerd, kubelet, ...) and no local flinkgate; needs root")
 	image := fs.String("image", "", "with --node: an OCI image tarball to import into the node")
+	crds := fs.String("flink-operator-crds", "", "directory of the Flink operator's CRDs: install them, run flinkgate with --flink-operator=on and a pretend operator")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -84,7 +133,7 @@ func run(args []string) error {
 	if err := c.CreateNamespace(ctx, platformNamespace, nil); err != nil {
 		return err
 	}
-	f, err := c.StartFlinkgate(ctx, cluster.FlinkgateOptions{
+	fgOpts := cluster.FlinkgateOptions{
 		Binary:            *binary,
 		PlatformNamespace: platformNamespace,
 		Namespaces:        []string{platformNamespace},
@@ -92,9 +141,23 @@ func run(args []string) error {
 		// its webhook client certificate, gets past TLS.
 		WebhookClientCA: true,
 		ExtraArgs:       fs.Args(),
-	})
+	}
+	if *crds != "" {
+		if err := setUpFlinkOperator(ctx, c, *crds); err != nil {
+			return err
+		}
+		fgOpts.FlinkOperator, fgOpts.PlatformServiceAccount = true, platformServiceAccount.Name
+	}
+	f, err := c.StartFlinkgate(ctx, fgOpts)
 	if err != nil {
 		return err
+	}
+	if *crds != "" {
+		dc, err := dynamic.NewForConfig(c.RestConfig())
+		if err != nil {
+			return err
+		}
+		go pretendOperator(ctx, dc, os.Stderr)
 	}
 	if err := c.RegisterWebhooks(ctx, f.WebhookURL(), f.CABundle(), []string{platformNamespace}); err != nil {
 		return err

@@ -74,7 +74,8 @@ type Cluster struct {
 	// Server is the API server's URL.
 	Server string
 	// AuditLog is the path of the API server's audit log (JSON lines,
-	// Metadata level, ConfigMap requests only).
+	// Metadata level, requests of ConfigMaps and of the Flink operator's
+	// FlinkDeployments, not their status).
 	AuditLog string
 	// Version is the API server's version, as /version reports it
 	// ("v1.30.14").

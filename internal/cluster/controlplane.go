@@ -213,7 +213,9 @@ func (c *Cluster) start(ctx context.Context) error {
 }
 
 // auditPolicy records who did what to ConfigMaps, with the webhooks' audit
-// annotations, and nothing else, so the log stays small and readable.
+// annotations, and to FlinkDeployments (who wrote a spec, impersonating
+// whom; the status is the operator's and would flood the log), and nothing
+// else, so the log stays small and readable.
 const auditPolicy = `apiVersion: audit.k8s.io/v1
 kind: Policy
 omitStages: [RequestReceived]
@@ -222,6 +224,10 @@ rules:
   resources:
   - group: ""
     resources: [configmaps]
+- level: Metadata
+  resources:
+  - group: flink.apache.org
+    resources: [flinkdeployments]
 - level: None
 `
 

@@ -30,6 +30,12 @@ type FlinkgateOptions struct {
 	// WebhookClientCA makes flinkgate complete TLS only with callers that
 	// present the API server's webhook client certificate.
 	WebhookClientCA bool
+	// FlinkOperator passes --flink-operator=on: flinkgate reconciles
+	// Deployments into the Flink operator's FlinkDeployments.
+	FlinkOperator bool
+	// PlatformServiceAccount is passed as --platform-service-account: the
+	// identity the RBAC preflight asks about and the reconciler writes as.
+	PlatformServiceAccount string
 	// ExtraArgs are appended to the serve command line.
 	ExtraArgs []string
 	// WebhookPort and MetricsPort are the loopback ports; 0 picks free ones.
@@ -115,6 +121,12 @@ func (c *Cluster) StartFlinkgate(ctx context.Context, opts FlinkgateOptions) (*F
 	}
 	if len(opts.Namespaces) > 0 {
 		args = append(args, "--namespaces="+strings.Join(opts.Namespaces, ","))
+	}
+	if opts.FlinkOperator {
+		args = append(args, "--flink-operator=on")
+	}
+	if opts.PlatformServiceAccount != "" {
+		args = append(args, "--platform-service-account="+opts.PlatformServiceAccount)
 	}
 	if opts.WebhookClientCA {
 		args = append(args, "--webhook-client-ca-file="+c.WebhookClientCAFile(), "--webhook-client-names="+WebhookClientName)
