@@ -93,6 +93,13 @@ type flinkEnvOptions struct {
 func startFlinkEnv(t *testing.T, base string, opts flinkEnvOptions) *flinkEnv {
 	t.Helper()
 	e, _ := installFlinkOperatorCRDs(t)
+	return startFlinkEnvOn(t, e, base, opts)
+}
+
+// startFlinkEnvOn is startFlinkEnv on a control plane of the caller's,
+// where the Flink operator's CRDs are installed.
+func startFlinkEnvOn(t *testing.T, e *env, base string, opts flinkEnvOptions) *flinkEnv {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	dc, err := dynamic.NewForConfig(e.c.RestConfig())

@@ -81,6 +81,19 @@ func (f *flinkReconciler) run(ctx context.Context, log *zap.Logger) {
 	}
 }
 
+// releaseInDyingNamespaces, on shutdown, releases the Deployments of
+// namespaces being deleted with the platform namespace (deleting their
+// FlinkDeployments first, best effort), as the protection controller
+// releases targets: no flinkgate will be left to remove the finalizer.
+func (f *flinkReconciler) releaseInDyingNamespaces(ctx context.Context, log *zap.Logger) {
+	if f == nil {
+		return
+	}
+	if err := flinkcluster.ReleaseInDyingNamespaces(ctx, f.cfg); err != nil {
+		log.Warn("releasing deployments in namespaces being deleted failed", zap.Error(err))
+	}
+}
+
 // logFields are the reconciler's settings in the "flinkgate serving" line.
 func (f *flinkReconciler) logFields(c *serveConfig) []zap.Field {
 	fields := []zap.Field{zap.String("flink_operator", string(c.flinkOperator))}

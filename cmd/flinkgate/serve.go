@@ -190,6 +190,7 @@ func (p *parts) run(stopping context.Context, c *serveConfig) error {
 			if err := protection.ReleaseInDyingNamespaces(ctx, p.clients.Client, c.platformNamespace, c.namespaces, p.log); err != nil {
 				p.log.Warn("releasing targets in namespaces being deleted failed", zap.Error(err))
 			}
+			p.flink.releaseInDyingNamespaces(ctx, p.log)
 		},
 	})
 	if err != nil {

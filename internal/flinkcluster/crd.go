@@ -40,7 +40,8 @@ func (r *reconciler) served(ctx context.Context) (deployments, snapshots bool, e
 }
 
 // waitForCRD polls discovery every CRDPoll until FlinkDeployments are
-// served, with the gauge at 1 and one log line meanwhile. It reports
+// served, with the gauge at 1 and one log line meanwhile; each poll that
+// says they do not exist releases the Deployments being deleted. It reports
 // whether FlinkStateSnapshots are served too; ok is false when ctx ended.
 func (r *reconciler) waitForCRD(ctx context.Context) (snapshots, ok bool) {
 	t := time.NewTicker(r.cfg.CRDPoll)
@@ -56,6 +57,9 @@ func (r *reconciler) waitForCRD(ctx context.Context) (snapshots, ok bool) {
 			return snapshots, true
 		}
 		r.cfg.Metrics.crdMissing.Set(1)
+		if notServed(deployments, err) {
+			r.releaseUnserved(ctx)
+		}
 		if !waiting {
 			// Once: the gauge says it for as long as it lasts.
 			r.log.Warn("waiting for the API server to serve flinkdeployments.flink.apache.org (install the Flink Kubernetes Operator's CRDs); deployments are not reconciled meanwhile",
@@ -72,7 +76,8 @@ func (r *reconciler) waitForCRD(ctx context.Context) (snapshots, ok bool) {
 
 // watchCRD keeps the gauge true after the start: a CRD deleted later
 // makes the informers' lists fail (client-go retries them with backoff),
-// and the gauge and one log line per change say why. A FlinkStateSnapshot
+// and the gauge and one log line per change say why; meanwhile the
+// Deployments being deleted are released. A FlinkStateSnapshot
 // CRD installed after the start is watched from then on.
 func (r *reconciler) watchCRD(ctx context.Context) {
 	t := time.NewTicker(r.cfg.CRDPoll)
@@ -88,12 +93,12 @@ func (r *reconciler) watchCRD(ctx context.Context) {
 		if ctx.Err() != nil || (err != nil && !apierrors.IsNotFound(err)) {
 			continue // unknown: the next poll tells
 		}
-		if snapshots && r.snapshots.Load() == nil {
-			if _, err := r.startSnapshots(ctx); err != nil {
-				r.log.Warn("could not watch FlinkStateSnapshots; lastSavepoint stays empty", zap.Error(err))
-			} else {
-				r.log.Info("the FlinkStateSnapshot CRD is served; watching snapshots")
-			}
+		if snapshots && !r.snapshots.isServed() {
+			r.watchSnapshots()
+			r.log.Info("the FlinkStateSnapshot CRD is served; watching snapshots")
+		}
+		if notServed(deployments, err) {
+			r.releaseUnserved(ctx)
 		}
 		switch {
 		case !deployments && !missing:

@@ -50,15 +50,28 @@ spec:
 ` + extra
 }
 
+// stagingUID is the UID of the fixture's target "staging".
+const stagingUID = "target-uid"
+
+// deploymentCM is a Deployment ConfigMap as the webhooks store it (the
+// target's namespace and the document's digest recorded) that the
+// reconciler has already given its finalizer.
 func deploymentCM(name, uid, doc string) *corev1.ConfigMap {
-	return &corev1.ConfigMap{
+	return withDoc(&corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: depNS, Name: name, UID: types.UID(uid), ResourceVersion: "1",
 			Labels:      map[string]string{resource.LabelKind: resource.KindDeployment, resource.LabelDeploymentTarget: "staging"},
 			Annotations: map[string]string{resource.AnnotationTargetNamespace: targetNS},
+			Finalizers:  []string{Finalizer},
 		},
-		Data: map[string]string{resource.DataKey: doc},
-	}
+	}, doc)
+}
+
+// withDoc stores doc in cm as the mutating webhook would, with its digest.
+func withDoc(cm *corev1.ConfigMap, doc string) *corev1.ConfigMap {
+	cm.Data = map[string]string{resource.DataKey: doc}
+	cm.Annotations[resource.AnnotationDigest] = resource.Digest(&resource.Target{UID: stagingUID}, doc)
+	return cm
 }
 
 // labelled is a FlinkDeployment labelled for a Deployment.
@@ -123,7 +136,7 @@ func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unst
 	}
 	cfg := withDefaults(Config{
 		Client: f.client, Dynamic: f.dyn, Writer: f.dyn,
-		Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid"}},
+		Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
 		Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 		Logger: zap.NewNop(), Metrics: m,
 	})
@@ -133,8 +146,9 @@ func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unst
 		cms: map[string]toolscache.SharedIndexInformer{
 			depNS: toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &corev1.ConfigMap{}, 0, toolscache.Indexers{}),
 		},
-		fds:    toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &unstructured.Unstructured{}, 0, toolscache.Indexers{byDeployment: indexByDeployment}),
+		fds:    toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &unstructured.Unstructured{}, 0, toolscache.Indexers{byDeployment: indexByDeployment, toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc}),
 		states: map[string]string{}, counts: map[string]int{}, warnings: map[string]string{},
+		waiting: map[string]map[string]struct{}{}, waitsOn: map[string]string{},
 	}
 	t.Cleanup(f.r.queue.ShutDown)
 	f.refresh()
@@ -325,4 +339,15 @@ var cmGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 func errorsAs(err error, target **failure) bool {
 	return errors.As(err, target)
+}
+
+// editCM changes a stored Deployment ConfigMap (the next sync's refresh
+// puts it in the cache).
+func (f *fixture) editCM(name string, change func(*corev1.ConfigMap)) {
+	f.t.Helper()
+	cm := f.cm(name)
+	change(cm)
+	if err := f.client.Tracker().Update(cmGVR, cm, depNS); err != nil {
+		f.t.Fatal(err)
+	}
 }

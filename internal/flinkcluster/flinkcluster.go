@@ -15,7 +15,6 @@ import (
 	"context"
 	"fmt"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -135,14 +134,18 @@ type reconciler struct {
 
 	cms map[string]toolscache.SharedIndexInformer // Deployment ConfigMaps by namespace
 	fds toolscache.SharedIndexInformer
-	// snapshots is set once the FlinkStateSnapshot CRD is served (it may
-	// come after the FlinkDeployment's).
-	snapshots atomic.Pointer[toolscache.SharedIndexInformer]
+	// snapshots watches FlinkStateSnapshots in the namespaces that hold a
+	// FlinkDeployment of flinkgate's, once their CRD is served.
+	snapshots snapshotWatches
 
 	mu       sync.Mutex
 	states   map[string]string // key -> state, for the gauge
 	counts   map[string]int
 	warnings map[string]string // key -> last warning, so retries do not repeat it
+	// waiting: the Deployments that lost a FlinkDeployment's name to
+	// another, by that FlinkDeployment's key; waitsOn is the reverse.
+	waiting map[string]map[string]struct{}
+	waitsOn map[string]string
 }
 
 // Indexes of the FlinkDeployment and FlinkStateSnapshot informers.
@@ -165,20 +168,27 @@ func Run(ctx context.Context, cfg Config) error {
 		states:   map[string]string{},
 		counts:   map[string]int{},
 		warnings: map[string]string{},
+		waiting:  map[string]map[string]struct{}{},
+		waitsOn:  map[string]string{},
 	}
 	defer r.queue.ShutDown()
 	// The gauges are the leader's word; a follower has none.
 	defer cfg.Metrics.deployments.Reset()
 	defer cfg.Metrics.crdMissing.Set(0)
-	snapshots, ok := r.waitForCRD(ctx)
-	if !ok {
-		return nil
-	}
 	// Not tied to ctx: the last syncs' events are sent before Shutdown.
 	broadcaster := record.NewBroadcaster()
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cfg.Client.CoreV1().Events("")})
 	defer broadcaster.Shutdown()
 	r.recorder = broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "flinkgate-flinkcluster"})
+	// The Deployments first: while the CRD is missing, the ones being
+	// deleted are released (no FlinkDeployment can exist).
+	if err := r.startDeployments(ctx); err != nil || ctx.Err() != nil {
+		return err
+	}
+	snapshots, ok := r.waitForCRD(ctx)
+	if !ok {
+		return nil
+	}
 	if err := r.start(ctx, snapshots); err != nil || ctx.Err() != nil {
 		return err
 	}
@@ -231,8 +241,9 @@ func withDefaults(cfg Config) Config {
 	return cfg
 }
 
-// start builds and runs the informers and waits for them to list.
-func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
+// startDeployments runs the Deployment ConfigMaps' informers and waits for
+// them to list.
+func (r *reconciler) startDeployments(ctx context.Context) error {
 	var synced []toolscache.InformerSynced
 	handler := toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    r.enqueue,
@@ -254,53 +265,32 @@ func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 		synced = append(synced, inf.HasSynced)
 		go inf.RunWithContext(ctx)
 	}
+	toolscache.WaitForCacheSync(ctx.Done(), synced...)
+	return nil
+}
+
+// start runs the FlinkDeployments' informer (and the snapshots' once it
+// has listed) and waits for it to list.
+func (r *reconciler) start(ctx context.Context, withSnapshots bool) error {
 	// Only FlinkDeployments flinkgate labelled are watched; one it did not
 	// label is read live when a create finds it (a conflict).
 	r.fds = dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkDeployments, metav1.NamespaceAll, 0,
-		toolscache.Indexers{byDeployment: indexByDeployment},
+		toolscache.Indexers{byDeployment: indexByDeployment, toolscache.NamespaceIndex: toolscache.MetaNamespaceIndexFunc},
 		func(o *metav1.ListOptions) { o.LabelSelector = flinkop.LabelDeploymentUID }).Informer()
-	if _, err := r.fds.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    r.enqueueOwner,
-		UpdateFunc: func(_, obj any) { r.enqueueOwner(obj) },
-		DeleteFunc: r.enqueueOwner,
-	}); err != nil {
+	if _, err := r.fds.AddEventHandler(r.fdHandler()); err != nil {
 		return fmt.Errorf("watch flinkdeployments: %w", err)
 	}
-	synced = append(synced, r.fds.HasSynced)
+	r.snapshots.ctx = ctx
 	go r.fds.RunWithContext(ctx)
-	if withSnapshots {
-		inf, err := r.startSnapshots(ctx)
-		if err != nil {
-			return err
-		}
-		synced = append(synced, inf.HasSynced)
-	}
-	if !toolscache.WaitForCacheSync(ctx.Done(), synced...) {
+	if !toolscache.WaitForCacheSync(ctx.Done(), r.fds.HasSynced) {
 		return nil
+	}
+	if withSnapshots {
+		r.watchSnapshots()
 	}
 	r.log.Info("flink reconciler started", zap.Strings("namespaces", r.cfg.Namespaces), zap.Bool("snapshots", withSnapshots),
 		zap.Duration("resync", r.cfg.Resync), zap.Int("workers", r.cfg.Workers))
 	return nil
-}
-
-// startSnapshots runs the FlinkStateSnapshot informer. The operator does
-// not label snapshots; they are indexed by the FlinkDeployment they belong
-// to.
-func (r *reconciler) startSnapshots(ctx context.Context) (toolscache.SharedIndexInformer, error) {
-	inf := dynamicinformer.NewFilteredDynamicInformer(r.cfg.Dynamic, FlinkStateSnapshots, metav1.NamespaceAll, 0,
-		toolscache.Indexers{byJob: indexByJob}, nil).Informer()
-	if err := inf.SetTransform(dropManagedFields); err != nil {
-		return nil, fmt.Errorf("set snapshot transform: %w", err)
-	}
-	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    r.enqueueSnapshotOwner,
-		UpdateFunc: func(_, obj any) { r.enqueueSnapshotOwner(obj) },
-	}); err != nil {
-		return nil, fmt.Errorf("watch flinkstatesnapshots: %w", err)
-	}
-	r.snapshots.Store(&inf)
-	go inf.RunWithContext(ctx)
-	return inf, nil
 }
 
 func dropManagedFields(obj any) (any, error) {
@@ -353,6 +343,32 @@ func (r *reconciler) enqueueOwner(obj any) {
 		if ns, _, err := toolscache.SplitMetaNamespaceKey(k); err == nil && r.cms[ns] != nil {
 			r.queue.Add(k)
 		}
+	}
+}
+
+// fdHandler handles the FlinkDeployment informer's events: the labelled
+// Deployment is enqueued, and so, when one is deleted, are the Deployments
+// that lost its name to it; the snapshots are watched in the namespaces
+// that hold one.
+func (r *reconciler) fdHandler() toolscache.ResourceEventHandlerFuncs {
+	return toolscache.ResourceEventHandlerFuncs{
+		AddFunc: func(obj any) {
+			r.enqueueOwner(obj)
+			if m, ok := obj.(metav1.Object); ok {
+				r.snapshots.add(r, m.GetNamespace())
+			}
+		},
+		UpdateFunc: func(_, obj any) { r.enqueueOwner(obj) },
+		DeleteFunc: func(obj any) {
+			r.enqueueOwner(obj)
+			if d, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = d.Obj
+			}
+			if m, ok := obj.(metav1.Object); ok {
+				r.enqueueWaiting(m.GetNamespace() + "/" + m.GetName())
+				r.snapshots.remove(r, m.GetNamespace())
+			}
+		},
 	}
 }
 

@@ -22,10 +22,19 @@ const (
 	ReasonInvalid       = "invalid"
 	ReasonTargetMissing = "target_missing"
 	ReasonAPI           = "api"
+	// ReasonUnpatched: the stored document is not the one the mutating
+	// webhook patched (its digest does not match), so it is not translated.
+	ReasonUnpatched = "unpatched"
+	// ReasonAdmissionDenied: an admission webhook (or policy) refused the
+	// FlinkDeployment's write; ReasonNamespaceTerminating: its namespace
+	// is being deleted. Neither is an RBAC refusal.
+	ReasonAdmissionDenied      = "admission_denied"
+	ReasonNamespaceTerminating = "namespace_terminating"
 )
 
 // Reasons are the values of flinkgate_reconcile_errors_total's reason label.
-var Reasons = []string{ReasonConflict, ReasonTranslate, ReasonForbidden, ReasonInvalid, ReasonTargetMissing, ReasonAPI}
+var Reasons = []string{ReasonConflict, ReasonTranslate, ReasonForbidden, ReasonInvalid, ReasonTargetMissing, ReasonAPI,
+	ReasonUnpatched, ReasonAdmissionDenied, ReasonNamespaceTerminating}
 
 // NewMetrics registers flinkgate_flink_deployments{state},
 // flinkgate_reconcile_errors_total{reason} and
@@ -39,7 +48,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"state"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkgate_reconcile_errors_total",
-			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api).",
+			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api, unpatched, admission_denied, namespace_terminating).",
 		}, []string{"reason"}),
 		crdMissing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flinkgate_flink_operator_crd_missing",

@@ -2,6 +2,7 @@ package flinkcluster
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,13 +30,18 @@ type crdDiscovery struct {
 	served bool
 	// noSnapshots leaves FlinkStateSnapshots out while set.
 	noSnapshots bool
-	asked       int
+	// fail, when set, is the answer while not served (NotFound otherwise).
+	fail  error
+	asked int
 }
 
 func (d *crdDiscovery) ServerResourcesForGroupVersion(gv string) (*metav1.APIResourceList, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.asked++
+	if !d.served && d.fail != nil {
+		return nil, d.fail
+	}
 	if !d.served || gv != FlinkDeployments.GroupVersion().String() {
 		return nil, apierrors.NewNotFound(schema.GroupResource{Group: FlinkDeployments.Group}, gv)
 	}
@@ -183,4 +189,116 @@ func TestASnapshotCRDInstalledAfterTheStartIsWatched(t *testing.T) {
 		cm, err := client.CoreV1().ConfigMaps(depNS).Get(context.Background(), "job", metav1.GetOptions{})
 		return err == nil && strings.Contains(cm.Annotations[AnnotationStatus], `"lastSavepoint":"s3://bucket/sp-1"`)
 	})
+}
+
+func TestWhileTheCRDIsMissingTerminatingDeploymentsAreReleased(t *testing.T) {
+	cases := []struct {
+		name     string
+		fail     error
+		released bool
+	}{
+		{name: "Discovery says FlinkDeployments do not exist: none can, so a Deployment being deleted loses the finalizer.", released: true},
+		{name: "Discovery cannot tell (a timeout): the finalizer stays.", fail: apierrors.NewTimeoutError("discovery", 1)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			leaving := deploymentCM("leaving", "uid-1", document("leaving", ""))
+			now := metav1.Now()
+			leaving.DeletionTimestamp = &now
+			staying := deploymentCM("staying", "uid-2", document("staying", ""))
+			staying.Finalizers = nil
+			client := kfake.NewClientset(leaving, staying)
+			dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+				FlinkDeployments: "FlinkDeploymentList", FlinkStateSnapshots: "FlinkStateSnapshotList",
+			})
+			disc := &crdDiscovery{FakeDiscovery: &fakediscovery.FakeDiscovery{Fake: &client.Fake}, fail: tc.fail}
+			m, err := NewMetrics(prometheus.NewRegistry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			const poll = 10 * time.Millisecond
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				done <- Run(ctx, Config{
+					Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
+					Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
+					Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
+					Logger: zap.NewNop(), Metrics: m, CRDPoll: poll,
+				})
+			}()
+			defer func() {
+				cancel()
+				if err := <-done; err != nil {
+					t.Error(err)
+				}
+			}()
+			finalizers := func(name string) []string {
+				cm, err := client.CoreV1().ConfigMaps(depNS).Get(context.Background(), name, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cm.Finalizers
+			}
+			if tc.released {
+				eventually(t, 10*poll+5*time.Second, "the finalizer removed from the terminating Deployment", func() bool {
+					return !slices.Contains(finalizers("leaving"), Finalizer)
+				})
+			} else {
+				// Ten polls: each one could have released it.
+				eventually(t, 100*poll+5*time.Second, "ten discovery polls", func() bool { return disc.questions() >= 10 })
+				if !slices.Contains(finalizers("leaving"), Finalizer) {
+					t.Errorf("the finalizer was removed while discovery could not tell whether FlinkDeployments exist")
+				}
+			}
+			if got := finalizers("staying"); len(got) != 0 {
+				t.Errorf("a live Deployment got finalizers %v while the CRD is missing, want none", got)
+			}
+			if a := dyn.Actions(); len(a) != 0 {
+				t.Errorf("%d FlinkDeployment calls while the CRD is missing, want 0", len(a))
+			}
+		})
+	}
+}
+
+func TestSnapshotsAreWatchedOnlyInNamespacesWithFlinkgatesFlinkDeployments(t *testing.T) {
+	client := kfake.NewClientset(deploymentCM("job", "uid-1", document("job", "")))
+	dyn := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+		FlinkDeployments: "FlinkDeploymentList", FlinkStateSnapshots: "FlinkStateSnapshotList",
+	})
+	disc := &crdDiscovery{FakeDiscovery: &fakediscovery.FakeDiscovery{Fake: &client.Fake}, served: true}
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Config{
+			Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
+			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
+			Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
+			Logger: zap.NewNop(), Metrics: m, CRDPoll: 10 * time.Millisecond,
+		})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	watched := func() (namespaces []string) {
+		for _, a := range dyn.Actions() {
+			if a.GetResource() == FlinkStateSnapshots && (a.GetVerb() == "list" || a.GetVerb() == "watch") {
+				namespaces = append(namespaces, a.GetNamespace())
+			}
+		}
+		return namespaces
+	}
+	eventually(t, 10*time.Second, "snapshots watched in the FlinkDeployment's namespace", func() bool { return slices.Contains(watched(), targetNS) })
+	for _, ns := range watched() {
+		if ns != targetNS {
+			t.Errorf("FlinkStateSnapshots listed or watched in namespace %q, want only %q (the one with flinkgate's FlinkDeployment)", ns, targetNS)
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -35,17 +36,23 @@ func fail(reason string, retry bool, format string, args ...any) *failure {
 	return &failure{reason: reason, retry: retry, err: fmt.Errorf(format, args...)}
 }
 
-// apiFailure classifies a refused API call: forbidden (RBAC: retried, a
-// grant may come), invalid (the schema refused the object: retried only
-// when the Deployment changes), api (anything else: retried); a conflict
-// (the object changed since it was read) has no reason: it is retried and
-// neither counted nor reported.
+// apiFailure classifies a refused API call: forbidden (an RBAC refusal or
+// another 403: retried, a grant may come), admission_denied (an admission
+// webhook or policy said no) and namespace_terminating (nothing can be
+// created there any more), invalid (the schema refused the object), none
+// of which is retried until the Deployment changes or the resync; api
+// (anything else: retried). A conflict (the object changed since it was
+// read) has no reason: it is retried and neither counted nor reported.
 func apiFailure(err error, format string, args ...any) *failure {
 	f := fail(ReasonAPI, true, format+": %w", append(args, err)...)
 	switch {
 	case apierrors.IsConflict(err):
 		// The object changed since it was read: look again, quietly.
 		f.reason = ""
+	case apierrors.HasStatusCause(err, corev1.NamespaceTerminatingCause):
+		f.reason, f.retry = ReasonNamespaceTerminating, false
+	case apierrors.IsForbidden(err) && admissionDenial(err):
+		f.reason, f.retry = ReasonAdmissionDenied, false
 	case apierrors.IsForbidden(err):
 		f.reason = ReasonForbidden
 	case apierrors.IsInvalid(err) || apierrors.IsBadRequest(err):
@@ -54,11 +61,31 @@ func apiFailure(err error, format string, args ...any) *failure {
 	return f
 }
 
+// admissionDenial reports whether a 403 is an admission webhook's denial
+// (the API server prefixes its message so) or a ValidatingAdmissionPolicy's,
+// not an authorizer's.
+func admissionDenial(err error) bool {
+	var st apierrors.APIStatus
+	if !errors.As(err, &st) {
+		return false
+	}
+	msg := st.Status().Message
+	return strings.HasPrefix(msg, "admission webhook ") || strings.Contains(msg, "ValidatingAdmissionPolicy ")
+}
+
+// rbacRefusal reports whether a 403 is the authorizer's: its message says
+// who "cannot <verb> resource".
+func rbacRefusal(err error) bool {
+	var st apierrors.APIStatus
+	return errors.As(err, &st) && st.Status().Reason == metav1.StatusReasonForbidden &&
+		strings.Contains(st.Status().Message, " cannot ") && strings.Contains(st.Status().Message, " resource ")
+}
+
 // platformFailure is apiFailure for a write made as the platform, saying
-// what grants a refused one.
+// what grants one RBAC refused.
 func platformFailure(err error, namespace, format string, args ...any) *failure {
 	f := apiFailure(err, format, args...)
-	if f.reason == ReasonForbidden {
+	if f.reason == ReasonForbidden && rbacRefusal(err) {
 		f.err = fmt.Errorf("%w; the platform's Role in namespace %s needs the flink.apache.org rules: install the chart with flinkOperator.enabled and %s in appmanager.rbac.additionalNamespaces", f.err, namespace, namespace)
 	}
 	return f
@@ -137,6 +164,7 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 		// Deployment predates the reconciler): its FlinkDeployments are
 		// orphans.
 		r.setState(key, "")
+		r.unwait(key)
 		r.mu.Lock()
 		delete(r.warnings, key)
 		r.mu.Unlock()
@@ -146,6 +174,8 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 		return 0, nil
 	}
 	cm := obj.(*corev1.ConfigMap)
+	// A conflict recorded by the last reconcile is recorded anew if it holds.
+	r.unwait(key)
 	if cm.DeletionTimestamp != nil {
 		return r.release(ctx, cm)
 	}
@@ -153,8 +183,8 @@ func (r *reconciler) sync(ctx context.Context, key string) (time.Duration, error
 }
 
 // reconcile keeps a live Deployment's FlinkDeployment as its document says
-// and reports its state: reads first, then the finalizer, the
-// FlinkDeployment's write, and the annotations.
+// and reports its state: reads first, then the finalizer (and nothing else
+// in that sync), then the FlinkDeployment's write and the annotations.
 func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.ConfigMap) error {
 	dep, err := configmap.ParseDeployment(ctx, cm)
 	if err != nil {
@@ -170,15 +200,27 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 		return fail(ReasonTargetMissing, true, "deployment %s references target %q, which does not exist; its FlinkDeployment is left as it is", key, dep.TargetName)
 	}
 	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
-		out, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) })
-		if err != nil {
+		if _, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) }); err != nil {
 			return apiFailure(err, "add finalizer %s to deployment %s", Finalizer, key)
 		}
-		cm = out
+		// The update passed the webhooks, which may have stored another
+		// document: its event brings the stored object, parsed anew.
+		return nil
+	}
+	// What the webhooks stored is the only word on where it runs and on
+	// whether the document is the patched one: the live target may have
+	// changed since (deleted and created anew), and a document rewritten
+	// after the mutating webhook never passed the target's patch set.
+	namespace := cm.Annotations[resource.AnnotationTargetNamespace]
+	if namespace == "" {
+		return fail(ReasonUnpatched, false, "deployment %s has no annotation %s: flinkgate's mutating webhook did not admit it (is it registered?); it is translated after its next write passes the webhook", key, resource.AnnotationTargetNamespace)
+	}
+	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
+		return fail(ReasonUnpatched, false, "deployment %s's data[%q] is not the document flinkgate's mutating webhook patched for target %q (annotation %s does not match): it is not translated until its next write passes the webhook", key, resource.DataKey, dep.TargetName, resource.AnnotationDigest)
 	}
 	fd, err := flinkop.Translate(flinkop.Input{
 		Namespace: cm.Namespace, Name: cm.Name, UID: string(cm.UID), Tree: dep.Doc.Tree,
-		TargetNamespace: found.Target.ResolvedNamespace(r.cfg.PlatformNamespace), ServiceAccount: r.cfg.FlinkServiceAccount,
+		TargetNamespace: namespace, ServiceAccount: r.cfg.FlinkServiceAccount,
 	})
 	if err != nil {
 		return fail(ReasonTranslate, false, "deployment %s cannot become a FlinkDeployment: %w", key, err)
@@ -333,19 +375,5 @@ func (r *reconciler) report(ctx context.Context, key string, cm *corev1.ConfigMa
 
 // lastSavepoint is the newest completed savepoint of a FlinkDeployment.
 func (r *reconciler) lastSavepoint(namespace, name string) string {
-	inf := r.snapshots.Load()
-	if inf == nil {
-		return ""
-	}
-	objs, err := (*inf).GetIndexer().ByIndex(byJob, namespace+"/"+name)
-	if err != nil {
-		return ""
-	}
-	list := make([]*unstructured.Unstructured, 0, len(objs))
-	for _, o := range objs {
-		if u, ok := o.(*unstructured.Unstructured); ok {
-			list = append(list, u)
-		}
-	}
-	return LastSavepoint(list)
+	return LastSavepoint(r.snapshots.of(namespace, name))
 }

@@ -2,9 +2,11 @@ package flinkcluster
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
@@ -19,7 +21,9 @@ import (
 )
 
 func TestANewDeploymentGetsTheFinalizerAndAFlinkDeploymentInItsTargetsNamespace(t *testing.T) {
-	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	fresh := deploymentCM("job", "uid-1", document("job", ""))
+	fresh.Finalizers = nil
+	f := newFixture(t, []*corev1.ConfigMap{fresh})
 	if _, err := f.sync("job"); err != nil {
 		t.Fatal(err)
 	}
@@ -27,6 +31,15 @@ func TestANewDeploymentGetsTheFinalizerAndAFlinkDeploymentInItsTargetsNamespace(
 	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
 		t.Errorf("finalizers = %v, want %s", cm.Finalizers, Finalizer)
 	}
+	// The finalizer's write may have passed the mutating webhook again:
+	// what is translated is read from its event, not from before it.
+	if got := f.writeLog; !slices.Equal(got, []string{"update configmaps"}) {
+		t.Fatalf("writes of the first sync = %v, want only the finalizer's update", got)
+	}
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	cm = f.cm("job")
 	fd := f.fd(targetNS, "job")
 	if fd == nil {
 		t.Fatalf("no FlinkDeployment %s/job", targetNS)
@@ -154,8 +167,7 @@ func TestAFieldRemovedFromTheDocumentDisappearsFromTheFlinkDeployment(t *testing
 		t.Fatalf("entryClass = %q before the change", v)
 	}
 	uid := f.fd(targetNS, "job").GetUID()
-	cm := f.cm("job")
-	cm.Data[resource.DataKey] = document("job", "")
+	cm := withDoc(f.cm("job"), document("job", ""))
 	if _, err := f.client.CoreV1().ConfigMaps(depNS).Update(context.Background(), cm, metav1.UpdateOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -293,11 +305,22 @@ func TestTheSweepTrustsNoStaleCache(t *testing.T) {
 }
 
 func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
-	forbid := func(f *fixture) {
-		f.dyn.PrependReactor("create", "flinkdeployments", func(k8stesting.Action) (bool, runtime.Object, error) {
-			return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job", nil)
-		})
+	refuse := func(err error) func(*fixture) {
+		return func(f *fixture) {
+			f.dyn.PrependReactor("create", "flinkdeployments", func(k8stesting.Action) (bool, runtime.Object, error) {
+				return true, nil, err
+			})
+		}
 	}
+	// The API server's own words for each refusal.
+	forbid := refuse(apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job",
+		errors.New(`User "system:serviceaccount:vvp:appmanager" cannot create resource "flinkdeployments" in API group "flink.apache.org" in the namespace "team-a"`)))
+	webhookDenied := refuse(&apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden,
+		Message: `admission webhook "flinkoperator.flink.apache.org" denied the request: Job parallelism must be larger than 0`}})
+	terminating := refuse(&apierrors.StatusError{ErrStatus: metav1.Status{Status: metav1.StatusFailure, Code: 403, Reason: metav1.StatusReasonForbidden,
+		Message: `flinkdeployments.flink.apache.org "job" is forbidden: unable to create new content in namespace team-a because it is being terminated`,
+		Details: &metav1.StatusDetails{Name: "job", Group: "flink.apache.org", Kind: "flinkdeployments",
+			Causes: []metav1.StatusCause{{Type: corev1.NamespaceTerminatingCause, Message: "namespace team-a is being terminated", Field: "metadata.namespace"}}}}})
 	strict := func(f *fixture) {
 		f.dyn.PrependReactor("create", "flinkdeployments", func(k8stesting.Action) (bool, runtime.Object, error) {
 			return true, nil, apierrors.NewBadRequest(`strict decoding error: unknown field "spec.job.savepointRedeployNonce"`)
@@ -309,10 +332,30 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 		setup  func(*fixture)
 		reason string
 		retry  bool
+		// hint: whether the message names the platform Role's rules.
+		hint bool
 	}{
 		{name: "A FlinkDeployment the API server's strict validation refuses is invalid, not retried.", doc: document("job", ""), setup: strict, reason: ReasonInvalid},
 		{name: "A document with no FlinkDeployment counterpart is a translate failure, not retried.", doc: document("job", "        additionalDependencies: [s3://x.jar]\n"), reason: ReasonTranslate},
-		{name: "A create the platform may not make is forbidden, retried.", doc: document("job", ""), setup: forbid, reason: ReasonForbidden, retry: true},
+		{name: "A create the platform may not make is forbidden, retried, with the Role's rules named.", doc: document("job", ""), setup: forbid, reason: ReasonForbidden, retry: true, hint: true},
+		{name: "A create an admission webhook denies is admission_denied, not retried, without the RBAC hint.", doc: document("job", ""), setup: webhookDenied, reason: ReasonAdmissionDenied},
+		{name: "A create in a namespace being deleted is namespace_terminating, not retried, without the RBAC hint.", doc: document("job", ""), setup: terminating, reason: ReasonNamespaceTerminating},
+		{name: "A document the mutating webhook did not patch (no digest) is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) { delete(c.Annotations, resource.AnnotationDigest) })
+		}, reason: ReasonUnpatched},
+		{name: "A document rewritten after the mutating webhook (digest of another document) is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) {
+				c.Data[resource.DataKey] = document("job", "        entryClass: org.example.Injected\n")
+			})
+		}, reason: ReasonUnpatched},
+		{name: "A document patched for another target (a digest of another target's UID) is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) {
+				c.Annotations[resource.AnnotationDigest] = resource.Digest(&resource.Target{UID: "an-older-staging"}, c.Data[resource.DataKey])
+			})
+		}, reason: ReasonUnpatched},
+		{name: "A Deployment without the target-namespace annotation is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) { delete(c.Annotations, resource.AnnotationTargetNamespace) })
+		}, reason: ReasonUnpatched},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
 	}
 	for _, tc := range cases {
@@ -328,6 +371,9 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 				if !errorsAs(err, &fl) || fl.reason != tc.reason || fl.retry != tc.retry {
 					t.Fatalf("sync = %v, want reason %s, retry %t", err, tc.reason, tc.retry)
 				}
+				if hint := strings.Contains(fl.Error(), "flinkOperator.enabled"); hint != tc.hint {
+					t.Fatalf("sync = %v: RBAC hint %t, want %t", err, hint, tc.hint)
+				}
 				f.r.failed(depNS+"/job", fl)
 			}
 			if got := f.errorsOf(tc.reason); got != 3 {
@@ -342,7 +388,7 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d %s events for 3 equal failures, want 1", n, EventFailed)
 			}
-			if tc.setup == nil && f.writes() != 0 {
+			if (tc.setup == nil || tc.reason == ReasonUnpatched) && f.writes() != 0 {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
 			// The webhooks would deny any write of a Deployment whose target is missing.
@@ -367,7 +413,9 @@ func TestADeploymentWhoseTargetNowRunsElsewhereMovesItsFlinkDeployment(t *testin
 }
 
 func TestAConflictingWriteOfTheDeploymentIsRetriedWithoutCountingAFailure(t *testing.T) {
-	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	fresh := deploymentCM("job", "uid-1", document("job", ""))
+	fresh.Finalizers = nil
+	f := newFixture(t, []*corev1.ConfigMap{fresh})
 	f.client.PrependReactor("update", "configmaps", func(k8stesting.Action) (bool, runtime.Object, error) {
 		return true, nil, apierrors.NewConflict(cmGVR.GroupResource(), "job", nil)
 	})
@@ -400,5 +448,57 @@ func TestADeploymentGoneWithoutTheFinalizerLosesItsFlinkDeploymentAtOnce(t *test
 	}
 	if got := testutil.ToFloat64(f.r.cfg.Metrics.deployments.WithLabelValues(StateUnknown)); got != 0 {
 		t.Errorf("flinkgate_flink_deployments{state=UNKNOWN} = %v for a Deployment that is gone, want 0", got)
+	}
+}
+
+func TestTheFlinkDeploymentGoesWhereTheStoredAnnotationSaysNotWhereALiveLookUpSays(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	// The live target says elsewhere (the cache may lag, or know a newer
+	// target); the webhook stored team-a with the document it admitted.
+	f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: "elsewhere", UID: stagingUID}}
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if f.fd(targetNS, "job") == nil {
+		t.Errorf("no FlinkDeployment in %s, the namespace the annotation %s names", targetNS, resource.AnnotationTargetNamespace)
+	}
+	if f.fd("elsewhere", "job") != nil {
+		t.Errorf("a FlinkDeployment in the live target's namespace, not the annotation's")
+	}
+}
+
+func TestTheLoserOfANameIsReconciledAgainWhenTheWinnersFlinkDeploymentIsDeleted(t *testing.T) {
+	winner := labelled(targetNS, "job", "job", "uid-of-another-job")
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, winner)
+	_, err := f.sync("job")
+	var fl *failure
+	if !errorsAs(err, &fl) || fl.reason != ReasonConflict {
+		t.Fatalf("sync = %v, want a conflict", err)
+	}
+	// A FlinkDeployment of another name goes: nobody waits for it.
+	unrelated := labelled(targetNS, "unrelated", "unrelated", "uid-u")
+	l := unrelated.GetLabels()
+	l[flinkop.LabelDeploymentNamespace] = "not-served"
+	unrelated.SetLabels(l)
+	f.r.fdHandler().OnDelete(unrelated)
+	if n := f.r.queue.Len(); n != 0 {
+		t.Errorf("queue length = %d after an unrelated delete, want 0", n)
+	}
+	// The winner's FlinkDeployment goes (its informer's delete event).
+	if err := f.dyn.Tracker().Delete(FlinkDeployments, targetNS, "job"); err != nil {
+		t.Fatal(err)
+	}
+	f.r.fdHandler().OnDelete(winner)
+	eventually(t, 5*time.Second, "the loser enqueued", func() bool { return f.r.queue.Len() == 1 })
+	if key, _ := f.r.queue.Get(); key != depNS+"/job" {
+		t.Fatalf("enqueued %q, want %s/job", key, depNS)
+	} else {
+		f.r.queue.Done(key)
+	}
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	if fd := f.fd(targetNS, "job"); fd == nil || !ownedBy(fd, depNS, "job", "uid-1") {
+		t.Errorf("FlinkDeployment = %v, want the loser's now", fd)
 	}
 }

@@ -46,6 +46,9 @@ func (r *reconciler) write(ctx context.Context, cm *corev1.ConfigMap, desired *u
 		if uid := l[flinkop.LabelDeploymentUID]; uid != "" {
 			owner = fmt.Sprintf("Deployment %s/%s (uid %s)", l[flinkop.LabelDeploymentNamespace], l[flinkop.LabelDeploymentName], uid)
 		}
+		// Its delete event (a labelled one's: the informer sees no other)
+		// brings this Deployment back at once.
+		r.wait(fdKey, cm.Namespace+"/"+cm.Name)
 		return nil, fail(ReasonConflict, false, "FlinkDeployment %s already exists and belongs to %s; flinkgate does not adopt it: delete or rename it, or rename this Deployment", fdKey, owner)
 	}
 	if upToDate(current, desired) {
@@ -130,4 +133,50 @@ func (r *reconciler) delete(ctx context.Context, fd *unstructured.Unstructured) 
 		return nil // gone, or another object by now
 	}
 	return err
+}
+
+// wait records that the Deployment key lost the FlinkDeployment fdKey's
+// name, so the delete of that FlinkDeployment enqueues it.
+func (r *reconciler) wait(fdKey, key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unwaitLocked(key)
+	if r.waiting[fdKey] == nil {
+		r.waiting[fdKey] = map[string]struct{}{}
+	}
+	r.waiting[fdKey][key] = struct{}{}
+	r.waitsOn[key] = fdKey
+}
+
+// unwait forgets what the Deployment key waited for.
+func (r *reconciler) unwait(key string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.unwaitLocked(key)
+}
+
+func (r *reconciler) unwaitLocked(key string) {
+	fdKey, ok := r.waitsOn[key]
+	if !ok {
+		return
+	}
+	delete(r.waitsOn, key)
+	delete(r.waiting[fdKey], key)
+	if len(r.waiting[fdKey]) == 0 {
+		delete(r.waiting, fdKey)
+	}
+}
+
+// enqueueWaiting enqueues the Deployments that lost the name of the
+// FlinkDeployment fdKey, which is gone.
+func (r *reconciler) enqueueWaiting(fdKey string) {
+	r.mu.Lock()
+	keys := make([]string, 0, len(r.waiting[fdKey]))
+	for k := range r.waiting[fdKey] {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	for _, k := range keys {
+		r.queue.Add(k)
+	}
 }
