@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"context"
 	"runtime/debug"
 	"time"
@@ -88,28 +89,39 @@ func (s *Server) decideSafely(ctx context.Context, stage policy.Stage, rv *wire.
 		FlinkOperator: s.cfg.FlinkOperator,
 	}
 	route := policy.Classify(r)
-	// A deployment's document is parsed once, for its target name (which
-	// the authorization needs) and for the policy.
-	var dep *resource.Deployment
-	var depErr error
-	if route.Rule == policy.RuleDeploymentWrite {
-		dep, depErr = configmap.ParseDeployment(ctx, r.New)
+	// A new document is parsed once, for what the authorization needs (a
+	// deployment's target name, a new target's namespace) and for the
+	// policy.
+	var doc parsed
+	switch route.Rule {
+	case policy.RuleDeploymentWrite:
+		doc.dep, doc.err = configmap.ParseDeployment(ctx, r.New)
+	case policy.RuleTargetCreate:
+		doc.target, doc.err = configmap.ParseTarget(ctx, r.New)
 	}
 	// Authorization comes before every policy, so a user who may not touch
 	// a target hears "forbidden", not why the change would be wrong.
-	if d, ok := s.authorize(ctx, req, r, route, dep); !ok {
+	if d, ok := s.authorize(ctx, req, r, route, doc); !ok {
 		return d, route.Kind, cm
 	}
-	return s.decide(ctx, r, route, dep, depErr), route.Kind, cm
+	return s.decide(ctx, r, route, doc), route.Kind, cm
+}
+
+// parsed is the request's new document, parsed once: a deployment's or a
+// new target's, as the route says, or the error that made it unreadable.
+type parsed struct {
+	dep    *resource.Deployment
+	target *resource.Target
+	err    error
 }
 
 // authorize asks the authorizer every check the request needs, in order,
 // and returns the denial of the first one refused or unanswered.
-func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionRequest, r policy.Request, route policy.Route, dep *resource.Deployment) (policy.Decision, bool) {
+func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionRequest, r policy.Request, route policy.Route, doc parsed) (policy.Decision, bool) {
 	if s.cfg.Authorizer == nil {
 		return policy.Decision{}, true
 	}
-	ar := authz.Request{Operation: string(r.Operation), Kind: route.Kind, Name: r.Name}
+	ar := authz.Request{Operation: string(r.Operation), Kind: route.Kind, Name: r.Name, FlinkOperator: r.FlinkOperator.On}
 	if r.Old != nil {
 		ar.OldKind = r.Old.Labels[resource.LabelKind]
 		// The label is flinkgate's record of the stored document's target:
@@ -120,8 +132,11 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 		}
 		ar.DocumentChanged = policy.DocumentChanged(r)
 	}
-	if dep != nil {
-		ar.NewTarget = dep.TargetName
+	if doc.dep != nil {
+		ar.NewTarget = doc.dep.TargetName
+	}
+	if doc.target != nil {
+		ar.TargetNamespace = doc.target.ResolvedNamespace(r.PlatformNamespace)
 	}
 	checks := authz.Required(ar)
 	if len(checks) == 0 {
@@ -135,22 +150,28 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 		}
 	}
 	for _, c := range checks {
-		ok, err := s.cfg.Authorizer.Allowed(ctx, authz.Attributes{User: user, Namespace: r.Namespace, Check: c})
-		if err != nil || !ok {
-			return policy.Unauthorized(user.Name, r.Namespace, c.Verb, c.Resource, c.Name, err), false
+		ok, err := s.cfg.Authorizer.Allowed(ctx, authz.Attributes{User: user, Namespace: cmp.Or(c.Namespace, r.Namespace), Check: c})
+		if err == nil && ok {
+			continue
 		}
+		if c.Group == authz.GroupFlink {
+			// The only check outside flinkgate.io: may the user have Flink
+			// clusters created in a new target's namespace.
+			return policy.UnauthorizedTargetNamespace(user.Name, cmp.Or(ar.Name, r.New.Name), c.Namespace, err), false
+		}
+		return policy.Unauthorized(user.Name, r.Namespace, c.Verb, c.Resource, c.Name, err), false
 	}
 	return policy.Decision{}, true
 }
 
 // decide gathers what the route's policy needs (parsed documents, look-ups,
 // the preflight) and asks it.
-func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, dep *resource.Deployment, depErr error) policy.Decision {
+func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Route, doc parsed) policy.Decision {
 	switch route.Rule {
 	case policy.RuleTargetCreate:
-		t, err := configmap.ParseTarget(ctx, r.New)
-		if err != nil {
-			return policy.InvalidTarget(err)
+		t := doc.target
+		if doc.err != nil {
+			return policy.InvalidTarget(doc.err)
 		}
 		if r.Stage == policy.StageMutate {
 			return policy.TargetCreateMutate(r, t)
@@ -173,8 +194,9 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		refs, err := s.cfg.Lookup.Referrers(ctx, r.Namespace, r.Old.Name)
 		return policy.TargetDeleteValidate(r, refs, err)
 	case policy.RuleDeploymentWrite:
-		if depErr != nil {
-			return policy.InvalidDeployment(r, depErr)
+		dep := doc.dep
+		if doc.err != nil {
+			return policy.InvalidDeployment(r, doc.err)
 		}
 		found := s.cfg.Lookup.Target(ctx, r.Namespace, dep.TargetName)
 		if r.Stage == policy.StageMutate {

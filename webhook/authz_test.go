@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -14,6 +15,7 @@ import (
 
 	"flinkgate.io/flinkgate/internal/authz"
 	"flinkgate.io/flinkgate/internal/authz/authztest"
+	"flinkgate.io/flinkgate/internal/policy"
 	"flinkgate.io/flinkgate/internal/resource"
 )
 
@@ -59,6 +61,10 @@ func TestAuthorization(t *testing.T) {
 	})
 	onProductionLabelled := with(onProduction.DeepCopy(), func(c *corev1.ConfigMap) { c.Labels["team"] = "alice" })
 	plain := configMap("staging", "", seedTarget)
+	// Targets for namespace victim and for none (the platform's), which
+	// mallory, who may create targets, may not run Flink clusters in.
+	exfil := configMap("exfil", resource.KindTarget, strings.Replace(seedTarget, "namespace: staging", "namespace: victim", 1))
+	platformTarget := configMap("exfil", resource.KindTarget, strings.Replace(seedTarget, "  kubernetes:\n    namespace: staging\n", "  kubernetes: {}\n", 1))
 
 	// grants: what the fake authorizer allows in the platform namespace.
 	type grant struct {
@@ -66,18 +72,20 @@ func TestAuthorization(t *testing.T) {
 		check authz.Check
 	}
 	var (
-		createTargets = authz.Check{Verb: "create", Resource: "deploymenttargets"}
-		updateStaging = authz.Check{Verb: "update", Resource: "deploymenttargets", Name: "staging"}
-		deleteStaging = authz.Check{Verb: "delete", Resource: "deploymenttargets", Name: "staging"}
-		useStaging    = authz.Check{Verb: "use", Resource: "deploymenttargets", Name: "staging"}
-		createDeps    = authz.Check{Verb: "create", Resource: "deployments"}
-		updateDep     = authz.Check{Verb: "update", Resource: "deployments", Name: "top-speed-windowing"}
-		deleteDep     = authz.Check{Verb: "delete", Resource: "deployments", Name: "top-speed-windowing"}
+		createTargets = authz.Check{Verb: "create", Group: authz.Group, Resource: "deploymenttargets"}
+		updateStaging = authz.Check{Verb: "update", Group: authz.Group, Resource: "deploymenttargets", Name: "staging"}
+		deleteStaging = authz.Check{Verb: "delete", Group: authz.Group, Resource: "deploymenttargets", Name: "staging"}
+		useStaging    = authz.Check{Verb: "use", Group: authz.Group, Resource: "deploymenttargets", Name: "staging"}
+		createDeps    = authz.Check{Verb: "create", Group: authz.Group, Resource: "deployments"}
+		updateDep     = authz.Check{Verb: "update", Group: authz.Group, Resource: "deployments", Name: "top-speed-windowing"}
+		deleteDep     = authz.Check{Verb: "delete", Group: authz.Group, Resource: "deployments", Name: "top-speed-windowing"}
+		flinkInVictim = authz.Check{Verb: "create", Group: "flink.apache.org", Resource: "flinkdeployments", Namespace: "victim"}
 	)
 	// alice deploys to staging only; admin administers targets.
 	grants := []grant{
 		{"alice", useStaging}, {"alice", createDeps}, {"alice", updateDep}, {"alice", deleteDep},
 		{"admin", createTargets}, {"admin", updateStaging}, {"admin", deleteStaging},
+		{"mallory", createTargets}, {"admin", flinkInVictim},
 	}
 	cases := []struct {
 		name     string
@@ -85,6 +93,7 @@ func TestAuthorization(t *testing.T) {
 		path     string
 		body     []byte
 		fail     error // the authorizer cannot answer
+		flink    bool  // --flink-operator=on
 		allowed  bool
 		contains string
 	}{
@@ -98,6 +107,19 @@ func TestAuthorization(t *testing.T) {
 			body: reviewAs(t, "alice", false, admissionv1.Update, plain, target), contains: `user "alice" may not create targets`},
 		{name: "a dry-run target create is checked like a real one", golden: "authz-target-create-dry-run-forbidden", path: "/mutate",
 			body: reviewAs(t, "bob", true, admissionv1.Create, nil, target), contains: `user "bob" may not create targets`},
+		// DeploymentTarget CREATE with the Flink operator on
+		{name: "with the Flink operator on, a user who may create targets but not FlinkDeployments in the target's namespace is denied, naming the grant", golden: "authz-flink-target-create-namespace-forbidden", path: "/mutate", flink: true,
+			body:     reviewAs(t, "mallory", false, admissionv1.Create, nil, exfil),
+			contains: `user "mallory" may not create target "exfil" for namespace "victim": flinkgate would create Flink clusters there as the platform; grant the verb "create" on flinkdeployments.flink.apache.org in namespace "victim"`},
+		{name: "with the Flink operator on, a target without a namespace needs create on FlinkDeployments in the platform namespace", golden: "authz-flink-target-create-platform-forbidden", path: "/validate", flink: true,
+			body:     reviewAs(t, "mallory", false, admissionv1.Create, nil, stored(platformTarget, platformNS)),
+			contains: `user "mallory" may not create target "exfil" for namespace "flink-platform": flinkgate would create Flink clusters there as the platform; grant the verb "create" on flinkdeployments.flink.apache.org in namespace "flink-platform"`},
+		{name: "with the Flink operator on, labelling a plain ConfigMap as a target also needs create on FlinkDeployments in its namespace", golden: "authz-flink-target-label-forbidden", path: "/mutate", flink: true,
+			body: reviewAs(t, "mallory", false, admissionv1.Update, configMap("exfil", "", seedTarget), exfil), contains: `user "mallory" may not create target "exfil" for namespace "victim"`},
+		{name: "with the Flink operator on, a user who may also create FlinkDeployments in the target's namespace creates the target", golden: "authz-flink-target-create-allowed", path: "/validate", flink: true,
+			body: reviewAs(t, "admin", false, admissionv1.Create, nil, stored(exfil, "victim")), allowed: true},
+		{name: "with the Flink operator off, a user who may create targets creates one for any namespace", golden: "authz-target-create-other-namespace-allowed", path: "/validate",
+			body: reviewAs(t, "mallory", false, admissionv1.Create, nil, stored(exfil, "victim")), allowed: true},
 		// DeploymentTarget UPDATE
 		{name: "a spec change by a user who may not update the target is forbidden rather than immutable", golden: "authz-target-update-spec-forbidden", path: "/mutate",
 			body: reviewAs(t, "alice", false, admissionv1.Update, stored(target, "staging"), specChange), contains: `user "alice" may not update target "staging": grant the verb "update"`},
@@ -152,13 +174,14 @@ func TestAuthorization(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &authztest.Fake{Err: tc.fail}
 			for _, g := range grants {
-				f.Grant(g.user, platformNS, g.check)
+				f.Grant(g.user, cmp.Or(g.check.Namespace, platformNS), g.check)
 			}
 			az, err := authz.NewCached(f, authz.Options{AlwaysAllowed: []string{"system:serviceaccount:flink-platform:flinkgate-webhook", authz.NamespaceController}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			s, err := NewServer(Config{Lookup: lookup, Authorizer: az, PlatformNamespace: platformNS, Registerer: prometheus.NewRegistry()})
+			s, err := NewServer(Config{Lookup: lookup, Authorizer: az, PlatformNamespace: platformNS, Registerer: prometheus.NewRegistry(),
+				FlinkOperator: policy.FlinkOperator{On: tc.flink, ServiceAccount: "flink"}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -186,8 +209,8 @@ func TestForbiddenIsCountedAsADenialWithItsOwnReason(t *testing.T) {
 func BenchmarkDeploymentCreateAuthorized(b *testing.B) {
 	lookup := benchLookup()
 	f := (&authztest.Fake{}).
-		Grant("alice", platformNS, authz.Check{Verb: "create", Resource: "deployments"}).
-		Grant("alice", platformNS, authz.Check{Verb: "use", Resource: "deploymenttargets", Name: "staging"})
+		Grant("alice", platformNS, authz.Check{Verb: "create", Group: authz.Group, Resource: "deployments"}).
+		Grant("alice", platformNS, authz.Check{Verb: "use", Group: authz.Group, Resource: "deploymenttargets", Name: "staging"})
 	az, err := authz.NewCached(f, authz.Options{TTL: time.Hour})
 	if err != nil {
 		b.Fatal(err)

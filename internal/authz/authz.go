@@ -1,7 +1,8 @@
 // Package authz asks the API server whether the requesting user may act on
 // flinkgate's virtual resources (deploymenttargets and deployments in API
 // group flinkgate.io), which Kubernetes RBAC cannot tell apart from the
-// ConfigMaps that store them.
+// ConfigMaps that store them, and, with the Flink operator on, whether
+// they may create what flinkgate would create for them.
 package authz
 
 import (
@@ -19,6 +20,14 @@ const Group = "flinkgate.io"
 const (
 	ResourceTargets     = "deploymenttargets"
 	ResourceDeployments = "deployments"
+)
+
+// The Flink Kubernetes Operator's resource that flinkgate writes, as the
+// platform, in a target's namespace with --flink-operator=on: whoever
+// creates the target must be allowed to create it there themselves.
+const (
+	GroupFlink               = "flink.apache.org"
+	ResourceFlinkDeployments = "flinkdeployments"
 )
 
 // The verbs flinkgate asks about. "use" is a custom verb, like
@@ -64,27 +73,42 @@ type User struct {
 	Extra  map[string][]string
 }
 
-// Check is one verb on one virtual resource, optionally on one named object.
+// Check is one verb on one resource, optionally on one named object.
 type Check struct {
-	Verb     string
+	Verb string
+	// Group is the resource's API group: Group for the virtual resources.
+	Group    string
 	Resource string
 	// Name is empty for creations, which RBAC authorizes before a name
 	// exists, as for real resources.
 	Name string
+	// Namespace is where to ask when it is not the request's namespace
+	// (empty): a target's namespace, for what flinkgate would create there.
+	Namespace string
 }
 
 // String renders the check as kubectl auth can-i would take it.
 func (c Check) String() string {
-	s := c.Verb + " " + c.Resource + "." + Group
+	s := c.Verb + " " + c.Resource + "." + c.Group
 	if c.Name != "" {
 		s += "/" + c.Name
+	}
+	if c.Namespace != "" {
+		s += " -n " + c.Namespace
 	}
 	return s
 }
 
+// flinkgateCheck is a check on one of the virtual resources.
+func flinkgateCheck(verb, resource, name string) Check {
+	return Check{Verb: verb, Group: Group, Resource: resource, Name: name}
+}
+
 // Attributes is one question to the authorizer.
 type Attributes struct {
-	User      User
+	User User
+	// Namespace is where the question is asked: Check.Namespace, or else
+	// the request's namespace.
 	Namespace string
 	Check     Check
 }
@@ -110,6 +134,14 @@ type Request struct {
 	// DocumentChanged is set when an UPDATE changes the stored document
 	// (data or binaryData), so the patch set is applied to what it says.
 	DocumentChanged bool
+	// FlinkOperator is --flink-operator=on: flinkgate creates a
+	// FlinkDeployment, as the platform, in a target's namespace for every
+	// deployment on it.
+	FlinkOperator bool
+	// TargetNamespace is the resolved namespace of a target being created
+	// (its spec.kubernetes.namespace, or the platform namespace); empty
+	// when its document is unreadable, which the policy denies.
+	TargetNamespace string
 }
 
 // Required lists the checks a request needs, in the order to ask them. It
@@ -119,23 +151,30 @@ func Required(r Request) []Check {
 	case resource.KindTarget:
 		switch {
 		case r.Operation == "DELETE":
-			return []Check{{VerbDelete, ResourceTargets, r.Name}}
+			return []Check{flinkgateCheck(VerbDelete, ResourceTargets, r.Name)}
 		case r.Operation == "UPDATE" && r.OldKind == resource.KindTarget:
 			// Spec changes are denied as immutable anyway, but only after
 			// the user learns whether they may change the target at all.
-			return []Check{{VerbUpdate, ResourceTargets, r.Name}}
+			return []Check{flinkgateCheck(VerbUpdate, ResourceTargets, r.Name)}
 		case r.Operation == "CREATE" || r.Operation == "UPDATE":
 			// An UPDATE that adds the kind label creates a target.
-			return []Check{{VerbCreate, ResourceTargets, ""}}
+			checks := []Check{flinkgateCheck(VerbCreate, ResourceTargets, "")}
+			if r.FlinkOperator && r.TargetNamespace != "" {
+				// A target is the right to have the platform create Flink
+				// clusters in its namespace; without this, creating targets
+				// would reach every namespace the platform manages.
+				checks = append(checks, Check{Verb: VerbCreate, Group: GroupFlink, Resource: ResourceFlinkDeployments, Namespace: r.TargetNamespace})
+			}
+			return checks
 		}
 	case resource.KindDeployment:
 		var checks []Check
 		newTarget := r.NewTarget
 		switch {
 		case r.Operation == "DELETE":
-			return []Check{{VerbDelete, ResourceDeployments, r.Name}}
+			return []Check{flinkgateCheck(VerbDelete, ResourceDeployments, r.Name)}
 		case r.Operation == "UPDATE" && r.OldKind == resource.KindDeployment:
-			checks = append(checks, Check{VerbUpdate, ResourceDeployments, r.Name})
+			checks = append(checks, flinkgateCheck(VerbUpdate, ResourceDeployments, r.Name))
 			// The user writing a document is not necessarily the one who
 			// was allowed to use its target: a changed document runs there,
 			// so it needs use. Only metadata (labels, annotations,
@@ -145,12 +184,12 @@ func Required(r Request) []Check {
 				newTarget = ""
 			}
 		case r.Operation == "CREATE" || r.Operation == "UPDATE":
-			checks = append(checks, Check{VerbCreate, ResourceDeployments, ""})
+			checks = append(checks, flinkgateCheck(VerbCreate, ResourceDeployments, ""))
 		default:
 			return nil
 		}
 		if newTarget != "" {
-			checks = append(checks, Check{VerbUse, ResourceTargets, newTarget})
+			checks = append(checks, flinkgateCheck(VerbUse, ResourceTargets, newTarget))
 		}
 		return checks
 	}

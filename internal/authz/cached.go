@@ -217,6 +217,7 @@ func cacheKey(a Attributes) string {
 	field(a.User.UID)
 	field(a.Namespace)
 	field(a.Check.Verb)
+	field(a.Check.Group)
 	field(a.Check.Resource)
 	field(a.Check.Name)
 	field(strconv.Itoa(len(a.User.Groups)))

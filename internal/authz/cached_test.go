@@ -19,7 +19,7 @@ import (
 
 var (
 	alice = authz.User{Name: "alice", Groups: []string{"team-a", "system:authenticated"}}
-	use   = authz.Check{Verb: authz.VerbUse, Resource: authz.ResourceTargets, Name: "staging"}
+	use   = authz.Check{Verb: authz.VerbUse, Group: authz.Group, Resource: authz.ResourceTargets, Name: "staging"}
 )
 
 func ask(ns string, u authz.User, c authz.Check) authz.Attributes {
@@ -51,7 +51,10 @@ func TestCachedAnswers(t *testing.T) {
 		{name: "Another namespace is another question.",
 			first: ask("ns", alice, use), second: ask("other", alice, use), grant: true, want: false, wantAsked: 2},
 		{name: "Another target name is another question.",
-			first: ask("ns", alice, use), second: ask("ns", alice, authz.Check{Verb: authz.VerbUse, Resource: authz.ResourceTargets, Name: "production"}), grant: true, want: false, wantAsked: 2},
+			first: ask("ns", alice, use), second: ask("ns", alice, authz.Check{Verb: authz.VerbUse, Group: authz.Group, Resource: authz.ResourceTargets, Name: "production"}), grant: true, want: false, wantAsked: 2},
+		{name: "The same verb on a resource of the same name in another API group is another question.",
+			first:  ask("ns", alice, authz.Check{Verb: authz.VerbCreate, Group: authz.Group, Resource: authz.ResourceDeployments}),
+			second: ask("ns", alice, authz.Check{Verb: authz.VerbCreate, Group: "apps", Resource: authz.ResourceDeployments}), grant: true, want: false, wantAsked: 2},
 		{name: "The same user name with other groups is another question.",
 			first: ask("ns", alice, use), second: ask("ns", authz.User{Name: "alice", Groups: []string{"system:authenticated"}}, use), grant: true, want: false, wantAsked: 2},
 		{name: "The same user name with other extra values is another question.",

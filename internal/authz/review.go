@@ -57,7 +57,7 @@ func SubjectAccessReview(a Attributes) *authorizationv1.SubjectAccessReview {
 			ResourceAttributes: &authorizationv1.ResourceAttributes{
 				Namespace: a.Namespace,
 				Verb:      a.Check.Verb,
-				Group:     Group,
+				Group:     a.Check.Group,
 				Resource:  a.Check.Resource,
 				Name:      a.Check.Name,
 			},

@@ -36,6 +36,24 @@ func Unauthorized(user, namespace, verb, resource, name string, err error) Decis
 		user, what, verb, resource, authzGroup, named, namespace, role).WithTarget(target)
 }
 
+// UnauthorizedTargetNamespace denies creating target, whose Flink clusters
+// flinkgate would create as the platform in namespace (--flink-operator=on),
+// to a user whom the authorizer refused create on FlinkDeployments there
+// (err is nil) or could not answer for (err says why): creating a target
+// must not reach further than its creator could alone.
+func UnauthorizedTargetNamespace(user, target, namespace string, err error) Decision {
+	if err != nil {
+		return Denied(ReasonUnavailable, "could not check whether user %q may create target %q for namespace %q (create on %s there): %v; try again",
+			user, target, namespace, flinkDeploymentsGrant, err).WithTarget(target)
+	}
+	return Denied(ReasonForbidden, unauthorizedSubject+"flinkgate would create Flink clusters there as the platform; grant the verb %q on %s in namespace %q",
+		user, fmt.Sprintf("create target %q for namespace %q", target, namespace), "create", flinkDeploymentsGrant, namespace).WithTarget(target)
+}
+
+// flinkDeploymentsGrant is what a target's creator needs in its namespace
+// with the Flink operator on, as kubectl names it.
+const flinkDeploymentsGrant = "flinkdeployments.flink.apache.org"
+
 // describeCheck says what a check asks in words, and which of the chart's
 // roles grants it.
 func describeCheck(verb, resource, name, namespace string) (what, role string) {

@@ -43,3 +43,29 @@ func TestUnauthorized(t *testing.T) {
 		})
 	}
 }
+
+func TestUnauthorizedTargetNamespace(t *testing.T) {
+	cases := []struct {
+		name   string
+		err    error
+		reason Reason
+		says   []string
+	}{
+		{name: "A refusal names the target, its namespace, why it matters and the exact grant.",
+			reason: ReasonForbidden,
+			says: []string{`user "mallory" may not create target "exfil" for namespace "victim": flinkgate would create Flink clusters there as the platform; ` +
+				`grant the verb "create" on flinkdeployments.flink.apache.org in namespace "victim"`}},
+		{name: "A check that could not be answered is unavailable, saying what was asked, why and to try again.",
+			err: errors.New("connection refused"), reason: ReasonUnavailable,
+			says: []string{`could not check whether user "mallory" may create target "exfil" for namespace "victim" (create on flinkdeployments.flink.apache.org there): connection refused; try again`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			d := UnauthorizedTargetNamespace("mallory", "exfil", "victim", tc.err)
+			wantDecision(t, d, false, tc.reason, tc.says...)
+			if d.Target != "exfil" {
+				t.Errorf("decision names target %q, want %q", d.Target, "exfil")
+			}
+		})
+	}
+}
