@@ -16,6 +16,9 @@ type FlinkOperator struct {
 	// ServiceAccount is the Flink pods' ServiceAccount unless a document
 	// names one.
 	ServiceAccount string
+	// AllowedServiceAccounts are the other ServiceAccounts a document may
+	// name (--flink-allowed-service-accounts).
+	AllowedServiceAccounts []string
 }
 
 // FlinkMappingDoc is where an untranslatable deployment's denial sends its
@@ -36,9 +39,10 @@ func untranslatable(r Request, dep *resource.Deployment, found *resource.Target)
 	cm := r.New
 	_, err := flinkop.Translate(flinkop.Input{
 		Namespace: r.Namespace, Name: cm.Name, UID: string(cm.UID),
-		Tree:            dep.Doc.Tree,
-		TargetNamespace: found.ResolvedNamespace(r.PlatformNamespace),
-		ServiceAccount:  r.FlinkOperator.ServiceAccount,
+		Tree:                   dep.Doc.Tree,
+		TargetNamespace:        found.ResolvedNamespace(r.PlatformNamespace),
+		ServiceAccount:         r.FlinkOperator.ServiceAccount,
+		AllowedServiceAccounts: r.FlinkOperator.AllowedServiceAccounts,
 	})
 	if err == nil {
 		return Decision{}, false

@@ -173,14 +173,19 @@ func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
 		doc  string
 		// noDefault leaves the operator setting without a service account.
 		noDefault bool
-		allowed   bool
-		reason    Reason
-		says      []string
+		// allowSA is the operator setting's AllowedServiceAccounts.
+		allowSA []string
+		allowed bool
+		reason  Reason
+		says    []string
 	}{
 		{name: "A deployment that becomes a FlinkDeployment is allowed.",
 			doc: runnable, allowed: true},
-		{name: "A deployment that names its own service account is allowed without a default.",
-			doc: runnable + "      kubernetes: {serviceAccountName: jobs}\n", noDefault: true, allowed: true},
+		{name: "A deployment that names an allowed service account is allowed without a default.",
+			doc: runnable + "      kubernetes: {serviceAccountName: jobs}\n", noDefault: true, allowSA: []string{"jobs"}, allowed: true},
+		{name: "A deployment that names a service account neither the default nor allowed is denied, naming the allowed ones.",
+			doc: runnable + "      kubernetes: {serviceAccountName: flinkgate-webhook}\n", allowSA: []string{"jobs"}, reason: ReasonInvalid,
+			says: []string{`spec.template.spec.kubernetes.serviceAccountName: "flinkgate-webhook" is not a ServiceAccount the Flink pods may run as: the allowed ones are flink, jobs`}},
 		{name: "An update that leaves an untranslatable stored document as it is (labels, annotations) is allowed.",
 			old: storedSQL, doc: sql, allowed: true},
 		{name: "An update that changes an untranslatable stored document, and leaves it untranslatable, is denied.",
@@ -199,6 +204,7 @@ func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
 			if tc.noDefault {
 				flink.ServiceAccount = ""
 			}
+			flink.AllowedServiceAccounts = tc.allowSA
 			wantDecision(t, validateAdmitted(t, flink, target, "d", old, tc.doc), tc.allowed, tc.reason, tc.says...)
 		})
 	}
