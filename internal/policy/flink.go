@@ -2,6 +2,7 @@ package policy
 
 import (
 	"errors"
+	"fmt"
 
 	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/resource"
@@ -26,6 +27,19 @@ type FlinkOperator struct {
 // stable.
 const FlinkMappingDoc = "docs/user-guide.md#running-deployments-with-the-flink-kubernetes-operator"
 
+// platformNamespaceTarget denies, when the Flink operator is on, a target
+// whose Flink clusters would run in the platform namespace: their pods
+// could run as flinkgate's or the platform's ServiceAccount and act with
+// its rights (review finding 1). With the operator off it stays a warning
+// (targetWarnings).
+func platformNamespaceTarget(r Request, t *resource.Target) (Decision, bool) {
+	ns := t.ResolvedNamespace(r.PlatformNamespace)
+	if !r.FlinkOperator.On || ns != r.PlatformNamespace {
+		return Decision{}, false
+	}
+	return Denied(ReasonInvalid, "target %q would run Flink clusters in the platform namespace %q, which flinkgate does not allow with --flink-operator=on: pods there could run as flinkgate's or the platform's ServiceAccounts and act with their rights; set spec.kubernetes.namespace to a namespace of its own (listed in the chart's appmanager.rbac.additionalNamespaces)", t.Name, ns).WithTarget(t.Name), true
+}
+
 // untranslatable denies, when the Flink operator is on, a write of a new
 // document that cannot become a FlinkDeployment. Only a write that changes
 // the document is asked: one that leaves it as stored (labels,
@@ -37,6 +51,12 @@ func untranslatable(r Request, dep *resource.Deployment, found *resource.Target)
 		return Decision{}, false
 	}
 	cm := r.New
+	// A target stored before the operator was turned on may still point
+	// at the platform namespace.
+	if d, denied := platformNamespaceTarget(r, found); denied {
+		d.Message = fmt.Sprintf("deployment %q cannot become a FlinkDeployment: %s", cm.Name, d.Message)
+		return d.WithTarget(dep.TargetName), true
+	}
 	_, err := flinkop.Translate(flinkop.Input{
 		Namespace: r.Namespace, Name: cm.Name, UID: string(cm.UID),
 		Tree:                   dep.Doc.Tree,

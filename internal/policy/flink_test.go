@@ -209,3 +209,31 @@ func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
 		})
 	}
 }
+
+func TestWithTheFlinkOperatorOnNothingRunsInThePlatformNamespace(t *testing.T) {
+	platformTarget := func(t *testing.T) *resource.Target {
+		tg := parsedTarget(t, targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n"))
+		tg.UID, tg.ResourceVersion = "uid-1", "7"
+		return tg
+	}
+	t.Run("The mutating stage denies a target in the platform namespace before storing it.", func(t *testing.T) {
+		obj := targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")
+		d := TargetCreateMutate(Request{Stage: StageMutate, Operation: Create, Name: "staging", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: flinkOn}, parsedTarget(t, obj))
+		wantDecision(t, d, false, ReasonInvalid, `target "staging" would run Flink clusters in the platform namespace "flink-platform"`)
+	})
+	t.Run("With the operator off the mutating stage stores it with a warning, as before.", func(t *testing.T) {
+		obj := targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")
+		d := TargetCreateMutate(Request{Stage: StageMutate, Operation: Create, Name: "staging", New: obj, PlatformNamespace: "flink-platform"}, parsedTarget(t, obj))
+		wantDecision(t, d, true, ReasonNone)
+	})
+	t.Run("A deployment written to a target stored in the platform namespace before the operator was on is denied.", func(t *testing.T) {
+		d := validateAdmitted(t, flinkOn, platformTarget(t), "d", nil, runnable)
+		wantDecision(t, d, false, ReasonInvalid, `deployment "d" cannot become a FlinkDeployment: target "staging" would run Flink clusters in the platform namespace`, "set spec.kubernetes.namespace")
+		if d.Target != "staging" {
+			t.Errorf("decision names target %q, want staging", d.Target)
+		}
+	})
+	t.Run("With the operator off that deployment is allowed.", func(t *testing.T) {
+		wantDecision(t, validateAdmitted(t, FlinkOperator{}, platformTarget(t), "d", nil, runnable), true, ReasonNone)
+	})
+}
