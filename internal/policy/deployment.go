@@ -66,6 +66,7 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	}
 	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)
 	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	out.Annotations = keepFlinkStatus(r, out.Annotations)
 	if t.UID != "" {
 		out.Annotations[resource.AnnotationTargetUID] = t.UID
 		out.Annotations[resource.AnnotationTargetResourceVersion] = t.ResourceVersion
@@ -124,6 +125,9 @@ func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
 // with the Flink operator on, a changed document can become a
 // FlinkDeployment.
 func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
+	if d, forged := flinkStatusForged(r); forged {
+		return d.WithTarget(dep.TargetName)
+	}
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}

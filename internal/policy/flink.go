@@ -74,3 +74,47 @@ func untranslatable(r Request, dep *resource.Deployment, found *resource.Target)
 	return Denied(ReasonInvalid, "deployment %q cannot become a FlinkDeployment, which flinkgate makes of every deployment for the Flink Kubernetes Operator (--flink-operator=on): %s: %s; see what maps in %s",
 		cm.Name, de.Field, de.Reason, FlinkMappingDoc).WithTarget(dep.TargetName), true
 }
+
+// FlinkStatusAnnotations are where the reconciler (internal/flinkcluster)
+// reports a deployment's FlinkDeployment state. Users read them, so only
+// flinkgate may write them (review finding 9a): a forged FAILED or
+// RUNNING would mislead whoever watches it.
+var FlinkStatusAnnotations = []string{"flinkgate.io/state", "flinkgate.io/status"}
+
+// flinkStatusForged denies, when the Flink operator is on, a deployment
+// write by anyone but flinkgate that adds, changes or removes one of
+// FlinkStatusAnnotations. (The mutating stage puts back what a whole-object
+// write such as kubectl replace left out: keepFlinkStatus.)
+func flinkStatusForged(r Request) (Decision, bool) {
+	if !r.FlinkOperator.On || r.ByFlinkgate || r.New == nil {
+		return Decision{}, false
+	}
+	for _, a := range FlinkStatusAnnotations {
+		was, hadIt := "", false
+		if r.Old != nil {
+			was, hadIt = r.Old.Annotations[a]
+		}
+		if is, hasIt := r.New.Annotations[a]; hasIt != hadIt || is != was {
+			return Denied(ReasonInvalid, "deployment %q: the annotation %s is flinkgate's report of its FlinkDeployment's state, and only flinkgate may add, change or remove it (--flink-operator=on); remove it from what you apply, or leave it as stored", r.New.Name, a), true
+		}
+	}
+	return Decision{}, false
+}
+
+// keepFlinkStatus returns annotations (a copy the caller owns) with the
+// FlinkStatusAnnotations a user's update left out put back as stored, so
+// a whole-object write (kubectl replace, an apply that does not know
+// them) is not denied for them.
+func keepFlinkStatus(r Request, annotations map[string]string) map[string]string {
+	if !r.FlinkOperator.On || r.ByFlinkgate || r.Operation != Update || r.Old == nil {
+		return annotations
+	}
+	for _, a := range FlinkStatusAnnotations {
+		if v, ok := r.Old.Annotations[a]; ok {
+			if _, has := annotations[a]; !has {
+				annotations[a] = v
+			}
+		}
+	}
+	return annotations
+}

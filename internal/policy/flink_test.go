@@ -237,3 +237,98 @@ func TestWithTheFlinkOperatorOnNothingRunsInThePlatformNamespace(t *testing.T) {
 		wantDecision(t, validateAdmitted(t, FlinkOperator{}, platformTarget(t), "d", nil, runnable), true, ReasonNone)
 	})
 }
+
+func TestFlinkStatusAnnotationsAreFlinkgates(t *testing.T) {
+	const state, status = "flinkgate.io/state", "flinkgate.io/status"
+	annotated := func(kv ...string) *corev1.ConfigMap {
+		c := cm("d", resource.KindDeployment)
+		c.Annotations = map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			c.Annotations[kv[i]] = kv[i+1]
+		}
+		return c
+	}
+	cases := []struct {
+		name     string
+		op       Operation
+		old, new *corev1.ConfigMap
+		self     bool
+		flink    FlinkOperator
+		allowed  bool
+		says     []string
+	}{
+		{name: "A user's create that sets flinkgate.io/state is denied, naming the annotation and saying to leave it to flinkgate.",
+			op: Create, new: annotated(state, "RUNNING"), flink: flinkOn,
+			says: []string{`deployment "d": the annotation flinkgate.io/state is flinkgate's report of its FlinkDeployment's state`, "only flinkgate may add, change or remove it", "remove it from what you apply"}},
+		{name: "A user's update that changes flinkgate.io/status is denied.",
+			op: Update, old: annotated(state, "FAILED", status, `{"error":"x"}`), new: annotated(state, "FAILED", status, `{}`), flink: flinkOn,
+			says: []string{"the annotation flinkgate.io/status"}},
+		{name: "A user's update that removes flinkgate.io/state is denied.",
+			op: Update, old: annotated(state, "FAILED"), new: annotated(), flink: flinkOn,
+			says: []string{"the annotation flinkgate.io/state"}},
+		{name: "A user's update that leaves both as stored is allowed.",
+			op: Update, old: annotated(state, "RUNNING", status, "{}"), new: annotated(state, "RUNNING", status, "{}", "team", "data"), flink: flinkOn, allowed: true},
+		{name: "flinkgate's own update of both is allowed.",
+			op: Update, old: annotated(state, "RUNNING"), new: annotated(state, "FAILED", status, "{}"), self: true, flink: flinkOn, allowed: true},
+		{name: "With the operator off a user's update of both is allowed, as before.",
+			op: Update, old: annotated(state, "RUNNING"), new: annotated(state, "FAILED", status, "{}"), allowed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Request{Stage: StageValidate, Operation: tc.op, Namespace: tc.new.Namespace, Name: "d", Old: tc.old, New: tc.new, ByFlinkgate: tc.self, FlinkOperator: tc.flink}
+			d, denied := flinkStatusForged(r)
+			if denied == tc.allowed {
+				t.Fatalf("denied = %v (%s), want %v", denied, d.Message, !tc.allowed)
+			}
+			if denied {
+				wantDecision(t, d, false, ReasonInvalid, tc.says...)
+			}
+		})
+	}
+}
+
+func TestDeploymentWriteMutateKeepsTheFlinkStatusAUserLeftOut(t *testing.T) {
+	target := stagingTarget(t, "")
+	stored := func(t *testing.T) *corev1.ConfigMap {
+		obj := cm("d", resource.KindDeployment)
+		obj.Data = map[string]string{resource.DataKey: runnable}
+		r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: flinkOn}
+		dep, err := configmap.ParseDeployment(context.Background(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: target}).Object
+		out.Annotations["flinkgate.io/state"] = "RUNNING"
+		return out
+	}
+	cases := []struct {
+		name  string
+		flink FlinkOperator
+		self  bool
+		want  string
+	}{
+		{name: "With the operator on, a user's replace without flinkgate.io/state keeps the stored one.", flink: flinkOn, want: "RUNNING"},
+		{name: "flinkgate itself may remove it.", flink: flinkOn, self: true},
+		{name: "With the operator off nothing is kept, as before.", flink: FlinkOperator{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := stored(t)
+			obj := cm("d", resource.KindDeployment)
+			obj.Data = map[string]string{resource.DataKey: runnable}
+			r := Request{Stage: StageMutate, Operation: Update, Namespace: obj.Namespace, Name: "d", Old: old, New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink, ByFlinkgate: tc.self}
+			dep, err := configmap.ParseDeployment(context.Background(), obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: target})
+			wantDecision(t, d, true, ReasonNone)
+			if got := d.Object.Annotations["flinkgate.io/state"]; got != tc.want {
+				t.Errorf("flinkgate.io/state = %q, want %q", got, tc.want)
+			}
+			if _, ok := obj.Annotations["flinkgate.io/state"]; ok {
+				t.Error("the request's object changed")
+			}
+		})
+	}
+}
