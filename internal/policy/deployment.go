@@ -48,6 +48,9 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
+	if d, moved := movedWhileRunning(ctx, r, dep); moved {
+		return d
+	}
 	name, cm, t := dep.TargetName, r.New, found.Target
 	data, changed := cm.Data[resource.DataKey], false
 	if !unchangedSinceAdmitted(r, t) {
@@ -129,6 +132,11 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 		return d.WithTarget(dep.TargetName)
 	}
 	if d, bad := targetProblem(r, dep, found); bad {
+		return d
+	}
+	// Validation has no context of its own; the stored document it
+	// decodes was decoded within bounds when it was admitted.
+	if d, moved := movedWhileRunning(context.Background(), r, dep); moved {
 		return d
 	}
 	name, cm := dep.TargetName, r.New

@@ -1,11 +1,13 @@
 package policy
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
 )
 
 // FlinkOperator is flinkgate serve's --flink-operator with
@@ -117,4 +119,34 @@ func keepFlinkStatus(r Request, annotations map[string]string) map[string]string
 		}
 	}
 	return annotations
+}
+
+// movedWhileRunning denies, when the Flink operator is on, an update that
+// points a running deployment (spec.state RUNNING, or none) at another
+// target: the reconciler would start a new FlinkDeployment from nothing
+// and delete the old one without a savepoint (review finding 5). The state
+// is the stored document's: suspending in the same write has not taken
+// the savepoint yet. ctx bounds decoding the stored document, which was
+// decoded within the codec's bounds when it was admitted.
+func movedWhileRunning(ctx context.Context, r Request, dep *resource.Deployment) (Decision, bool) {
+	old := storedDeployment(r)
+	if !r.FlinkOperator.On || old == nil {
+		return Decision{}, false
+	}
+	from := old.Labels[resource.LabelDeploymentTarget]
+	if from == "" || from == dep.TargetName {
+		return Decision{}, false
+	}
+	stored, err := configmap.ParseDeployment(ctx, old)
+	if err != nil {
+		// A stored document that does not parse never became a
+		// FlinkDeployment, so moving it loses nothing.
+		return Decision{}, false
+	}
+	spec, _ := stored.Doc.Tree["spec"].(map[string]any)
+	state, _ := spec["state"].(string)
+	if state != "" && state != "RUNNING" {
+		return Decision{}, false
+	}
+	return Denied(ReasonInvalid, "deployment %q runs on target %q and cannot move to target %q while its state is RUNNING (--flink-operator=on): its job's state would be lost, since the cluster is started anew in the other target's namespace without a savepoint; suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it", old.Name, from, dep.TargetName).WithTarget(dep.TargetName), true
 }

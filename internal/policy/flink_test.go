@@ -332,3 +332,73 @@ func TestDeploymentWriteMutateKeepsTheFlinkStatusAUserLeftOut(t *testing.T) {
 		})
 	}
 }
+
+func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *testing.T) {
+	staging := stagingTarget(t, "")
+	production := parsedTarget(t, targetCM("production", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n"))
+	production.UID, production.ResourceVersion = "uid-2", "8"
+	// storedOn is the deployment doc as admitted on staging.
+	storedOn := func(t *testing.T, doc string) *corev1.ConfigMap {
+		obj := cm("d", resource.KindDeployment)
+		obj.Data = map[string]string{resource.DataKey: doc}
+		r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform"}
+		dep, err := configmap.ParseDeployment(context.Background(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: staging}).Object
+	}
+	moved := replace(runnable, "deploymentTargetName: staging", "deploymentTargetName: production")
+	withState := func(doc, state string) string { return doc + "  state: " + state + "\n" }
+	cases := []struct {
+		name    string
+		old     string
+		doc     string
+		target  *resource.Target
+		flink   FlinkOperator
+		allowed bool
+	}{
+		{name: "A deployment without a state (so RUNNING) moved to another target is denied, saying to suspend or cancel it first.",
+			old: runnable, doc: moved, target: production, flink: flinkOn},
+		{name: "A RUNNING deployment moved to another target is denied.",
+			old: withState(runnable, "RUNNING"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn},
+		{name: "A RUNNING deployment moved and suspended in the same write is denied: its state would be lost.",
+			old: withState(runnable, "RUNNING"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn},
+		{name: "A SUSPENDED deployment may move.",
+			old: withState(runnable, "SUSPENDED"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn, allowed: true},
+		{name: "A CANCELLED deployment may move.",
+			old: withState(runnable, "CANCELLED"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn, allowed: true},
+		{name: "A RUNNING deployment that stays on its target may change.",
+			old: runnable, doc: runnable + "  maxJobCreationAttempts: 3\n", target: staging, flink: flinkOn, allowed: true},
+		{name: "With the operator off a RUNNING deployment may move, as before.",
+			old: runnable, doc: moved, target: production, allowed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := storedOn(t, tc.old)
+			for _, stage := range []Stage{StageMutate, StageValidate} {
+				obj := cm("d", resource.KindDeployment)
+				obj.Data = map[string]string{resource.DataKey: tc.doc}
+				r := Request{Stage: StageMutate, Operation: Update, Namespace: obj.Namespace, Name: "d", Old: old, New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink}
+				dep, err := configmap.ParseDeployment(context.Background(), obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := resource.TargetLookup{Target: tc.target}
+				d := DeploymentWriteMutate(context.Background(), r, dep, found)
+				if stage == StageValidate && d.Allowed {
+					r.Stage, r.New = StageValidate, d.Object
+					if dep, err = configmap.ParseDeployment(context.Background(), d.Object); err != nil {
+						t.Fatal(err)
+					}
+					d = DeploymentWriteValidate(r, dep, found)
+				}
+				if tc.allowed {
+					wantDecision(t, d, true, ReasonNone)
+					continue
+				}
+				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
+			}
+		})
+	}
+}
