@@ -498,7 +498,7 @@ func translateConfig(ts map[string]any) (map[string]string, error) {
 	out := make(map[string]string, len(c))
 	for _, k := range sortedKeys(c) {
 		for _, f := range ForbiddenConfigKeys {
-			if k == f {
+			if strings.TrimSpace(k) == f {
 				return nil, deny(at+"."+k, "the operator sets %s itself and rejects it in a FlinkDeployment; remove it (the cluster ids are the Deployment's name, the namespace is the target's)", k)
 			}
 		}
@@ -544,6 +544,9 @@ const AllowedKubernetesConfigPrefix = "kubernetes.operator."
 const restServiceType = "kubernetes.rest-service.exposed.type"
 
 func kubernetesKey(k, v, field string) error {
+	// Flink trims the keys of its configuration file, so " kubernetes.x"
+	// is kubernetes.x to the job manager.
+	k, v = strings.TrimSpace(k), strings.TrimSpace(v)
 	if !strings.HasPrefix(k, "kubernetes.") || strings.HasPrefix(k, AllowedKubernetesConfigPrefix) {
 		return nil
 	}

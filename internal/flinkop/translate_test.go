@@ -474,6 +474,11 @@ var translateCases = []translateCase{
 		denyField: "spec.template.spec.flinkConfiguration.kubernetes.pod-template-file.default", denyReason: "the platform controls",
 	},
 	{
+		name:      "a kubernetes.* key with blanks around it is denied: Flink trims keys when it reads its configuration file",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {" kubernetes.secrets ": "db:/opt/db"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration. kubernetes.secrets ", denyReason: "the platform controls",
+	},
+	{
 		name:      "a LoadBalancer REST service is denied: it exposes the unauthenticated REST API",
 		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.rest-service.exposed.type: LoadBalancer}}]`,
 		denyField: "spec.template.spec.flinkConfiguration.kubernetes.rest-service.exposed.type", denyReason: "only ClusterIP",
