@@ -18,10 +18,11 @@ import (
 const (
 	flinkOperatorValues = additionalNamespacesValues + "flinkOperator:\n  enabled: true\n"
 	// flinkJobValues also creates the Flink pods' ServiceAccount, under a
-	// name of its own.
+	// name of its own, and allows two others.
 	flinkJobValues = additionalNamespacesValues + `flinkOperator:
   enabled: true
   serviceAccount: flink-jobs
+  allowedServiceAccounts: [etl-jobs, fraud-jobs]
   jobServiceAccount:
     create: true
 `
@@ -29,6 +30,7 @@ const (
 	flinkOffValues = `flinkOperator:
   enabled: false
   serviceAccount: flink-jobs
+  allowedServiceAccounts: [etl-jobs, fraud-jobs]
   jobServiceAccount:
     create: true
 `
@@ -41,7 +43,7 @@ func TestFlinkOperatorGoldenRenders(t *testing.T) {
 		values string
 	}{
 		{"flinkOperator.enabled with two additional namespaces adds the flag, the Flink rules to their Roles and the webhook's reads, patches and impersonation.", "flink-operator.yaml", flinkOperatorValues},
-		{"flinkOperator.jobServiceAccount.create adds the Flink pods' ServiceAccount, Role and RoleBinding in each additional namespace.", "flink-operator-job-service-account.yaml", flinkJobValues},
+		{"flinkOperator.jobServiceAccount.create adds the Flink pods' ServiceAccount, Role and RoleBinding in each additional namespace, and allowedServiceAccounts becomes --flink-allowed-service-accounts.", "flink-operator-job-service-account.yaml", flinkJobValues},
 		// The goldens of the chart as it was: off, the other values change nothing.
 		{"flinkOperator.enabled=false renders the defaults' golden byte for byte, whatever the other flinkOperator values say.", "defaults.yaml", flinkOffValues},
 		{"flinkOperator.enabled=false with additional namespaces renders their golden byte for byte.", "additional-namespaces.yaml", additionalNamespacesValues + flinkOffValues},
@@ -78,6 +80,26 @@ func TestFlinkOperatorInTheChart(t *testing.T) {
 				sa := slices.Index(args, "--flink-service-account=flink-jobs")
 				if on < 0 || sa < 0 || on > slices.Index(args, "--log-level=debug") {
 					t.Errorf("args %q lack --flink-operator=on and --flink-service-account=flink-jobs before extraArgs", args)
+				}
+			},
+		},
+		{
+			name:   "flinkOperator.allowedServiceAccounts becomes one --flink-allowed-service-accounts, comma-separated; with it empty serve gets no such flag.",
+			values: func(*testing.T) string { return flinkJobValues },
+			check: func(t *testing.T, m manifest) {
+				if args := container(t, m).Args; !slices.Contains(args, "--flink-allowed-service-accounts=etl-jobs,fraud-jobs") {
+					t.Errorf("args %q lack --flink-allowed-service-accounts=etl-jobs,fraud-jobs", args)
+				}
+			},
+		},
+		{
+			name:   "With flinkOperator.enabled and no allowed ServiceAccounts serve gets no --flink-allowed-service-accounts.",
+			values: func(*testing.T) string { return flinkOperatorValues },
+			check: func(t *testing.T, m manifest) {
+				for _, a := range container(t, m).Args {
+					if strings.HasPrefix(a, "--flink-allowed-service-accounts") {
+						t.Errorf("args include %q", a)
+					}
 				}
 			},
 		},

@@ -53,6 +53,11 @@ func TestRejectedValues(t *testing.T) {
 			wantErr: []string{schemaError, "/flinkOperator/serviceAccount"},
 		},
 		{
+			name:    "A flinkOperator.allowedServiceAccounts entry that is not a ServiceAccount name fails the install.",
+			values:  func(*testing.T) string { return "flinkOperator:\n  allowedServiceAccounts: [fraud-jobs, Admin_SA]\n" },
+			wantErr: []string{schemaError, "/flinkOperator/allowedServiceAccounts/1"},
+		},
+		{
 			name:    "An empty flinkOperator.serviceAccount fails the install.",
 			values:  func(*testing.T) string { return "flinkOperator:\n  serviceAccount: \"\"\n" },
 			wantErr: []string{schemaError, "/flinkOperator/serviceAccount"},

@@ -26,6 +26,11 @@ const (
 `
 )
 
+// stateAnnotated is c with flinkgate.io/state set to state.
+func stateAnnotated(c *corev1.ConfigMap, state string) *corev1.ConfigMap {
+	return with(c, func(c *corev1.ConfigMap) { c.Annotations["flinkgate.io/state"] = state })
+}
+
 // TestAdmissionWithTheFlinkOperatorOn is the wire of the admission denials
 // of --flink-operator=on; with it off (every case of TestAdmission) the
 // answers stay as they were.
@@ -60,12 +65,18 @@ func TestAdmissionWithTheFlinkOperatorOn(t *testing.T) {
 		{name: "without a default service account, a deployment that names none is denied, saying where to name one", golden: "flink-deployment-no-service-account", path: "/validate",
 			body: review(admissionv1.Create, nil, admittedDeployment(runnableDeployment)), flink: policy.FlinkOperator{On: true},
 			contains: "spec.template.spec.kubernetes.serviceAccountName: no service account"},
+		{name: "a user's update that forges the flinkgate.io/state annotation is denied, naming it", golden: "flink-deployment-forged-state", path: "/validate",
+			body:     as("mallory", review(admissionv1.Update, admittedDeployment(runnableDeployment), stateAnnotated(admittedDeployment(runnableDeployment), "RUNNING"))),
+			contains: "the annotation flinkgate.io/state is flinkgate's report of its FlinkDeployment's state, and only flinkgate may add, change or remove it"},
+		{name: "flinkgate's own update of the flinkgate.io/state annotation is admitted", golden: "flink-deployment-state-by-flinkgate", path: "/validate",
+			body: as(flinkgateUser, review(admissionv1.Update, admittedDeployment(runnableDeployment), stateAnnotated(admittedDeployment(runnableDeployment), "RUNNING"))), allowed: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s, _ := newTestServer(t, lookup, nil, rbac.ModeOff)
+			s.cfg.Self = flinkgateUser
 			s.cfg.FlinkOperator = tc.flink
-			if tc.flink == (policy.FlinkOperator{}) {
+			if !tc.flink.On {
 				s.cfg.FlinkOperator = policy.FlinkOperator{On: true, ServiceAccount: "flink"}
 			}
 			resp := post(t, s.Handler(), tc.path, tc.body)

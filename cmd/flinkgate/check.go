@@ -68,6 +68,8 @@ type checkConfig struct {
 	// -o flinkdeployment and with --flink-operator=on, unless a document
 	// names one.
 	flinkServiceAccount string
+	// flinkAllowedServiceAccounts are the others a document may name.
+	flinkAllowedServiceAccounts []string
 	// flinkOperator is serve's --flink-operator: with on, the deployments
 	// that cannot become a FlinkDeployment are denied, as the webhook would.
 	flinkOperator flinkop.Mode
@@ -86,6 +88,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	fs.StringVar(&c.namespace, "namespace", "", "namespace of objects that name none (default: the platform namespace)")
 	fs.StringVar(&c.kubeconfig, "kubeconfig", "", "read the stored objects and targets from this cluster (read-only GETs): existing objects are checked as UPDATEs, and stored targets win over files")
 	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with -o flinkdeployment or --flink-operator=on: the service account of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
+	flinkAllowed := fs.String("flink-allowed-service-accounts", "", "as given to flinkgate serve: comma-separated service accounts a deployment may name besides --flink-service-account")
 	fs.Var(&c.flinkOperator, "flink-operator", "off or on, as given to flinkgate serve: with on, deny the deployments that cannot become a Flink Kubernetes Operator FlinkDeployment, as the webhook does")
 	formatHelp := fmt.Sprintf("output format: %v (flinkdeployment: the Flink Kubernetes Operator FlinkDeployment each admitted deployment would become)", check.Formats)
 	fs.Var(&c.format, "o", formatHelp)
@@ -118,6 +121,7 @@ func parseCheckFlags(args []string, stderr io.Writer) (*checkConfig, error) {
 	if c.namespace == "" {
 		c.namespace = c.platformNamespace
 	}
+	c.flinkAllowedServiceAccounts = splitList(*flinkAllowed)
 	for _, ns := range []string{c.platformNamespace, c.namespace} {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			return nil, fmt.Errorf("namespace %q is not valid: %v", ns, errs)
@@ -170,7 +174,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	// the requesting user's authorization belong to a live cluster and the
 	// API server's view of the user, so neither is run here.
 	srv, err := webhook.NewServer(webhook.Config{Lookup: targets, PlatformNamespace: c.platformNamespace,
-		FlinkOperator: flinkAdmission(c.flinkOperator, c.flinkServiceAccount)})
+		FlinkOperator: flinkAdmission(c.flinkOperator, c.flinkServiceAccount, c.flinkAllowedServiceAccounts)})
 	if err != nil {
 		return err
 	}
@@ -179,7 +183,7 @@ func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		return err
 	}
 	if c.format == check.FormatFlinkDeployment {
-		if err := check.TranslateDeployments(ctx, results, c.flinkServiceAccount); err != nil {
+		if err := check.TranslateDeployments(ctx, results, c.flinkServiceAccount, c.flinkAllowedServiceAccounts); err != nil {
 			return err
 		}
 	}

@@ -6,7 +6,8 @@ import (
 )
 
 // flinkAdmission is the Flink operator setting the admission rules read:
-// --flink-operator with --flink-service-account, for serve and check alike.
-func flinkAdmission(mode flinkop.Mode, serviceAccount string) policy.FlinkOperator {
-	return policy.FlinkOperator{On: mode == flinkop.ModeOn, ServiceAccount: serviceAccount}
+// --flink-operator with --flink-service-account and
+// --flink-allowed-service-accounts, for serve and check alike.
+func flinkAdmission(mode flinkop.Mode, serviceAccount string, allowed []string) policy.FlinkOperator {
+	return policy.FlinkOperator{On: mode == flinkop.ModeOn, ServiceAccount: serviceAccount, AllowedServiceAccounts: allowed}
 }

@@ -66,7 +66,8 @@ func (p *parts) buildFlinkReconciler(c *serveConfig, restCfg *rest.Config) (*fli
 	f.cfg = flinkcluster.Config{
 		Client: client, Dynamic: reader, Writer: writer, Discovery: disc, Targets: p.caches,
 		Namespaces: c.namespaces, PlatformNamespace: c.platformNamespace, FlinkServiceAccount: c.flinkServiceAccount,
-		Logger: p.log, Metrics: m,
+		FlinkAllowedServiceAccounts: c.flinkAllowedServiceAccounts,
+		Logger:                      p.log, Metrics: m,
 	}
 	return f, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -8,7 +9,9 @@ import (
 	"go.uber.org/zap"
 	"k8s.io/client-go/rest"
 
+	"flinkgate.io/flinkgate/internal/flinkcluster"
 	"flinkgate.io/flinkgate/internal/flinkop"
+	"flinkgate.io/flinkgate/internal/policy"
 )
 
 func TestTheFlinkReconcilerIsBuiltAndItsMetricsRegisteredOnlyWhenOn(t *testing.T) {
@@ -54,5 +57,14 @@ func TestTheFlinkReconcilerIsBuiltAndItsMetricsRegisteredOnlyWhenOn(t *testing.T
 				t.Errorf("writer = %q, want %q", f.writer, tc.wantWriter)
 			}
 		})
+	}
+}
+
+// The admission rule that keeps users from forging a deployment's Flink
+// state must guard the annotations the reconciler writes.
+func TestAdmissionGuardsTheAnnotationsTheReconcilerWrites(t *testing.T) {
+	want := []string{flinkcluster.AnnotationState, flinkcluster.AnnotationStatus}
+	if !slices.Equal(policy.FlinkStatusAnnotations, want) {
+		t.Errorf("policy.FlinkStatusAnnotations = %q, want the reconciler's %q", policy.FlinkStatusAnnotations, want)
 	}
 }

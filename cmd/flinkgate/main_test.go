@@ -61,6 +61,10 @@ func TestServeFlags(t *testing.T) {
 		}},
 		{name: "an unknown Flink operator mode is an error", args: append([]string{"--flink-operator=yes"}, required...), wantError: "yes"},
 		{name: "an invalid Flink pods' ServiceAccount name is an error", args: append([]string{"--flink-service-account=Bad_SA"}, required...), wantError: "Bad_SA"},
+		{name: "the ServiceAccounts a deployment may name besides the default are a comma-separated list", args: append([]string{"--flink-allowed-service-accounts=fraud-jobs, etl-jobs"}, required...), want: func(c *serveConfig) {
+			c.flinkAllowedServiceAccounts = []string{"fraud-jobs", "etl-jobs"}
+		}},
+		{name: "an invalid name among the allowed ServiceAccounts is an error", args: append([]string{"--flink-allowed-service-accounts=fraud-jobs,Bad_SA"}, required...), wantError: "--flink-allowed-service-accounts \"Bad_SA\""},
 		{name: "a missing certificate flag is an error", args: []string{"--tls-cert-file=c"}, wantError: "are required"},
 		{name: "an unknown preflight mode is an error", args: append([]string{"--rbac-preflight=maybe"}, required...), wantError: "maybe"},
 		{name: "an invalid namespace is an error", args: append([]string{"--namespaces=Bad_NS"}, required...), wantError: "Bad_NS"},

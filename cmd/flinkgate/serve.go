@@ -131,7 +131,7 @@ func (p *parts) buildWebhook(ctx context.Context, c *serveConfig, restCfg *rest.
 	if err != nil {
 		return fmt.Errorf("build preflight client: %w", err)
 	}
-	flink := flinkAdmission(c.flinkOperator, c.flinkServiceAccount)
+	flink := flinkAdmission(c.flinkOperator, c.flinkServiceAccount, c.flinkAllowedServiceAccounts)
 	popts := rbac.Options{Mode: c.preflight, Registerer: p.reg, FlinkOperator: flink.On}
 	if c.platformSA != "" {
 		popts.ServiceAccount = rbac.ServiceAccount{Namespace: c.platformNamespace, Name: c.platformSA}

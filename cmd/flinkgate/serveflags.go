@@ -53,6 +53,8 @@ type serveConfig struct {
 	// pods' ServiceAccount unless a document names one.
 	flinkOperator       flinkop.Mode
 	flinkServiceAccount string
+	// flinkAllowedServiceAccounts are the others a document may name.
+	flinkAllowedServiceAccounts []string
 }
 
 // maxAuthzCacheTTL bounds --authorization-cache-ttl: a revoked grant must
@@ -76,6 +78,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 	}
 	c.clientNames = splitList(*lists.clientNames)
 	c.namespaces = splitList(*lists.namespaces)
+	c.flinkAllowedServiceAccounts = splitList(*lists.flinkAllowedServiceAccounts)
 	if len(c.namespaces) == 0 {
 		c.namespaces = []string{c.platformNamespace}
 	}
@@ -89,7 +92,7 @@ func parseServeFlags(args []string) (*serveConfig, error) {
 }
 
 // listFlags are the comma-separated flags, split after parsing.
-type listFlags struct{ namespaces, clientNames *string }
+type listFlags struct{ namespaces, clientNames, flinkAllowedServiceAccounts *string }
 
 func (c *serveConfig) register(fs *flag.FlagSet) listFlags {
 	defaultNS := os.Getenv("POD_NAMESPACE")
@@ -120,9 +123,10 @@ func (c *serveConfig) register(fs *flag.FlagSet) listFlags {
 	fs.Float64Var(&c.memoryLimitRatio, "memory-limit-ratio", defaultMemoryLimitRatio, "share of --memory-limit the Go runtime keeps the heap under, so the collector works before the kernel kills the container (0.5-0.95); the reviews being decided may allocate half the Go memory limit at once")
 	fs.Var(&c.flinkOperator, "flink-operator", "off or on: reconcile each Deployment into an Apache Flink Kubernetes Operator FlinkDeployment in its target's namespace, and deny at admission what has no counterpart")
 	fs.StringVar(&c.flinkServiceAccount, "flink-service-account", "flink", "with --flink-operator=on: the ServiceAccount of the Flink pods, unless a deployment names one in spec.template.spec.kubernetes.serviceAccountName")
+	flinkAllowed := fs.String("flink-allowed-service-accounts", "", "with --flink-operator=on: comma-separated ServiceAccounts a deployment may name in spec.template.spec.kubernetes.serviceAccountName besides --flink-service-account; any other is denied, since the Flink pods run with its token (empty: only the default)")
 	c.selfTLS.register(fs)
 	fs.DurationVar(&c.shutdownDrain, "shutdown-drain", defaultShutdownDrain, "on SIGTERM, how long to keep serving while unready, so the API server stops picking this replica before it goes (0-60s)")
-	return listFlags{namespaces: namespaces, clientNames: clientNames}
+	return listFlags{namespaces: namespaces, clientNames: clientNames, flinkAllowedServiceAccounts: flinkAllowed}
 }
 
 // check says what is wrong with a parsed configuration and the arguments
@@ -147,6 +151,11 @@ func (c *serveConfig) check(args []string) error {
 	}
 	if errs := validation.IsDNS1123Subdomain(c.flinkServiceAccount); len(errs) > 0 {
 		return fmt.Errorf("--flink-service-account %q is not a valid ServiceAccount name: %v", c.flinkServiceAccount, errs)
+	}
+	for _, sa := range c.flinkAllowedServiceAccounts {
+		if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
+			return fmt.Errorf("--flink-allowed-service-accounts %q is not a valid ServiceAccount name: %v", sa, errs)
+		}
 	}
 	if c.settle < 0 {
 		return errors.New("--protection-settle must not be negative")

@@ -18,9 +18,10 @@ const FormatFlinkDeployment Format = "flinkdeployment"
 
 // TranslateDeployments fills in each admitted deployment's FlinkDeployment,
 // or why it cannot have one. serviceAccount is the Flink pods' service
-// account unless a document names its own. Offline the deployment has no
+// account unless a document names its own, which must be it or one of
+// allowedServiceAccounts. Offline the deployment has no
 // UID yet, so it gets no UID label.
-func TranslateDeployments(ctx context.Context, results []Result, serviceAccount string) error {
+func TranslateDeployments(ctx context.Context, results []Result, serviceAccount string, allowedServiceAccounts []string) error {
 	for i := range results {
 		r := &results[i]
 		if !r.Allowed || r.Kind() != resource.KindDeployment || r.Object == nil {
@@ -32,9 +33,10 @@ func TranslateDeployments(ctx context.Context, results []Result, serviceAccount 
 		}
 		fd, err := flinkop.Translate(flinkop.Input{
 			Namespace: r.Object.Namespace, Name: r.Object.Name, UID: string(r.Object.UID),
-			Tree:            doc.Tree,
-			TargetNamespace: r.Object.Annotations[resource.AnnotationTargetNamespace],
-			ServiceAccount:  serviceAccount,
+			Tree:                   doc.Tree,
+			TargetNamespace:        r.Object.Annotations[resource.AnnotationTargetNamespace],
+			ServiceAccount:         serviceAccount,
+			AllowedServiceAccounts: allowedServiceAccounts,
 		})
 		if err != nil {
 			r.Untranslatable = err

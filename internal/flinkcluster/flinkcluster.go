@@ -123,6 +123,10 @@ type Config struct {
 	Resync  time.Duration
 	CRDPoll time.Duration
 	Workers int
+
+	// FlinkAllowedServiceAccounts are the ServiceAccounts besides
+	// FlinkServiceAccount a document may name.
+	FlinkAllowedServiceAccounts []string
 }
 
 // reconciler is one leader's run.

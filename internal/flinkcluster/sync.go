@@ -221,6 +221,7 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 	fd, err := flinkop.Translate(flinkop.Input{
 		Namespace: cm.Namespace, Name: cm.Name, UID: string(cm.UID), Tree: dep.Doc.Tree,
 		TargetNamespace: namespace, ServiceAccount: r.cfg.FlinkServiceAccount,
+		AllowedServiceAccounts: r.cfg.FlinkAllowedServiceAccounts,
 	})
 	if err != nil {
 		return fail(ReasonTranslate, false, "deployment %s cannot become a FlinkDeployment: %w", key, err)

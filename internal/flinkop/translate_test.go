@@ -44,6 +44,8 @@ type translateCase struct {
 	deploymentName string
 	// noDefaultServiceAccount leaves Input.ServiceAccount empty.
 	noDefaultServiceAccount bool
+	// allowedServiceAccounts is Input.AllowedServiceAccounts.
+	allowedServiceAccounts []string
 	// notStored leaves Input.UID empty, as for a Deployment not stored yet.
 	notStored bool
 	// golden is the file (under goldenDir) of an allowed case.
@@ -246,7 +248,46 @@ var translateCases = []translateCase{
 		name:                    "a service account named in the document wins over the default",
 		patch:                   `[{op: add, path: /spec/template/spec/kubernetes/serviceAccountName, value: fraud-jobs}]`,
 		noDefaultServiceAccount: true,
+		allowedServiceAccounts:  []string{"fraud-jobs"},
 		golden:                  "service-account-from-document.json",
+	},
+	{
+		name:   "a document that names the default service account runs with it, as if it named none",
+		patch:  `[{op: add, path: /spec/template/spec/kubernetes/serviceAccountName, value: flink}]`,
+		golden: "minimal.json",
+	},
+	{
+		name: "the harmless kubernetes.* flink configuration keys are passed: the operator's per-deployment settings, cpu, limit factors, job manager replicas and a ClusterIP REST service",
+		patch: `
+- op: add
+  path: /spec/template/spec/flinkConfiguration
+  value:
+    kubernetes.operator.savepoint.history.max.count: "5"
+    kubernetes.operator.periodic.savepoint.interval: 6h
+    kubernetes.jobmanager.cpu: 0.5
+    kubernetes.taskmanager.cpu.amount: 2
+    kubernetes.jobmanager.cpu.limit-factor: 2
+    kubernetes.taskmanager.cpu.limit-factor: 2
+    kubernetes.jobmanager.memory.limit-factor: 1.5
+    kubernetes.taskmanager.memory.limit-factor: 1.5
+    kubernetes.jobmanager.replicas: 2
+    kubernetes.rest-service.exposed.type: ClusterIP`,
+		golden: "flink-configuration-kubernetes-allowed.json",
+	},
+	{
+		name: "secret, persistent volume claim, projected, downward API, ephemeral and CSI volumes are mounted",
+		patch: `
+- op: add
+  path: /spec/template/spec/kubernetes/pods
+  value:
+    volumeMounts:
+    - {name: creds, volume: {secret: {secretName: job-credentials}}, volumeMount: {mountPath: /opt/job/creds, readOnly: true}}
+    - {name: state, volume: {persistentVolumeClaim: {claimName: job-state}}, volumeMount: {mountPath: /opt/job/state}}
+    - {name: token, volume: {projected: {sources: [{serviceAccountToken: {path: token, expirationSeconds: 3600}}]}}, volumeMount: {mountPath: /var/run/job}}
+    - {name: podinfo, volume: {downwardAPI: {items: [{path: labels, fieldRef: {fieldPath: metadata.labels}}]}}, volumeMount: {mountPath: /etc/podinfo}}
+    - {name: scratch, volume: {ephemeral: {volumeClaimTemplate: {spec: {accessModes: [ReadWriteOnce], resources: {requests: {storage: 1Gi}}}}}}, volumeMount: {mountPath: /scratch}}
+    - {name: vault, volume: {csi: {driver: secrets-store.csi.k8s.io, readOnly: true}}, volumeMount: {mountPath: /mnt/vault, readOnly: true}}`,
+		golden: "pod-volumes-allowed-sources.json",
 	},
 	{
 		name: "VVP bookkeeping fields and logging are accepted and have no effect",
@@ -390,6 +431,83 @@ var translateCases = []translateCase{
 		noDefaultServiceAccount: true,
 		denyField:               "spec.template.spec.kubernetes.serviceAccountName", denyReason: "no service account",
 	},
+	{
+		name:      "a service account that is neither the default nor allowed is denied, naming the allowed ones",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/serviceAccountName, value: flinkgate-webhook}]`,
+		denyField: "spec.template.spec.kubernetes.serviceAccountName", denyReason: `"flinkgate-webhook" is not a ServiceAccount the Flink pods may run as: the allowed ones are flink`,
+	},
+	{
+		name:                   "a service account outside the allowlist is denied, naming the default and the allowlist",
+		patch:                  `[{op: add, path: /spec/template/spec/kubernetes/serviceAccountName, value: some-admin-sa}]`,
+		allowedServiceAccounts: []string{"fraud-jobs", "etl-jobs"},
+		denyField:              "spec.template.spec.kubernetes.serviceAccountName", denyReason: "the allowed ones are flink, fraud-jobs, etl-jobs (--flink-service-account and --flink-allowed-service-accounts); remove serviceAccountName",
+	},
+	{
+		name:                    "without a default and an allowlist, any named service account is denied",
+		patch:                   `[{op: add, path: /spec/template/spec/kubernetes/serviceAccountName, value: fraud-jobs}]`,
+		noDefaultServiceAccount: true,
+		denyField:               "spec.template.spec.kubernetes.serviceAccountName", denyReason: "the allowed ones are none",
+	},
+	{
+		name:      "the flink configuration key kubernetes.hostnetwork.enabled is denied: the network is the platform's",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.hostnetwork.enabled: "true"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.hostnetwork.enabled", denyReason: "the platform controls",
+	},
+	{
+		name:      "the flink configuration key kubernetes.jobmanager.service-account is denied: it would beat the allowed service accounts",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.jobmanager.service-account: admin}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.jobmanager.service-account", denyReason: "spec.template.spec.kubernetes.serviceAccountName",
+	},
+	{
+		name:      "the flink configuration key kubernetes.secrets is denied: secrets are mounted through volume mounts",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.secrets: "db:/opt/db"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.secrets", denyReason: "identity, network, secrets or pod templates",
+	},
+	{
+		name:      "the flink configuration key kubernetes.env.secretKeyRef is denied",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.env.secretKeyRef: "env:DB,secret:db,key:pw"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.env.secretKeyRef", denyReason: "remove it",
+	},
+	{
+		name:      "the flink configuration key kubernetes.pod-template-file.default is denied",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.pod-template-file.default: /tmp/pod.yaml}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.pod-template-file.default", denyReason: "the platform controls",
+	},
+	{
+		name:      "a kubernetes.* key with blanks around it is denied: Flink trims keys when it reads its configuration file",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {" kubernetes.secrets ": "db:/opt/db"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration. kubernetes.secrets ", denyReason: "the platform controls",
+	},
+	{
+		name:      "a LoadBalancer REST service is denied: it exposes the unauthenticated REST API",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.rest-service.exposed.type: LoadBalancer}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.kubernetes.rest-service.exposed.type", denyReason: "only ClusterIP",
+	},
+	{
+		name:      "a hostPath volume is denied, naming the volume sources allowed",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {volumeMounts: [{name: root, volume: {hostPath: {path: /}}, volumeMount: {mountPath: /host}}]}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.volumeMounts[0].volume.hostPath", denyReason: "the node's files",
+	},
+	{
+		name:      "a volume source outside the allowlist is denied",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {volumeMounts: [{name: data, volume: {nfs: {server: nfs.example.com, path: /}}, volumeMount: {mountPath: /data}}]}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.volumeMounts[0].volume.nfs", denyReason: "configMap, secret, emptyDir, persistentVolumeClaim",
+	},
+	{
+		name:      "a pod security context with sysctls is denied",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {securityContext: {sysctls: [{name: kernel.shm_rmid_forced, value: "1"}]}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.securityContext.sysctls", denyReason: "the fields there are",
+	},
+	{
+		name:      "a pod security context with SELinux options is denied",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {securityContext: {seLinuxOptions: {type: spc_t}}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.securityContext.seLinuxOptions", denyReason: "the fields there are",
+	},
+	{
+		name:      "an unconfined seccomp profile is denied",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {securityContext: {seccompProfile: {type: Unconfined}}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.securityContext.seccompProfile.type", denyReason: "RuntimeDefault or Localhost",
+	},
 }
 
 func TestTranslate(t *testing.T) {
@@ -490,6 +608,7 @@ func input(t *testing.T, tc translateCase) flinkop.Input {
 	if tc.noDefaultServiceAccount {
 		in.ServiceAccount = ""
 	}
+	in.AllowedServiceAccounts = tc.allowedServiceAccounts
 	if tc.notStored {
 		in.UID = ""
 	}

@@ -48,6 +48,9 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
+	if d, moved := movedWhileRunning(ctx, r, dep); moved {
+		return d
+	}
 	name, cm, t := dep.TargetName, r.New, found.Target
 	data, changed := cm.Data[resource.DataKey], false
 	if !unchangedSinceAdmitted(r, t) {
@@ -66,6 +69,7 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	}
 	out.Labels = withEntry(out.Labels, resource.LabelDeploymentTarget, name)
 	out.Annotations = withEntry(out.Annotations, resource.AnnotationTargetNamespace, t.ResolvedNamespace(r.PlatformNamespace))
+	out.Annotations = keepFlinkStatus(r, out.Annotations)
 	if t.UID != "" {
 		out.Annotations[resource.AnnotationTargetUID] = t.UID
 		out.Annotations[resource.AnnotationTargetResourceVersion] = t.ResourceVersion
@@ -124,7 +128,15 @@ func unchangedSinceAdmitted(r Request, t *resource.Target) bool {
 // with the Flink operator on, a changed document can become a
 // FlinkDeployment.
 func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource.TargetLookup) Decision {
+	if d, forged := flinkStatusForged(r); forged {
+		return d.WithTarget(dep.TargetName)
+	}
 	if d, bad := targetProblem(r, dep, found); bad {
+		return d
+	}
+	// Validation has no context of its own; the stored document it
+	// decodes was decoded within bounds when it was admitted.
+	if d, moved := movedWhileRunning(context.Background(), r, dep); moved {
 		return d
 	}
 	name, cm := dep.TargetName, r.New

@@ -1,10 +1,13 @@
 package policy
 
 import (
+	"context"
 	"errors"
+	"fmt"
 
 	"flinkgate.io/flinkgate/internal/flinkop"
 	"flinkgate.io/flinkgate/internal/resource"
+	"flinkgate.io/flinkgate/internal/resource/configmap"
 )
 
 // FlinkOperator is flinkgate serve's --flink-operator with
@@ -16,12 +19,28 @@ type FlinkOperator struct {
 	// ServiceAccount is the Flink pods' ServiceAccount unless a document
 	// names one.
 	ServiceAccount string
+	// AllowedServiceAccounts are the other ServiceAccounts a document may
+	// name (--flink-allowed-service-accounts).
+	AllowedServiceAccounts []string
 }
 
 // FlinkMappingDoc is where an untranslatable deployment's denial sends its
 // reader: the user guide's mapping table. The heading's anchor is kept
 // stable.
 const FlinkMappingDoc = "docs/user-guide.md#running-deployments-with-the-flink-kubernetes-operator"
+
+// platformNamespaceTarget denies, when the Flink operator is on, a target
+// whose Flink clusters would run in the platform namespace: their pods
+// could run as flinkgate's or the platform's ServiceAccount and act with
+// its rights (review finding 1). With the operator off it stays a warning
+// (targetWarnings).
+func platformNamespaceTarget(r Request, t *resource.Target) (Decision, bool) {
+	ns := t.ResolvedNamespace(r.PlatformNamespace)
+	if !r.FlinkOperator.On || ns != r.PlatformNamespace {
+		return Decision{}, false
+	}
+	return Denied(ReasonInvalid, "target %q would run Flink clusters in the platform namespace %q, which flinkgate does not allow with --flink-operator=on: pods there could run as flinkgate's or the platform's ServiceAccounts and act with their rights; set spec.kubernetes.namespace to a namespace of its own (listed in the chart's appmanager.rbac.additionalNamespaces)", t.Name, ns).WithTarget(t.Name), true
+}
 
 // untranslatable denies, when the Flink operator is on, a write of a new
 // document that cannot become a FlinkDeployment. Only a write that changes
@@ -34,11 +53,18 @@ func untranslatable(r Request, dep *resource.Deployment, found *resource.Target)
 		return Decision{}, false
 	}
 	cm := r.New
+	// A target stored before the operator was turned on may still point
+	// at the platform namespace.
+	if d, denied := platformNamespaceTarget(r, found); denied {
+		d.Message = fmt.Sprintf("deployment %q cannot become a FlinkDeployment: %s", cm.Name, d.Message)
+		return d.WithTarget(dep.TargetName), true
+	}
 	_, err := flinkop.Translate(flinkop.Input{
 		Namespace: r.Namespace, Name: cm.Name, UID: string(cm.UID),
-		Tree:            dep.Doc.Tree,
-		TargetNamespace: found.ResolvedNamespace(r.PlatformNamespace),
-		ServiceAccount:  r.FlinkOperator.ServiceAccount,
+		Tree:                   dep.Doc.Tree,
+		TargetNamespace:        found.ResolvedNamespace(r.PlatformNamespace),
+		ServiceAccount:         r.FlinkOperator.ServiceAccount,
+		AllowedServiceAccounts: r.FlinkOperator.AllowedServiceAccounts,
 	})
 	if err == nil {
 		return Decision{}, false
@@ -49,4 +75,78 @@ func untranslatable(r Request, dep *resource.Deployment, found *resource.Target)
 	}
 	return Denied(ReasonInvalid, "deployment %q cannot become a FlinkDeployment, which flinkgate makes of every deployment for the Flink Kubernetes Operator (--flink-operator=on): %s: %s; see what maps in %s",
 		cm.Name, de.Field, de.Reason, FlinkMappingDoc).WithTarget(dep.TargetName), true
+}
+
+// FlinkStatusAnnotations are where the reconciler (internal/flinkcluster)
+// reports a deployment's FlinkDeployment state. Users read them, so only
+// flinkgate may write them (review finding 9a): a forged FAILED or
+// RUNNING would mislead whoever watches it.
+var FlinkStatusAnnotations = []string{"flinkgate.io/state", "flinkgate.io/status"}
+
+// flinkStatusForged denies, when the Flink operator is on, a deployment
+// write by anyone but flinkgate that adds, changes or removes one of
+// FlinkStatusAnnotations. (The mutating stage puts back what a whole-object
+// write such as kubectl replace left out: keepFlinkStatus.)
+func flinkStatusForged(r Request) (Decision, bool) {
+	if !r.FlinkOperator.On || r.ByFlinkgate || r.New == nil {
+		return Decision{}, false
+	}
+	for _, a := range FlinkStatusAnnotations {
+		was, hadIt := "", false
+		if r.Old != nil {
+			was, hadIt = r.Old.Annotations[a]
+		}
+		if is, hasIt := r.New.Annotations[a]; hasIt != hadIt || is != was {
+			return Denied(ReasonInvalid, "deployment %q: the annotation %s is flinkgate's report of its FlinkDeployment's state, and only flinkgate may add, change or remove it (--flink-operator=on); remove it from what you apply, or leave it as stored", r.New.Name, a), true
+		}
+	}
+	return Decision{}, false
+}
+
+// keepFlinkStatus returns annotations (a copy the caller owns) with the
+// FlinkStatusAnnotations a user's update left out put back as stored, so
+// a whole-object write (kubectl replace, an apply that does not know
+// them) is not denied for them.
+func keepFlinkStatus(r Request, annotations map[string]string) map[string]string {
+	if !r.FlinkOperator.On || r.ByFlinkgate || r.Operation != Update || r.Old == nil {
+		return annotations
+	}
+	for _, a := range FlinkStatusAnnotations {
+		if v, ok := r.Old.Annotations[a]; ok {
+			if _, has := annotations[a]; !has {
+				annotations[a] = v
+			}
+		}
+	}
+	return annotations
+}
+
+// movedWhileRunning denies, when the Flink operator is on, an update that
+// points a running deployment (spec.state RUNNING, or none) at another
+// target: the reconciler would start a new FlinkDeployment from nothing
+// and delete the old one without a savepoint (review finding 5). The state
+// is the stored document's: suspending in the same write has not taken
+// the savepoint yet. ctx bounds decoding the stored document, which was
+// decoded within the codec's bounds when it was admitted.
+func movedWhileRunning(ctx context.Context, r Request, dep *resource.Deployment) (Decision, bool) {
+	old := storedDeployment(r)
+	if !r.FlinkOperator.On || old == nil {
+		return Decision{}, false
+	}
+	from := old.Labels[resource.LabelDeploymentTarget]
+	if from == "" || from == dep.TargetName {
+		return Decision{}, false
+	}
+	stored, err := configmap.ParseDeployment(ctx, old)
+	if err != nil {
+		// A stored document that does not parse never became a
+		// FlinkDeployment, so moving it loses nothing.
+		return Decision{}, false
+	}
+	spec, _ := stored.Doc.Tree["spec"].(map[string]any)
+	state, _ := spec["state"].(string)
+	if state != "" && state != "RUNNING" {
+		return Decision{}, false
+	}
+	return Denied(ReasonInvalid, "deployment %q runs on target %q and cannot move to target %q while its state is RUNNING (--flink-operator=on): its job's state would be lost, since the cluster is started anew in the other target's namespace without a savepoint; suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it", old.Name, from, dep.TargetName).WithTarget(dep.TargetName), true
 }

@@ -173,14 +173,19 @@ func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
 		doc  string
 		// noDefault leaves the operator setting without a service account.
 		noDefault bool
-		allowed   bool
-		reason    Reason
-		says      []string
+		// allowSA is the operator setting's AllowedServiceAccounts.
+		allowSA []string
+		allowed bool
+		reason  Reason
+		says    []string
 	}{
 		{name: "A deployment that becomes a FlinkDeployment is allowed.",
 			doc: runnable, allowed: true},
-		{name: "A deployment that names its own service account is allowed without a default.",
-			doc: runnable + "      kubernetes: {serviceAccountName: jobs}\n", noDefault: true, allowed: true},
+		{name: "A deployment that names an allowed service account is allowed without a default.",
+			doc: runnable + "      kubernetes: {serviceAccountName: jobs}\n", noDefault: true, allowSA: []string{"jobs"}, allowed: true},
+		{name: "A deployment that names a service account neither the default nor allowed is denied, naming the allowed ones.",
+			doc: runnable + "      kubernetes: {serviceAccountName: flinkgate-webhook}\n", allowSA: []string{"jobs"}, reason: ReasonInvalid,
+			says: []string{`spec.template.spec.kubernetes.serviceAccountName: "flinkgate-webhook" is not a ServiceAccount the Flink pods may run as: the allowed ones are flink, jobs`}},
 		{name: "An update that leaves an untranslatable stored document as it is (labels, annotations) is allowed.",
 			old: storedSQL, doc: sql, allowed: true},
 		{name: "An update that changes an untranslatable stored document, and leaves it untranslatable, is denied.",
@@ -199,7 +204,201 @@ func TestDeploymentWriteValidateWithTheFlinkOperatorOn(t *testing.T) {
 			if tc.noDefault {
 				flink.ServiceAccount = ""
 			}
+			flink.AllowedServiceAccounts = tc.allowSA
 			wantDecision(t, validateAdmitted(t, flink, target, "d", old, tc.doc), tc.allowed, tc.reason, tc.says...)
+		})
+	}
+}
+
+func TestWithTheFlinkOperatorOnNothingRunsInThePlatformNamespace(t *testing.T) {
+	platformTarget := func(t *testing.T) *resource.Target {
+		tg := parsedTarget(t, targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n"))
+		tg.UID, tg.ResourceVersion = "uid-1", "7"
+		return tg
+	}
+	t.Run("The mutating stage denies a target in the platform namespace before storing it.", func(t *testing.T) {
+		obj := targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")
+		d := TargetCreateMutate(Request{Stage: StageMutate, Operation: Create, Name: "staging", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: flinkOn}, parsedTarget(t, obj))
+		wantDecision(t, d, false, ReasonInvalid, `target "staging" would run Flink clusters in the platform namespace "flink-platform"`)
+	})
+	t.Run("With the operator off the mutating stage stores it with a warning, as before.", func(t *testing.T) {
+		obj := targetCM("staging", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: flink-platform}\n")
+		d := TargetCreateMutate(Request{Stage: StageMutate, Operation: Create, Name: "staging", New: obj, PlatformNamespace: "flink-platform"}, parsedTarget(t, obj))
+		wantDecision(t, d, true, ReasonNone)
+	})
+	t.Run("A deployment written to a target stored in the platform namespace before the operator was on is denied.", func(t *testing.T) {
+		d := validateAdmitted(t, flinkOn, platformTarget(t), "d", nil, runnable)
+		wantDecision(t, d, false, ReasonInvalid, `deployment "d" cannot become a FlinkDeployment: target "staging" would run Flink clusters in the platform namespace`, "set spec.kubernetes.namespace")
+		if d.Target != "staging" {
+			t.Errorf("decision names target %q, want staging", d.Target)
+		}
+	})
+	t.Run("With the operator off that deployment is allowed.", func(t *testing.T) {
+		wantDecision(t, validateAdmitted(t, FlinkOperator{}, platformTarget(t), "d", nil, runnable), true, ReasonNone)
+	})
+}
+
+func TestFlinkStatusAnnotationsAreFlinkgates(t *testing.T) {
+	const state, status = "flinkgate.io/state", "flinkgate.io/status"
+	annotated := func(kv ...string) *corev1.ConfigMap {
+		c := cm("d", resource.KindDeployment)
+		c.Annotations = map[string]string{}
+		for i := 0; i < len(kv); i += 2 {
+			c.Annotations[kv[i]] = kv[i+1]
+		}
+		return c
+	}
+	cases := []struct {
+		name     string
+		op       Operation
+		old, new *corev1.ConfigMap
+		self     bool
+		flink    FlinkOperator
+		allowed  bool
+		says     []string
+	}{
+		{name: "A user's create that sets flinkgate.io/state is denied, naming the annotation and saying to leave it to flinkgate.",
+			op: Create, new: annotated(state, "RUNNING"), flink: flinkOn,
+			says: []string{`deployment "d": the annotation flinkgate.io/state is flinkgate's report of its FlinkDeployment's state`, "only flinkgate may add, change or remove it", "remove it from what you apply"}},
+		{name: "A user's update that changes flinkgate.io/status is denied.",
+			op: Update, old: annotated(state, "FAILED", status, `{"error":"x"}`), new: annotated(state, "FAILED", status, `{}`), flink: flinkOn,
+			says: []string{"the annotation flinkgate.io/status"}},
+		{name: "A user's update that removes flinkgate.io/state is denied.",
+			op: Update, old: annotated(state, "FAILED"), new: annotated(), flink: flinkOn,
+			says: []string{"the annotation flinkgate.io/state"}},
+		{name: "A user's update that leaves both as stored is allowed.",
+			op: Update, old: annotated(state, "RUNNING", status, "{}"), new: annotated(state, "RUNNING", status, "{}", "team", "data"), flink: flinkOn, allowed: true},
+		{name: "flinkgate's own update of both is allowed.",
+			op: Update, old: annotated(state, "RUNNING"), new: annotated(state, "FAILED", status, "{}"), self: true, flink: flinkOn, allowed: true},
+		{name: "With the operator off a user's update of both is allowed, as before.",
+			op: Update, old: annotated(state, "RUNNING"), new: annotated(state, "FAILED", status, "{}"), allowed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := Request{Stage: StageValidate, Operation: tc.op, Namespace: tc.new.Namespace, Name: "d", Old: tc.old, New: tc.new, ByFlinkgate: tc.self, FlinkOperator: tc.flink}
+			d, denied := flinkStatusForged(r)
+			if denied == tc.allowed {
+				t.Fatalf("denied = %v (%s), want %v", denied, d.Message, !tc.allowed)
+			}
+			if denied {
+				wantDecision(t, d, false, ReasonInvalid, tc.says...)
+			}
+		})
+	}
+}
+
+func TestDeploymentWriteMutateKeepsTheFlinkStatusAUserLeftOut(t *testing.T) {
+	target := stagingTarget(t, "")
+	stored := func(t *testing.T) *corev1.ConfigMap {
+		obj := cm("d", resource.KindDeployment)
+		obj.Data = map[string]string{resource.DataKey: runnable}
+		r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: flinkOn}
+		dep, err := configmap.ParseDeployment(context.Background(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: target}).Object
+		out.Annotations["flinkgate.io/state"] = "RUNNING"
+		return out
+	}
+	cases := []struct {
+		name  string
+		flink FlinkOperator
+		self  bool
+		want  string
+	}{
+		{name: "With the operator on, a user's replace without flinkgate.io/state keeps the stored one.", flink: flinkOn, want: "RUNNING"},
+		{name: "flinkgate itself may remove it.", flink: flinkOn, self: true},
+		{name: "With the operator off nothing is kept, as before.", flink: FlinkOperator{}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := stored(t)
+			obj := cm("d", resource.KindDeployment)
+			obj.Data = map[string]string{resource.DataKey: runnable}
+			r := Request{Stage: StageMutate, Operation: Update, Namespace: obj.Namespace, Name: "d", Old: old, New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink, ByFlinkgate: tc.self}
+			dep, err := configmap.ParseDeployment(context.Background(), obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: target})
+			wantDecision(t, d, true, ReasonNone)
+			if got := d.Object.Annotations["flinkgate.io/state"]; got != tc.want {
+				t.Errorf("flinkgate.io/state = %q, want %q", got, tc.want)
+			}
+			if _, ok := obj.Annotations["flinkgate.io/state"]; ok {
+				t.Error("the request's object changed")
+			}
+		})
+	}
+}
+
+func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *testing.T) {
+	staging := stagingTarget(t, "")
+	production := parsedTarget(t, targetCM("production", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n"))
+	production.UID, production.ResourceVersion = "uid-2", "8"
+	// storedOn is the deployment doc as admitted on staging.
+	storedOn := func(t *testing.T, doc string) *corev1.ConfigMap {
+		obj := cm("d", resource.KindDeployment)
+		obj.Data = map[string]string{resource.DataKey: doc}
+		r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform"}
+		dep, err := configmap.ParseDeployment(context.Background(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return DeploymentWriteMutate(context.Background(), r, dep, resource.TargetLookup{Target: staging}).Object
+	}
+	moved := replace(runnable, "deploymentTargetName: staging", "deploymentTargetName: production")
+	withState := func(doc, state string) string { return doc + "  state: " + state + "\n" }
+	cases := []struct {
+		name    string
+		old     string
+		doc     string
+		target  *resource.Target
+		flink   FlinkOperator
+		allowed bool
+	}{
+		{name: "A deployment without a state (so RUNNING) moved to another target is denied, saying to suspend or cancel it first.",
+			old: runnable, doc: moved, target: production, flink: flinkOn},
+		{name: "A RUNNING deployment moved to another target is denied.",
+			old: withState(runnable, "RUNNING"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn},
+		{name: "A RUNNING deployment moved and suspended in the same write is denied: its state would be lost.",
+			old: withState(runnable, "RUNNING"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn},
+		{name: "A SUSPENDED deployment may move.",
+			old: withState(runnable, "SUSPENDED"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn, allowed: true},
+		{name: "A CANCELLED deployment may move.",
+			old: withState(runnable, "CANCELLED"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn, allowed: true},
+		{name: "A RUNNING deployment that stays on its target may change.",
+			old: runnable, doc: runnable + "  maxJobCreationAttempts: 3\n", target: staging, flink: flinkOn, allowed: true},
+		{name: "With the operator off a RUNNING deployment may move, as before.",
+			old: runnable, doc: moved, target: production, allowed: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			old := storedOn(t, tc.old)
+			for _, stage := range []Stage{StageMutate, StageValidate} {
+				obj := cm("d", resource.KindDeployment)
+				obj.Data = map[string]string{resource.DataKey: tc.doc}
+				r := Request{Stage: StageMutate, Operation: Update, Namespace: obj.Namespace, Name: "d", Old: old, New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink}
+				dep, err := configmap.ParseDeployment(context.Background(), obj)
+				if err != nil {
+					t.Fatal(err)
+				}
+				found := resource.TargetLookup{Target: tc.target}
+				d := DeploymentWriteMutate(context.Background(), r, dep, found)
+				if stage == StageValidate && d.Allowed {
+					r.Stage, r.New = StageValidate, d.Object
+					if dep, err = configmap.ParseDeployment(context.Background(), d.Object); err != nil {
+						t.Fatal(err)
+					}
+					d = DeploymentWriteValidate(r, dep, found)
+				}
+				if tc.allowed {
+					wantDecision(t, d, true, ReasonNone)
+					continue
+				}
+				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
+			}
 		})
 	}
 }

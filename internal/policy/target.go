@@ -33,6 +33,9 @@ func InvalidTarget(err error) Decision {
 // TargetCreateMutate makes a new target immutable, records the namespace
 // its Flink clusters run in and adds the in-use protection finalizer.
 func TargetCreateMutate(r Request, t *resource.Target) Decision {
+	if d, denied := platformNamespaceTarget(r, t); denied {
+		return d
+	}
 	d := Allowed(targetWarnings(t, r.PlatformNamespace)...).WithTarget(t.Name)
 	out := r.New.DeepCopy()
 	immutable := true
@@ -65,6 +68,9 @@ func TargetCreateValidate(r Request, t *resource.Target, access Access) Decision
 	}
 	if got := r.New.Annotations[resource.AnnotationNamespace]; got != ns {
 		return Denied(ReasonInvalid, "target %q has annotation %s=%q but its namespace is %q; leave the annotation to flinkgate", t.Name, resource.AnnotationNamespace, got, ns)
+	}
+	if d, denied := platformNamespaceTarget(r, t); denied {
+		return d
 	}
 	if access.Problem != "" {
 		if !access.Enforce {

@@ -175,10 +175,19 @@ func TestTargetCreateValidate(t *testing.T) {
 		c.Annotations = map[string]string{resource.AnnotationNamespace: namespace}
 		return c
 	}
+	// inPlatform is a target whose spec (after "spec:") resolves to the
+	// platform namespace, as the mutating webhook left it.
+	inPlatform := func(immutable bool, spec string) *corev1.ConfigMap {
+		c := targetCM("t", "kind: DeploymentTarget\nspec:\n  "+spec+"\n")
+		c.Immutable = &immutable
+		c.Annotations = map[string]string{resource.AnnotationNamespace: "flink-platform"}
+		return c
+	}
 	cases := []struct {
 		name     string
 		obj      *corev1.ConfigMap
 		access   Access
+		flink    FlinkOperator
 		allowed  bool
 		reason   Reason
 		says     []string
@@ -196,10 +205,20 @@ func TestTargetCreateValidate(t *testing.T) {
 			obj: mutated(true, "staging"), access: Access{Problem: "grant flinkgate edit in staging", Enforce: true}, reason: ReasonRBAC, says: []string{"cannot be served", "grant flinkgate edit in staging"}},
 		{name: "A preflight that could not check denies as unavailable when it enforces.",
 			obj: mutated(true, "staging"), access: Access{Problem: "the check failed; try again", Enforce: true, Unavailable: true}, reason: ReasonUnavailable, says: []string{"try again"}},
+		{name: "With the Flink operator off a target in the platform namespace is allowed with a warning.",
+			obj: inPlatform(true, "kubernetes: {namespace: flink-platform}"), allowed: true, warnings: 1},
+		{name: "With the Flink operator on a target naming the platform namespace is denied, saying why and to pick a namespace of its own.",
+			obj: inPlatform(true, "kubernetes: {namespace: flink-platform}"), flink: flinkOn, reason: ReasonInvalid,
+			says: []string{`target "t" would run Flink clusters in the platform namespace "flink-platform"`, "--flink-operator=on", "ServiceAccounts", "set spec.kubernetes.namespace to a namespace of its own"}},
+		{name: "With the Flink operator on a target without a namespace, which resolves to the platform namespace, is denied.",
+			obj: inPlatform(true, "kubernetes: {}"), flink: flinkOn, reason: ReasonInvalid,
+			says: []string{"in the platform namespace", "set spec.kubernetes.namespace"}},
+		{name: "With the Flink operator on a target in a namespace of its own is allowed.",
+			obj: mutated(true, "staging"), flink: flinkOn, allowed: true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			d := TargetCreateValidate(Request{Stage: StageValidate, Operation: Create, Name: "t", New: tc.obj, PlatformNamespace: "flink-platform"}, parsedTarget(t, tc.obj), tc.access)
+			d := TargetCreateValidate(Request{Stage: StageValidate, Operation: Create, Name: "t", New: tc.obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink}, parsedTarget(t, tc.obj), tc.access)
 			wantDecision(t, d, tc.allowed, tc.reason, tc.says...)
 			if len(d.Warnings) != tc.warnings {
 				t.Errorf("warnings %q, want %d", d.Warnings, tc.warnings)
