@@ -135,7 +135,9 @@ func (s *Server) authorize(ctx context.Context, req *admissionv1.AdmissionReques
 	if doc.dep != nil {
 		ar.NewTarget = doc.dep.TargetName
 	}
-	if doc.target != nil {
+	// A target in the platform namespace is denied by policy when the Flink
+	// operator is on, with a better message than a missing grant there.
+	if doc.target != nil && doc.target.ResolvedNamespace(r.PlatformNamespace) != r.PlatformNamespace {
 		ar.TargetNamespace = doc.target.ResolvedNamespace(r.PlatformNamespace)
 	}
 	checks := authz.Required(ar)
