@@ -42,6 +42,8 @@ func TestNotesSayWhatToDoNext(t *testing.T) {
 			[]string{"created no RBAC at all", "rbac.RequiredRules()"}},
 		{"With flinkOperator.enabled in url mode the notes start flinkgate with the operator on, and say to install the operator.", urlValues + "flinkOperator:\n  enabled: true\n",
 			[]string{"--authorization=rbac \\\n       --flink-operator=on --flink-service-account=flink\n", "6. Flink Kubernetes Operator: on.", "Install the operator (release 1.15)", "flinkOperator.jobServiceAccount.create=true"}},
+		{"With flinkOperator.enabled the notes say a target's creator also needs create on FlinkDeployments in its namespace.", "flinkOperator:\n  enabled: true\n",
+			[]string{"creating a target also needs create on\n   flinkdeployments.flink.apache.org in the target's namespace"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
