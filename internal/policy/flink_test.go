@@ -337,6 +337,9 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 	staging := stagingTarget(t, "")
 	production := parsedTarget(t, targetCM("production", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n"))
 	production.UID, production.ResourceVersion = "uid-2", "8"
+	// stagingB runs its clusters in staging's namespace.
+	stagingB := parsedTarget(t, targetCM("staging-b", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"))
+	stagingB.UID, stagingB.ResourceVersion = "uid-3", "9"
 	// storedOn is the deployment doc as admitted on staging.
 	storedOn := func(t *testing.T, doc string) *corev1.ConfigMap {
 		obj := cm("d", resource.KindDeployment)
@@ -368,6 +371,8 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 			old: withState(runnable, "SUSPENDED"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn, allowed: true},
 		{name: "A CANCELLED deployment may move.",
 			old: withState(runnable, "CANCELLED"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn, allowed: true},
+		{name: "A RUNNING deployment moved to another target in the same namespace may move: its FlinkDeployment is updated where it is.",
+			old: runnable, doc: replace(runnable, "deploymentTargetName: staging", "deploymentTargetName: staging-b"), target: stagingB, flink: flinkOn, allowed: true},
 		{name: "A RUNNING deployment that stays on its target may change.",
 			old: runnable, doc: runnable + "  maxJobCreationAttempts: 3\n", target: staging, flink: flinkOn, allowed: true},
 		{name: "With the operator off a RUNNING deployment may move, as before.",
@@ -397,7 +402,7 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 					wantDecision(t, d, true, ReasonNone)
 					continue
 				}
-				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
+				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", `in namespace "production"`, "suspending it first does not keep the state either", "no initialSavepointPath", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
 			}
 		})
 	}
