@@ -106,9 +106,20 @@ func flinkStatusForged(r Request) (Decision, bool) {
 // keepFlinkStatus returns annotations (a copy the caller owns) with the
 // FlinkStatusAnnotations a user's update left out put back as stored, so
 // a whole-object write (kubectl replace, an apply that does not know
-// them) is not denied for them.
+// them) is not denied for them. A user's create loses them instead: a
+// restored or imported deployment carries its old report, which the
+// reconciler writes anew (review finding 9).
 func keepFlinkStatus(r Request, annotations map[string]string) map[string]string {
-	if !r.FlinkOperator.On || r.ByFlinkgate || r.Operation != Update || r.Old == nil {
+	if !r.FlinkOperator.On || r.ByFlinkgate {
+		return annotations
+	}
+	if r.Operation == Create {
+		for _, a := range FlinkStatusAnnotations {
+			delete(annotations, a)
+		}
+		return annotations
+	}
+	if r.Operation != Update || r.Old == nil {
 		return annotations
 	}
 	for _, a := range FlinkStatusAnnotations {

@@ -407,3 +407,44 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 		})
 	}
 }
+
+func TestDeploymentWriteMutateStripsTheFlinkStatusFromAUsersCreate(t *testing.T) {
+	target := stagingTarget(t, "")
+	cases := []struct {
+		name  string
+		flink FlinkOperator
+		self  bool
+		want  map[string]string
+	}{
+		{name: "With the operator on, a user's create carrying both (a restore, an import) has them removed and is allowed.", flink: flinkOn},
+		{name: "flinkgate's own create keeps them.", flink: flinkOn, self: true,
+			want: map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}},
+		{name: "With the operator off they are kept, as before.", flink: FlinkOperator{},
+			want: map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := cm("d", resource.KindDeployment)
+			obj.Data = map[string]string{resource.DataKey: runnable}
+			obj.Annotations = map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}
+			r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink, ByFlinkgate: tc.self}
+			dep, err := configmap.ParseDeployment(context.Background(), obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := resource.TargetLookup{Target: target}
+			d := DeploymentWriteMutate(context.Background(), r, dep, found)
+			wantDecision(t, d, true, ReasonNone)
+			for _, a := range FlinkStatusAnnotations {
+				if got, want := d.Object.Annotations[a], tc.want[a]; got != want {
+					t.Errorf("%s = %q, want %q", a, got, want)
+				}
+			}
+			if len(obj.Annotations) != 2 {
+				t.Error("the request's object changed")
+			}
+			r.Stage, r.New = StageValidate, d.Object
+			wantDecision(t, DeploymentWriteValidate(r, dep, found), true, ReasonNone)
+		})
+	}
+}
