@@ -22,9 +22,13 @@ func translateConfig(ts map[string]any) (map[string]string, error) {
 	}
 	out := make(map[string]string, len(c))
 	for _, k := range sortedKeys(c) {
+		field := at + "." + escaped(k)
+		if r, ok := controlChar(k); ok {
+			return nil, deny(field, "the key holds the control character %U: Flink reads its configuration file line by line and trims what surrounds a key, so such a key can turn into another one; remove it, and write keys with letters, digits, dots, dashes and underscores only", r)
+		}
 		for _, f := range ForbiddenConfigKeys {
 			if strings.TrimSpace(k) == f {
-				return nil, deny(at+"."+k, "the operator sets %s itself and rejects it in a FlinkDeployment; remove it (the cluster ids are the Deployment's name, the namespace is the target's)", k)
+				return nil, deny(field, "the operator sets %s itself and rejects it in a FlinkDeployment; remove it (the cluster ids are the Deployment's name, the namespace is the target's)", k)
 			}
 		}
 		switch v := c[k].(type) {
@@ -35,14 +39,72 @@ func translateConfig(ts map[string]any) (map[string]string, error) {
 		case bool:
 			out[k] = strconv.FormatBool(v)
 		default:
-			return nil, deny(at+"."+k, "must be a string, number or boolean, got %s; Flink configuration values are strings", kindOf(v))
+			return nil, deny(field, "must be a string, number or boolean, got %s; Flink configuration values are strings", kindOf(v))
 		}
-		if err := kubernetesKey(k, out[k], at+"."+k); err != nil {
+		if r, ok := controlChar(out[k]); ok {
+			return nil, deny(field, "the value holds the control character %U: a line break would start another key in Flink's configuration file; write the value on one line, without control characters", r)
+		}
+		if err := kubernetesKey(k, out[k], field); err != nil {
 			return nil, err
+		}
+		if err := operatorFileKey(k, field); err != nil {
+			return nil, err
+		}
+		if !configKey.MatchString(k) {
+			return nil, deny(field, "is not a Flink configuration key: keys are made of letters, digits, dots, dashes and underscores (Flink would read another key from its configuration file); correct its name or remove it")
 		}
 	}
 	return out, nil
 }
+
+// configKey is what a Flink configuration key is made of. Anything else
+// (blanks, '#', ':', '$') changes how Flink's configuration file is read.
+var configKey = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+
+// controlChar is the first character of s below U+0020 or U+007F.
+func controlChar(s string) (rune, bool) {
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// escaped is k for a denial's field, its control characters escaped so
+// that the field is one printable line.
+func escaped(k string) string {
+	if _, ok := controlChar(k); !ok {
+		return k
+	}
+	q := strconv.Quote(k)
+	return q[1 : len(q)-1]
+}
+
+// operatorFileKey denies the keys that name a file the Flink operator
+// reads from its own disk when it deploys or reaches the cluster: Flink's
+// Kerberos decorator copies the keytab and krb5.conf into a Secret and a
+// ConfigMap of the target namespace and mounts them into the job manager,
+// so a path to the operator's ServiceAccount token would hand it to the
+// job author; the REST client loads its key and trust stores. $internal.*
+// keys are Flink's own (the operator sets the configuration directory it
+// copies the logging files from).
+func operatorFileKey(k, field string) error {
+	k = strings.TrimSpace(k)
+	switch {
+	case strings.HasPrefix(k, "$internal."):
+		return deny(field, "$internal.* keys are Flink's own settings, which the operator sets; one of them names the directory whose files the operator copies into the cluster's ConfigMap; remove it")
+	case strings.HasPrefix(k, "security.kerberos."), k == "security.keytab", k == "security.principal":
+		return deny(field, "Kerberos settings make the Flink operator read the keytab and krb5.conf from the Flink operator's own disk and copy them into the cluster, which would hand the operator's files to the job; remove it, and mount a keytab from a Secret of the target namespace in spec.template.spec.kubernetes.pods.volumeMounts (Hadoop and Kerberos clients in the job can read it from there)")
+	case slices.Contains(operatorSSLFileKeys, k):
+		return deny(field, "the Flink operator's REST client would read this file from the Flink operator's own disk to reach the cluster; remove it, and ask the platform team for REST SSL (the operator's own settings)")
+	}
+	return nil
+}
+
+// operatorSSLFileKeys are the key and trust stores of Flink's REST client,
+// which the operator runs; security.ssl.internal.* stay the pods' own.
+var operatorSSLFileKeys = []string{"security.ssl.keystore", "security.ssl.truststore", "security.ssl.rest.keystore", "security.ssl.rest.truststore"}
 
 // AllowedKubernetesConfigKeys are the kubernetes.* Flink configuration
 // keys a document may set, besides those starting with
@@ -172,6 +234,9 @@ func podTemplate(pods map[string]any, at string) (map[string]any, error) {
 			meta[f] = m
 		}
 	}
+	if err := checkPodAnnotations(meta["annotations"], at+".annotations"); err != nil {
+		return nil, err
+	}
 	if m, err := stringMap(pods, "nodeSelector", at+".nodeSelector"); err != nil {
 		return nil, err
 	} else if m != nil {
@@ -286,6 +351,27 @@ func checkSecurityContext(sc map[string]any, field string) error {
 		}
 		if t, _ := p["type"].(string); t == "Unconfined" {
 			return deny(field+"."+f+".type", "Unconfined lifts the pods' confinement, which the platform does not allow; use RuntimeDefault or Localhost, or remove %s", f)
+		}
+	}
+	return nil
+}
+
+// confinementAnnotations start the annotation keys that set a pod's or a
+// container's seccomp or AppArmor profile the way older Kubernetes did,
+// past checkSecurityContext's denial of Unconfined.
+var confinementAnnotations = []struct{ prefix, field string }{
+	{"container.apparmor.security.beta.kubernetes.io/", "appArmorProfile"},
+	{"seccomp.security.alpha.kubernetes.io/", "seccompProfile"},
+	{"container.seccomp.security.alpha.kubernetes.io/", "seccompProfile"},
+}
+
+func checkPodAnnotations(a any, field string) error {
+	m, _ := a.(map[string]any)
+	for _, k := range sortedKeys(m) {
+		for _, c := range confinementAnnotations {
+			if strings.HasPrefix(k, c.prefix) {
+				return deny(field+"."+k, "sets the pods' confinement profile outside the security context, where the platform denies Unconfined; remove the annotation and set securityContext.%s (RuntimeDefault or Localhost) instead", c.field)
+			}
 		}
 	}
 	return nil

@@ -479,6 +479,76 @@ var translateCases = []translateCase{
 		denyField: "spec.template.spec.flinkConfiguration. kubernetes.secrets ", denyReason: "the platform controls",
 	},
 	{
+		name:      "a kerberos keytab path is denied: the operator would read the file from its own disk and hand it to the job manager",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {security.kerberos.login.keytab: /var/run/secrets/kubernetes.io/serviceaccount/token, security.kerberos.login.principal: x}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.security.kerberos.login.keytab", denyReason: "from the Flink operator's own disk",
+	},
+	{
+		name:      "a kerberos krb5.conf path is denied: the operator would copy the file into a ConfigMap",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {security.kerberos.krb5-conf.path: /proc/self/environ}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.security.kerberos.krb5-conf.path", denyReason: "from the Flink operator's own disk",
+	},
+	{
+		name:      "the deprecated key security.keytab is denied like security.kerberos.login.keytab",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {security.keytab: /etc/passwd}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.security.keytab", denyReason: "from the Flink operator's own disk",
+	},
+	{
+		name:      "the deprecated key security.principal is denied like security.kerberos.login.principal",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {security.principal: x}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.security.principal", denyReason: "from the Flink operator's own disk",
+	},
+	{
+		name:      "a Flink-internal $internal.* key is denied: it points the operator at its own files",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {$internal.deployment.config-dir: /var/run/secrets/kubernetes.io/serviceaccount}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.$internal.deployment.config-dir", denyReason: "Flink's own",
+	},
+	{
+		name:      "an SSL keystore path is denied: the operator's REST client would read it from its own disk",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {security.ssl.rest.keystore: /var/run/secrets/kubernetes.io/serviceaccount/token}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.security.ssl.rest.keystore", denyReason: "from the Flink operator's own disk",
+	},
+	{
+		name:      "a key starting with a control character is denied: Flink's configuration file reader trims it away",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {"\u0001kubernetes.hostnetwork.enabled": "true"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.\\x01kubernetes.hostnetwork.enabled", denyReason: "control character",
+	},
+	{
+		name:      "a key holding a line break is denied: it would write a second key into Flink's configuration file",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {"x\nkubernetes.taskmanager.service-account": admin}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.x\\nkubernetes.taskmanager.service-account", denyReason: "control character",
+	},
+	{
+		name:      "a value holding a line break is denied: it would write a second key into Flink's configuration file",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {taskmanager.numberOfTaskSlots: "1\nkubernetes.hostnetwork.enabled: true"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.taskmanager.numberOfTaskSlots", denyReason: "control character",
+	},
+	{
+		name:      "a value holding a DEL character is denied",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {taskmanager.numberOfTaskSlots: "1\u007f"}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.taskmanager.numberOfTaskSlots", denyReason: "control character",
+	},
+	{
+		name:      "a key with a character outside letters, digits, dots, dashes and underscores is denied",
+		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {"pipeline.name: x #": y}}]`,
+		denyField: "spec.template.spec.flinkConfiguration.pipeline.name: x #", denyReason: "letters, digits",
+	},
+	{
+		name:      "a pod AppArmor annotation is denied: it would undo the security context's denial of Unconfined",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {annotations: {container.apparmor.security.beta.kubernetes.io/flink-main-container: unconfined}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.annotations.container.apparmor.security.beta.kubernetes.io/flink-main-container", denyReason: "securityContext.appArmorProfile",
+	},
+	{
+		name:      "a pod seccomp annotation is denied: it would undo the security context's denial of Unconfined",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {annotations: {seccomp.security.alpha.kubernetes.io/pod: unconfined}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.annotations.seccomp.security.alpha.kubernetes.io/pod", denyReason: "securityContext.seccompProfile",
+	},
+	{
+		name:      "a container seccomp annotation is denied",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {annotations: {container.seccomp.security.alpha.kubernetes.io/flink-main-container: unconfined}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.annotations.container.seccomp.security.alpha.kubernetes.io/flink-main-container", denyReason: "securityContext.seccompProfile",
+	},
+	{
 		name:      "a LoadBalancer REST service is denied: it exposes the unauthenticated REST API",
 		patch:     `[{op: add, path: /spec/template/spec/flinkConfiguration, value: {kubernetes.rest-service.exposed.type: LoadBalancer}}]`,
 		denyField: "spec.template.spec.flinkConfiguration.kubernetes.rest-service.exposed.type", denyReason: "only ClusterIP",

@@ -48,7 +48,7 @@ func DeploymentWriteMutate(ctx context.Context, r Request, dep *resource.Deploym
 	if d, bad := targetProblem(r, dep, found); bad {
 		return d
 	}
-	if d, moved := movedWhileRunning(ctx, r, dep); moved {
+	if d, moved := movedWhileRunning(ctx, r, dep, found.Target); moved {
 		return d
 	}
 	name, cm, t := dep.TargetName, r.New, found.Target
@@ -136,7 +136,7 @@ func DeploymentWriteValidate(r Request, dep *resource.Deployment, found resource
 	}
 	// Validation has no context of its own; the stored document it
 	// decodes was decoded within bounds when it was admitted.
-	if d, moved := movedWhileRunning(context.Background(), r, dep); moved {
+	if d, moved := movedWhileRunning(context.Background(), r, dep, found.Target); moved {
 		return d
 	}
 	name, cm := dep.TargetName, r.New

@@ -106,9 +106,20 @@ func flinkStatusForged(r Request) (Decision, bool) {
 // keepFlinkStatus returns annotations (a copy the caller owns) with the
 // FlinkStatusAnnotations a user's update left out put back as stored, so
 // a whole-object write (kubectl replace, an apply that does not know
-// them) is not denied for them.
+// them) is not denied for them. A user's create loses them instead: a
+// restored or imported deployment carries its old report, which the
+// reconciler writes anew (review finding 9).
 func keepFlinkStatus(r Request, annotations map[string]string) map[string]string {
-	if !r.FlinkOperator.On || r.ByFlinkgate || r.Operation != Update || r.Old == nil {
+	if !r.FlinkOperator.On || r.ByFlinkgate {
+		return annotations
+	}
+	if r.Operation == Create {
+		for _, a := range FlinkStatusAnnotations {
+			delete(annotations, a)
+		}
+		return annotations
+	}
+	if r.Operation != Update || r.Old == nil {
 		return annotations
 	}
 	for _, a := range FlinkStatusAnnotations {
@@ -122,19 +133,28 @@ func keepFlinkStatus(r Request, annotations map[string]string) map[string]string
 }
 
 // movedWhileRunning denies, when the Flink operator is on, an update that
-// points a running deployment (spec.state RUNNING, or none) at another
-// target: the reconciler would start a new FlinkDeployment from nothing
-// and delete the old one without a savepoint (review finding 5). The state
-// is the stored document's: suspending in the same write has not taken
-// the savepoint yet. ctx bounds decoding the stored document, which was
-// decoded within the codec's bounds when it was admitted.
-func movedWhileRunning(ctx context.Context, r Request, dep *resource.Deployment) (Decision, bool) {
+// points a running deployment (spec.state RUNNING, or none) at a target in
+// another namespace: the reconciler would start a new FlinkDeployment
+// there from nothing and delete the old one without a savepoint (review
+// finding 5). A target in the same namespace keeps the FlinkDeployment,
+// which is updated where it is. The state is the stored document's:
+// suspending in the same write has not taken the savepoint yet. ctx
+// bounds decoding the stored document, which was decoded within the
+// codec's bounds when it was admitted.
+func movedWhileRunning(ctx context.Context, r Request, dep *resource.Deployment, t *resource.Target) (Decision, bool) {
 	old := storedDeployment(r)
-	if !r.FlinkOperator.On || old == nil {
+	if !r.FlinkOperator.On || old == nil || t == nil {
 		return Decision{}, false
 	}
 	from := old.Labels[resource.LabelDeploymentTarget]
 	if from == "" || from == dep.TargetName {
+		return Decision{}, false
+	}
+	// A stored deployment without the namespace annotation was never
+	// admitted by the mutating stage and so never translated; one with it
+	// runs there.
+	to := t.ResolvedNamespace(r.PlatformNamespace)
+	if fromNS := old.Annotations[resource.AnnotationTargetNamespace]; fromNS != "" && fromNS == to {
 		return Decision{}, false
 	}
 	stored, err := configmap.ParseDeployment(ctx, old)
@@ -148,5 +168,5 @@ func movedWhileRunning(ctx context.Context, r Request, dep *resource.Deployment)
 	if state != "" && state != "RUNNING" {
 		return Decision{}, false
 	}
-	return Denied(ReasonInvalid, "deployment %q runs on target %q and cannot move to target %q while its state is RUNNING (--flink-operator=on): its job's state would be lost, since the cluster is started anew in the other target's namespace without a savepoint; suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it", old.Name, from, dep.TargetName).WithTarget(dep.TargetName), true
+	return Denied(ReasonInvalid, "deployment %q runs on target %q and cannot move to target %q while its state is RUNNING (--flink-operator=on): its job's state would be lost, since the cluster is started anew in namespace %q; suspending it first does not keep the state either: the new FlinkDeployment has no initialSavepointPath and starts its job from no state; if that is acceptable, suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it", old.Name, from, dep.TargetName, to).WithTarget(dep.TargetName), true
 }

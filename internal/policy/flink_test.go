@@ -337,6 +337,9 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 	staging := stagingTarget(t, "")
 	production := parsedTarget(t, targetCM("production", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: production}\n"))
 	production.UID, production.ResourceVersion = "uid-2", "8"
+	// stagingB runs its clusters in staging's namespace.
+	stagingB := parsedTarget(t, targetCM("staging-b", "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"))
+	stagingB.UID, stagingB.ResourceVersion = "uid-3", "9"
 	// storedOn is the deployment doc as admitted on staging.
 	storedOn := func(t *testing.T, doc string) *corev1.ConfigMap {
 		obj := cm("d", resource.KindDeployment)
@@ -368,6 +371,8 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 			old: withState(runnable, "SUSPENDED"), doc: withState(moved, "SUSPENDED"), target: production, flink: flinkOn, allowed: true},
 		{name: "A CANCELLED deployment may move.",
 			old: withState(runnable, "CANCELLED"), doc: withState(moved, "RUNNING"), target: production, flink: flinkOn, allowed: true},
+		{name: "A RUNNING deployment moved to another target in the same namespace may move: its FlinkDeployment is updated where it is.",
+			old: runnable, doc: replace(runnable, "deploymentTargetName: staging", "deploymentTargetName: staging-b"), target: stagingB, flink: flinkOn, allowed: true},
 		{name: "A RUNNING deployment that stays on its target may change.",
 			old: runnable, doc: runnable + "  maxJobCreationAttempts: 3\n", target: staging, flink: flinkOn, allowed: true},
 		{name: "With the operator off a RUNNING deployment may move, as before.",
@@ -397,8 +402,49 @@ func TestWithTheFlinkOperatorOnARunningDeploymentCannotMoveToAnotherTarget(t *te
 					wantDecision(t, d, true, ReasonNone)
 					continue
 				}
-				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
+				wantDecision(t, d, false, ReasonInvalid, `deployment "d" runs on target "staging"`, `cannot move to target "production" while its state is RUNNING`, "its job's state would be lost", `in namespace "production"`, "suspending it first does not keep the state either", "no initialSavepointPath", "suspend or cancel it first (spec.state: SUSPENDED or CANCELLED), then move it")
 			}
+		})
+	}
+}
+
+func TestDeploymentWriteMutateStripsTheFlinkStatusFromAUsersCreate(t *testing.T) {
+	target := stagingTarget(t, "")
+	cases := []struct {
+		name  string
+		flink FlinkOperator
+		self  bool
+		want  map[string]string
+	}{
+		{name: "With the operator on, a user's create carrying both (a restore, an import) has them removed and is allowed.", flink: flinkOn},
+		{name: "flinkgate's own create keeps them.", flink: flinkOn, self: true,
+			want: map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}},
+		{name: "With the operator off they are kept, as before.", flink: FlinkOperator{},
+			want: map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := cm("d", resource.KindDeployment)
+			obj.Data = map[string]string{resource.DataKey: runnable}
+			obj.Annotations = map[string]string{"flinkgate.io/state": "RUNNING", "flinkgate.io/status": "{}"}
+			r := Request{Stage: StageMutate, Operation: Create, Namespace: obj.Namespace, Name: "d", New: obj, PlatformNamespace: "flink-platform", FlinkOperator: tc.flink, ByFlinkgate: tc.self}
+			dep, err := configmap.ParseDeployment(context.Background(), obj)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found := resource.TargetLookup{Target: target}
+			d := DeploymentWriteMutate(context.Background(), r, dep, found)
+			wantDecision(t, d, true, ReasonNone)
+			for _, a := range FlinkStatusAnnotations {
+				if got, want := d.Object.Annotations[a], tc.want[a]; got != want {
+					t.Errorf("%s = %q, want %q", a, got, want)
+				}
+			}
+			if len(obj.Annotations) != 2 {
+				t.Error("the request's object changed")
+			}
+			r.Stage, r.New = StageValidate, d.Object
+			wantDecision(t, DeploymentWriteValidate(r, dep, found), true, ReasonNone)
 		})
 	}
 }
