@@ -356,6 +356,9 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 		{name: "A Deployment without the target-namespace annotation is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
 			f.editCM("job", func(c *corev1.ConfigMap) { delete(c.Annotations, resource.AnnotationTargetNamespace) })
 		}, reason: ReasonUnpatched},
+		{name: "A Deployment stored for the platform namespace (admitted before the operator was on) is platform_namespace, not retried, and writes nothing.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) { c.Annotations[resource.AnnotationTargetNamespace] = f.r.cfg.PlatformNamespace })
+		}, reason: ReasonPlatformNamespace},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
 	}
 	for _, tc := range cases {
@@ -388,7 +391,7 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d %s events for 3 equal failures, want 1", n, EventFailed)
 			}
-			if (tc.setup == nil || tc.reason == ReasonUnpatched) && f.writes() != 0 {
+			if (tc.setup == nil || tc.reason == ReasonUnpatched || tc.reason == ReasonPlatformNamespace) && f.writes() != 0 {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
 			// The webhooks would deny any write of a Deployment whose target is missing.
