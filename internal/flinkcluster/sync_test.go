@@ -357,7 +357,9 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			f.editCM("job", func(c *corev1.ConfigMap) { delete(c.Annotations, resource.AnnotationTargetNamespace) })
 		}, reason: ReasonUnpatched},
 		{name: "A Deployment stored for the platform namespace (admitted before the operator was on) is platform_namespace, not retried, and writes nothing.", doc: document("job", ""), setup: func(f *fixture) {
-			f.editCM("job", func(c *corev1.ConfigMap) { c.Annotations[resource.AnnotationTargetNamespace] = f.r.cfg.PlatformNamespace })
+			f.editCM("job", func(c *corev1.ConfigMap) {
+				c.Annotations[resource.AnnotationTargetNamespace] = f.r.cfg.PlatformNamespace
+			})
 		}, reason: ReasonPlatformNamespace},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
 	}
