@@ -198,6 +198,10 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 		// Before any write: the webhooks deny every write of a Deployment
 		// whose target is missing, the finalizer's too.
 		return fail(ReasonTargetMissing, true, "deployment %s references target %q, which does not exist; its FlinkDeployment is left as it is", key, dep.TargetName)
+	case !found.Target.FlinkAuthorized:
+		// Its creator was never asked whether they may create
+		// FlinkDeployments in its namespace (it predates the operator).
+		return fail(ReasonTargetUnauthorized, false, "deployment %s references target %q, which lacks the annotation %s: it was created before --flink-operator=on, so nobody checked that its creator may create FlinkDeployments in its namespace; delete the target and create it again (its deployments must go first), and flinkgate reconciles its deployments", key, dep.TargetName, resource.AnnotationFlinkAuthorized)
 	}
 	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
 		if _, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) }); err != nil {

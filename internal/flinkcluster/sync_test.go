@@ -361,6 +361,9 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 				c.Annotations[resource.AnnotationTargetNamespace] = f.r.cfg.PlatformNamespace
 			})
 		}, reason: ReasonPlatformNamespace},
+		{name: "A target created before the operator was on (no flink-authorized annotation) is target_unauthorized, not retried, and nothing is written.", doc: document("job", ""), setup: func(f *fixture) {
+			f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}}
+		}, reason: ReasonTargetUnauthorized},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
 	}
 	for _, tc := range cases {
@@ -397,7 +400,7 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
 			// The webhooks would deny any write of a Deployment whose target is missing.
-			if tc.reason == ReasonTargetMissing && len(f.writeLog) != 0 {
+			if (tc.reason == ReasonTargetMissing || tc.reason == ReasonTargetUnauthorized) && len(f.writeLog) != 0 {
 				t.Errorf("writes = %v with the target missing, want none", f.writeLog)
 			}
 		})
@@ -460,7 +463,7 @@ func TestTheFlinkDeploymentGoesWhereTheStoredAnnotationSaysNotWhereALiveLookUpSa
 	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
 	// The live target says elsewhere (the cache may lag, or know a newer
 	// target); the webhook stored team-a with the document it admitted.
-	f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: "elsewhere", UID: stagingUID}}
+	f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: "elsewhere", UID: stagingUID, FlinkAuthorized: true}}
 	if _, err := f.sync("job"); err != nil {
 		t.Fatal(err)
 	}
