@@ -199,6 +199,7 @@ func TestRejectedAuthorizationValues(t *testing.T) {
 		{"The typo authorization.aggregateToAdmins fails the install.", "authorization:\n  aggregateToAdmins: true\n", []string{schemaError, "'aggregateToAdmins' not allowed"}},
 		{"A string authorization.aggregateToEdit fails the install.", "authorization:\n  aggregateToEdit: \"yes\"\n", []string{schemaError, "/authorization/aggregateToEdit", "want boolean"}},
 		{"The typo webhook.serviceAccount.nam fails the install.", "webhook:\n  serviceAccount:\n    nam: x\n", []string{schemaError, "/webhook/serviceAccount", "'nam' not allowed"}},
+		{"authorization.mode=off with flinkOperator.enabled fails the install and says what to set.", "authorization:\n  mode: \"off\"\nflinkOperator:\n  enabled: true\n", []string{"flinkOperator.enabled needs authorization.mode=rbac", "set authorization.mode=rbac"}},
 		{"A webhook ServiceAccount name that is not a DNS subdomain fails the install.", "webhook:\n  serviceAccount:\n    name: Bad_Name\n", []string{schemaError, "/webhook/serviceAccount/name"}},
 	}
 	for _, tc := range cases {

@@ -175,10 +175,13 @@ func (s *Server) decide(ctx context.Context, r policy.Request, route policy.Rout
 		if doc.err != nil {
 			return policy.InvalidTarget(doc.err)
 		}
+		// authorize ran the flinkdeployments check for this create when
+		// both the operator and authorization are on.
+		checked := r.FlinkOperator.On && s.cfg.Authorizer != nil
 		if r.Stage == policy.StageMutate {
-			return policy.TargetCreateMutate(r, t)
+			return policy.MarkFlinkAuthorized(policy.TargetCreateMutate(r, t), checked)
 		}
-		return policy.TargetCreateValidate(r, t, s.access(ctx, t.ResolvedNamespace(r.PlatformNamespace)))
+		return policy.CheckFlinkAuthorized(policy.TargetCreateValidate(r, t, s.access(ctx, t.ResolvedNamespace(r.PlatformNamespace))), r, checked)
 	case policy.RuleTargetUpdate:
 		if r.Stage == policy.StageMutate {
 			return policy.TargetUpdateMutate(r)

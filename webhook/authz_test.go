@@ -118,6 +118,8 @@ func TestAuthorization(t *testing.T) {
 			body: reviewAs(t, "mallory", false, admissionv1.Update, configMap("exfil", "", seedTarget), exfil), contains: `user "mallory" may not create target "exfil" for namespace "victim"`},
 		{name: "with the Flink operator on, a user who may also create FlinkDeployments in the target's namespace creates the target", golden: "authz-flink-target-create-allowed", path: "/validate", flink: true,
 			body: reviewAs(t, "admin", false, admissionv1.Create, nil, stored(exfil, "victim")), allowed: true},
+		{name: "with the Flink operator on, the mutating stage records on the target that its creator passed the FlinkDeployments check", golden: "authz-flink-target-create-marked", path: "/mutate", flink: true,
+			body: reviewAs(t, "admin", false, admissionv1.Create, nil, exfil), allowed: true},
 		{name: "with the Flink operator off, a user who may create targets creates one for any namespace", golden: "authz-target-create-other-namespace-allowed", path: "/validate",
 			body: reviewAs(t, "mallory", false, admissionv1.Create, nil, stored(exfil, "victim")), allowed: true},
 		// DeploymentTarget UPDATE

@@ -59,6 +59,7 @@ func TestServeFlags(t *testing.T) {
 		{name: "the Flink operator reconciler and its pods' ServiceAccount are parsed", args: append([]string{"--flink-operator=on", "--flink-service-account=flink-jobs"}, required...), want: func(c *serveConfig) {
 			c.flinkOperator, c.flinkServiceAccount = flinkop.ModeOn, "flink-jobs"
 		}},
+		{name: "the Flink operator with authorization off is an error, since targets could then aim at any namespace", args: append([]string{"--flink-operator=on", "--authorization=off"}, required...), wantError: "--flink-operator=on needs --authorization=rbac"},
 		{name: "an unknown Flink operator mode is an error", args: append([]string{"--flink-operator=yes"}, required...), wantError: "yes"},
 		{name: "an invalid Flink pods' ServiceAccount name is an error", args: append([]string{"--flink-service-account=Bad_SA"}, required...), wantError: "Bad_SA"},
 		{name: "the ServiceAccounts a deployment may name besides the default are a comma-separated list", args: append([]string{"--flink-allowed-service-accounts=fraud-jobs, etl-jobs"}, required...), want: func(c *serveConfig) {

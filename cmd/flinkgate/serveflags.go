@@ -149,6 +149,12 @@ func (c *serveConfig) check(args []string) error {
 			return fmt.Errorf("--platform-service-account %q is not a valid ServiceAccount name: %v", c.platformSA, errs)
 		}
 	}
+	if c.flinkOperator == flinkop.ModeOn && c.authorization == authz.ModeOff {
+		// The operator writes into whatever namespace a target names; without
+		// the authorization check anyone who may create a ConfigMap could aim
+		// a target at any namespace the platform manages.
+		return errors.New("--flink-operator=on needs --authorization=rbac: without it anyone who may write a target ConfigMap could have FlinkDeployments created in any namespace the platform manages; set --authorization=rbac or --flink-operator=off")
+	}
 	if errs := validation.IsDNS1123Subdomain(c.flinkServiceAccount); len(errs) > 0 {
 		return fmt.Errorf("--flink-service-account %q is not a valid ServiceAccount name: %v", c.flinkServiceAccount, errs)
 	}

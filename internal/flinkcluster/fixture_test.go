@@ -136,7 +136,7 @@ func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unst
 	}
 	cfg := withDefaults(Config{
 		Client: f.client, Dynamic: f.dyn, Writer: f.dyn,
-		Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
+		Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID, FlinkAuthorized: true}},
 		Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 		Logger: zap.NewNop(), Metrics: m,
 	})

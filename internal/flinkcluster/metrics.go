@@ -30,11 +30,20 @@ const (
 	// is being deleted. Neither is an RBAC refusal.
 	ReasonAdmissionDenied      = "admission_denied"
 	ReasonNamespaceTerminating = "namespace_terminating"
+	// ReasonPlatformNamespace: the Deployment's stored target namespace is
+	// the platform namespace, which admission denies now but may have
+	// stored before the operator was turned on.
+	ReasonPlatformNamespace = "platform_namespace"
+	// ReasonTargetUnauthorized: the target lacks the record that its
+	// creator passed the flinkdeployments check (created before the
+	// operator was on).
+	ReasonTargetUnauthorized = "target_unauthorized"
 )
 
 // Reasons are the values of flinkgate_reconcile_errors_total's reason label.
 var Reasons = []string{ReasonConflict, ReasonTranslate, ReasonForbidden, ReasonInvalid, ReasonTargetMissing, ReasonAPI,
-	ReasonUnpatched, ReasonAdmissionDenied, ReasonNamespaceTerminating}
+	ReasonUnpatched, ReasonAdmissionDenied, ReasonNamespaceTerminating, ReasonPlatformNamespace,
+	ReasonTargetUnauthorized}
 
 // NewMetrics registers flinkgate_flink_deployments{state},
 // flinkgate_reconcile_errors_total{reason} and
@@ -48,7 +57,7 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 		}, []string{"state"}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "flinkgate_reconcile_errors_total",
-			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api, unpatched, admission_denied, namespace_terminating).",
+			Help: "Failed reconciles of Deployments into FlinkDeployments (--flink-operator=on), by reason (conflict, translate, forbidden, invalid, target_missing, api, unpatched, admission_denied, namespace_terminating, platform_namespace, target_unauthorized).",
 		}, []string{"reason"}),
 		crdMissing: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "flinkgate_flink_operator_crd_missing",

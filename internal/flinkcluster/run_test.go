@@ -102,7 +102,7 @@ func TestAMissingCRDSetsTheGaugeLogsOnceAndCallsNothingUntilItIsServed(t *testin
 	go func() {
 		done <- Run(ctx, Config{
 			Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
-			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid"}},
+			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid", FlinkAuthorized: true}},
 			Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 			Logger: zap.New(core), Metrics: m, CRDPoll: poll,
 		})
@@ -160,7 +160,7 @@ func TestASnapshotCRDInstalledAfterTheStartIsWatched(t *testing.T) {
 	go func() {
 		done <- Run(ctx, Config{
 			Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
-			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid"}},
+			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: "target-uid", FlinkAuthorized: true}},
 			Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 			Logger: zap.NewNop(), Metrics: m, CRDPoll: poll,
 		})
@@ -222,7 +222,7 @@ func TestWhileTheCRDIsMissingTerminatingDeploymentsAreReleased(t *testing.T) {
 			go func() {
 				done <- Run(ctx, Config{
 					Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
-					Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
+					Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID, FlinkAuthorized: true}},
 					Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 					Logger: zap.NewNop(), Metrics: m, CRDPoll: poll,
 				})
@@ -276,7 +276,7 @@ func TestSnapshotsAreWatchedOnlyInNamespacesWithFlinkgatesFlinkDeployments(t *te
 	go func() {
 		done <- Run(ctx, Config{
 			Client: client, Dynamic: dyn, Writer: dyn, Discovery: disc,
-			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}},
+			Targets:    fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID, FlinkAuthorized: true}},
 			Namespaces: []string{depNS}, PlatformNamespace: depNS, FlinkServiceAccount: "flink",
 			Logger: zap.NewNop(), Metrics: m, CRDPoll: 10 * time.Millisecond,
 		})

@@ -198,6 +198,10 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 		// Before any write: the webhooks deny every write of a Deployment
 		// whose target is missing, the finalizer's too.
 		return fail(ReasonTargetMissing, true, "deployment %s references target %q, which does not exist; its FlinkDeployment is left as it is", key, dep.TargetName)
+	case !found.Target.FlinkAuthorized:
+		// Its creator was never asked whether they may create
+		// FlinkDeployments in its namespace (it predates the operator).
+		return fail(ReasonTargetUnauthorized, false, "deployment %s references target %q, which lacks the annotation %s: it was created before --flink-operator=on, so nobody checked that its creator may create FlinkDeployments in its namespace; delete the target and create it again (its deployments must go first), and flinkgate reconciles its deployments", key, dep.TargetName, resource.AnnotationFlinkAuthorized)
 	}
 	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
 		if _, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) { c.Finalizers = append(c.Finalizers, Finalizer) }); err != nil {
@@ -214,6 +218,12 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 	namespace := cm.Annotations[resource.AnnotationTargetNamespace]
 	if namespace == "" {
 		return fail(ReasonUnpatched, false, "deployment %s has no annotation %s: flinkgate's mutating webhook did not admit it (is it registered?); it is translated after its next write passes the webhook", key, resource.AnnotationTargetNamespace)
+	}
+	if namespace == r.cfg.PlatformNamespace {
+		// Admission denies it now, but a Deployment stored before the
+		// operator was turned on, on a target without a namespace, may say
+		// so: FlinkDeployments (and their pods' tokens) never go there.
+		return fail(ReasonPlatformNamespace, false, "deployment %s runs in the platform namespace %s (annotation %s): flinkgate creates no FlinkDeployment there with --flink-operator=on: re-create target %q with spec.kubernetes.namespace set to a namespace of its own, then write the deployment again", key, namespace, resource.AnnotationTargetNamespace, dep.TargetName)
 	}
 	if t := found.Target; t.UID != "" && cm.Annotations[resource.AnnotationDigest] != resource.Digest(t, cm.Data[resource.DataKey]) {
 		return fail(ReasonUnpatched, false, "deployment %s's data[%q] is not the document flinkgate's mutating webhook patched for target %q (annotation %s does not match): it is not translated until its next write passes the webhook", key, resource.DataKey, dep.TargetName, resource.AnnotationDigest)

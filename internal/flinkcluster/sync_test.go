@@ -356,6 +356,14 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 		{name: "A Deployment without the target-namespace annotation is unpatched, not retried.", doc: document("job", ""), setup: func(f *fixture) {
 			f.editCM("job", func(c *corev1.ConfigMap) { delete(c.Annotations, resource.AnnotationTargetNamespace) })
 		}, reason: ReasonUnpatched},
+		{name: "A Deployment stored for the platform namespace (admitted before the operator was on) is platform_namespace, not retried, and writes nothing.", doc: document("job", ""), setup: func(f *fixture) {
+			f.editCM("job", func(c *corev1.ConfigMap) {
+				c.Annotations[resource.AnnotationTargetNamespace] = f.r.cfg.PlatformNamespace
+			})
+		}, reason: ReasonPlatformNamespace},
+		{name: "A target created before the operator was on (no flink-authorized annotation) is target_unauthorized, not retried, and nothing is written.", doc: document("job", ""), setup: func(f *fixture) {
+			f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: targetNS, UID: stagingUID}}
+		}, reason: ReasonTargetUnauthorized},
 		{name: "A target that does not exist is target_missing, retried.", doc: strings.Replace(document("job", ""), "staging", "gone", 1), reason: ReasonTargetMissing, retry: true},
 	}
 	for _, tc := range cases {
@@ -388,11 +396,11 @@ func TestFailuresAreCountedAndReportedOnce(t *testing.T) {
 			if n != 1 {
 				t.Errorf("%d %s events for 3 equal failures, want 1", n, EventFailed)
 			}
-			if (tc.setup == nil || tc.reason == ReasonUnpatched) && f.writes() != 0 {
+			if (tc.setup == nil || tc.reason == ReasonUnpatched || tc.reason == ReasonPlatformNamespace) && f.writes() != 0 {
 				t.Errorf("%d FlinkDeployment writes, want 0", f.writes())
 			}
 			// The webhooks would deny any write of a Deployment whose target is missing.
-			if tc.reason == ReasonTargetMissing && len(f.writeLog) != 0 {
+			if (tc.reason == ReasonTargetMissing || tc.reason == ReasonTargetUnauthorized) && len(f.writeLog) != 0 {
 				t.Errorf("writes = %v with the target missing, want none", f.writeLog)
 			}
 		})
@@ -455,7 +463,7 @@ func TestTheFlinkDeploymentGoesWhereTheStoredAnnotationSaysNotWhereALiveLookUpSa
 	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
 	// The live target says elsewhere (the cache may lag, or know a newer
 	// target); the webhook stored team-a with the document it admitted.
-	f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: "elsewhere", UID: stagingUID}}
+	f.r.cfg.Targets = fakeTargets{"staging": {Name: "staging", Namespace: "elsewhere", UID: stagingUID, FlinkAuthorized: true}}
 	if _, err := f.sync("job"); err != nil {
 		t.Fatal(err)
 	}

@@ -121,6 +121,9 @@ func TargetUpdateValidate(r Request) Decision {
 	if !sameSpec(old, cm) {
 		return Denied(ReasonImmutable, "the spec of target %q cannot change; %s", old.Name, immutableRemedy)
 	}
+	if d, denied := flinkAuthorizedChanged(r); denied {
+		return d
+	}
 	return Allowed().WithTarget(old.Name)
 }
 

@@ -31,6 +31,10 @@ const (
 	LabelDeploymentTarget = "flinkgate.io/deployment-target"
 	// AnnotationTargetNamespace records where a deployment's Flink cluster runs.
 	AnnotationTargetNamespace = "flinkgate.io/target-namespace"
+	// AnnotationFlinkAuthorized ("true") records on a target that its
+	// creator passed the check on creating FlinkDeployments in its
+	// namespace (--flink-operator=on); only the mutating webhook sets it.
+	AnnotationFlinkAuthorized = "flinkgate.io/flink-authorized"
 )
 
 // Format is how a resource document is written; a patched document keeps it.

@@ -30,6 +30,8 @@ type Object struct {
 	Terminating bool
 	Data        map[string]string
 	BinaryData  map[string][]byte
+	// FlinkAuthorized is the object's AnnotationFlinkAuthorized, "true".
+	FlinkAuthorized bool
 }
 
 // Target is a parsed DeploymentTarget.
@@ -45,6 +47,10 @@ type Target struct {
 	UID             string
 	ResourceVersion string
 	Terminating     bool
+	// FlinkAuthorized is set when admission recorded that the target's
+	// creator may create FlinkDeployments in its namespace
+	// (AnnotationFlinkAuthorized).
+	FlinkAuthorized bool
 }
 
 // TargetLookup is what the API server (or a cache of it) knows about a
@@ -102,7 +108,7 @@ func ParseTarget(ctx context.Context, cm Object) (*Target, error) {
 	if err := onlyFields(spec, "spec.", targetSpecFields); err != nil {
 		return nil, err
 	}
-	t := &Target{Name: cm.Name, Spec: spec, UID: cm.UID, ResourceVersion: cm.ResourceVersion, Terminating: cm.Terminating}
+	t := &Target{Name: cm.Name, Spec: spec, UID: cm.UID, ResourceVersion: cm.ResourceVersion, Terminating: cm.Terminating, FlinkAuthorized: cm.FlinkAuthorized}
 	k8s, ok := spec["kubernetes"]
 	if !ok {
 		return nil, invalidf("spec.kubernetes is missing; write kubernetes: {namespace: <namespace>} (or kubernetes: {} for the platform namespace)")

@@ -18,6 +18,7 @@ func Object(cm *corev1.ConfigMap) resource.Object {
 		Name: cm.Name, Namespace: cm.Namespace,
 		UID: string(cm.UID), ResourceVersion: cm.ResourceVersion, Terminating: cm.DeletionTimestamp != nil,
 		Data: cm.Data, BinaryData: cm.BinaryData,
+		FlinkAuthorized: cm.Annotations[resource.AnnotationFlinkAuthorized] == "true",
 	}
 }
 
