@@ -10,8 +10,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
+	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/resource"
 )
 
@@ -57,17 +57,12 @@ func (r *reconciler) releaseUnserved(ctx context.Context) {
 // is its twin for targets); it is idempotent and bounded by ctx.
 func ReleaseInDyingNamespaces(ctx context.Context, cfg Config) error {
 	cfg = withDefaults(cfg)
-	dying, err := namespaceTerminating(ctx, cfg.Client, cfg.PlatformNamespace)
-	if err != nil || !dying {
-		return err
-	}
+	nctx, cancel := context.WithTimeout(ctx, apiTimeout)
+	dying, err := protection.DyingNamespaces(nctx, cfg.Client, cfg.PlatformNamespace, cfg.Namespaces)
+	cancel()
 	r := &reconciler{cfg: cfg, log: cfg.Logger}
-	var errs []error
-	for _, ns := range cfg.Namespaces {
-		if dying, err := namespaceTerminating(ctx, cfg.Client, ns); err != nil || !dying {
-			errs = append(errs, err)
-			continue
-		}
+	errs := []error{err}
+	for _, ns := range dying {
 		lctx, cancel := context.WithTimeout(ctx, apiTimeout)
 		list, err := cfg.Client.CoreV1().ConfigMaps(ns).List(lctx, metav1.ListOptions{LabelSelector: resource.LabelKind + "=" + resource.KindDeployment})
 		cancel()
@@ -113,19 +108,4 @@ func (r *reconciler) releaseDying(ctx context.Context, cm *corev1.ConfigMap) err
 	}
 	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "the namespace is being deleted and flinkgate is stopping"))
 	return nil
-}
-
-// namespaceTerminating reports whether a namespace is being deleted (or is
-// gone).
-func namespaceTerminating(ctx context.Context, client kubernetes.Interface, ns string) (bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, apiTimeout)
-	defer cancel()
-	n, err := client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		return true, nil
-	case err != nil:
-		return false, fmt.Errorf("get namespace %s: %w", ns, err)
-	}
-	return n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating, nil
 }

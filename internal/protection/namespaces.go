@@ -27,6 +27,29 @@ func NamespaceTerminating(ctx context.Context, client kubernetes.Interface, ns s
 	return n.DeletionTimestamp != nil || n.Status.Phase == corev1.NamespaceTerminating, nil
 }
 
+// DyingNamespaces returns the served namespaces being deleted, when the
+// platform namespace is being deleted too (else none): where a finalizer
+// flinkgate keeps must be released on shutdown, since flinkgate, living in
+// the platform namespace, will not be back to release it. The error joins
+// the namespaces it could not ask about.
+func DyingNamespaces(ctx context.Context, client kubernetes.Interface, platform string, namespaces []string) ([]string, error) {
+	dying, err := NamespaceTerminating(ctx, client, platform)
+	if err != nil || !dying {
+		return nil, err
+	}
+	var out []string
+	var errs []error
+	for _, ns := range namespaces {
+		switch dying, err := NamespaceTerminating(ctx, client, ns); {
+		case err != nil:
+			errs = append(errs, err)
+		case dying:
+			out = append(out, ns)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
 // ReleaseInDyingNamespaces removes FinalizerInUse from every target in the
 // served namespaces that are being deleted, when the platform namespace is
 // one of them. flinkgate's own pods usually live there and are stopped by
@@ -35,16 +58,9 @@ func NamespaceTerminating(ctx context.Context, client kubernetes.Interface, ns s
 // deployments and loses all of its own, so the guarantee is not needed there.
 // Any replica runs this on shutdown; it is idempotent.
 func ReleaseInDyingNamespaces(ctx context.Context, client kubernetes.Interface, platform string, namespaces []string, log *zap.Logger) error {
-	dying, err := NamespaceTerminating(ctx, client, platform)
-	if err != nil || !dying {
-		return err
-	}
-	var errs []error
-	for _, ns := range namespaces {
-		if dying, err := NamespaceTerminating(ctx, client, ns); err != nil || !dying {
-			errs = append(errs, err)
-			continue
-		}
+	dying, err := DyingNamespaces(ctx, client, platform, namespaces)
+	errs := []error{err}
+	for _, ns := range dying {
 		list, err := client.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: resource.LabelKind + "=" + resource.KindTarget})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("list targets in %s: %w", ns, err))
