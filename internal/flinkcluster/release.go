@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -32,10 +31,7 @@ func (r *reconciler) releaseUnserved(ctx context.Context) {
 				continue
 			}
 			key := cm.Namespace + "/" + cm.Name
-			_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
-				c.Finalizers = slices.DeleteFunc(c.Finalizers, func(f string) bool { return f == Finalizer })
-			})
-			if err != nil && !apierrors.IsNotFound(err) {
+			if err := r.removeFinalizer(ctx, cm); err != nil {
 				// A conflict: the update's event is in the cache by the next poll.
 				r.log.Warn("flink reconcile failed; the next discovery poll tries again", zap.String("deployment", key), zap.String("action", "released"), zap.Error(err))
 				continue
@@ -100,12 +96,21 @@ func (r *reconciler) releaseDying(ctx context.Context, cm *corev1.ConfigMap) err
 			log.Warn("could not read the FlinkDeployment of a deployment in a namespace being deleted; releasing it anyway", zap.String("flinkdeployment", ns+"/"+cm.Name), zap.Error(err))
 		}
 	}
-	_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
-		c.Finalizers = slices.DeleteFunc(c.Finalizers, func(f string) bool { return f == Finalizer })
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err := r.removeFinalizer(ctx, cm); err != nil {
 		return fmt.Errorf("release deployment %s: %w", key, err)
 	}
 	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "the namespace is being deleted and flinkgate is stopping"))
 	return nil
+}
+
+// removeFinalizer takes Finalizer off a Deployment; one already gone is
+// released.
+func (r *reconciler) removeFinalizer(ctx context.Context, cm *corev1.ConfigMap) error {
+	_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
+		c.Finalizers = resource.WithoutFinalizer(c.Finalizers, Finalizer)
+	})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
 }

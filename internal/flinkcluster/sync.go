@@ -322,10 +322,7 @@ func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Du
 		}
 		return deletePoll, nil
 	}
-	_, err := r.updateMetadata(ctx, cm, func(c *corev1.ConfigMap) {
-		c.Finalizers = slices.DeleteFunc(c.Finalizers, func(f string) bool { return f == Finalizer })
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
+	if err := r.removeFinalizer(ctx, cm); err != nil {
 		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)
 	}
 	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "its FlinkDeployment is gone"))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -249,7 +248,7 @@ func (c *Controller) sync(ctx context.Context, key string) (time.Duration, error
 		log.Info("protection decision")
 	case RemoveFinalizer:
 		out := cm.DeepCopy()
-		out.Finalizers = slices.DeleteFunc(out.Finalizers, func(f string) bool { return f == resource.FinalizerInUse })
+		out.Finalizers = resource.WithoutFinalizer(out.Finalizers, resource.FinalizerInUse)
 		// The update carries the resourceVersion the decision was made on, so
 		// a target that changed meanwhile is decided again.
 		if _, err := c.cfg.Client.CoreV1().ConfigMaps(ns).Update(ctx, out, metav1.UpdateOptions{FieldManager: "flinkgate-protection"}); err != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
@@ -71,7 +70,7 @@ func ReleaseInDyingNamespaces(ctx context.Context, client kubernetes.Interface, 
 			if !resource.HasFinalizer(cm.Finalizers, resource.FinalizerInUse) {
 				continue
 			}
-			cm.Finalizers = slices.DeleteFunc(cm.Finalizers, func(f string) bool { return f == resource.FinalizerInUse })
+			cm.Finalizers = resource.WithoutFinalizer(cm.Finalizers, resource.FinalizerInUse)
 			if _, err := client.CoreV1().ConfigMaps(ns).Update(ctx, cm, metav1.UpdateOptions{FieldManager: "flinkgate-protection"}); err != nil && !apierrors.IsNotFound(err) {
 				errs = append(errs, fmt.Errorf("release target %s/%s: %w", ns, cm.Name, err))
 				continue

@@ -1,5 +1,7 @@
 package resource
 
+import "slices"
+
 // FinalizerInUse keeps a DeploymentTarget from going away while deployments
 // reference it: the webhook and the protection controller add it, and only
 // the controller removes it, after a live check finds no referrer.
@@ -13,4 +15,9 @@ func HasFinalizer(finalizers []string, f string) bool {
 		}
 	}
 	return false
+}
+
+// WithoutFinalizer is finalizers without f, reusing its array.
+func WithoutFinalizer(finalizers []string, f string) []string {
+	return slices.DeleteFunc(finalizers, func(x string) bool { return x == f })
 }
