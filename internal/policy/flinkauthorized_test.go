@@ -112,3 +112,33 @@ func TestTheFlinkAuthorizedAnnotationCannotChangeOnATarget(t *testing.T) {
 		})
 	}
 }
+
+func TestAWholeTargetWriteThatLeavesOutTheFlinkAuthorizedAnnotationKeepsIt(t *testing.T) {
+	const doc = "kind: DeploymentTarget\nspec:\n  kubernetes: {namespace: staging}\n"
+	old := targetCM("t", doc)
+	old.Annotations = map[string]string{resource.AnnotationFlinkAuthorized: "true"}
+	cases := []struct {
+		name string
+		on   bool
+	}{
+		{name: "With the operator off, kubectl replace of a marked target without the annotation is allowed and keeps it.", on: false},
+		{name: "With the operator on, kubectl replace of a marked target without the annotation is allowed and keeps it.", on: true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			upd := targetCM("t", doc)
+			upd.Labels["team"] = "data"
+			r := Request{Stage: StageMutate, Operation: Update, Name: "t", Old: old, New: upd, FlinkOperator: FlinkOperator{On: tc.on}}
+			d := TargetUpdateMutate(r)
+			if !d.Allowed {
+				t.Fatalf("denied: %s", d.Message)
+			}
+			if got := d.Object.Annotations[resource.AnnotationFlinkAuthorized]; got != "true" {
+				t.Errorf("stored annotation %s = %q, want the stored \"true\" kept", resource.AnnotationFlinkAuthorized, got)
+			}
+			if _, ok := upd.Annotations[resource.AnnotationFlinkAuthorized]; ok {
+				t.Error("the request's object was changed; the mutating stage works on a copy")
+			}
+		})
+	}
+}

@@ -132,6 +132,16 @@ func TargetUpdateValidate(r Request) Decision {
 // ConfigMap accepts the update, and keeps the in-use protection finalizer on
 // a live target.
 func TargetUpdateMutate(r Request) Decision {
+	// A whole-object write (kubectl replace, edit) that leaves out the
+	// creation's authorization mark keeps it, as it keeps the namespace
+	// annotation below; only an explicit change is denied.
+	if v, ok := r.Old.Annotations[resource.AnnotationFlinkAuthorized]; ok {
+		if _, has := r.New.Annotations[resource.AnnotationFlinkAuthorized]; !has {
+			kept := *r.New // withEntry copies the map; the request's object stays as sent
+			kept.Annotations = withEntry(r.New.Annotations, resource.AnnotationFlinkAuthorized, v)
+			r.New = &kept
+		}
+	}
 	d := TargetUpdateValidate(r)
 	if !d.Allowed {
 		return d
