@@ -3,6 +3,7 @@ package flinkop
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 )
@@ -25,9 +26,21 @@ var flinkMemoryUnits = map[string]string{
 // the same in both worlds.
 var kubernetesBinary = []string{"Ki", "Mi", "Gi", "Ti"}
 
-// maxMemoryDigits bounds the number part: 15 digits is far beyond any
-// machine and well inside an int64 after scaling by 2^40.
+// maxMemoryDigits bounds the number part before it is parsed; the size in
+// bytes must also fit Flink's long (sized).
 const maxMemoryDigits = 15
+
+// unitShift is each Kubernetes binary suffix's power of two.
+var unitShift = map[string]uint{"": 0, "Ki": 10, "Mi": 20, "Gi": 30, "Ti": 40}
+
+// sized is n with suffix k, or an error when that many bytes overflow the
+// long Flink counts a memory size in.
+func sized(s string, n uint64, k string) (string, error) {
+	if n > math.MaxInt64>>unitShift[k] {
+		return "", fmt.Errorf("%q is too large: Flink counts a memory size in bytes in a 64-bit number", s)
+	}
+	return strconv.FormatUint(n, 10) + k, nil
+}
 
 // MemoryQuantity converts a VVP memory size, Flink's MemorySize syntax (a
 // whole number, optional blanks, an optional binary unit: "1g", "1024m",
@@ -61,12 +74,12 @@ func MemoryQuantity(v any) (string, error) {
 	}
 	for _, k := range kubernetesBinary {
 		if unit == k {
-			return strconv.FormatUint(n, 10) + k, nil
+			return sized(s, n, k)
 		}
 	}
 	k, ok := flinkMemoryUnits[strings.ToLower(unit)]
 	if !ok {
 		return "", fmt.Errorf("%q has the unit %q, which is not one of Flink's memory units (k, m, g, t, optionally followed by b; all binary) nor Ki, Mi, Gi, Ti", s, unit)
 	}
-	return strconv.FormatUint(n, 10) + k, nil
+	return sized(s, n, k)
 }

@@ -32,6 +32,9 @@ func TestMemoryQuantity(t *testing.T) {
 		{name: "zero is refused", in: "0m", err: "not a positive size"},
 		{name: "a size without a number is refused", in: "g", err: "does not start with a whole number"},
 		{name: "a number with more than 15 digits is refused", in: "1234567890123456", err: "too large"},
+		{name: "the largest number of tebibytes a count of bytes in an int64 holds is kept", in: "8388607t", want: "8388607Ti"},
+		{name: "one tebibyte more than a count of bytes in an int64 holds is refused: Flink counts bytes in a long", in: "8388608t", err: "too large"},
+		{name: "a Kubernetes quantity past an int64 of bytes is refused too", in: "999999999999999Ti", err: "too large"},
 		{name: "a boolean is refused", in: true, err: "got a boolean"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
