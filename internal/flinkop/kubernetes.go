@@ -352,6 +352,10 @@ func checkSecurityContext(sc map[string]any, field string) error {
 		if t, _ := p["type"].(string); t == "Unconfined" {
 			return deny(field+"."+f+".type", "Unconfined lifts the pods' confinement, which the platform does not allow; use RuntimeDefault or Localhost, or remove %s", f)
 		}
+		// A node's AppArmor profile named "unconfined" is no profile at all.
+		if name, _ := p["localhostProfile"].(string); strings.EqualFold(name, "unconfined") {
+			return deny(field+"."+f+".localhostProfile", "the profile %q lifts the pods' confinement, which the platform does not allow; use RuntimeDefault or Localhost with a confining profile, or remove %s", name, f)
+		}
 	}
 	return nil
 }

@@ -574,6 +574,11 @@ var translateCases = []translateCase{
 		denyField: "spec.template.spec.kubernetes.pods.securityContext.seLinuxOptions", denyReason: "the fields there are",
 	},
 	{
+		name:      "a Localhost AppArmor profile named unconfined is denied: the node's profile of that name confines nothing",
+		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {securityContext: {appArmorProfile: {type: Localhost, localhostProfile: unconfined}}}}]`,
+		denyField: "spec.template.spec.kubernetes.pods.securityContext.appArmorProfile.localhostProfile", denyReason: "RuntimeDefault or Localhost",
+	},
+	{
 		name:      "an unconfined seccomp profile is denied",
 		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {securityContext: {seccompProfile: {type: Unconfined}}}}]`,
 		denyField: "spec.template.spec.kubernetes.pods.securityContext.seccompProfile.type", denyReason: "RuntimeDefault or Localhost",
