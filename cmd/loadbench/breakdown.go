@@ -46,6 +46,36 @@ var phaseFamilies = []phaseFamily{
 	{"apiserver_admission_webhook_admission_duration_seconds", "webhook call", []string{"name", "type", "operation"}, true},
 	{"flinkgate_admission_duration_seconds", "flinkgate's answer", []string{"webhook", "operation"}, true},
 	{"etcd_request_duration_seconds", "etcd", []string{"operation", "type"}, false},
+	{cpuFamily, "CPU time of", []string{"process"}, false},
+}
+
+// cpuFamily holds each process's CPU time while a block ran, read from the
+// kernel around the block's operations (not from /metrics, so that the
+// scrapes between blocks are not counted), one call per operation: its
+// mean per call is the CPU time per operation.
+const cpuFamily = "cpu"
+
+// processCPU reads the CPU time each process in pids has used so far.
+func processCPU(pids map[string]int) map[string]float64 {
+	out := make(map[string]float64, len(pids))
+	for name, pid := range pids {
+		if secs, ok := cpuSeconds(pid); ok {
+			out[name] = secs
+		}
+	}
+	return out
+}
+
+// cpuMoved is the CPU time each process used from before to after, as
+// timings of n calls.
+func cpuMoved(before, after map[string]float64, n int) timings {
+	out := timings{}
+	for name, v := range after {
+		if b, ok := before[name]; ok {
+			out[series{cpuFamily, name}] = [2]float64{v - b, float64(n)}
+		}
+	}
+	return out
 }
 
 // bareWebhookPrefix is how CreateWebhooksNamed names the bare server's

@@ -80,7 +80,7 @@ func (a *apiResult) write(w io.Writer) {
 			fmt.Fprintf(w, "    %-22s p50 %s  p90 %s  p99 %s  max %s\n", sideNames[side], ms(s.percentile(50)), ms(s.percentile(90)), ms(s.percentile(99)), ms(s.percentile(100)))
 		}
 		fmt.Fprintf(w, "    flinkgate / the pair:  p50 %.2f  p99 %.2f (goal ≤ %.2f each)\n", a.ratio(op, sideFlinkgate, sideBare, 50), a.ratio(op, sideFlinkgate, sideBare, 99), goalPair)
-		fmt.Fprintf(w, "    where the time went, per %s (calls per %s, mean per call), the same runs:\n", opNames[op], opNames[op])
+		fmt.Fprintf(w, "    where the time went, per %s (calls per %s, mean per call; a CPU row is that process's CPU time per %s), the same runs:\n", opNames[op], opNames[op], opNames[op])
 		fmt.Fprintf(w, "      %-66s %18s %18s %18s\n", "", "without webhooks", "bare pair", "flinkgate")
 		for _, row := range a.phaseRows(op) {
 			fmt.Fprintf(w, "      %-66s", row.Name)

@@ -214,6 +214,23 @@ func (c *Cluster) Stop() {
 	})
 }
 
+// PIDs returns the process id of each process the cluster started and
+// has not stopped, by name (etcd, kube-apiserver, flinkgate-1, ...), so
+// that a benchmark can read what CPU each one used.
+func (c *Cluster) PIDs() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := map[string]int{}
+	for _, p := range c.procs {
+		select {
+		case <-p.done:
+		default:
+			out[p.name] = p.pid()
+		}
+	}
+	return out
+}
+
 // RestConfig returns a copy of the admin client configuration.
 func (c *Cluster) RestConfig() *rest.Config { return rest.CopyConfig(c.restConfig) }
 
