@@ -190,9 +190,28 @@ objectSelector:
 # --use-service-account-credentials) must be able to empty a namespace being
 # deleted, flinkgate's own included, after flinkgate's pods are gone; the
 # in-use-protection finalizer, not this webhook, guards its deletes.
+#
+# An UPDATE that leaves everything flinkgate reads as it was (data,
+# binaryData, immutable, the labels, the finalizers and the flinkgate.io/
+# annotations; kubectl annotate with another key, a GitOps tool's tracking
+# annotation) is not sent: flinkgate would only allow it, since the stored
+# object is the one it admitted. Such writes then cost no webhook call, and
+# go through while flinkgate is down (docs/user-guide.md#what-flinkgate-sees).
 matchConditions:
   - name: not-the-namespace-controller
     expression: "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
+  - name: changes-what-flinkgate-reads
+    expression: >-
+      request.operation != 'UPDATE'
+      || (has(object.data) ? object.data : {}) != (has(oldObject.data) ? oldObject.data : {})
+      || (has(object.binaryData) ? object.binaryData : {}) != (has(oldObject.binaryData) ? oldObject.binaryData : {})
+      || (has(object.immutable) && object.immutable) != (has(oldObject.immutable) && oldObject.immutable)
+      || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
+      || (has(object.metadata.finalizers) ? object.metadata.finalizers : []) != (has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : [])
+      || (has(object.metadata.annotations) ? object.metadata.annotations : {}).exists(k, k.startsWith('flinkgate.io/')
+           && (!has(oldObject.metadata.annotations) || !(k in oldObject.metadata.annotations) || oldObject.metadata.annotations[k] != object.metadata.annotations[k]))
+      || (has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {}).exists(k, k.startsWith('flinkgate.io/')
+           && (!has(object.metadata.annotations) || !(k in object.metadata.annotations)))
 {{- end }}
 
 {{/* The hosts of the serving certificate as a comma-separated list (self mode's --self-tls-hosts). */}}
