@@ -30,18 +30,27 @@ var sideNames = [sides]string{"without webhooks", "bare server as both", "flinkg
 // holds flinkgate to the do-nothing pair on each.
 const (
 	opCreate = iota
-	opUpdate // metadata only: an annotation changes, the document does not
+	// opAnnotate changes only an annotation outside flinkgate.io/: the
+	// chart's matchConditions send it to neither webhook of either side.
+	opAnnotate
+	// opLabel changes only a label: metadata only, but sent to both.
+	opLabel
 	opDelete
 	ops
 )
 
-var opNames = [ops]string{"create", "metadata-only update", "delete"}
+var opNames = [ops]string{"create", "annotation update", "label update", "delete"}
 
 // admissionOps are the operations as the API server and flinkgate label them.
-var admissionOps = [ops]string{"CREATE", "UPDATE", "DELETE"}
+var admissionOps = [ops]string{"CREATE", "UPDATE", "UPDATE", "DELETE"}
 
-// touchedAnnotation is the annotation the metadata-only update changes.
-const touchedAnnotation = "loadbench.flinkgate.io/touched"
+// webhookCalls is how many webhook calls the chart's registration makes of
+// each operation: both webhooks, except for an UPDATE that changes nothing
+// flinkgate reads (docs/user-guide.md#what-flinkgate-sees).
+var webhookCalls = [ops]int{2, 0, 2, 2}
+
+// touched is the annotation and the label the two metadata-only updates change.
+const touched = "loadbench.flinkgate.io/touched"
 
 // apiResult is the measurement through the API server: each operation's
 // latencies per side and, for the same runs, the API server's and
@@ -87,23 +96,32 @@ func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.
 	return got, took, nil
 }
 
-// update changes only an annotation of cm, as kubectl annotate does.
-func (c *apiClient) update(ctx context.Context, side int, cm *corev1.ConfigMap, value string) (time.Duration, error) {
+// update changes only an annotation of cm, as kubectl annotate does, or
+// only a label, as kubectl label does; it returns the stored object.
+func (c *apiClient) update(ctx context.Context, side int, cm *corev1.ConfigMap, label bool, value string) (*corev1.ConfigMap, time.Duration, error) {
 	cm = cm.DeepCopy()
-	if cm.Annotations == nil {
-		cm.Annotations = map[string]string{}
+	m := &cm.Annotations
+	if label {
+		m = &cm.Labels
 	}
-	cm.Annotations[touchedAnnotation] = value
+	if *m == nil {
+		*m = map[string]string{}
+	}
+	(*m)[touched] = value
 	t0 := time.Now()
 	got, err := c.client.CoreV1().ConfigMaps(cm.Namespace).Update(ctx, cm, metav1.UpdateOptions{})
 	took := time.Since(t0)
 	if err != nil {
-		return 0, fmt.Errorf("update deployment %s/%s: %w", cm.Namespace, cm.Name, err)
+		return nil, 0, fmt.Errorf("update deployment %s/%s: %w", cm.Namespace, cm.Name, err)
 	}
-	if got.Annotations[touchedAnnotation] != value || (side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName) {
-		return 0, fmt.Errorf("deployment %s/%s was stored without the update or without flinkgate's label", got.Namespace, got.Name)
+	stored := got.Annotations[touched]
+	if label {
+		stored = got.Labels[touched]
 	}
-	return took, nil
+	if stored != value || (side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName) {
+		return nil, 0, fmt.Errorf("deployment %s/%s was stored without the update or without flinkgate's label", got.Namespace, got.Name)
+	}
+	return got, took, nil
 }
 
 func (c *apiClient) delete(ctx context.Context, side int, name string) (time.Duration, error) {
@@ -123,14 +141,17 @@ func (c *apiClient) cycle(ctx context.Context, side int, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := c.update(ctx, side, cm, "warm"); err != nil {
+	if cm, _, err = c.update(ctx, side, cm, false, "warm"); err != nil {
+		return err
+	}
+	if _, _, err = c.update(ctx, side, cm, true, "warm"); err != nil {
 		return err
 	}
 	_, err = c.delete(ctx, side, name)
 	return err
 }
 
-// throughAPIServer creates, updates (metadata only) and deletes deployment
+// throughAPIServer creates, updates (an annotation, then a label) and deletes deployment
 // ConfigMaps one at a time in three namespaces: one no webhook selects, one
 // whose two webhooks (the chart's registration) are the bare server, which
 // does nothing, and one served by flinkgate. All three see the same API
@@ -162,7 +183,7 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	// The API server loads webhook configurations asynchronously; the bare
 	// server never denies, so its count shows when both calls of each
 	// operation arrive.
-	if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server twice per create, update and delete", func() error {
+	if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server as the chart registers it (twice per create, label update and delete, never for an annotation update)", func() error {
 		before, err := bareCount(ctx, bare, e.bareURL)
 		if err != nil {
 			return err
@@ -174,8 +195,8 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		if err != nil {
 			return err
 		}
-		if after-before != 2*ops {
-			return fmt.Errorf("a create, update and delete reached the bare server %d times", after-before)
+		if want := webhookCalls[opCreate] + webhookCalls[opAnnotate] + webhookCalls[opLabel] + webhookCalls[opDelete]; after-before != want {
+			return fmt.Errorf("a create, annotation update, label update and delete reached the bare server %d times, want %d", after-before, want)
 		}
 		return nil
 	}); err != nil {
@@ -238,7 +259,7 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		moved := now.sub(last).add(cpu)
 		res.phases[op][side] = res.phases[op][side].add(moved)
 		last = now
-		want := 2 * (to - from)
+		want := webhookCalls[op] * (to - from)
 		switch side {
 		case sideBare:
 			after, err := bareCount(ctx, bare, e.bareURL)
@@ -264,8 +285,15 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 				stored[side] = append(stored[side], cm)
 				return d, err
 			},
-			opUpdate: func(side, i int) (time.Duration, error) {
-				return api.update(ctx, side, stored[side][i], strconv.Itoa(r))
+			opAnnotate: func(side, i int) (time.Duration, error) {
+				cm, d, err := api.update(ctx, side, stored[side][i], false, strconv.Itoa(r))
+				stored[side][i] = cm
+				return d, err
+			},
+			opLabel: func(side, i int) (time.Duration, error) {
+				cm, d, err := api.update(ctx, side, stored[side][i], true, strconv.Itoa(r))
+				stored[side][i] = cm
+				return d, err
 			},
 			opDelete: func(side, i int) (time.Duration, error) {
 				return api.delete(ctx, side, name(side, i))
