@@ -576,3 +576,30 @@ func TestADeletedDeploymentDoesNotWaitForAnotherNamesFlinkDeploymentLabelledForI
 		t.Errorf("%s is still on the Deployment: the release waits for %s/squatter", Finalizer, targetNS)
 	}
 }
+
+func TestARefusedDeleteOfAFlinkDeploymentElsewhereIsNotRepeatedBeforeTheSweep(t *testing.T) {
+	// Each update of such a FlinkDeployment enqueues the Deployment it is
+	// labelled for; its owner may update it as often as it likes.
+	const elsewhere = "mallory"
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, labelled(elsewhere, "job", "job", "uid-1"))
+	refused := 0
+	f.dyn.PrependReactor("delete", "flinkdeployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != elsewhere {
+			return false, nil, nil
+		}
+		refused++
+		return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job", errors.New("no"))
+	})
+	for range 3 {
+		if _, err := f.sync("job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d refused deletes of %s/job across three reconciles, want 1", refused, elsewhere)
+	}
+	f.r.sweep(context.Background())
+	if refused != 2 {
+		t.Errorf("%d refused deletes after the sweep, want 2: the sweep tries again", refused)
+	}
+}
