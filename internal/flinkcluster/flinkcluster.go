@@ -22,6 +22,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/dynamic/dynamicinformer"
@@ -150,6 +151,10 @@ type reconciler struct {
 	// another, by that FlinkDeployment's key; waitsOn is the reverse.
 	waiting map[string]map[string]struct{}
 	waitsOn map[string]string
+	// refused: FlinkDeployments labelled for a Deployment outside its
+	// target's namespace whose delete failed; not tried again before the
+	// next sweep, as each of their updates enqueues that Deployment.
+	refused map[types.UID]struct{}
 }
 
 // Indexes of the FlinkDeployment and FlinkStateSnapshot informers.

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"go.uber.org/zap"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 
 	"flinkgate.io/flinkgate/internal/protection"
 	"flinkgate.io/flinkgate/internal/resource"
@@ -113,4 +116,100 @@ func (r *reconciler) removeFinalizer(ctx context.Context, cm *corev1.ConfigMap) 
 		return nil
 	}
 	return err
+}
+
+// deleteMoved deletes the Deployment's FlinkDeployments that are not the
+// one in the namespace its target now puts it in, best effort (elsewhere).
+func (r *reconciler) deleteMoved(ctx context.Context, cm *corev1.ConfigMap, namespace string) {
+	for _, fd := range r.owned(cm.Namespace+"/"+cm.Name, string(cm.UID)) {
+		if fd.GetNamespace() == namespace && fd.GetName() == cm.Name {
+			continue
+		}
+		r.deleteElsewhere(ctx, cm, fd, "moved to namespace "+namespace)
+	}
+}
+
+// deleteElsewhere deletes a FlinkDeployment labelled for cm that is not
+// where flinkgate puts cm's (its name, in the namespace the webhook
+// recorded), and neither fails nor waits when it cannot: only the labels
+// tie it to cm, and anyone who may create FlinkDeployments in some
+// namespace can label one for another's Deployment (its UID is readable),
+// in a namespace the platform may not write or with a finalizer that
+// never goes. flinkgate's own such object is the suspended one a move left
+// behind (a running deployment cannot move to another namespace), which
+// the sweep deletes again if this fails.
+func (r *reconciler) deleteElsewhere(ctx context.Context, cm *corev1.ConfigMap, fd *unstructured.Unstructured, why string) {
+	log := r.log.With(zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()))
+	if fd.GetDeletionTimestamp() != nil {
+		return
+	}
+	r.mu.Lock()
+	_, refused := r.refused[fd.GetUID()]
+	r.mu.Unlock()
+	if refused {
+		return
+	}
+	if err := r.delete(ctx, fd); err != nil {
+		r.mu.Lock()
+		if r.refused == nil {
+			r.refused = map[types.UID]struct{}{}
+		}
+		r.refused[fd.GetUID()] = struct{}{}
+		r.mu.Unlock()
+		log.Warn("flink reconcile could not delete a FlinkDeployment labelled for the deployment outside its target's namespace; leaving it to the sweep", zap.String("why", why), zap.String("error", truncate(err.Error(), MaxErrorBytes)))
+		return
+	}
+	log.Info("flink reconcile", zap.String("action", "deleted"), zap.String("why", why))
+	r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s: %s", fd.GetNamespace(), fd.GetName(), why)
+}
+
+// release deletes a terminating Deployment's FlinkDeployment, waits for it
+// to be gone (the operator has a finalizer of its own on it), then removes
+// Finalizer. Only the one flinkgate put in the namespace the webhook
+// recorded is waited for; others labelled for it are deleted best effort
+// (deleteElsewhere).
+func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Duration, error) {
+	key := cm.Namespace + "/" + cm.Name
+	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
+		r.setState(key, "")
+		return 0, nil
+	}
+	log := r.log.With(zap.String("deployment", key))
+	ns := cm.Annotations[resource.AnnotationTargetNamespace]
+	var own *unstructured.Unstructured
+	for _, fd := range r.owned(key, string(cm.UID)) {
+		if ns != "" && fd.GetNamespace() == ns && fd.GetName() == cm.Name {
+			own = fd
+			continue
+		}
+		r.deleteElsewhere(ctx, cm, fd, "the deployment is being deleted")
+	}
+	// The cache may lag a create: the one place the target put it is read live.
+	if ns != "" {
+		live, err := r.get(ctx, ns, cm.Name)
+		switch {
+		case err == nil && ownedBy(live, cm.Namespace, cm.Name, string(cm.UID)):
+			own = live
+		case err == nil, apierrors.IsNotFound(err):
+			own = nil
+		default:
+			return 0, apiFailure(err, "read FlinkDeployment %s/%s", ns, cm.Name)
+		}
+	}
+	if own != nil {
+		if own.GetDeletionTimestamp() == nil {
+			if err := r.delete(ctx, own); err != nil {
+				return 0, platformFailure(err, own.GetNamespace(), "delete FlinkDeployment %s/%s", own.GetNamespace(), own.GetName())
+			}
+			log.Info("flink reconcile", zap.String("flinkdeployment", own.GetNamespace()+"/"+own.GetName()), zap.String("action", "deleted"), zap.String("why", "the deployment is being deleted"))
+			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s; the deployment goes once it is gone", own.GetNamespace(), own.GetName())
+		}
+		return deletePoll, nil
+	}
+	if err := r.removeFinalizer(ctx, cm); err != nil {
+		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)
+	}
+	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "its FlinkDeployment is gone"))
+	r.setState(key, "")
+	return 0, nil
 }

@@ -21,6 +21,10 @@ import (
 // Resync.
 func (r *reconciler) sweep(ctx context.Context) {
 	deleted := 0
+	// deleteElsewhere tries its refused deletes again after each sweep.
+	r.mu.Lock()
+	r.refused = nil
+	r.mu.Unlock()
 	for _, obj := range r.fds.GetIndexer().List() {
 		if ctx.Err() != nil {
 			return

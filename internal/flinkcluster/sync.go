@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 
@@ -244,9 +243,7 @@ func (r *reconciler) reconcile(ctx context.Context, key string, cm *corev1.Confi
 	if err != nil {
 		return err
 	}
-	if err := r.deleteMoved(ctx, cm, desired.GetNamespace()); err != nil {
-		return err
-	}
+	r.deleteMoved(ctx, cm, desired.GetNamespace())
 	r.mu.Lock()
 	delete(r.warnings, key)
 	r.mu.Unlock()
@@ -268,66 +265,6 @@ func (r *reconciler) owned(key, uid string) []*unstructured.Unstructured {
 		}
 	}
 	return out
-}
-
-// deleteMoved deletes the Deployment's FlinkDeployments that are not in
-// the namespace its target now puts them in.
-func (r *reconciler) deleteMoved(ctx context.Context, cm *corev1.ConfigMap, namespace string) error {
-	for _, fd := range r.owned(cm.Namespace+"/"+cm.Name, string(cm.UID)) {
-		if fd.GetNamespace() == namespace {
-			continue
-		}
-		if err := r.delete(ctx, fd); err != nil {
-			return platformFailure(err, fd.GetNamespace(), "delete FlinkDeployment %s/%s, which its target no longer puts there", fd.GetNamespace(), fd.GetName())
-		}
-		r.log.Info("flink reconcile", zap.String("deployment", cm.Namespace+"/"+cm.Name), zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()),
-			zap.String("action", "deleted"), zap.String("why", "moved to namespace "+namespace))
-		r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s: the target now runs it in namespace %s", fd.GetNamespace(), fd.GetName(), namespace)
-	}
-	return nil
-}
-
-// release deletes a terminating Deployment's FlinkDeployment, waits for it
-// to be gone (the operator has a finalizer of its own on it), then removes
-// Finalizer.
-func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Duration, error) {
-	key := cm.Namespace + "/" + cm.Name
-	if !resource.HasFinalizer(cm.Finalizers, Finalizer) {
-		r.setState(key, "")
-		return 0, nil
-	}
-	log := r.log.With(zap.String("deployment", key))
-	candidates := r.owned(key, string(cm.UID))
-	// The cache may lag a create: the one place the target put it is read live.
-	if ns := cm.Annotations[resource.AnnotationTargetNamespace]; ns != "" {
-		live, err := r.get(ctx, ns, cm.Name)
-		switch {
-		case err == nil && ownedBy(live, cm.Namespace, cm.Name, string(cm.UID)):
-			candidates = slices.DeleteFunc(candidates, func(u *unstructured.Unstructured) bool { return u.GetNamespace() == ns })
-			candidates = append(candidates, live)
-		case err != nil && !apierrors.IsNotFound(err):
-			return 0, apiFailure(err, "read FlinkDeployment %s/%s", ns, cm.Name)
-		}
-	}
-	if len(candidates) > 0 {
-		for _, fd := range candidates {
-			if fd.GetDeletionTimestamp() != nil {
-				continue
-			}
-			if err := r.delete(ctx, fd); err != nil {
-				return 0, platformFailure(err, fd.GetNamespace(), "delete FlinkDeployment %s/%s", fd.GetNamespace(), fd.GetName())
-			}
-			log.Info("flink reconcile", zap.String("flinkdeployment", fd.GetNamespace()+"/"+fd.GetName()), zap.String("action", "deleted"), zap.String("why", "the deployment is being deleted"))
-			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s; the deployment goes once it is gone", fd.GetNamespace(), fd.GetName())
-		}
-		return deletePoll, nil
-	}
-	if err := r.removeFinalizer(ctx, cm); err != nil {
-		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)
-	}
-	log.Info("flink reconcile", zap.String("action", "released"), zap.String("why", "its FlinkDeployment is gone"))
-	r.setState(key, "")
-	return 0, nil
 }
 
 // updateMetadata writes a Deployment ConfigMap's finalizers and

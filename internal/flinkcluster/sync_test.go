@@ -510,3 +510,96 @@ func TestTheLoserOfANameIsReconciledAgainWhenTheWinnersFlinkDeploymentIsDeleted(
 		t.Errorf("FlinkDeployment = %v, want the loser's now", fd)
 	}
 }
+
+func TestAFlinkDeploymentLabelledForTheDeploymentWhereThePlatformMayNotDeleteHoldsNothingUp(t *testing.T) {
+	// Anyone who may create FlinkDeployments in some namespace can label one
+	// for another's Deployment (its UID is readable); the platform may not
+	// delete it there, so flinkgate never wrote it.
+	const elsewhere = "mallory"
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, labelled(elsewhere, "job", "job", "uid-1"))
+	f.dyn.PrependReactor("delete", "flinkdeployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != elsewhere {
+			return false, nil, nil
+		}
+		return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job",
+			errors.New(`User "system:serviceaccount:vvp:appmanager" cannot delete resource "flinkdeployments" in API group "flink.apache.org" in the namespace "mallory"`))
+	})
+	if _, err := f.sync("job"); err != nil {
+		t.Fatalf("reconcile = %v, want the Deployment reconciled despite the FlinkDeployment in %s", err, elsewhere)
+	}
+	if got := f.cm("job").Annotations[AnnotationState]; got == "" {
+		t.Errorf("no %s written", AnnotationState)
+	}
+	// The user deletes the Deployment: it goes once its own FlinkDeployment is gone.
+	cm := f.cm("job")
+	now := metav1.Now()
+	cm.DeletionTimestamp = &now
+	if err := f.client.Tracker().Update(cmGVR, cm, depNS); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3 && resource.HasFinalizer(f.cm("job").Finalizers, Finalizer); i++ {
+		if _, err := f.sync("job"); err != nil {
+			t.Fatalf("release sync %d = %v, want the Deployment released despite the FlinkDeployment in %s", i, err, elsewhere)
+		}
+	}
+	if resource.HasFinalizer(f.cm("job").Finalizers, Finalizer) {
+		t.Errorf("%s is still on the Deployment", Finalizer)
+	}
+	if f.fd(targetNS, "job") != nil {
+		t.Errorf("the Deployment's own FlinkDeployment is still there")
+	}
+}
+
+func TestADeletedDeploymentDoesNotWaitForAnotherNamesFlinkDeploymentLabelledForIt(t *testing.T) {
+	// A co-tenant of the target namespace labels a FlinkDeployment of
+	// another name for the Deployment, with a finalizer that never goes,
+	// and deletes it: it stays terminating for ever.
+	held := labelled(targetNS, "squatter", "job", "uid-1")
+	held.SetFinalizers([]string{"example.com/never"})
+	now := metav1.Now()
+	held.SetDeletionTimestamp(&now)
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, held)
+	if _, err := f.sync("job"); err != nil {
+		t.Fatal(err)
+	}
+	cm := f.cm("job")
+	cm.DeletionTimestamp = &now
+	if err := f.client.Tracker().Update(cmGVR, cm, depNS); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3 && resource.HasFinalizer(f.cm("job").Finalizers, Finalizer); i++ {
+		if _, err := f.sync("job"); err != nil {
+			t.Fatalf("release sync %d = %v", i, err)
+		}
+	}
+	if resource.HasFinalizer(f.cm("job").Finalizers, Finalizer) {
+		t.Errorf("%s is still on the Deployment: the release waits for %s/squatter", Finalizer, targetNS)
+	}
+}
+
+func TestARefusedDeleteOfAFlinkDeploymentElsewhereIsNotRepeatedBeforeTheSweep(t *testing.T) {
+	// Each update of such a FlinkDeployment enqueues the Deployment it is
+	// labelled for; its owner may update it as often as it likes.
+	const elsewhere = "mallory"
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))}, labelled(elsewhere, "job", "job", "uid-1"))
+	refused := 0
+	f.dyn.PrependReactor("delete", "flinkdeployments", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() != elsewhere {
+			return false, nil, nil
+		}
+		refused++
+		return true, nil, apierrors.NewForbidden(FlinkDeployments.GroupResource(), "job", errors.New("no"))
+	})
+	for range 3 {
+		if _, err := f.sync("job"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d refused deletes of %s/job across three reconciles, want 1", refused, elsewhere)
+	}
+	f.r.sweep(context.Background())
+	if refused != 2 {
+		t.Errorf("%d refused deletes after the sweep, want 2: the sweep tries again", refused)
+	}
+}

@@ -73,6 +73,21 @@ func str(m map[string]any, key, field string) (string, error) {
 	return s, nil
 }
 
+// lineString is str for a value the operator writes into Flink's
+// configuration file (the JAR URI, the entry class, the image), which
+// Flink reads line by line: a control character in it is denied, as in
+// flinkConfiguration, since a line break would start another key there.
+func lineString(m map[string]any, key, field string) (string, error) {
+	s, err := str(m, key, field)
+	if err != nil {
+		return "", err
+	}
+	if r, ok := controlChar(s); ok {
+		return "", deny(field, "holds the control character %U: the operator writes it into Flink's configuration file, read line by line, where a line break would start another key; write it on one line, without control characters", r)
+	}
+	return s, nil
+}
+
 // maxCount bounds parallelism and task managers: well beyond any cluster,
 // and inside the CRD's int32.
 const maxCount = 1 << 20

@@ -32,13 +32,13 @@ func translateArtifact(ts map[string]any, fd *FlinkDeployment) error {
 	default:
 		return deny(at+".kind", "%q is not an artifact kind; use JAR", kind)
 	}
-	if fd.Spec.Job.JarURI, err = str(a, "jarUri", at+".jarUri"); err != nil {
+	if fd.Spec.Job.JarURI, err = lineString(a, "jarUri", at+".jarUri"); err != nil {
 		return err
 	}
 	if fd.Spec.Job.JarURI == "" {
 		return deny(at+".jarUri", "is missing; a FlinkDeployment runs a JAR, for example local:///opt/flink/usrlib/job.jar or s3://bucket/job.jar")
 	}
-	if fd.Spec.Job.EntryClass, err = str(a, "entryClass", at+".entryClass"); err != nil {
+	if fd.Spec.Job.EntryClass, err = lineString(a, "entryClass", at+".entryClass"); err != nil {
 		return err
 	}
 	mainArgs, err := str(a, "mainArgs", at+".mainArgs")
@@ -47,6 +47,11 @@ func translateArtifact(ts map[string]any, fd *FlinkDeployment) error {
 	}
 	if fd.Spec.Job.Args, err = SplitArgs(mainArgs); err != nil {
 		return deny(at+".mainArgs", "%s; quote arguments with spaces in double or single quotes, and close every quote", err)
+	}
+	for i, arg := range fd.Spec.Job.Args {
+		if r, ok := controlChar(arg); ok {
+			return deny(at+".mainArgs", "argument %d holds the control character %U (a line break or tab inside quotes, or escaped): the operator writes the arguments into Flink's configuration file, read line by line, where it would start another key; separate arguments with blanks outside quotes, and keep control characters out of them", i+1, r)
+		}
 	}
 	if deps, ok := a["additionalDependencies"]; ok && deps != nil {
 		l, isList := deps.([]any)
@@ -87,15 +92,15 @@ func flinkVersion(a map[string]any, field string) (string, error) {
 // the tag to the Flink version; a tag that is a digest (sha256:...) is
 // joined with '@'.
 func image(a map[string]any, at, version string) (string, error) {
-	registry, err := str(a, "flinkImageRegistry", at+".flinkImageRegistry")
+	registry, err := lineString(a, "flinkImageRegistry", at+".flinkImageRegistry")
 	if err != nil {
 		return "", err
 	}
-	repo, err := str(a, "flinkImageRepository", at+".flinkImageRepository")
+	repo, err := lineString(a, "flinkImageRepository", at+".flinkImageRepository")
 	if err != nil {
 		return "", err
 	}
-	tag, err := str(a, "flinkImageTag", at+".flinkImageTag")
+	tag, err := lineString(a, "flinkImageTag", at+".flinkImageTag")
 	if err != nil {
 		return "", err
 	}

@@ -397,6 +397,41 @@ var translateCases = []translateCase{
 		denyField: "spec.template.spec.artifact.mainArgs", denyReason: "never closed",
 	},
 	{
+		name:      "a main argument holding a quoted line break is denied: the operator writes the arguments into Flink's configuration file, where it would start another key",
+		patch:     `[{op: add, path: /spec/template/spec/artifact/mainArgs, value: "--x \"a\nkubernetes.taskmanager.service-account: admin\nb\""}]`,
+		denyField: "spec.template.spec.artifact.mainArgs", denyReason: "control character",
+	},
+	{
+		name:   "line breaks between main arguments separate them and are not denied",
+		patch:  `[{op: add, path: /spec/template/spec/artifact/mainArgs, value: "--output /tmp/out\n--checkpointing"}]`,
+		golden: "args-line-breaks.json",
+	},
+	{
+		name:      "an entry class holding a line break is denied: it would start another key in Flink's configuration file",
+		patch:     `[{op: add, path: /spec/template/spec/artifact/entryClass, value: "a.B\nkubernetes.hostnetwork.enabled: true"}]`,
+		denyField: "spec.template.spec.artifact.entryClass", denyReason: "control character",
+	},
+	{
+		name:      "a JAR URI holding a line break is denied: it would start another key in Flink's configuration file",
+		patch:     `[{op: replace, path: /spec/template/spec/artifact/jarUri, value: "local:///job.jar\nkubernetes.hostnetwork.enabled: true"}]`,
+		denyField: "spec.template.spec.artifact.jarUri", denyReason: "control character",
+	},
+	{
+		name:      "an image tag holding a line break is denied: the image is written into Flink's configuration file too",
+		patch:     `[{op: add, path: /spec/template/spec/artifact/flinkImageTag, value: "1.20\nkubernetes.hostnetwork.enabled: true"}]`,
+		denyField: "spec.template.spec.artifact.flinkImageTag", denyReason: "control character",
+	},
+	{
+		name:      "an image registry holding a tab is denied",
+		patch:     `[{op: add, path: /spec/template/spec/artifact/flinkImageRegistry, value: "registry.example.com\t"}]`,
+		denyField: "spec.template.spec.artifact.flinkImageRegistry", denyReason: "control character",
+	},
+	{
+		name:      "an image repository holding a DEL character is denied",
+		patch:     `[{op: add, path: /spec/template/spec/artifact/flinkImageRepository, value: "flink\u007f"}]`,
+		denyField: "spec.template.spec.artifact.flinkImageRepository", denyReason: "control character",
+	},
+	{
 		name:      "a pod setting flinkgate does not know is denied, naming the allowed ones",
 		patch:     `[{op: add, path: /spec/template/spec/kubernetes/pods, value: {hostNetwork: true}}]`,
 		denyField: "spec.template.spec.kubernetes.pods.hostNetwork", denyReason: "the fields there are labels",

@@ -103,6 +103,24 @@ func flinkStatusForged(r Request) (Decision, bool) {
 	return Decision{}, false
 }
 
+// flinkRecordChanged reports whether, with the Flink operator on, a
+// user's update changes one of FlinkStatusAnnotations or the recorded
+// target namespace, which the reconciler releases a deleted deployment's
+// FlinkDeployment from: on a deployment being deleted too, those are
+// flinkgate's alone, so such an update gets the full deployment rule.
+func flinkRecordChanged(r Request) bool {
+	if !r.FlinkOperator.On || r.ByFlinkgate || r.Old == nil || r.New == nil {
+		return false
+	}
+	for _, a := range append([]string{resource.AnnotationTargetNamespace}, FlinkStatusAnnotations...) {
+		was, hadIt := r.Old.Annotations[a]
+		if is, hasIt := r.New.Annotations[a]; hasIt != hadIt || is != was {
+			return true
+		}
+	}
+	return false
+}
+
 // keepFlinkStatus returns annotations (a copy the caller owns) with the
 // FlinkStatusAnnotations a user's update left out put back as stored, so
 // a whole-object write (kubectl replace, an apply that does not know

@@ -51,3 +51,47 @@ func TestATerminatingDeploymentCannotChangeItsTargetLabelUnchecked(t *testing.T)
 		t.Errorf("Classify = rule %d, want the deployment write rule", got.Rule)
 	}
 }
+
+func TestATerminatingDeploymentCannotChangeTheFlinkRecordUnchecked(t *testing.T) {
+	old := cm("d", resource.KindDeployment)
+	old.Labels[resource.LabelDeploymentTarget] = "staging"
+	old.Annotations = map[string]string{"flinkgate.io/state": "TRANSITIONING", "flinkgate.io/status": "{}", resource.AnnotationTargetNamespace: "team-a"}
+	with := func(change func(*corev1.ConfigMap)) *corev1.ConfigMap {
+		c := terminating(old)
+		c.Annotations = map[string]string{}
+		for k, v := range old.Annotations {
+			c.Annotations[k] = v
+		}
+		change(c)
+		return c
+	}
+	on := FlinkOperator{On: true, ServiceAccount: "flink"}
+	cases := []struct {
+		name     string
+		new      *corev1.ConfigMap
+		operator FlinkOperator
+		byUs     bool
+		want     Rule
+	}{
+		{name: "With the operator on, a user's forged state on a deployment being deleted goes to the deployment write rule, which denies it.",
+			new: with(func(c *corev1.ConfigMap) { c.Annotations["flinkgate.io/state"] = "RUNNING" }), operator: on, want: RuleDeploymentWrite},
+		{name: "With the operator on, a user's removal of the status from a deployment being deleted goes to the deployment write rule.",
+			new: with(func(c *corev1.ConfigMap) { delete(c.Annotations, "flinkgate.io/status") }), operator: on, want: RuleDeploymentWrite},
+		{name: "With the operator on, a user's change of the recorded target namespace of a deployment being deleted goes to the deployment write rule.",
+			new: with(func(c *corev1.ConfigMap) { c.Annotations[resource.AnnotationTargetNamespace] = "elsewhere" }), operator: on, want: RuleDeploymentWrite},
+		{name: "With the operator on, a user's removal of a finalizer from a deployment being deleted is allowed at once.",
+			new: with(func(c *corev1.ConfigMap) { c.Finalizers = nil }), operator: on},
+		{name: "With the operator on, flinkgate's own write of a deployment being deleted is allowed at once.",
+			new: with(func(c *corev1.ConfigMap) { c.Annotations["flinkgate.io/state"] = "RUNNING" }), operator: on, byUs: true},
+		{name: "With the operator off, the annotations of a deployment being deleted stay a user's to change.",
+			new: with(func(c *corev1.ConfigMap) { c.Annotations["flinkgate.io/state"] = "RUNNING" })},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := Classify(Request{Stage: StageValidate, Operation: Update, Old: old, New: tc.new, FlinkOperator: tc.operator, ByFlinkgate: tc.byUs})
+			if got.Rule != tc.want {
+				t.Errorf("Classify = rule %d, want %d", got.Rule, tc.want)
+			}
+		})
+	}
+}

@@ -68,11 +68,12 @@ func Classify(r Request) Route {
 		return Route{Kind: kind, Rule: RuleTargetCreate}
 	case resource.KindDeployment:
 		if r.Operation == Update && r.Old != nil && r.New.DeletionTimestamp != nil && maps.Equal(r.Old.Data, r.New.Data) &&
-			len(r.New.BinaryData) == 0 && maps.Equal(r.Old.Labels, r.New.Labels) {
+			len(r.New.BinaryData) == 0 && maps.Equal(r.Old.Labels, r.New.Labels) && !flinkRecordChanged(r) {
 			// A deployment being deleted only loses finalizers; patching it
 			// again could fail (its target may be gone) and block deletion.
 			// Its data and labels must stay as admitted: the delete check of
-			// its target finds it by its target label.
+			// its target finds it by its target label; and so must what the
+			// reconciler reads and reports (flinkRecordChanged).
 			return done(kind, Allowed())
 		}
 		return Route{Kind: kind, Rule: RuleDeploymentWrite}
