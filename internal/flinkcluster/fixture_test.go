@@ -142,7 +142,8 @@ func newFixture(t *testing.T, cms []*corev1.ConfigMap, fds ...*unstructured.Unst
 	})
 	f.r = &reconciler{
 		cfg: cfg, log: cfg.Logger, recorder: f.events,
-		queue: workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		queue:       workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]()),
+		deleteWaits: newDeleteWaits(),
 		cms: map[string]toolscache.SharedIndexInformer{
 			depNS: toolscache.NewSharedIndexInformer(&toolscache.ListWatch{}, &corev1.ConfigMap{}, 0, toolscache.Indexers{}),
 		},

@@ -83,9 +83,12 @@ const (
 	DefaultWorkers = 4
 	// apiTimeout bounds each API call.
 	apiTimeout = 15 * time.Second
-	// deletePoll is how often a Deployment waiting for its FlinkDeployment
-	// to go is looked at again, besides the watch's events.
-	deletePoll = 2 * time.Second
+	// A Deployment waiting for its FlinkDeployment to go is looked at
+	// again, besides the watch's events, after deletePoll, then twice as
+	// long each time up to deletePollMax: many deletions stuck on an
+	// operator that is down must not each read live every two seconds.
+	deletePoll    = 2 * time.Second
+	deletePollMax = time.Minute
 	// The queue's retries: exponential from retryBase, capped at retryMax.
 	retryBase = 500 * time.Millisecond
 	retryMax  = 5 * time.Minute
@@ -136,6 +139,9 @@ type reconciler struct {
 	log      *zap.Logger
 	queue    workqueue.TypedRateLimitingInterface[string]
 	recorder record.EventRecorder
+	// deleteWaits spaces out the looks at a Deployment waiting for its
+	// FlinkDeployment to go (deletePoll to deletePollMax), per key.
+	deleteWaits workqueue.TypedRateLimiter[string]
 
 	cms map[string]toolscache.SharedIndexInformer // Deployment ConfigMaps by namespace
 	fds toolscache.SharedIndexInformer
@@ -157,6 +163,11 @@ type reconciler struct {
 	refused map[types.UID]struct{}
 }
 
+// newDeleteWaits is the reconciler's deleteWaits.
+func newDeleteWaits() workqueue.TypedRateLimiter[string] {
+	return workqueue.NewTypedItemExponentialFailureRateLimiter[string](deletePoll, deletePollMax)
+}
+
 // Indexes of the FlinkDeployment and FlinkStateSnapshot informers.
 const (
 	byDeployment = "byDeployment" // namespace/name of the labelled Deployment
@@ -173,12 +184,13 @@ func Run(ctx context.Context, cfg Config) error {
 		queue: workqueue.NewTypedRateLimitingQueueWithConfig(
 			workqueue.NewTypedItemExponentialFailureRateLimiter[string](retryBase, retryMax),
 			workqueue.TypedRateLimitingQueueConfig[string]{Name: "flinkcluster"}),
-		cms:      map[string]toolscache.SharedIndexInformer{},
-		states:   map[string]string{},
-		counts:   map[string]int{},
-		warnings: map[string]string{},
-		waiting:  map[string]map[string]struct{}{},
-		waitsOn:  map[string]string{},
+		deleteWaits: newDeleteWaits(),
+		cms:         map[string]toolscache.SharedIndexInformer{},
+		states:      map[string]string{},
+		counts:      map[string]int{},
+		warnings:    map[string]string{},
+		waiting:     map[string]map[string]struct{}{},
+		waitsOn:     map[string]string{},
 	}
 	defer r.queue.ShutDown()
 	// The gauges are the leader's word; a follower has none.

@@ -204,7 +204,7 @@ func (r *reconciler) release(ctx context.Context, cm *corev1.ConfigMap) (time.Du
 			log.Info("flink reconcile", zap.String("flinkdeployment", own.GetNamespace()+"/"+own.GetName()), zap.String("action", "deleted"), zap.String("why", "the deployment is being deleted"))
 			r.recorder.Eventf(cm, corev1.EventTypeNormal, EventDeleted, "deleted FlinkDeployment %s/%s; the deployment goes once it is gone", own.GetNamespace(), own.GetName())
 		}
-		return deletePoll, nil
+		return r.deleteWaits.When(key), nil
 	}
 	if err := r.removeFinalizer(ctx, cm); err != nil {
 		return 0, apiFailure(err, "remove finalizer %s from deployment %s", Finalizer, key)

@@ -97,6 +97,11 @@ func (r *reconciler) next(ctx context.Context) bool {
 	}
 	defer r.queue.Done(key)
 	after, err := r.sync(ctx, key)
+	if after == 0 {
+		// Not waiting for a FlinkDeployment to go (any more): the next
+		// wait starts again from deletePoll.
+		r.deleteWaits.Forget(key)
+	}
 	var f *failure
 	switch {
 	case errors.As(err, &f) && f.reason == "":

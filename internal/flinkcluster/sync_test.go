@@ -202,24 +202,62 @@ func TestAFieldRemovedFromTheDocumentDisappearsFromTheFlinkDeployment(t *testing
 	}
 }
 
-func TestADeletedDeploymentGoesOnlyAfterItsFlinkDeploymentIsGone(t *testing.T) {
+// deletingWithTheOperatorsFinalizer is a fixture whose Deployment "job"
+// has a FlinkDeployment the operator's finalizer holds, and has just been
+// deleted by the user.
+func deletingWithTheOperatorsFinalizer(t *testing.T) *fixture {
+	t.Helper()
 	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
 	if _, err := f.sync("job"); err != nil {
 		t.Fatal(err)
 	}
-	// The operator's finalizer holds the FlinkDeployment.
 	fd := f.fd(targetNS, "job")
 	fd.SetFinalizers([]string{"flinkdeployments.flink.apache.org/finalizer"})
 	if err := f.dyn.Tracker().Update(FlinkDeployments, fd, targetNS); err != nil {
 		t.Fatal(err)
 	}
-	// The user deletes the Deployment: the API server marks it.
+	// The API server marks the Deployment.
 	cm := f.cm("job")
 	now := metav1.Now()
 	cm.DeletionTimestamp = &now
 	if err := f.client.Tracker().Update(cmGVR, cm, depNS); err != nil {
 		t.Fatal(err)
 	}
+	return f
+}
+
+func TestADeletionWaitingOnTheOperatorIsLookedAtLessAndLessOftenUpToAMinute(t *testing.T) {
+	f := deletingWithTheOperatorsFinalizer(t)
+	var got []time.Duration
+	for range 7 {
+		after, err := f.sync("job")
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, after)
+	}
+	want := []time.Duration{2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
+	if !slices.Equal(got, want) {
+		t.Errorf("looks again after %v, want %v", got, want)
+	}
+}
+
+func TestTheNextWaitStartsAgainFromTwoSecondsOnceADeploymentNoLongerWaits(t *testing.T) {
+	f := newFixture(t, []*corev1.ConfigMap{deploymentCM("job", "uid-1", document("job", ""))})
+	key := depNS + "/job"
+	for range 3 {
+		f.r.deleteWaits.When(key) // an earlier wait, now over
+	}
+	f.refresh()
+	f.r.queue.Add(key)
+	f.r.next(context.Background())
+	if n := f.r.deleteWaits.NumRequeues(key); n != 0 {
+		t.Errorf("after a sync that does not wait, %d earlier looks still count; want 0", n)
+	}
+}
+
+func TestADeletedDeploymentGoesOnlyAfterItsFlinkDeploymentIsGone(t *testing.T) {
+	f := deletingWithTheOperatorsFinalizer(t)
 	for i := range 2 {
 		after, err := f.sync("job")
 		if err != nil {
