@@ -171,6 +171,25 @@ func TestAuthorizationThroughTheAPIServer(t *testing.T) {
 		}
 	})
 
+	t.Run("a user with only ConfigMap rights cannot annotate a deployment, even outside flinkgate.io/", func(t *testing.T) {
+		s.denied(t, "", `user "bob" may not update deployment "team-prod-job"`,
+			append([]string{"-n", ns, "annotate", "configmap", "team-prod-job", "example.com/owner=bob"}, asBob...)...)
+	})
+
+	// An owner reference hands the deployment's deletion to the garbage
+	// collector, whose ClusterRole may delete anything: without update on
+	// deployments it would get around the delete check.
+	t.Run("a user with only ConfigMap rights cannot give a deployment an owner", func(t *testing.T) {
+		s.denied(t, "", `user "bob" may not update deployment "team-prod-job"`,
+			append([]string{"-n", ns, "patch", "configmap", "team-prod-job", "--type=merge", "-p",
+				`{"metadata":{"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"bobs","uid":"00000000-0000-0000-0000-000000000001"}]}}`}, asBob...)...)
+	})
+
+	t.Run("a user with only ConfigMap rights cannot annotate a target, even outside flinkgate.io/", func(t *testing.T) {
+		s.denied(t, "", `user "bob" may not update target "production"`,
+			append([]string{"-n", ns, "annotate", "configmap", "production", "example.com/owner=bob"}, asBob...)...)
+	})
+
 	t.Run("a server-side dry run is checked the same way", func(t *testing.T) {
 		s.denied(t, s.deploymentManifest("alices-prod-job", "kind: Deployment\nspec:\n  deploymentTargetName: production\n"),
 			useProduction, append([]string{"create", "--dry-run=server", "-f", "-"}, asAlice...)...)

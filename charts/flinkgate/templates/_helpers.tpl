@@ -197,6 +197,10 @@ objectSelector:
 # annotation) is not sent: flinkgate would only allow it, since the stored
 # object is the one it admitted. Such writes then cost no webhook call, and
 # go through while flinkgate is down (docs/user-guide.md#what-flinkgate-sees).
+# With authorization.mode rbac only a user flinkgate would allow (update on
+# the target or deployment of flinkgate.io, as it asks) is spared the call:
+# anyone else is sent to flinkgate and denied, else any ConfigMap writer could
+# annotate a deployment or give it an owner whose deletion deletes it.
 matchConditions:
   - name: not-the-namespace-controller
     expression: "request.userInfo.username != 'system:serviceaccount:kube-system:namespace-controller'"
@@ -212,6 +216,10 @@ matchConditions:
            && (!has(oldObject.metadata.annotations) || !(k in oldObject.metadata.annotations) || oldObject.metadata.annotations[k] != object.metadata.annotations[k]))
       || (has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {}).exists(k, k.startsWith('flinkgate.io/')
            && (!has(object.metadata.annotations) || !(k in object.metadata.annotations)))
+      {{- if eq $root.Values.authorization.mode "rbac" }}
+      || !authorizer.group('flinkgate.io').resource(oldObject.metadata.labels['flinkgate.io/kind'] == 'DeploymentTarget' ? 'deploymenttargets' : 'deployments')
+           .namespace(request.namespace).name(request.name).check('update').allowed()
+      {{- end }}
 {{- end }}
 
 {{/* The hosts of the serving certificate as a comma-separated list (self mode's --self-tls-hosts). */}}
