@@ -31,11 +31,13 @@ func TestOnlyUpdatesThatChangeWhatFlinkgateReadsAreSentToIt(t *testing.T) {
 			}, 0},
 		{"a label is sent",
 			func(job string) []string { return []string{"label", "configmap", job, "example.com/team=a"} }, 2},
-		{"a flinkgate.io/ annotation added is sent",
-			func(job string) []string { return []string{"annotate", "configmap", job, "flinkgate.io/note=x"} }, 2},
+		{"an annotation flinkgate reads, added, is sent",
+			func(job string) []string { return []string{"annotate", "configmap", job, "flinkgate.io/namespace=x"} }, 2},
+		{"a flinkgate.io/ annotation flinkgate does not read is not sent",
+			func(job string) []string { return []string{"annotate", "configmap", job, "flinkgate.io/note=x"} }, 0},
 		// The mutating webhook puts the digest back, so the object the
 		// validating webhook would see changes nothing it reads.
-		{"a flinkgate.io/ annotation removed is sent to the mutating webhook, which restores it",
+		{"an annotation flinkgate reads, removed, is sent to the mutating webhook, which restores it",
 			func(job string) []string {
 				return []string{"annotate", "configmap", job, "flinkgate.io/resource-digest-"}
 			}, 1},

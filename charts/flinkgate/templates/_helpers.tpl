@@ -192,10 +192,13 @@ objectSelector:
 # in-use-protection finalizer, not this webhook, guards its deletes.
 #
 # An UPDATE that leaves everything flinkgate reads as it was (data,
-# binaryData, immutable, the labels, the finalizers and the flinkgate.io/
-# annotations; kubectl annotate with another key, a GitOps tool's tracking
-# annotation) is not sent: flinkgate would only allow it, since the stored
-# object is the one it admitted. Such writes then cost no webhook call, and
+# binaryData, immutable, the labels, the finalizers and the annotations of
+# flinkgate.annotationsRead; kubectl annotate with another key, a GitOps
+# tool's tracking annotation) is not sent: flinkgate would only allow it,
+# since the stored object is the one it admitted. The annotations are named,
+# not matched by prefix: a loop over every key costs the API server time
+# that grows with the square of their number, and past the CEL cost limit
+# the write fails. Such writes then cost no webhook call, and
 # go through while flinkgate is down (docs/user-guide.md#what-flinkgate-sees).
 # With authorization.mode rbac only a user flinkgate would allow (update on
 # the target or deployment of flinkgate.io, as it asks) is spared the call:
@@ -212,14 +215,33 @@ matchConditions:
       || (has(object.immutable) && object.immutable) != (has(oldObject.immutable) && oldObject.immutable)
       || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
       || (has(object.metadata.finalizers) ? object.metadata.finalizers : []) != (has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : [])
-      || (has(object.metadata.annotations) ? object.metadata.annotations : {}).exists(k, k.startsWith('flinkgate.io/')
-           && (!has(oldObject.metadata.annotations) || !(k in oldObject.metadata.annotations) || oldObject.metadata.annotations[k] != object.metadata.annotations[k]))
-      || (has(oldObject.metadata.annotations) ? oldObject.metadata.annotations : {}).exists(k, k.startsWith('flinkgate.io/')
-           && (!has(object.metadata.annotations) || !(k in object.metadata.annotations)))
+      {{- range include "flinkgate.annotationsRead" $root | fromJsonArray }}
+      || (has(object.metadata.annotations) && {{ . | squote }} in object.metadata.annotations ? '=' + object.metadata.annotations[{{ . | squote }}] : 'absent')
+         != (has(oldObject.metadata.annotations) && {{ . | squote }} in oldObject.metadata.annotations ? '=' + oldObject.metadata.annotations[{{ . | squote }}] : 'absent')
+      {{- end }}
       {{- if eq $root.Values.authorization.mode "rbac" }}
       || !authorizer.group('flinkgate.io').resource(oldObject.metadata.labels['flinkgate.io/kind'] == 'DeploymentTarget' ? 'deploymenttargets' : 'deployments')
            .namespace(request.namespace).name(request.name).check('update').allowed()
       {{- end }}
+{{- end }}
+
+{{/*
+The annotations flinkgate reads on its ConfigMaps, as a JSON list: an UPDATE
+that changes one of them is sent to the webhooks (changes-what-flinkgate-reads).
+charts' TestTheMatchConditionNamesEveryAnnotationFlinkgateReads keeps it in
+step with the code.
+*/}}
+{{- define "flinkgate.annotationsRead" -}}
+{{- list
+  "flinkgate.io/namespace"
+  "flinkgate.io/target-namespace"
+  "flinkgate.io/flink-authorized"
+  "flinkgate.io/target-uid"
+  "flinkgate.io/target-resource-version"
+  "flinkgate.io/resource-digest"
+  "flinkgate.io/state"
+  "flinkgate.io/status"
+  | toJson }}
 {{- end }}
 
 {{/* The hosts of the serving certificate as a comma-separated list (self mode's --self-tls-hosts). */}}
