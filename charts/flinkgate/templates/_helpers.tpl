@@ -195,11 +195,12 @@ objectSelector:
 # binaryData, immutable, the labels, the finalizers and the annotations of
 # flinkgate.annotationsRead; kubectl annotate with another key, a GitOps
 # tool's tracking annotation) is not sent: flinkgate would only allow it,
-# since the stored object is the one it admitted. The annotations are named,
-# not matched by prefix: a loop over every key costs the API server time
-# that grows with the square of their number, and past the CEL cost limit
-# the write fails. Such writes then cost no webhook call, and
-# go through while flinkgate is down (docs/user-guide.md#what-flinkgate-sees).
+# since the stored object is the one it admitted. Such writes then cost no
+# webhook call, and go through while flinkgate is down
+# (docs/user-guide.md#what-flinkgate-sees). The annotations are named, not
+# matched by prefix: a loop over every key costs the API server time that
+# grows with the square of their number, and past the CEL cost limit the
+# write fails.
 # With authorization.mode rbac only a user flinkgate would allow (update on
 # the target or deployment of flinkgate.io, as it asks) is spared the call:
 # anyone else is sent to flinkgate and denied, else any ConfigMap writer could
