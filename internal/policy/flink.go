@@ -91,12 +91,12 @@ func flinkStatusForged(r Request) (Decision, bool) {
 	if !r.FlinkOperator.On || r.ByFlinkgate || r.New == nil {
 		return Decision{}, false
 	}
+	var old map[string]string
+	if r.Old != nil {
+		old = r.Old.Annotations
+	}
 	for _, a := range FlinkStatusAnnotations {
-		was, hadIt := "", false
-		if r.Old != nil {
-			was, hadIt = r.Old.Annotations[a]
-		}
-		if is, hasIt := r.New.Annotations[a]; hasIt != hadIt || is != was {
+		if resource.AnnotationChanged(old, r.New.Annotations, a) {
 			return Denied(ReasonInvalid, "deployment %q: the annotation %s is flinkgate's report of its FlinkDeployment's state, and only flinkgate may add, change or remove it (--flink-operator=on); remove it from what you apply, or leave it as stored", r.New.Name, a), true
 		}
 	}
@@ -113,8 +113,7 @@ func flinkRecordChanged(r Request) bool {
 		return false
 	}
 	for _, a := range append([]string{resource.AnnotationTargetNamespace}, FlinkStatusAnnotations...) {
-		was, hadIt := r.Old.Annotations[a]
-		if is, hasIt := r.New.Annotations[a]; hasIt != hadIt || is != was {
+		if resource.AnnotationChanged(r.Old.Annotations, r.New.Annotations, a) {
 			return true
 		}
 	}

@@ -32,9 +32,7 @@ func MarkFlinkAuthorized(d Decision, checked bool) Decision {
 // removes AnnotationFlinkAuthorized: only the mutating stage of the
 // target's creation sets it.
 func flinkAuthorizedChanged(r Request) (Decision, bool) {
-	oldV, oldOK := r.Old.Annotations[resource.AnnotationFlinkAuthorized]
-	newV, newOK := r.New.Annotations[resource.AnnotationFlinkAuthorized]
-	if oldV == newV && oldOK == newOK {
+	if !resource.AnnotationChanged(r.Old.Annotations, r.New.Annotations, resource.AnnotationFlinkAuthorized) {
 		return Decision{}, false
 	}
 	return Denied(ReasonImmutable, "the annotation %s of target %q cannot be added, changed or removed: flinkgate records with it, at creation, that the target's creator may create FlinkDeployments in its namespace; to get it, delete the target and create it again", resource.AnnotationFlinkAuthorized, r.Old.Name).WithTarget(r.Old.Name), true

@@ -178,3 +178,11 @@ func quoteAll(ss []string) string {
 	}
 	return strings.Join(q, ", ")
 }
+
+// AnnotationChanged reports whether an annotation key was added, changed
+// or removed between two objects' annotations (either may be nil).
+func AnnotationChanged(old, new map[string]string, key string) bool {
+	was, had := old[key]
+	is, has := new[key]
+	return had != has || was != is
+}
