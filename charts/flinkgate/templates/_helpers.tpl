@@ -200,7 +200,8 @@ objectSelector:
 # (docs/user-guide.md#what-flinkgate-sees). The annotations are named, not
 # matched by prefix: a loop over every key costs the API server time that
 # grows with the square of their number, and past the CEL cost limit the
-# write fails.
+# write fails. A ConfigMap whose kind label names no flinkgate kind is always
+# sent: flinkgate denies its every update but the label's removal.
 # With authorization.mode rbac only a user flinkgate would allow (update on
 # the target or deployment of flinkgate.io, as it asks) is spared the call:
 # anyone else is sent to flinkgate and denied, else any ConfigMap writer could
@@ -216,6 +217,7 @@ matchConditions:
       || (has(object.immutable) && object.immutable) != (has(oldObject.immutable) && oldObject.immutable)
       || (has(object.metadata.labels) ? object.metadata.labels : {}) != (has(oldObject.metadata.labels) ? oldObject.metadata.labels : {})
       || (has(object.metadata.finalizers) ? object.metadata.finalizers : []) != (has(oldObject.metadata.finalizers) ? oldObject.metadata.finalizers : [])
+      || !(oldObject.metadata.labels['flinkgate.io/kind'] in ['Deployment', 'DeploymentTarget'])
       {{- range include "flinkgate.annotationsRead" $root | fromJsonArray }}
       || (has(object.metadata.annotations) && {{ . | squote }} in object.metadata.annotations ? '=' + object.metadata.annotations[{{ . | squote }}] : 'absent')
          != (has(oldObject.metadata.annotations) && {{ . | squote }} in oldObject.metadata.annotations ? '=' + oldObject.metadata.annotations[{{ . | squote }}] : 'absent')
