@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -18,13 +21,22 @@ import (
 
 // The sides of the API-server measurement.
 const (
-	sideOff       = iota // no webhook selects the namespace
-	sideBare             // the bare server registered as both webhooks
-	sideFlinkgate        // flinkgate's webhooks
+	sideOff  = iota // no webhook selects the namespace
+	sideBare        // the bare server registered as both webhooks
+	// sideRead is the bare pair doing, in no time, what any implementation
+	// must make the API server do: on a create its mutating call answers
+	// with flinkgate's own patch (the target's patch set applied, the
+	// label and annotations) and its validating call reads the target
+	// live, as in-use protection needs. It answers every other operation
+	// as the bare pair does, but on the objects that patch stored, which
+	// are flinkgate's: larger than the bare pair's, and slower to update
+	// and delete.
+	sideRead
+	sideFlinkgate // flinkgate's webhooks
 	sides
 )
 
-var sideNames = [sides]string{"without webhooks", "bare server as both", "flinkgate, both"}
+var sideNames = [sides]string{"without webhooks", "bare server as both", "pair + patch + GET", "flinkgate, both"}
 
 // The operations on a deployment measured through the API server: issue 24
 // holds flinkgate to the do-nothing pair on each.
@@ -89,8 +101,9 @@ func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.
 	if err != nil {
 		return nil, 0, fmt.Errorf("create deployment in %s: %w", ns, err)
 	}
-	// The served side must really have gone through flinkgate.
-	if side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName {
+	// The served side must really have gone through flinkgate, and the
+	// pair that patches must have patched alike.
+	if (side == sideFlinkgate || side == sideRead) && got.Labels["flinkgate.io/deployment-target"] != targetName {
 		return nil, 0, fmt.Errorf("deployment %s/%s was stored without flinkgate's patch", got.Namespace, got.Name)
 	}
 	return got, took, nil
@@ -118,7 +131,7 @@ func (c *apiClient) update(ctx context.Context, side int, cm *corev1.ConfigMap, 
 	if label {
 		stored = got.Labels[touched]
 	}
-	if stored != value || (side == sideFlinkgate && got.Labels["flinkgate.io/deployment-target"] != targetName) {
+	if stored != value || ((side == sideFlinkgate || side == sideRead) && got.Labels["flinkgate.io/deployment-target"] != targetName) {
 		return nil, 0, fmt.Errorf("deployment %s/%s was stored without the update or without flinkgate's label", got.Namespace, got.Name)
 	}
 	return got, took, nil
@@ -172,6 +185,9 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	if err := c.CreateWebhooksNamed(ctx, "loadbench-bare", e.bareURL, e.flinkgate.CABundle(), []string{bareNS}); err != nil {
 		return nil, err
 	}
+	if err := c.CreateWebhooksNamed(ctx, "loadbench-read", e.bareURL+"/read", e.flinkgate.CABundle(), []string{readNS}); err != nil {
+		return nil, err
+	}
 	cfg := c.RestConfig()
 	// A client-side limit would add its own queueing to the latencies.
 	cfg.RateLimiter = flowcontrol.NewFakeAlwaysRateLimiter()
@@ -179,28 +195,33 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	if err != nil {
 		return nil, fmt.Errorf("build client: %w", err)
 	}
-	api := &apiClient{client: client, namespaces: [sides]string{offNS, bareNS, servedNS}}
+	api := &apiClient{client: client, namespaces: [sides]string{offNS, bareNS, readNS, servedNS}}
+	if err := setBarePatch(ctx, api, bare, e.bareURL); err != nil {
+		return nil, err
+	}
 	// The API server loads webhook configurations asynchronously; the bare
 	// server never denies, so its count shows when both calls of each
 	// operation arrive.
-	if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server as the chart registers it (twice per create, label update and delete, never for an annotation update)", func() error {
-		before, err := bareCount(ctx, bare, e.bareURL)
-		if err != nil {
-			return err
+	for _, side := range []int{sideBare, sideRead} {
+		if err := pollUntil(ctx, 30*time.Second, "the API server to call the bare server as the chart registers it (twice per create, label update and delete, never for an annotation update)", func() error {
+			before, err := bareCounts(ctx, bare, e.bareURL)
+			if err != nil {
+				return err
+			}
+			if err := api.cycle(ctx, side, "bench-probe-"+strconv.FormatInt(time.Now().UnixNano()%1e9, 10)); err != nil {
+				return err
+			}
+			after, err := bareCounts(ctx, bare, e.bareURL)
+			if err != nil {
+				return err
+			}
+			if want := webhookCalls[opCreate] + webhookCalls[opAnnotate] + webhookCalls[opLabel] + webhookCalls[opDelete]; after.answered-before.answered != want {
+				return fmt.Errorf("a create, annotation update, label update and delete reached the bare server (%s) %d times, want %d", sideNames[side], after.answered-before.answered, want)
+			}
+			return nil
+		}); err != nil {
+			return nil, err
 		}
-		if err := api.cycle(ctx, sideBare, "bench-probe-"+strconv.FormatInt(time.Now().UnixNano()%1e9, 10)); err != nil {
-			return err
-		}
-		after, err := bareCount(ctx, bare, e.bareURL)
-		if err != nil {
-			return err
-		}
-		if want := webhookCalls[opCreate] + webhookCalls[opAnnotate] + webhookCalls[opLabel] + webhookCalls[opDelete]; after-before != want {
-			return fmt.Errorf("a create, annotation update, label update and delete reached the bare server %d times, want %d", after-before, want)
-		}
-		return nil
-	}); err != nil {
-		return nil, err
 	}
 	// Warm every path (connections, the webhook client) before measuring.
 	for i := range 20 {
@@ -233,9 +254,9 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	// what the metrics moved to that side and operation, after checking
 	// that each operation reached the side's webhooks twice.
 	block := func(op, side, from, to int, f func(i int) (time.Duration, error)) error {
-		bareBefore := 0
-		if side == sideBare {
-			n, err := bareCount(ctx, bare, e.bareURL)
+		var bareBefore counts
+		if side == sideBare || side == sideRead {
+			n, err := bareCounts(ctx, bare, e.bareURL)
 			if err != nil {
 				return err
 			}
@@ -261,13 +282,22 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		last = now
 		want := webhookCalls[op] * (to - from)
 		switch side {
-		case sideBare:
-			after, err := bareCount(ctx, bare, e.bareURL)
+		case sideBare, sideRead:
+			after, err := bareCounts(ctx, bare, e.bareURL)
 			if err != nil {
 				return err
 			}
-			if after-bareBefore != want {
-				return fmt.Errorf("%d deployment %ss reached the bare server %d times, want %d", to-from, strings.ToLower(admissionOps[op]), after-bareBefore, want)
+			if after.answered-bareBefore.answered != want {
+				return fmt.Errorf("%d deployment %ss reached the bare server %d times, want %d", to-from, strings.ToLower(admissionOps[op]), after.answered-bareBefore.answered, want)
+			}
+			// The reading pair reads once per create, like flinkgate's
+			// validating call of a new reference; the bare pair never.
+			wantReads := 0
+			if side == sideRead && op == opCreate {
+				wantReads = to - from
+			}
+			if after.reads-bareBefore.reads != wantReads {
+				return fmt.Errorf("%d deployment %ss made the bare server (%s) read %d times, want %d", to-from, strings.ToLower(admissionOps[op]), sideNames[side], after.reads-bareBefore.reads, wantReads)
 			}
 		case sideFlinkgate:
 			if got := moved.flinkgateCalls(admissionOps[op]); got != want {
@@ -320,9 +350,87 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	return res, nil
 }
 
-// bareCount asks the bare server how many reviews it has answered.
+// setBarePatch gives the pair that patches flinkgate's own patch of a
+// deployment create: it asks flinkgate for it with a dry-run create, and
+// keeps what flinkgate changed (the data, labels and annotations).
+func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url string) error {
+	want := deploymentConfigMap(servedNS, "bench-patch-probe")
+	var got *corev1.ConfigMap
+	// The API server loads webhook configurations asynchronously.
+	if err := pollUntil(ctx, 30*time.Second, "flinkgate to patch a dry-run deployment create", func() error {
+		var err error
+		got, err = api.client.CoreV1().ConfigMaps(servedNS).Create(ctx, want, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil {
+			return err
+		}
+		if got.Labels["flinkgate.io/deployment-target"] != targetName {
+			return errors.New("the dry-run create came back without flinkgate's label")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	escape := strings.NewReplacer("~", "~0", "/", "~1")
+	var patch []map[string]any
+	for k, v := range got.Data {
+		if want.Data[k] != v {
+			patch = append(patch, map[string]any{"op": "add", "path": "/data/" + escape.Replace(k), "value": v})
+		}
+	}
+	for k, v := range got.Labels {
+		if want.Labels[k] != v {
+			patch = append(patch, map[string]any{"op": "add", "path": "/metadata/labels/" + escape.Replace(k), "value": v})
+		}
+	}
+	if len(want.Annotations) > 0 {
+		return errors.New("the probe deployment has annotations: the patch below would replace them")
+	}
+	if len(got.Annotations) > 0 {
+		patch = append(patch, map[string]any{"op": "add", "path": "/metadata/annotations", "value": got.Annotations})
+	}
+	b, err := json.Marshal(patch)
+	if err != nil {
+		return fmt.Errorf("marshal the patch: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url+"/read/patch", bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return fmt.Errorf("give the bare server flinkgate's patch: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fmt.Errorf("give the bare server flinkgate's patch: %s: %s", resp.Status, msg)
+	}
+	return nil
+}
+
+// counts are what the bare server has answered and read so far.
+type counts struct{ answered, reads int }
+
+// bareCounts asks the bare server how many reviews it has answered and how
+// many live reads it made.
+func bareCounts(ctx context.Context, client *http.Client, url string) (counts, error) {
+	var out counts
+	for _, c := range []struct {
+		path string
+		n    *int
+	}{{"/count", &out.answered}, {"/reads", &out.reads}} {
+		n, err := bareCount(ctx, client, url+c.path)
+		if err != nil {
+			return counts{}, err
+		}
+		*c.n = n
+	}
+	return out, nil
+}
+
+// bareCount asks the bare server for one of its counts.
 func bareCount(ctx context.Context, client *http.Client, url string) (int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url+"/count", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, err
 	}

@@ -15,17 +15,49 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"flinkgate.io/flinkgate/internal/cache"
 )
 
 // bareHandler is the yardstick: it decodes the AdmissionReview as any Go
 // webhook would and answers "allowed", nothing else. It counts the reviews
 // it answered, which GET /count tells, so that a caller can see the API
 // server calling it.
-func bareHandler() http.Handler {
-	var answered atomic.Int64
+//
+// Under /read/ it is the second yardstick, the pair that does in no time
+// the work any implementation of flinkgate must make the API server do: its
+// mutating call of a CREATE answers with the JSON patch set by PUT
+// /read/patch (loadbench sets flinkgate's own, so both sides store the same
+// object), and its validating call of a CREATE first makes the one
+// consistent GET that in-use protection needs (the target ConfigMap of the
+// review's namespace, with flinkgate's own live client; GET /reads counts
+// them). What flinkgate adds beyond that work then shows. A failed read
+// denies, so that a measurement cannot pass without it.
+func bareHandler(reads kubernetes.Interface) http.Handler {
+	var answered, read atomic.Int64
+	var patch atomic.Pointer[[]byte]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && r.URL.Path == "/count" {
-			_, _ = fmt.Fprintf(w, "%d\n", answered.Load())
+		if r.Method == http.MethodPut && r.URL.Path == "/read/patch" {
+			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+			var ops []map[string]any
+			if err == nil {
+				err = json.Unmarshal(b, &ops)
+			}
+			if err != nil {
+				http.Error(w, "not a JSON patch: "+fmt.Sprint(err), http.StatusBadRequest)
+				return
+			}
+			patch.Store(&b)
+			return
+		}
+		if r.Method == http.MethodGet && (r.URL.Path == "/count" || r.URL.Path == "/reads") {
+			n := answered.Load()
+			if r.URL.Path == "/reads" {
+				n = read.Load()
+			}
+			_, _ = fmt.Fprintf(w, "%d\n", n)
 			return
 		}
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6<<20))
@@ -38,9 +70,23 @@ func bareHandler() http.Handler {
 			http.Error(w, "not an AdmissionReview", http.StatusBadRequest)
 			return
 		}
+		resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
+		if p := patch.Load(); p != nil && r.URL.Path == "/read/mutate" && review.Request.Operation == admissionv1.Create {
+			resp.Patch, resp.PatchType = *p, new(admissionv1.PatchTypeJSONPatch)
+		}
+		if r.URL.Path == "/read/validate" && review.Request.Operation == admissionv1.Create {
+			if reads == nil {
+				http.Error(w, "started without --kubeconfig: cannot read", http.StatusInternalServerError)
+				return
+			}
+			if _, err := reads.CoreV1().ConfigMaps(review.Request.Namespace).Get(r.Context(), targetName, metav1.GetOptions{}); err != nil {
+				resp.Allowed, resp.Result = false, &metav1.Status{Message: "read the target: " + err.Error()}
+			}
+			read.Add(1)
+		}
 		out, err := json.Marshal(&admissionv1.AdmissionReview{
 			TypeMeta: metav1.TypeMeta{APIVersion: "admission.k8s.io/v1", Kind: "AdmissionReview"},
-			Response: &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true},
+			Response: resp,
 		})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -60,15 +106,29 @@ func runBare(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bare", flag.ContinueOnError)
 	addr := fs.String("addr", "127.0.0.1:9443", "TLS listener")
 	certDir := fs.String("cert-dir", "", "directory with tls.crt and tls.key")
+	kubeconfig := fs.String("kubeconfig", "", "identity for the reads under /read/ (flinkgate's, so that both reads cost the API server the same)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var reads kubernetes.Interface
+	if *kubeconfig != "" {
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		if err != nil {
+			return fmt.Errorf("load kubeconfig: %w", err)
+		}
+		// flinkgate's own live client: no rate limit, the same encoding.
+		clients, err := cache.ClientsFor(cfg)
+		if err != nil {
+			return err
+		}
+		reads = clients.LiveClient
 	}
 	cert, err := tls.LoadX509KeyPair(filepath.Join(*certDir, "tls.crt"), filepath.Join(*certDir, "tls.key"))
 	if err != nil {
 		return fmt.Errorf("load serving certificate: %w", err)
 	}
 	srv := &http.Server{
-		Addr: *addr, Handler: bareHandler(), ReadHeaderTimeout: 10 * time.Second,
+		Addr: *addr, Handler: bareHandler(reads), ReadHeaderTimeout: 10 * time.Second,
 		TLSConfig: &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}},
 		// A non-nil empty TLSNextProto turns HTTP/2 off, as in flinkgate serve.
 		TLSNextProto: map[string]func(*http.Server, *tls.Conn, http.Handler){},

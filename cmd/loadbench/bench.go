@@ -26,6 +26,10 @@ const (
 	servedNS = "flink-bench"
 	offNS    = "flink-bench-off"
 	bareNS   = "flink-bench-bare" // the bare server's webhooks select it
+	// readNS is selected by the bare server's webhooks that read the
+	// target live; it holds a copy of the target, so that read costs what
+	// flinkgate's does.
+	readNS = "flink-bench-read"
 )
 
 // env is the control plane, a flinkgate and a bare server.
@@ -58,21 +62,23 @@ func startEnv(ctx context.Context, o *options, fill func(context.Context, *clust
 		return nil, err
 	}
 	e.cluster = c
-	for _, ns := range []string{servedNS, offNS, bareNS} {
+	for _, ns := range []string{servedNS, offNS, bareNS, readNS} {
 		if err := c.CreateNamespace(ctx, ns, nil); err != nil {
 			e.stop()
 			return nil, err
 		}
 	}
-	target := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: servedNS, Labels: map[string]string{kindLabel: "DeploymentTarget"},
-			Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
-		Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
-		Immutable: new(true),
-	}
-	if _, err := c.Client().CoreV1().ConfigMaps(servedNS).Create(ctx, target, metav1.CreateOptions{}); err != nil {
-		e.stop()
-		return nil, fmt.Errorf("create target: %w", err)
+	for _, ns := range []string{servedNS, readNS} {
+		target := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: ns, Labels: map[string]string{kindLabel: "DeploymentTarget"},
+				Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
+			Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
+			Immutable: new(true),
+		}
+		if _, err := c.Client().CoreV1().ConfigMaps(ns).Create(ctx, target, metav1.CreateOptions{}); err != nil {
+			e.stop()
+			return nil, fmt.Errorf("create target in %s: %w", ns, err)
+		}
 	}
 	if fill != nil {
 		if err := fill(ctx, c); err != nil {
@@ -128,7 +134,9 @@ func (e *env) startBare(ctx context.Context, client *http.Client) error {
 		return err
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(ports[0])
-	e.bare = exec.Command(self, "bare", "--addr", addr, "--cert-dir", e.flinkgate.CertDir())
+	// flinkgate runs with the admin kubeconfig (StartFlinkgate), so the
+	// reading pair reads as the same user.
+	e.bare = exec.Command(self, "bare", "--addr", addr, "--cert-dir", e.flinkgate.CertDir(), "--kubeconfig", e.cluster.Kubeconfig)
 	e.bare.Stdout, e.bare.Stderr = os.Stderr, os.Stderr
 	e.bare.SysProcAttr = childAttr()
 	if err := e.bare.Start(); err != nil {

@@ -78,10 +78,10 @@ func cpuMoved(before, after map[string]float64, n int) timings {
 	return out
 }
 
-// bareWebhookPrefix is how CreateWebhooksNamed names the bare server's
-// webhooks; without it they are named as flinkgate's, so that the pair's
-// rows and flinkgate's line up.
-const bareWebhookPrefix = "loadbench-bare."
+// bareWebhookPrefixes are how CreateWebhooksNamed names the two bare
+// pairs' webhooks; without them they are named as flinkgate's, so that the
+// pairs' rows and flinkgate's line up.
+var bareWebhookPrefixes = []string{"loadbench-bare.", "loadbench-read."}
 
 func parseTimings(r io.Reader) (timings, error) {
 	p := expfmt.NewTextParser(model.UTF8Validation)
@@ -124,7 +124,11 @@ func pick(m *dto.Metric, names []string) string {
 	for _, n := range names {
 		for _, l := range m.GetLabel() {
 			if l.GetName() == n {
-				parts = append(parts, strings.TrimPrefix(l.GetValue(), bareWebhookPrefix))
+				v := l.GetValue()
+				for _, p := range bareWebhookPrefixes {
+					v = strings.TrimPrefix(v, p)
+				}
+				parts = append(parts, v)
 			}
 		}
 	}
