@@ -7,12 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -91,6 +94,18 @@ func (a *apiResult) ratio(op, x, y int, q float64) float64 {
 type apiClient struct {
 	client     kubernetes.Interface
 	namespaces [sides]string
+	// patched is what flinkgate stores for a created deployment (its data,
+	// labels and annotations; setBarePatch learns it): every create of
+	// flinkgate's side and of the pair + patch + GET must store the same.
+	patched *corev1.ConfigMap
+}
+
+// samePatched reports whether cm holds what p does: data, labels,
+// annotations, finalizers and immutable.
+func samePatched(cm, p *corev1.ConfigMap) bool {
+	return p != nil && maps.Equal(cm.Data, p.Data) && maps.Equal(cm.Labels, p.Labels) && maps.Equal(cm.Annotations, p.Annotations) &&
+		slices.Equal(cm.Finalizers, p.Finalizers) && maps.EqualFunc(cm.BinaryData, p.BinaryData, bytes.Equal) &&
+		(cm.Immutable == nil) == (p.Immutable == nil) && (cm.Immutable == nil || *cm.Immutable == *p.Immutable)
 }
 
 func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.ConfigMap, time.Duration, error) {
@@ -103,8 +118,8 @@ func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.
 	}
 	// The served side must really have gone through flinkgate, and the
 	// pair that patches must have patched alike.
-	if (side == sideFlinkgate || side == sideRead) && got.Labels["flinkgate.io/deployment-target"] != targetName {
-		return nil, 0, fmt.Errorf("deployment %s/%s was stored without flinkgate's patch", got.Namespace, got.Name)
+	if (side == sideFlinkgate || side == sideRead) && !samePatched(got, c.patched) {
+		return nil, 0, fmt.Errorf("deployment %s/%s was not stored as flinkgate patches it", got.Namespace, got.Name)
 	}
 	return got, took, nil
 }
@@ -196,7 +211,7 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 		return nil, fmt.Errorf("build client: %w", err)
 	}
 	api := &apiClient{client: client, namespaces: [sides]string{offNS, bareNS, readNS, servedNS}}
-	if err := setBarePatch(ctx, api, bare, e.bareURL); err != nil {
+	if api.patched, err = setBarePatch(ctx, api, bare, e.bareURL); err != nil {
 		return nil, err
 	}
 	// The API server loads webhook configurations asynchronously; the bare
@@ -303,6 +318,12 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 			if got := moved.flinkgateCalls(admissionOps[op]); got != want {
 				return fmt.Errorf("%d deployment %ss reached flinkgate %d times, want %d", to-from, strings.ToLower(admissionOps[op]), got, want)
 			}
+			// flinkgate must read each new reference's target live, as the
+			// pair + patch + GET does (other reads, such as the protection
+			// controller's, may come on top).
+			if got := moved.count("apiserver_request_duration_seconds", "GET configmaps"); op == opCreate && got < to-from {
+				return fmt.Errorf("%d deployment creates made %d GETs of a ConfigMap, want at least one each: flinkgate no longer reads the target live", to-from, got)
+			}
 		}
 		return nil
 	}
@@ -352,8 +373,10 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 
 // setBarePatch gives the pair that patches flinkgate's own patch of a
 // deployment create: it asks flinkgate for it with a dry-run create, and
-// keeps what flinkgate changed (the data, labels and annotations).
-func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url string) error {
+// keeps what flinkgate changed (the data, labels and annotations). It
+// returns the object flinkgate stores, and fails unless the patch turns the
+// created deployment into just that.
+func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url string) (*corev1.ConfigMap, error) {
 	want := deploymentConfigMap(servedNS, "bench-patch-probe")
 	var got *corev1.ConfigMap
 	// The API server loads webhook configurations asynchronously.
@@ -368,7 +391,7 @@ func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url 
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	escape := strings.NewReplacer("~", "~0", "/", "~1")
 	var patch []map[string]any
@@ -383,29 +406,59 @@ func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url 
 		}
 	}
 	if len(want.Annotations) > 0 {
-		return errors.New("the probe deployment has annotations: the patch below would replace them")
+		return nil, errors.New("the probe deployment has annotations: the patch below would replace them")
 	}
 	if len(got.Annotations) > 0 {
 		patch = append(patch, map[string]any{"op": "add", "path": "/metadata/annotations", "value": got.Annotations})
 	}
 	b, err := json.Marshal(patch)
 	if err != nil {
-		return fmt.Errorf("marshal the patch: %w", err)
+		return nil, fmt.Errorf("marshal the patch: %w", err)
+	}
+	// The patch must make of the created deployment what flinkgate stores,
+	// and nothing else: a key flinkgate removed, a finalizer or immutable
+	// would be missed above.
+	patched, err := applyPatch(want, b)
+	if err != nil {
+		return nil, err
+	}
+	if !samePatched(patched, got) {
+		return nil, fmt.Errorf("the patch built from flinkgate's dry-run answer does not store what flinkgate stores: %s", b)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url+"/read/patch", bytes.NewReader(b))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return fmt.Errorf("give the bare server flinkgate's patch: %w", err)
+		return nil, fmt.Errorf("give the bare server flinkgate's patch: %w", err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		return fmt.Errorf("give the bare server flinkgate's patch: %s: %s", resp.Status, msg)
+		return nil, fmt.Errorf("give the bare server flinkgate's patch: %s: %s", resp.Status, msg)
 	}
-	return nil
+	return got, nil
+}
+
+// applyPatch applies a JSON patch to a ConfigMap, as the API server would.
+func applyPatch(cm *corev1.ConfigMap, patch []byte) (*corev1.ConfigMap, error) {
+	p, err := jsonpatch.DecodePatch(patch)
+	if err != nil {
+		return nil, fmt.Errorf("decode the patch: %w", err)
+	}
+	doc, err := json.Marshal(cm)
+	if err != nil {
+		return nil, fmt.Errorf("marshal the deployment: %w", err)
+	}
+	if doc, err = p.Apply(doc); err != nil {
+		return nil, fmt.Errorf("apply the patch: %w", err)
+	}
+	out := &corev1.ConfigMap{}
+	if err := json.Unmarshal(doc, out); err != nil {
+		return nil, fmt.Errorf("unmarshal the patched deployment: %w", err)
+	}
+	return out, nil
 }
 
 // counts are what the bare server has answered and read so far.

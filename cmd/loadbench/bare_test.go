@@ -37,6 +37,7 @@ func TestTheBarePairsAnswer(t *testing.T) {
 		{name: "The pair + patch + GET's mutating call of a create answers with the patch.", path: "/read/mutate", op: admissionv1.Create, wantPatch: true},
 		{name: "The pair + patch + GET's mutating call of an update answers without a patch.", path: "/read/mutate", op: admissionv1.Update},
 		{name: "The pair + patch + GET's validating call of a create reads the target once.", path: "/read/validate", op: admissionv1.Create, wantReads: 1},
+		{name: "The pair + patch + GET's validating call of an update makes no read.", path: "/read/validate", op: admissionv1.Update},
 		{name: "The pair + patch + GET's validating call of a delete makes no read.", path: "/read/validate", op: admissionv1.Delete},
 		{name: "The pair + patch + GET denies a create whose target it cannot read.", path: "/read/validate", op: admissionv1.Create, noTarget: true, wantReads: 1, wantDenied: true},
 	}
@@ -72,11 +73,22 @@ func TestTheBarePairsAnswer(t *testing.T) {
 			if hasPatch := string(got.Response.Patch) == patch; hasPatch != tc.wantPatch {
 				t.Errorf("patch %q, want the given patch: %v", got.Response.Patch, tc.wantPatch)
 			}
+			if tc.wantPatch && (got.Response.PatchType == nil || *got.Response.PatchType != admissionv1.PatchTypeJSONPatch) {
+				t.Errorf("patch type %v, want JSONPatch", got.Response.PatchType)
+			}
 			reads := 0
 			for _, a := range client.Actions() {
-				if g, ok := a.(clienttesting.GetAction); ok && g.GetResource().Resource == "configmaps" && g.GetName() == targetName {
-					reads++
+				g, ok := a.(clienttesting.GetActionImpl)
+				if !ok || g.GetResource().Resource != "configmaps" || g.GetName() != targetName || g.GetNamespace() != readNS {
+					t.Errorf("unexpected request %s %s", a.GetVerb(), a.GetResource().Resource)
+					continue
 				}
+				// A consistent read: the watch cache (resourceVersion "0")
+				// would be cheaper and no fresher than flinkgate's informer.
+				if g.GetOptions.ResourceVersion != "" {
+					t.Errorf("the target was read at resourceVersion %q, want a consistent read", g.GetOptions.ResourceVersion)
+				}
+				reads++
 			}
 			if reads != tc.wantReads {
 				t.Errorf("%d reads of the target, want %d", reads, tc.wantReads)
@@ -85,6 +97,11 @@ func TestTheBarePairsAnswer(t *testing.T) {
 			h.ServeHTTP(count, httptest.NewRequest(http.MethodGet, "/reads", nil))
 			if said := strings.TrimSpace(count.Body.String()); said != strconv.Itoa(tc.wantReads) {
 				t.Errorf("GET /reads says %q, want %d", said, tc.wantReads)
+			}
+			answered := httptest.NewRecorder()
+			h.ServeHTTP(answered, httptest.NewRequest(http.MethodGet, "/count", nil))
+			if said := strings.TrimSpace(answered.Body.String()); said != "1" {
+				t.Errorf("GET /count says %q after one review, want 1", said)
 			}
 		})
 	}

@@ -170,6 +170,11 @@ func (t timings) flinkgateCalls(op string) int {
 	return int(n)
 }
 
+// count is how many calls the series counted.
+func (t timings) count(family, labels string) int {
+	return int(t[series{family, labels}][1])
+}
+
 // scrapeTimings reads the API server's /metrics and flinkgate's.
 func scrapeTimings(ctx context.Context, client kubernetes.Interface, flinkgateMetrics string) (timings, error) {
 	raw, err := client.CoreV1().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)

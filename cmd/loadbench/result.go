@@ -78,7 +78,7 @@ var necessaryWork = [ops]string{
 // each side's latencies, the ratios flinkgate/pair, and the phases side by
 // side.
 func (a *apiResult) write(w io.Writer) {
-	fmt.Fprintf(w, "\nthrough the API server: %d deployment ConfigMaps per side created, updated (an annotation) and deleted, one at a time, the sides alternating in blocks of %d, in %d round(s)\n", a.n(), a.block, a.rounds)
+	fmt.Fprintf(w, "\nthrough the API server: %d deployment ConfigMaps per side created, updated (an annotation, then a label) and deleted, one at a time, the sides alternating in blocks of %d, in %d round(s)\n", a.n(), a.block, a.rounds)
 	if a.scrapes > 0 {
 		fmt.Fprintf(w, "  (%d scrapes of the metrics between blocks took %s in all, outside the measured operations)\n", a.scrapes, a.scraping.Round(time.Millisecond))
 	}
