@@ -70,7 +70,7 @@ lint: vet ## go vet plus the pinned staticcheck (its default checks)
 	$$bin/staticcheck -tags e2e $(E2E_PKGS)
 
 # Neither bench target is part of `make test`: they need minutes and a quiet machine.
-bench: build ## every Go benchmark, then flinkgate against a bare TLS webhook under load, the minimal document and the corpus, then through the API server against a do-nothing webhook pair (profiles, text and an HTML page in bench-out/)
+bench: build ## every Go benchmark, then flinkgate against a bare TLS webhook under load, the minimal document and the corpus, then through the API server against a do-nothing webhook pair and one that makes the read and the patch flinkgate must (profiles, text and an HTML page in bench-out/)
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 	$(GO) build -o bin/loadbench ./cmd/loadbench
 	@bin=$(TOOLS) && bin/loadbench --bin "$$bin" --flinkgate bin/flinkgate --out bench-out

@@ -62,7 +62,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before the first round, per server")
 	fs.IntVar(&o.concurrency, "concurrency", 16, "concurrent requests (each on its own kept-alive HTTP/1.1 connection) in the throughput measurement")
 	fs.IntVar(&o.rate, "rate", 1000, "requests per second in the fixed-rate measurement")
-	fs.IntVar(&o.apiCreates, "api-creates", 1000, "deployment ConfigMaps per round and side created, then updated (an annotation, then a label) and deleted through the API server (0: skip); the p99 of 3 rounds is then the 30th slowest of 3,000")
+	fs.IntVar(&o.apiCreates, "api-creates", 1000, "deployment ConfigMaps per round and side created, then updated (an annotation, then a label) and deleted through the API server (0: skip); with 3 rounds a p99 is the 30th slowest of 3,000")
 	fs.IntVar(&o.apiBlock, "api-block", 100, "operations of one side in a row through the API server before the next side's; the metrics are scraped between blocks")
 	fs.BoolVar(&o.profile, "profile", true, "capture a CPU and a heap profile of flinkgate under load")
 	scale := fs.String("scale", "", "comma-separated deployment counts for the scale benchmark instead of the load benchmark, e.g. 10000,100000")
