@@ -7,16 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/util/flowcontrol"
@@ -40,6 +38,17 @@ const (
 )
 
 var sideNames = [sides]string{"without webhooks", "bare server as both", "pair + patch + GET", "flinkgate, both"}
+
+// pairs are the yardsticks issue 24 holds flinkgate to through the API
+// server, with the short name the summary and page use and the long one of
+// the closing ratio line.
+var pairs = []struct {
+	side        int
+	short, long string
+}{
+	{sideBare, "the do-nothing pair", "the do-nothing pair through the API server"},
+	{sideRead, "the pair + patch + GET", "the pair + patch + GET, which patches as flinkgate does and reads the target live"},
+}
 
 // The operations on a deployment measured through the API server: issue 24
 // holds flinkgate to the do-nothing pair on each.
@@ -100,12 +109,13 @@ type apiClient struct {
 	patched *corev1.ConfigMap
 }
 
-// samePatched reports whether cm holds what p does: data, labels,
-// annotations, finalizers and immutable.
+// samePatched reports whether cm holds what p does: data, binary data,
+// labels, annotations, finalizers and immutable (nil and empty alike).
 func samePatched(cm, p *corev1.ConfigMap) bool {
-	return p != nil && maps.Equal(cm.Data, p.Data) && maps.Equal(cm.Labels, p.Labels) && maps.Equal(cm.Annotations, p.Annotations) &&
-		slices.Equal(cm.Finalizers, p.Finalizers) && maps.EqualFunc(cm.BinaryData, p.BinaryData, bytes.Equal) &&
-		(cm.Immutable == nil) == (p.Immutable == nil) && (cm.Immutable == nil || *cm.Immutable == *p.Immutable)
+	held := func(c *corev1.ConfigMap) []any {
+		return []any{c.Data, c.BinaryData, c.Labels, c.Annotations, c.Finalizers, c.Immutable}
+	}
+	return p != nil && equality.Semantic.DeepEqual(held(cm), held(p))
 }
 
 func (c *apiClient) create(ctx context.Context, side int, name string) (*corev1.ConfigMap, time.Duration, error) {
@@ -371,18 +381,18 @@ func throughAPIServer(ctx context.Context, e *env, o *options, bare *http.Client
 	return res, nil
 }
 
-// setBarePatch gives the pair that patches flinkgate's own patch of a
-// deployment create: it asks flinkgate for it with a dry-run create, and
-// keeps what flinkgate changed (the data, labels and annotations). It
-// returns the object flinkgate stores, and fails unless the patch turns the
-// created deployment into just that.
+// setBarePatch gives the pair + patch + GET a patch that stores what
+// flinkgate stores: it asks flinkgate with a dry-run create, and answers
+// with the data, labels and annotations flinkgate returned, each map whole
+// (a JSON patch "add" replaces a member that exists). That is a few label
+// bytes more than flinkgate's own patch, which adds its one label; every
+// create of both sides is then checked to store the same (samePatched).
 func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url string) (*corev1.ConfigMap, error) {
-	want := deploymentConfigMap(servedNS, "bench-patch-probe")
 	var got *corev1.ConfigMap
 	// The API server loads webhook configurations asynchronously.
 	if err := pollUntil(ctx, 30*time.Second, "flinkgate to patch a dry-run deployment create", func() error {
 		var err error
-		got, err = api.client.CoreV1().ConfigMaps(servedNS).Create(ctx, want, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		got, err = api.client.CoreV1().ConfigMaps(servedNS).Create(ctx, deploymentConfigMap(servedNS, "bench-patch-probe"), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err != nil {
 			return err
 		}
@@ -393,37 +403,13 @@ func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url 
 	}); err != nil {
 		return nil, err
 	}
-	escape := strings.NewReplacer("~", "~0", "/", "~1")
-	var patch []map[string]any
-	for k, v := range got.Data {
-		if want.Data[k] != v {
-			patch = append(patch, map[string]any{"op": "add", "path": "/data/" + escape.Replace(k), "value": v})
-		}
-	}
-	for k, v := range got.Labels {
-		if want.Labels[k] != v {
-			patch = append(patch, map[string]any{"op": "add", "path": "/metadata/labels/" + escape.Replace(k), "value": v})
-		}
-	}
-	if len(want.Annotations) > 0 {
-		return nil, errors.New("the probe deployment has annotations: the patch below would replace them")
-	}
-	if len(got.Annotations) > 0 {
-		patch = append(patch, map[string]any{"op": "add", "path": "/metadata/annotations", "value": got.Annotations})
-	}
-	b, err := json.Marshal(patch)
+	b, err := json.Marshal([]map[string]any{
+		{"op": "add", "path": "/data", "value": got.Data},
+		{"op": "add", "path": "/metadata/labels", "value": got.Labels},
+		{"op": "add", "path": "/metadata/annotations", "value": got.Annotations},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("marshal the patch: %w", err)
-	}
-	// The patch must make of the created deployment what flinkgate stores,
-	// and nothing else: a key flinkgate removed, a finalizer or immutable
-	// would be missed above.
-	patched, err := applyPatch(want, b)
-	if err != nil {
-		return nil, err
-	}
-	if !samePatched(patched, got) {
-		return nil, fmt.Errorf("the patch built from flinkgate's dry-run answer does not store what flinkgate stores: %s", b)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, url+"/read/patch", bytes.NewReader(b))
 	if err != nil {
@@ -441,44 +427,21 @@ func setBarePatch(ctx context.Context, api *apiClient, client *http.Client, url 
 	return got, nil
 }
 
-// applyPatch applies a JSON patch to a ConfigMap, as the API server would.
-func applyPatch(cm *corev1.ConfigMap, patch []byte) (*corev1.ConfigMap, error) {
-	p, err := jsonpatch.DecodePatch(patch)
-	if err != nil {
-		return nil, fmt.Errorf("decode the patch: %w", err)
-	}
-	doc, err := json.Marshal(cm)
-	if err != nil {
-		return nil, fmt.Errorf("marshal the deployment: %w", err)
-	}
-	if doc, err = p.Apply(doc); err != nil {
-		return nil, fmt.Errorf("apply the patch: %w", err)
-	}
-	out := &corev1.ConfigMap{}
-	if err := json.Unmarshal(doc, out); err != nil {
-		return nil, fmt.Errorf("unmarshal the patched deployment: %w", err)
-	}
-	return out, nil
-}
-
 // counts are what the bare server has answered and read so far.
 type counts struct{ answered, reads int }
 
 // bareCounts asks the bare server how many reviews it has answered and how
 // many live reads it made.
 func bareCounts(ctx context.Context, client *http.Client, url string) (counts, error) {
-	var out counts
-	for _, c := range []struct {
-		path string
-		n    *int
-	}{{"/count", &out.answered}, {"/reads", &out.reads}} {
-		n, err := bareCount(ctx, client, url+c.path)
-		if err != nil {
-			return counts{}, err
-		}
-		*c.n = n
+	answered, err := bareCount(ctx, client, url+"/count")
+	if err != nil {
+		return counts{}, err
 	}
-	return out, nil
+	reads, err := bareCount(ctx, client, url+"/reads")
+	if err != nil {
+		return counts{}, err
+	}
+	return counts{answered, reads}, nil
 }
 
 // bareCount asks the bare server for one of its counts.

@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -27,39 +28,32 @@ import (
 // server calling it.
 //
 // Under /read/ it is the second yardstick, the pair that does in no time
-// the work any implementation of flinkgate must make the API server do: its
-// mutating call of a CREATE answers with the JSON patch set by PUT
-// /read/patch (loadbench sets flinkgate's own, so both sides store the same
-// object), and its validating call of a CREATE first makes the one
-// consistent GET that in-use protection needs (the target ConfigMap of the
-// review's namespace, with flinkgate's own live client; GET /reads counts
-// them). What flinkgate adds beyond that work then shows. A failed read
-// denies, so that a measurement cannot pass without it.
+// the work flinkgate makes the API server do: its mutating call of a
+// CREATE answers with the JSON patch set by PUT /read/patch (loadbench
+// sets one that stores what flinkgate stores), and its validating call of
+// a CREATE first makes the consistent GET that in-use protection needs
+// (the target ConfigMap of the review's namespace, with flinkgate's own
+// live client; GET /reads counts them). What flinkgate adds beyond that
+// work then shows. A failed read denies, so that a measurement cannot pass
+// without it.
 func bareHandler(reads kubernetes.Interface) http.Handler {
 	var answered, read atomic.Int64
 	var patch atomic.Pointer[[]byte]
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPut && r.URL.Path == "/read/patch" {
-			b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
-			var ops []map[string]any
-			if err == nil {
-				err = json.Unmarshal(b, &ops)
-			}
-			if err != nil {
-				http.Error(w, "not a JSON patch: "+fmt.Sprint(err), http.StatusBadRequest)
-				return
-			}
-			patch.Store(&b)
+	mux := http.NewServeMux()
+	mux.HandleFunc("PUT /read/patch", func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+		if err == nil {
+			_, err = jsonpatch.DecodePatch(b)
+		}
+		if err != nil {
+			http.Error(w, "not a JSON patch: "+err.Error(), http.StatusBadRequest)
 			return
 		}
-		if r.Method == http.MethodGet && (r.URL.Path == "/count" || r.URL.Path == "/reads") {
-			n := answered.Load()
-			if r.URL.Path == "/reads" {
-				n = read.Load()
-			}
-			_, _ = fmt.Fprintf(w, "%d\n", n)
-			return
-		}
+		patch.Store(&b)
+	})
+	mux.HandleFunc("GET /count", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintf(w, "%d\n", answered.Load()) })
+	mux.HandleFunc("GET /reads", func(w http.ResponseWriter, _ *http.Request) { _, _ = fmt.Fprintf(w, "%d\n", read.Load()) })
+	mux.HandleFunc("POST /", func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 6<<20))
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadRequest)
@@ -71,10 +65,11 @@ func bareHandler(reads kubernetes.Interface) http.Handler {
 			return
 		}
 		resp := &admissionv1.AdmissionResponse{UID: review.Request.UID, Allowed: true}
-		if p := patch.Load(); p != nil && r.URL.Path == "/read/mutate" && review.Request.Operation == admissionv1.Create {
+		create := review.Request.Operation == admissionv1.Create
+		if p := patch.Load(); p != nil && create && r.URL.Path == "/read/mutate" {
 			resp.Patch, resp.PatchType = *p, new(admissionv1.PatchTypeJSONPatch)
 		}
-		if r.URL.Path == "/read/validate" && review.Request.Operation == admissionv1.Create {
+		if create && r.URL.Path == "/read/validate" {
 			if reads == nil {
 				http.Error(w, "started without --kubeconfig: cannot read", http.StatusInternalServerError)
 				return
@@ -96,6 +91,7 @@ func bareHandler(reads kubernetes.Interface) http.Handler {
 		_, _ = w.Write(out)
 		answered.Add(1)
 	})
+	return mux
 }
 
 // runBare serves bareHandler over TLS until ctx ends: the `loadbench bare`

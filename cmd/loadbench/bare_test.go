@@ -106,3 +106,35 @@ func TestTheBarePairsAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestSamePatchedComparesWhatAWriteStores holds the check every create of
+// the pair + patch + GET and of flinkgate passes: the stored object must
+// carry what flinkgate's dry run returned.
+func TestSamePatchedComparesWhatAWriteStores(t *testing.T) {
+	want := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"l": "1"}, Annotations: map[string]string{"a": "1"}},
+		Data:       map[string]string{"resource.yaml": "doc"},
+	}
+	cases := []struct {
+		name   string
+		change func(*corev1.ConfigMap)
+		same   bool
+	}{
+		{"An object that differs only in name and resource version is the same.", func(c *corev1.ConfigMap) { c.Name, c.ResourceVersion = "other", "7" }, true},
+		{"Empty binary data is the same as none.", func(c *corev1.ConfigMap) { c.BinaryData = map[string][]byte{} }, true},
+		{"A missing annotation differs.", func(c *corev1.ConfigMap) { c.Annotations = nil }, false},
+		{"Another label value differs.", func(c *corev1.ConfigMap) { c.Labels["l"] = "2" }, false},
+		{"Another document differs.", func(c *corev1.ConfigMap) { c.Data["resource.yaml"] = "unpatched" }, false},
+		{"A finalizer differs.", func(c *corev1.ConfigMap) { c.Finalizers = []string{"f"} }, false},
+		{"Immutable differs.", func(c *corev1.ConfigMap) { c.Immutable = new(true) }, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := want.DeepCopy()
+			tc.change(got)
+			if same := samePatched(got, want); same != tc.same {
+				t.Errorf("samePatched = %v, want %v", same, tc.same)
+			}
+		})
+	}
+}

@@ -13,10 +13,8 @@ import (
 	"strconv"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	"flinkgate.io/flinkgate/internal/benchdata"
 	"flinkgate.io/flinkgate/internal/cluster"
 )
 
@@ -69,13 +67,7 @@ func startEnv(ctx context.Context, o *options, fill func(context.Context, *clust
 		}
 	}
 	for _, ns := range []string{servedNS, readNS} {
-		target := &corev1.ConfigMap{
-			ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: ns, Labels: map[string]string{kindLabel: "DeploymentTarget"},
-				Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
-			Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
-			Immutable: new(true),
-		}
-		if _, err := c.Client().CoreV1().ConfigMaps(ns).Create(ctx, target, metav1.CreateOptions{}); err != nil {
+		if _, err := c.Client().CoreV1().ConfigMaps(ns).Create(ctx, targetConfigMap(ns), metav1.CreateOptions{}); err != nil {
 			e.stop()
 			return nil, fmt.Errorf("create target in %s: %w", ns, err)
 		}

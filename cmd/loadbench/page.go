@@ -107,18 +107,13 @@ func newPage(res *result) page {
 	add(fmt.Sprintf("p99 at %d req/s, against the bare TLS server", res.rate),
 		msText(median(res.fixed[0], p(99))), msText(median(res.fixed[1], p(99))), res.p99Ratio(), false, goalP99)
 	if a := res.api; a != nil {
-		for op := range ops {
-			for _, q := range []float64{50, 99} {
-				add(fmt.Sprintf("%s p%.0f, against the do-nothing pair", opNames[op], q),
-					msText(float64(a.lat[op][sideBare].percentile(q))), msText(float64(a.lat[op][sideFlinkgate].percentile(q))),
-					a.ratio(op, sideFlinkgate, sideBare, q), false, goalPair)
-			}
-		}
-		for op := range ops {
-			for _, q := range []float64{50, 99} {
-				add(fmt.Sprintf("%s p%.0f, against the pair + patch + GET", opNames[op], q),
-					msText(float64(a.lat[op][sideRead].percentile(q))), msText(float64(a.lat[op][sideFlinkgate].percentile(q))),
-					a.ratio(op, sideFlinkgate, sideRead, q), false, goalPair)
+		for _, y := range pairs {
+			for op := range ops {
+				for _, q := range []float64{50, 99} {
+					add(fmt.Sprintf("%s p%.0f, against %s", opNames[op], q, y.short),
+						msText(float64(a.lat[op][y.side].percentile(q))), msText(float64(a.lat[op][sideFlinkgate].percentile(q))),
+						a.ratio(op, sideFlinkgate, y.side, q), false, goalPair)
+				}
 			}
 		}
 		add("create p99, against no webhooks (issue 12)",

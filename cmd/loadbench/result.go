@@ -132,16 +132,12 @@ func (r *result) writeSummary(w io.Writer) {
 			row("  p50", msf(float64(a.lat[opCreate][sideOff].percentile(50))), msf(float64(a.lat[opCreate][side].percentile(50))), "ms")
 			row("  p99", msf(float64(a.lat[opCreate][sideOff].percentile(99))), msf(float64(a.lat[opCreate][side].percentile(99))), "ms")
 		}
-		for op := range ops {
-			fmt.Fprintf(w, "  through the API server, deployment %s (a = bare server as both webhooks, b = flinkgate's; goal ≤ %.2f):\n", opNames[op], goalPair)
-			for _, q := range []float64{50, 99} {
-				row(fmt.Sprintf("  p%.0f", q), msf(float64(a.lat[op][sideBare].percentile(q))), msf(float64(a.lat[op][sideFlinkgate].percentile(q))), "ms")
-			}
-		}
-		for op := range ops {
-			fmt.Fprintf(w, "  through the API server, deployment %s (a = the pair + patch + GET, b = flinkgate's; goal ≤ %.2f):\n", opNames[op], goalPair)
-			for _, q := range []float64{50, 99} {
-				row(fmt.Sprintf("  p%.0f", q), msf(float64(a.lat[op][sideRead].percentile(q))), msf(float64(a.lat[op][sideFlinkgate].percentile(q))), "ms")
+		for _, y := range pairs {
+			for op := range ops {
+				fmt.Fprintf(w, "  through the API server, deployment %s (a = %s, b = flinkgate's; goal ≤ %.2f):\n", opNames[op], y.short, goalPair)
+				for _, q := range []float64{50, 99} {
+					row(fmt.Sprintf("  p%.0f", q), msf(float64(a.lat[op][y.side].percentile(q))), msf(float64(a.lat[op][sideFlinkgate].percentile(q))), "ms")
+				}
 			}
 		}
 	}
@@ -160,13 +156,11 @@ func (r *result) writeSummary(w io.Writer) {
 	if a := r.api; a != nil {
 		fmt.Fprintf(w, "; API server create p99 %.2f (goal ≤ %.2f; the bare server as both webhooks: %.2f)",
 			a.ratio(opCreate, sideFlinkgate, sideOff, 99), goalCreateOff, a.ratio(opCreate, sideBare, sideOff, 99))
-		fmt.Fprintf(w, "\nratio flinkgate / the do-nothing pair through the API server (goal ≤ %.2f each):", goalPair)
-		for op := range ops {
-			fmt.Fprintf(w, " %s p50 %.2f p99 %.2f;", opNames[op], a.ratio(op, sideFlinkgate, sideBare, 50), a.ratio(op, sideFlinkgate, sideBare, 99))
-		}
-		fmt.Fprintf(w, "\nratio flinkgate / the pair + patch + GET, which patches as flinkgate does and reads the target live (goal ≤ %.2f each):", goalPair)
-		for op := range ops {
-			fmt.Fprintf(w, " %s p50 %.2f p99 %.2f;", opNames[op], a.ratio(op, sideFlinkgate, sideRead, 50), a.ratio(op, sideFlinkgate, sideRead, 99))
+		for _, y := range pairs {
+			fmt.Fprintf(w, "\nratio flinkgate / %s (goal ≤ %.2f each):", y.long, goalPair)
+			for op := range ops {
+				fmt.Fprintf(w, " %s p50 %.2f p99 %.2f;", opNames[op], a.ratio(op, sideFlinkgate, y.side, 50), a.ratio(op, sideFlinkgate, y.side, 99))
+			}
 		}
 	}
 	fmt.Fprintln(w)

@@ -22,6 +22,16 @@ const (
 	kindLabel      = "flinkgate.io/kind"
 )
 
+// targetConfigMap is the target every run creates in namespace.
+func targetConfigMap(namespace string) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: namespace, Labels: map[string]string{kindLabel: "DeploymentTarget"},
+			Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
+		Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
+		Immutable: new(true),
+	}
+}
+
 // deploymentConfigMap is the deployment as kubectl apply would send it.
 func deploymentConfigMap(namespace, name string) *corev1.ConfigMap {
 	return deploymentConfigMapOf(namespace, name, benchdata.DeploymentDocument)

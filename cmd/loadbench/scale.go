@@ -16,7 +16,6 @@ import (
 
 	admissionv1 "k8s.io/api/admission/v1"
 	authenticationv1 "k8s.io/api/authentication/v1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -141,13 +140,7 @@ func startReference(ctx context.Context, e *env, o *options) (*cluster.Flinkgate
 	if err := c.CreateNamespace(ctx, refNS, nil); err != nil {
 		return nil, err
 	}
-	target := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: targetName, Namespace: refNS, Labels: map[string]string{kindLabel: "DeploymentTarget"},
-			Annotations: map[string]string{"flinkgate.io/namespace": "staging"}},
-		Data:      map[string]string{"resource.yaml": benchdata.TargetDocument()},
-		Immutable: new(true),
-	}
-	if _, err := c.Client().CoreV1().ConfigMaps(refNS).Create(ctx, target, metav1.CreateOptions{}); err != nil {
+	if _, err := c.Client().CoreV1().ConfigMaps(refNS).Create(ctx, targetConfigMap(refNS), metav1.CreateOptions{}); err != nil {
 		return nil, fmt.Errorf("create reference target: %w", err)
 	}
 	if err := fill(ctx, c, refNS, 0, referenced, func(int) string { return targetName }); err != nil {
